@@ -1,0 +1,1 @@
+"""inferonomics.optimize: SciPy-based deployment search, calibration and the CLI."""

@@ -1,0 +1,1 @@
+"""inferonomics.symbolic: the symbolic serving model (SymPy only; never SciPy, never optimize)."""

@@ -1,0 +1,96 @@
+"""ClosedForm: a derived formula as a record (expression, argument order, conditions, derivation steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy import Expr, Symbol
+
+from .errors import ConditionError, InvalidInputError
+from .symbols import latex_names
+
+
+def to_latex(expr: sp.Basic) -> str:
+    """LaTeX of an expression with the symbol table's names (one place, so every document agrees)."""
+    return sp.latex(expr, symbol_names=latex_names(), mul_symbol="dot")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation: ``lhs = rhs``, because ``why`` (one sentence)."""
+
+    lhs: Expr
+    rhs: Expr
+    why: str
+
+    def latex(self) -> str:
+        return f"{to_latex(self.lhs)} = {to_latex(self.rhs)}"
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """A closed-form result with everything needed to print, export and verify it.
+
+    ``residual`` is the defining equation, written as an expression that vanishes at
+    ``unknown = expr``; tests check it by substitution and against a numeric root.
+    ``conditions`` are SymPy relations over ``args`` under which the result holds (``solve``
+    would silently drop them); ``condition_text`` says each in words.
+    """
+
+    name: str
+    notation: str
+    meaning: str
+    expr: Expr
+    args: tuple[Symbol, ...]
+    unit: Expr
+    policy: str
+    unknown: Symbol
+    residual: Expr
+    steps: tuple[Step, ...]
+    conditions: tuple[sp.Basic, ...] = ()
+    condition_text: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    #: (low, high) expressions in args bracketing the root of ``residual``, for brentq checks
+    bracket: tuple[Expr, Expr] | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = self.expr.free_symbols - set(self.args)
+        if missing:
+            raise ValueError(f"{self.name}: args miss {sorted(map(str, missing))}")
+        if len(self.conditions) != len(self.condition_text):
+            raise ValueError(f"{self.name}: every condition needs its sentence")
+
+    # -- printing ----------------------------------------------------------------------------
+    def latex(self) -> str:
+        return f"{self.notation} = {to_latex(self.expr)}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+    def conditions_latex(self) -> list[str]:
+        return [to_latex(c) for c in self.conditions]
+
+    # -- numbers -----------------------------------------------------------------------------
+    def bind(self, values: Mapping[str | Symbol, float]) -> dict[Symbol, float]:
+        """Map names or Symbols to numbers for exactly this record's args; extra keys are ignored."""
+        by_name = {(k.name if isinstance(k, Symbol) else k): v for k, v in values.items()}
+        out = {}
+        for a in self.args:
+            if a.name not in by_name:
+                raise InvalidInputError(a.name, f"a value (argument of {self.name})")
+            out[a] = by_name[a.name]
+        return out
+
+    def failed_conditions(self, values: Mapping[str | Symbol, float]) -> list[str]:
+        bound = self.bind(values)
+        return [text for c, text in zip(self.conditions, self.condition_text) if not bool(c.subs(bound))]
+
+    def evaluate(self, values: Mapping[str | Symbol, float], *, digits: int = 17) -> float:
+        """Evaluate exactly (SymPy evalf); raises ConditionError when a condition fails."""
+        failed = self.failed_conditions(values)
+        if failed:
+            raise ConditionError(f"{self.name} does not exist here: {failed[0]}")
+        return float(self.expr.evalf(digits, subs=self.bind(values)))

@@ -1,0 +1,110 @@
+"""The one symbol table: every model quantity is made here once, positive, with unit, LaTeX and meaning."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+
+from sympy import Expr, Symbol
+
+from . import units as U
+from .errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """A model symbol with its unit (sympy.physics.units), LaTeX name, one-line meaning and group."""
+
+    symbol: Symbol
+    unit: Expr
+    latex: str
+    meaning: str
+    group: str
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+
+TABLE: dict[str, SymbolInfo] = {}
+
+
+def _define(group: str, name: str, latex: str, unit: Expr, meaning: str) -> Symbol:
+    # positive=True lets SymPy simplify sqrt/abs; never integer=True, which makes `solve` drop roots.
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise ValueError(f"symbol name {name!r} must be a plain identifier")
+    sym = Symbol(name, positive=True)
+    TABLE[name] = SymbolInfo(sym, unit, latex, meaning, group)
+    return sym
+
+
+# -- model ---------------------------------------------------------------------------------------
+N = _define("model", "total_params", r"N", U.one, "total parameters (all weights stored)")
+Na = _define("model", "active_params", r"N_{a}", U.one, "parameters active per token (MoE: attention + routed top-k + shared)")
+L = _define("model", "n_layers", r"L", U.one, "decoder layers")
+d = _define("model", "d_model", r"d", U.one, "hidden size (width of the residual stream)")
+d_attn = _define("model", "d_attn", r"d_{\mathrm{attn}}", U.one, "query width n_heads x head_dim (attention FLOPs per context token)")
+kv = _define("model", "kv_bytes_per_token", r"k", U.byte, "KV-cache bytes per token of context, all layers, at the KV precision")
+E = _define("model", "n_experts", r"E", U.one, "routed experts per MoE layer")
+k_top = _define("model", "experts_per_token", r"k_{e}", U.one, "routed experts each token is sent to (top-k)")
+N_exp = _define("model", "expert_params", r"N_{e}", U.one, "parameters of one routed expert, summed over MoE layers")
+N_dense = _define("model", "dense_params", r"N_{d}", U.one, "parameters every token reads (attention, embeddings, shared experts, dense layers)")
+
+# -- precision -----------------------------------------------------------------------------------
+b_w = _define("precision", "bytes_per_weight", r"b_{w}", U.byte, "bytes per stored weight")
+b_a = _define("precision", "bytes_per_activation", r"b_{a}", U.byte, "bytes per activation element sent in all-reduces")
+b_kv = _define("precision", "bytes_per_kv", r"b_{kv}", U.byte, "bytes per cached K or V element")
+
+# -- workload ------------------------------------------------------------------------------------
+B = _define("workload", "batch", r"B", U.one, "sequences decoded together in one step (concurrent users per replica)")
+ctx = _define("workload", "context", r"c", U.one, "tokens of context held in each sequence's KV cache")
+isl = _define("workload", "prompt_len", r"n_{\mathrm{in}}", U.one, "prompt (input) tokens per request")
+osl = _define("workload", "output_len", r"n_{\mathrm{out}}", U.one, "output tokens per request")
+
+# -- hardware (per chip) -------------------------------------------------------------------------
+F = _define("hardware", "peak_flop_per_s", r"F", U.flop / U.second, "peak dense FLOP/s of one chip at the compute precision")
+W = _define("hardware", "hbm_bandwidth_bytes_per_s", r"W", U.byte / U.second, "HBM bandwidth of one chip")
+M = _define("hardware", "hbm_capacity_bytes", r"M", U.byte, "HBM capacity of one chip")
+beta = _define("hardware", "link_bandwidth_bytes_per_s", r"\beta", U.byte / U.second, "scale-up link bandwidth per chip, one direction")
+alpha = _define("hardware", "link_latency_s", r"\alpha", U.second, "latency of one hop (one ring step) of an all-reduce")
+price = _define("hardware", "price_usd_per_chip_hour", r"p", U.usd / U.hour, "price of one chip for one hour")
+power = _define("hardware", "power_w", r"P", U.watt, "power drawn by one chip")
+
+# -- deployment ----------------------------------------------------------------------------------
+t = _define("deployment", "tp", r"t", U.one, "tensor-parallel degree (chips per replica)")
+R = _define("deployment", "replicas", r"R", U.one, "model replicas in the fleet")
+n_ar = _define("deployment", "allreduces_per_layer", r"n_{ar}", U.one, "all-reduces per layer per step (2 for Megatron-style TP)")
+
+# -- efficiency and overhead ---------------------------------------------------------------------
+eta_F = _define("efficiency", "eta_flop", r"\eta_{F}", U.one, "achieved fraction of peak FLOP/s in matmuls")
+eta_W = _define("efficiency", "eta_bw", r"\eta_{W}", U.one, "achieved fraction of HBM bandwidth when reading weights")
+eta_kv = _define("efficiency", "eta_kv", r"\eta_{kv}", U.one, "achieved fraction of HBM bandwidth when reading the KV cache")
+t_o = _define("efficiency", "overhead_s", r"t_{o}", U.second, "fixed overhead per step (launches, sampling, scheduling)")
+t_layer = _define("efficiency", "layer_overhead_s", r"t_{\ell}", U.second, "fixed cost per layer per step (kernel launches and tails)")
+
+# -- usage and economics -------------------------------------------------------------------------
+m = _define("usage", "minutes_per_day", r"m", U.minute, "minutes each user is active per day")
+rho = _define("usage", "peak_to_mean", r"\rho", U.one, "peak-to-mean ratio of demand")
+C = _define("usage", "concurrency", r"C", U.one, "concurrent users the service must hold at peak")
+api = _define("usage", "api_price_usd_per_mtok", r"\pi", U.usd, "API price per million output tokens")
+
+#: the day, in minutes; a unit conversion, not a model parameter
+MINUTES_PER_DAY = 1440
+
+
+def info(name_or_symbol: str | Symbol) -> SymbolInfo:
+    """Look up a symbol's record by name or Symbol; unknown names raise with suggestions."""
+    name = name_or_symbol.name if isinstance(name_or_symbol, Symbol) else name_or_symbol
+    try:
+        return TABLE[name]
+    except KeyError:
+        raise UnknownNameError("symbol", name, TABLE) from None
+
+
+def latex_names() -> dict[Symbol, str]:
+    """Symbol -> LaTeX name, for sympy.latex(symbol_names=...)."""
+    return {s.symbol: s.latex for s in TABLE.values()}
+
+
+def by_name(name: str) -> Symbol:
+    return info(name).symbol
