@@ -1,0 +1,1 @@
+"""Measurement readers, the calibration fit and validation against real silicon."""

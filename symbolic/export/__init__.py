@@ -1,0 +1,1 @@
+"""Code and document exporters for closed-form records."""
