@@ -9,12 +9,12 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from .errors import ConditionError, InvalidInputError
-from .symbols import latex_names
+from .symbols import latex_names, plain_names
 
 
 def to_latex(expr: sp.Basic) -> str:
     """LaTeX of an expression with the symbol table's names (one place, so every document agrees)."""
-    return sp.latex(expr, symbol_names=latex_names(), mul_symbol="dot")
+    return sp.latex(expr, symbol_names=latex_names())
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ClosedForm:
     meaning: str
     expr: Expr
     args: tuple[Symbol, ...]
-    unit: Expr
+    unit: str
     policy: str
     unknown: Symbol
     residual: Expr
@@ -66,6 +66,10 @@ class ClosedForm:
     # -- printing ----------------------------------------------------------------------------
     def latex(self) -> str:
         return f"{self.notation} = {to_latex(self.expr)}"
+
+    def plain(self) -> str:
+        """The expression in the table's short notation, for terminals (``b_w*F/(2*W)``)."""
+        return str(self.expr.xreplace(plain_names()))
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"

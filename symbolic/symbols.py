@@ -16,7 +16,7 @@ class SymbolInfo:
     """A model symbol with its unit (sympy.physics.units), LaTeX name, one-line meaning and group."""
 
     symbol: Symbol
-    unit: Expr
+    unit: str
     latex: str
     meaning: str
     group: str
@@ -24,6 +24,12 @@ class SymbolInfo:
     @property
     def name(self) -> str:
         return self.symbol.name
+
+    @property
+    def plain(self) -> str:
+        """The notation in plain text, for terminals: ``\\eta_{F}`` -> ``eta_F``."""
+        text = self.latex.replace(r"\mathrm{", "{").replace("\\", "")
+        return text.replace("{", "").replace("}", "")
 
 
 TABLE: dict[str, SymbolInfo] = {}
@@ -62,12 +68,12 @@ isl = _define("workload", "prompt_len", r"n_{\mathrm{in}}", U.one, "prompt (inpu
 osl = _define("workload", "output_len", r"n_{\mathrm{out}}", U.one, "output tokens per request")
 
 # -- hardware (per chip) -------------------------------------------------------------------------
-F = _define("hardware", "peak_flop_per_s", r"F", U.flop / U.second, "peak dense FLOP/s of one chip at the compute precision")
-W = _define("hardware", "hbm_bandwidth_bytes_per_s", r"W", U.byte / U.second, "HBM bandwidth of one chip")
+F = _define("hardware", "peak_flop_per_s", r"F", U.flop_per_s, "peak dense FLOP/s of one chip at the compute precision")
+W = _define("hardware", "hbm_bandwidth_bytes_per_s", r"W", U.byte_per_s, "HBM bandwidth of one chip")
 M = _define("hardware", "hbm_capacity_bytes", r"M", U.byte, "HBM capacity of one chip")
-beta = _define("hardware", "link_bandwidth_bytes_per_s", r"\beta", U.byte / U.second, "scale-up link bandwidth per chip, one direction")
+beta = _define("hardware", "link_bandwidth_bytes_per_s", r"\beta", U.byte_per_s, "scale-up link bandwidth per chip, one direction")
 alpha = _define("hardware", "link_latency_s", r"\alpha", U.second, "latency of one hop (one ring step) of an all-reduce")
-price = _define("hardware", "price_usd_per_chip_hour", r"p", U.usd / U.hour, "price of one chip for one hour")
+price = _define("hardware", "price_usd_per_chip_hour", r"p", U.usd_per_hour, "price of one chip for one hour")
 power = _define("hardware", "power_w", r"P", U.watt, "power drawn by one chip")
 
 # -- deployment ----------------------------------------------------------------------------------
@@ -83,7 +89,7 @@ t_o = _define("efficiency", "overhead_s", r"t_{o}", U.second, "fixed overhead pe
 t_layer = _define("efficiency", "layer_overhead_s", r"t_{\ell}", U.second, "fixed cost per layer per step (kernel launches and tails)")
 
 # -- usage and economics -------------------------------------------------------------------------
-m = _define("usage", "minutes_per_day", r"m", U.minute, "minutes each user is active per day")
+m = _define("usage", "minutes_per_day", r"m", U.one, "minutes each user is active per day (a ratio, min/day)")
 rho = _define("usage", "peak_to_mean", r"\rho", U.one, "peak-to-mean ratio of demand")
 C = _define("usage", "concurrency", r"C", U.one, "concurrent users the service must hold at peak")
 api = _define("usage", "api_price_usd_per_mtok", r"\pi", U.usd, "API price per million output tokens")
@@ -104,6 +110,11 @@ def info(name_or_symbol: str | Symbol) -> SymbolInfo:
 def latex_names() -> dict[Symbol, str]:
     """Symbol -> LaTeX name, for sympy.latex(symbol_names=...)."""
     return {s.symbol: s.latex for s in TABLE.values()}
+
+
+def plain_names() -> dict[Symbol, Symbol]:
+    """Symbol -> a Symbol named by its plain notation, for compact terminal output."""
+    return {s.symbol: Symbol(s.plain, positive=True) for s in TABLE.values()}
 
 
 def by_name(name: str) -> Symbol:

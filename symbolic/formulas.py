@@ -1,0 +1,255 @@
+"""The closed forms of the essay and its refinements, each derived step by step as a ClosedForm record.
+
+Every result is written out by hand (no ``solve`` at import time, so the CLI starts fast) and tests
+check each one by substitution into its defining equation and against a numeric root. Unless a record
+says otherwise, ``F`` and ``W`` are the rates actually achieved: the ideal model uses the datasheet,
+a calibrated one substitutes ``eta_flop*F`` and ``eta_bw*W``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+from sympy import Eq, Max, Min, Rational, sqrt
+
+from . import symbols as s
+from . import units as U
+from .closedform import ClosedForm, Step
+from .errors import UnknownNameError
+
+# Quantities that are results, not inputs: they appear as the unknown of a defining equation.
+u_sym = sp.Symbol("utilization", positive=True)
+tau_sym = sp.Symbol("time_per_token", positive=True)
+users_sym = sp.Symbol("user_base", positive=True)
+
+DENSE = "dense model: every token reads every weight (N_a = N)"
+WEIGHTS_ONLY = "KV-cache reads and attention FLOPs are neglected (short context)"
+NO_FIXED = "no communication and no fixed overhead in the step"
+ATTN_FLOPS = "attention FLOPs are neglected next to the 2N matmul FLOPs per token (4 L d_attn c << 2N)"
+
+_t_comp = 2 * s.N * s.B / (s.t * s.F)
+_t_w = s.N * s.b_w / (s.t * s.W)
+_t_kv = s.B * s.ctx * s.kv / (s.t * s.W)
+
+
+def break_even_batch() -> ClosedForm:
+    expr = s.F * s.b_w / (2 * s.W)
+    return ClosedForm(
+        name="break_even_batch", notation="B^{*}",
+        meaning="batch at which a decode step stops being memory-bound (weights only)",
+        expr=expr, args=(s.F, s.b_w, s.W), unit=U.one, policy="step",
+        unknown=s.B, residual=_t_comp - _t_w,
+        steps=(
+            Step(sp.Symbol("t_{compute}"), _t_comp, "Each of the B tokens does one multiply and one add per weight, split over t chips."),
+            Step(sp.Symbol("t_{memory}"), _t_w, "Every weight is read once per step, whatever the batch: the batch shares the read."),
+            Step(_t_comp, _t_w, "The step stops being memory-bound where the two times are equal."),
+            Step(s.B, expr, "N and t cancel: the break-even batch is a property of the chip and the precision, not of the model."),
+        ),
+        assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED),
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+def break_even_batch_with_kv() -> ClosedForm:
+    expr = s.N * s.b_w * s.F / (2 * s.N * s.W - s.ctx * s.kv * s.F)
+    cond = 2 * s.N * s.W > s.ctx * s.kv * s.F
+    return ClosedForm(
+        name="break_even_batch_with_kv", notation="B^{*}_{kv}",
+        meaning="break-even batch when every sequence also reads its KV cache of c tokens",
+        expr=expr, args=(s.N, s.b_w, s.F, s.W, s.ctx, s.kv), unit=U.one, policy="step",
+        unknown=s.B, residual=_t_comp - _t_w - _t_kv,
+        steps=(
+            Step(sp.Symbol("t_{memory}"), _t_w + _t_kv, "Besides the shared weights, each of the B sequences reads its own c tokens of KV cache."),
+            Step(_t_comp, _t_w + _t_kv, "Break-even: compute time equals the time to read weights and caches."),
+            Step(s.B * (2 * s.N / s.F - s.ctx * s.kv / s.W), s.N * s.b_w / s.W, "Multiply by t and collect the terms in B: the cache eats into the compute side."),
+            Step(s.B, expr, "Divide; the result is positive, and so exists, only while the bracket is positive."),
+        ),
+        conditions=(cond,),
+        condition_text=("the context is below the critical context: 2 N W > c k F",),
+        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED),
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+def critical_context() -> ClosedForm:
+    expr = 2 * s.N * s.W / (s.kv * s.F)
+    return ClosedForm(
+        name="critical_context", notation="c^{*}",
+        meaning="context beyond which decode never becomes compute-bound, at any batch",
+        expr=expr, args=(s.N, s.W, s.kv, s.F), unit=U.one, policy="step",
+        unknown=s.ctx, residual=2 * s.N / s.F - s.ctx * s.kv / s.W,
+        steps=(
+            Step(sp.Symbol("t_{compute}") / s.B, 2 * s.N / (s.t * s.F), "Per sequence, compute grows by 2N/(tF) with each token of batch."),
+            Step(sp.Symbol("t_{kv}") / s.B, s.ctx * s.kv / (s.t * s.W), "Per sequence, memory grows by its cache read, c k/(tW)."),
+            Step(2 * s.N / s.F, s.ctx * s.kv / s.W, "If the cache term grows at least as fast, compute never catches up: batching stops helping."),
+            Step(s.ctx, expr, "Solve for the context; it is the pole of the break-even batch with KV."),
+        ),
+        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED),
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+def utilization() -> ClosedForm:
+    expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)))
+    step = Max(_t_comp, _t_w + _t_kv)
+    return ClosedForm(
+        name="utilization", notation="U(B)",
+        meaning="fraction of peak FLOP/s doing useful matmuls at batch B, in both regimes",
+        expr=expr, args=(s.B, s.N, s.b_w, s.W, s.F, s.ctx, s.kv), unit=U.one, policy="step",
+        unknown=u_sym, residual=u_sym * step - _t_comp,
+        steps=(
+            Step(u_sym, _t_comp / step, "Useful compute time over the step time, which is the larger of compute and memory."),
+            Step(u_sym, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)), "Memory-bound (B < B*): the chip waits on HBM, and utilization grows linearly with B while c k is small."),
+            Step(u_sym, sp.S.One, "Compute-bound (B >= B*): the matmuls set the pace; utilization saturates at one."),
+            Step(u_sym, expr, "Both regimes in one expression."),
+        ),
+        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED, "utilization is measured against the achieved rate F"),
+        bracket=(sp.S.Zero, sp.Integer(2)),
+    )
+
+
+_latency = Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W)) + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha + s.t_o
+
+
+def latency_floor() -> ClosedForm:
+    return ClosedForm(
+        name="latency_floor", notation=r"\tau_{1}(t)",
+        meaning="time per output token at batch 1 on t chips: the fastest any user can be served",
+        expr=_latency, args=(s.N, s.b_w, s.W, s.F, s.t, s.L, s.n_ar, s.alpha, s.t_o), unit=U.second,
+        policy="step", unknown=tau_sym, residual=tau_sym - _latency,
+        steps=(
+            Step(tau_sym, Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W)) + sp.Symbol("t_{comm}") + s.t_o, "At batch 1 the step is one roofline plus communication and fixed overhead."),
+            Step(sp.Symbol("t_{comm}"), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "n_ar ring all-reduces per layer of 2(t-1) hops each; at batch 1 the message is tiny, so only hop latency counts."),
+            Step(tau_sym, _latency, "Substitute."),
+        ),
+        assumptions=(DENSE, WEIGHTS_ONLY, "ring all-reduce, latency-bound at batch 1"),
+        bracket=(sp.S.Zero, 4 * _latency),
+    )
+
+
+def min_user_base() -> ClosedForm:
+    expr = s.MINUTES_PER_DAY * s.C * s.rho / s.m
+    return ClosedForm(
+        name="min_user_base", notation="U_{min}",
+        meaning="registered users needed to keep C users active at the daily peak",
+        expr=expr, args=(s.C, s.m, s.rho), unit=U.one, policy="any",
+        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho) - s.C,
+        steps=(
+            Step(sp.Symbol(r"\bar{C}"), users_sym * s.m / s.MINUTES_PER_DAY, "On average a user is active m of the day's 1440 minutes."),
+            Step(s.C, users_sym * s.m / (s.MINUTES_PER_DAY * s.rho), "The peak is rho times the mean, and the fleet is sized for the peak."),
+            Step(users_sym, expr, "Solve for the user base."),
+        ),
+        assumptions=("users' active minutes are spread like the mean demand, scaled by the peak-to-mean ratio",),
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+_tp_lat = s.N * s.b_w / (s.t * s.W) + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha
+
+
+def optimal_tp_degree() -> ClosedForm:
+    expr = sqrt(s.N * s.b_w / (2 * s.W * s.L * s.n_ar * s.alpha))
+    return ClosedForm(
+        name="optimal_tp_degree", notation="t^{*}",
+        meaning="tensor-parallel degree that minimizes batch-1 latency when all-reduce latency grows with the degree",
+        expr=expr, args=(s.N, s.b_w, s.W, s.L, s.n_ar, s.alpha), unit=U.one, policy="step",
+        unknown=s.t, residual=sp.diff(_tp_lat, s.t),
+        steps=(
+            Step(tau_sym, _tp_lat, "Batch-1 time: the weight read shrinks as 1/t while ring all-reduce latency grows as t - 1."),
+            Step(sp.Derivative(tau_sym, s.t), sp.diff(_tp_lat, s.t), "The minimum of a convex function where its derivative vanishes."),
+            Step(s.t, expr, "Solve; the optimum grows as the square root of model size, which Epoch AI's model finds only numerically."),
+        ),
+        conditions=(s.N * s.b_w >= 2 * s.W * s.L * s.n_ar * s.alpha,),
+        condition_text=("the optimum is at least one chip: N b_w >= 2 W L n_ar alpha",),
+        assumptions=(DENSE, "memory-bound at batch 1", "latency-only ring all-reduce; real degrees are integers and the optimizer compares neighbours"),
+        bracket=(expr / 4, 4 * expr),
+    )
+
+
+def tp_comm_crossover() -> ClosedForm:
+    expr = Rational(1, 2) + sqrt(Rational(1, 4) + s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * s.W))
+    return ClosedForm(
+        name="tp_comm_crossover", notation=r"t_{\times}",
+        meaning="tensor-parallel degree at which all-reduce time equals the weight-read time at batch 1",
+        expr=expr, args=(s.N, s.b_w, s.L, s.n_ar, s.alpha, s.W), unit=U.one, policy="step",
+        unknown=s.t, residual=s.N * s.b_w / (s.t * s.W) - 2 * s.L * s.n_ar * (s.t - 1) * s.alpha,
+        steps=(
+            Step(s.N * s.b_w / (s.t * s.W), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "Weight-read time per chip equals the latency of the step's all-reduces."),
+            Step(s.t ** 2 - s.t, s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * s.W), "Multiply by t and divide by the all-reduce term: a quadratic in t."),
+            Step(s.t, expr, "Take the positive root; note it equals 1/2 + sqrt(1/4 + t*^2)."),
+        ),
+        assumptions=(DENSE, "memory-bound at batch 1", "latency-only ring all-reduce"),
+        bracket=(sp.Integer(1), 4 * expr),
+    )
+
+
+_cost_mem = 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.B)
+
+
+def api_price_crossover() -> ClosedForm:
+    expr = 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.api)
+    return ClosedForm(
+        name="api_price_crossover", notation=r"B_{\pi}",
+        meaning="batch per replica at which self-hosting costs the same per million tokens as an API",
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api), unit=U.one, policy="step",
+        unknown=s.B, residual=_cost_mem - s.api,
+        steps=(
+            Step(sp.Symbol("c_{tok}"), s.price * s.t * sp.Symbol(r"\tau") / (3600 * s.B), "A replica of t chips costs p t dollars an hour and emits B tokens per step of tau seconds."),
+            Step(sp.Symbol(r"c_{M}"), _cost_mem, "Memory-bound, tau = N b_w/(tW): t cancels, and the cost per million tokens falls as 1/B."),
+            Step(_cost_mem, s.api, "Self-hosting breaks even with the API price pi."),
+            Step(s.B, expr, "Solve for the batch; it must lie below B* or self-hosting never gets that cheap."),
+        ),
+        conditions=(s.api * 3600 * s.F > 2 * 10**6 * s.N * s.price,),
+        condition_text=("the API charges more than the compute-bound floor 2 N p 10^6/(3600 F) per million tokens",),
+        assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED, "price per chip-hour p is the all-in cost of a chip"),
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+def api_price_crossover_users() -> ClosedForm:
+    b_pi = api_price_crossover().expr
+    expr = s.MINUTES_PER_DAY * s.rho * b_pi / s.m
+    return ClosedForm(
+        name="api_price_crossover_users", notation=r"U_{\pi}",
+        meaning="user base per replica at which self-hosting beats an API price per million tokens",
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho), unit=U.one, policy="step",
+        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho) - b_pi,
+        steps=(
+            Step(s.C, b_pi, "The replica must hold the crossover batch of concurrent users at peak."),
+            Step(users_sym, expr, "Convert concurrency to a user base as in the minimum user base."),
+        ),
+        conditions=api_price_crossover().conditions,
+        condition_text=api_price_crossover().condition_text,
+        assumptions=api_price_crossover().assumptions,
+        bracket=(sp.S.Zero, 4 * expr),
+    )
+
+
+_BUILDERS = (
+    break_even_batch, break_even_batch_with_kv, critical_context, utilization, latency_floor,
+    min_user_base, optimal_tp_degree, tp_comm_crossover, api_price_crossover, api_price_crossover_users,
+)
+
+
+@cache
+def all_formulas() -> tuple[ClosedForm, ...]:
+    """Every closed form, in document order (built once per process)."""
+    out = [b() for b in _BUILDERS]
+    try:  # the MoE records live beside the MoE builders
+        from .moe import moe_formulas
+    except ImportError:
+        pass
+    else:
+        out.extend(moe_formulas())
+    return tuple(out)
+
+
+def get_formula(name: str) -> ClosedForm:
+    for f in all_formulas():
+        if f.name == name:
+            return f
+    raise UnknownNameError("formula", name, [f.name for f in all_formulas()])
+
+
+__all__ = ["all_formulas", "get_formula", "Eq"]
