@@ -1,0 +1,55 @@
+"""The catalog: hardware, models and precisions as data (one TOML per item), looked up by name and bound
+to the symbol table of :mod:`inferonomics.symbolic.symbols`."""
+
+from __future__ import annotations
+
+from .binding import bind as bind
+from .binding import default_activation_precision as default_activation_precision
+from .loader import load_hardware_file as load_hardware_file
+from .loader import load_kind, lookup
+from .loader import load_model_file as load_model_file
+from .schema import Architecture as Architecture
+from .schema import Hardware as Hardware
+from .schema import Model as Model
+from .schema import Precision as Precision
+from .schema import Source as Source
+
+
+def hardware(name: str) -> Hardware:
+    """A hardware record by name, display name or alias (case-insensitive); UnknownNameError otherwise."""
+    return lookup("hardware", name)  # type: ignore[no-any-return]
+
+
+def model(name: str) -> Model:
+    """A model record by name, display name or alias (case-insensitive); UnknownNameError otherwise."""
+    return lookup("models", name)  # type: ignore[no-any-return]
+
+
+def precision(name: str) -> Precision:
+    """A precision record by name or alias (case-insensitive); UnknownNameError otherwise."""
+    return lookup("precisions", name)  # type: ignore[no-any-return]
+
+
+def list_hardware() -> tuple[str, ...]:
+    return tuple(load_kind("hardware"))
+
+
+def list_models() -> tuple[str, ...]:
+    return tuple(load_kind("models"))
+
+
+def list_precisions() -> tuple[str, ...]:
+    return tuple(load_kind("precisions"))
+
+
+def load_all() -> None:
+    """Read and validate every catalog file now (each kind is cached after its first load)."""
+    for kind in ("hardware", "models", "precisions"):
+        load_kind(kind)
+
+
+__all__ = [
+    "Architecture", "Hardware", "Model", "Precision", "Source", "bind", "default_activation_precision",
+    "hardware", "list_hardware", "list_models", "list_precisions", "load_all", "load_hardware_file",
+    "load_model_file", "model", "precision",
+]
