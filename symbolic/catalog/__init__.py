@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .binding import bind as bind
 from .binding import default_activation_precision as default_activation_precision
+from .binding import hardware_values as hardware_values
+from .binding import model_values as model_values
 from .loader import load_hardware_file as load_hardware_file
 from .loader import load_kind, lookup
 from .loader import load_model_file as load_model_file
@@ -50,6 +52,6 @@ def load_all() -> None:
 
 __all__ = [
     "Architecture", "Hardware", "Model", "Precision", "Source", "bind", "default_activation_precision",
-    "hardware", "list_hardware", "list_models", "list_precisions", "load_all", "load_hardware_file",
-    "load_model_file", "model", "precision",
+    "hardware", "hardware_values", "list_hardware", "list_models", "list_precisions", "load_all", "load_hardware_file",
+    "load_model_file", "model", "model_values", "precision",
 ]

@@ -51,27 +51,23 @@ def _model_values(m: Model, kv: Precision) -> dict[str, float]:
     return out
 
 
-def bind(model: Model | str, hardware: Hardware | str, weight_precision: Precision | str | None = None,
-         kv_precision: Precision | str | None = None,
-         activation_precision: Precision | str | None = None) -> dict[str, float]:
-    """Numbers for the symbol names (total_params, ..., peak_flop_per_s, ..., power_w).
-
-    ``weight_precision`` defaults to the model's default; ``kv_precision`` to the model's KV default;
-    ``activation_precision`` per :func:`default_activation_precision`. ``price_usd_per_chip_hour`` appears
-    only when the hardware entry has one (no catalog entry does: prices are a dated user input), and
-    ``peak_flop_per_s`` is omitted for bandwidth-only hardware that publishes no FLOP/s at all (Apple,
-    Cerebras): give it with ``--set``. Raises InvalidInputError if the hardware publishes rates but none at
-    the compute precision.
-    """
+def model_values(model: Model | str, weight_precision: Precision | str | None = None,
+                 kv_precision: Precision | str | None = None) -> dict[str, float]:
+    """The model and precision half of :func:`bind` (no hardware): parameter counts and bytes."""
     m = model if isinstance(model, Model) else lookup("models", model)
-    hw = hardware if isinstance(hardware, Hardware) else lookup("hardware", hardware)
     w = _prec(weight_precision or m.weight_precision)
     kv = _prec(kv_precision or m.kv_precision)
-    act = _prec(activation_precision or default_activation_precision(w, hw))
     out = _model_values(m, kv)
     out["bytes_per_weight"] = float(w.bytes_per_element)
-    out["bytes_per_activation"] = float(act.bytes_per_element)
     out["bytes_per_kv"] = float(kv.bytes_per_element)
+    return out
+
+
+def hardware_values(hardware: Hardware | str, activation_precision: Precision | str = "bf16") -> dict[str, float]:
+    """The hardware half of :func:`bind`: per-chip numbers, with peak FLOP/s at the compute precision."""
+    hw = hardware if isinstance(hardware, Hardware) else lookup("hardware", hardware)
+    act = _prec(activation_precision)
+    out = {"bytes_per_activation": float(act.bytes_per_element)}
     if hw.peak_flop_per_s:
         if act.compute_key is None or act.compute_key not in hw.peak_flop_per_s:
             raise InvalidInputError(
@@ -86,4 +82,26 @@ def bind(model: Model | str, hardware: Hardware | str, weight_precision: Precisi
         v = getattr(hw, key)
         if v is not None:
             out[key] = float(v)
+    return out
+
+
+def bind(model: Model | str, hardware: Hardware | str, weight_precision: Precision | str | None = None,
+         kv_precision: Precision | str | None = None,
+         activation_precision: Precision | str | None = None) -> dict[str, float]:
+    """Numbers for the symbol names (total_params, ..., peak_flop_per_s, ..., power_w).
+
+    ``weight_precision`` defaults to the model's default; ``kv_precision`` to the model's KV default;
+    ``activation_precision`` per :func:`default_activation_precision`. ``price_usd_per_chip_hour`` appears
+    only when the hardware entry has one (no catalog entry does: prices are a dated user input), and
+    ``peak_flop_per_s`` is omitted for bandwidth-only hardware that publishes no FLOP/s at all (Apple,
+    Cerebras): give it with ``--set``. Raises InvalidInputError if the hardware publishes rates but none at
+    the compute precision. A dense model binds as n_experts = experts_per_token = 1, expert_params = 0,
+    dense_params = total_params.
+    """
+    m = model if isinstance(model, Model) else lookup("models", model)
+    hw = hardware if isinstance(hardware, Hardware) else lookup("hardware", hardware)
+    w = _prec(weight_precision or m.weight_precision)
+    act = _prec(activation_precision or default_activation_precision(w, hw))
+    out = model_values(m, w, kv_precision)
+    out.update(hardware_values(hw, act))
     return out

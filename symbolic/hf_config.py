@@ -1,0 +1,149 @@
+"""Read a Hugging Face ``config.json`` offline into a catalog Model (architecture only; nothing is fetched).
+
+Supported ``architectures``: LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,
+Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM.
+The Model's ``published_total_params`` is the count from the config itself (a config publishes no total);
+its source names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .catalog.loader import architecture_from_table
+from .catalog.schema import Model, Source
+from .errors import SpecError
+
+SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+             "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM")
+
+
+class _Cfg:
+    """Typed access to config fields; every failure is a SpecError naming file and field."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path):
+        self.data, self.path = data, path
+
+    def int(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
+        v = self.data.get(key, default)
+        if v is None:
+            raise SpecError(self.path, key, f"an integer >= {minimum} (missing)")
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise SpecError(self.path, key, f"an integer >= {minimum}, got {type(v).__name__} {v!r}")
+        if v < minimum:
+            raise SpecError(self.path, key, f"an integer >= {minimum}, got {v}")
+        return v
+
+    def bool(self, key: str, default: bool) -> bool:
+        v = self.data.get(key, default)
+        if not isinstance(v, bool):
+            raise SpecError(self.path, key, f"true or false, got {type(v).__name__} {v!r}")
+        return v
+
+    def opt_int(self, key: str) -> int | None:
+        return None if self.data.get(key) is None else self.int(key)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError(path, "<file>", f"a readable config.json ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise SpecError(path, "<file>", "UTF-8 JSON") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SpecError(path, f"line {e.lineno}", f"valid JSON ({e.msg})") from e
+    if not isinstance(data, dict):
+        raise SpecError(path, "<file>", "a JSON object at the top level")
+    return data
+
+
+def _architecture_name(c: _Cfg) -> str:
+    archs = c.data.get("architectures")
+    if not isinstance(archs, list) or not archs or not isinstance(archs[0], str):
+        raise SpecError(c.path, "architectures", "a non-empty list of architecture names")
+    if archs[0] not in SUPPORTED:
+        raise SpecError(c.path, "architectures", f"one of {', '.join(SUPPORTED)}, got {archs[0]!r}")
+    return archs[0]
+
+
+def _base(c: _Cfg) -> dict[str, Any]:
+    d, heads = c.int("hidden_size"), c.int("num_attention_heads")
+    kv = c.int("num_key_value_heads", heads)
+    hd = c.data.get("head_dim")
+    return dict(n_layers=c.int("num_hidden_layers"), d_model=d, vocab=c.int("vocab_size"), n_heads=heads,
+                n_kv_heads=kv, head_dim=c.int("head_dim") if hd is not None else d // heads,
+                ffn_dim=c.int("intermediate_size"), ffn_kind="gated", max_context=c.int("max_position_embeddings"),
+                tied_embeddings=c.bool("tie_word_embeddings", False), attention="GQA" if kv < heads else "MHA")
+
+
+def _window(c: _Cfg, a: dict[str, Any], pattern: str) -> None:
+    w = c.opt_int("sliding_window")
+    if w is not None and c.bool("use_sliding_window", True):
+        a.update(window=w, sliding_window_pattern=pattern)
+
+
+def _extra(name: str, c: _Cfg, a: dict[str, Any]) -> None:
+    if a["n_kv_heads"] == 1:
+        a["attention"] = "MQA"
+    if name == "MistralForCausalLM":
+        _window(c, a, "all")
+    elif name == "MixtralForCausalLM":
+        a.update(n_experts=c.int("num_local_experts"), experts_per_token=c.int("num_experts_per_tok"),
+                 moe_ffn_dim=a["ffn_dim"])
+        _window(c, a, "all")
+    elif name == "Qwen2ForCausalLM":
+        a["attn_bias"] = True
+    elif name in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM"):
+        a["qk_norm"] = True
+        if name == "Qwen3MoeForCausalLM":
+            if c.data.get("mlp_only_layers") or c.int("decoder_sparse_step", 1) != 1:
+                raise SpecError(c.path, "mlp_only_layers", "empty with decoder_sparse_step 1 (every layer MoE)")
+            a.update(n_experts=c.int("num_experts"), experts_per_token=c.int("num_experts_per_tok"),
+                     moe_ffn_dim=c.int("moe_intermediate_size"))
+    elif name == "DeepseekV3ForCausalLM":
+        a.update(attention="MLA", q_lora_rank=c.int("q_lora_rank"), kv_lora_rank=c.int("kv_lora_rank"),
+                 qk_nope_head_dim=c.int("qk_nope_head_dim"), qk_rope_head_dim=c.int("qk_rope_head_dim"),
+                 v_head_dim=c.int("v_head_dim"), n_experts=c.int("n_routed_experts"),
+                 experts_per_token=c.int("num_experts_per_tok"), shared_experts=c.int("n_shared_experts", 0, minimum=0),
+                 moe_ffn_dim=c.int("moe_intermediate_size"), first_dense_layers=c.int("first_k_dense_replace", 0, minimum=0),
+                 dense_ffn_dim=a["ffn_dim"], router_extra_per_expert=1 if c.data.get("topk_method") == "noaux_tc" else 0)
+        a["head_dim"] = a["qk_nope_head_dim"] + a["qk_rope_head_dim"]
+        a["ffn_dim"] = a["moe_ffn_dim"]
+    elif name == "GptOssForCausalLM":
+        a.update(attn_bias=c.bool("attention_bias", True), o_bias=c.bool("attention_bias", True), ffn_bias=True,
+                 router_bias=True, attention_sinks=True, active_excludes_input_embedding=True,
+                 n_experts=c.int("num_local_experts"), experts_per_token=c.int("num_experts_per_tok"),
+                 moe_ffn_dim=a["ffn_dim"])
+        _window(c, a, "alternate")
+    elif name == "Gemma2ForCausalLM":
+        a.update(tied_embeddings=c.bool("tie_word_embeddings", True), norms_per_layer=4)
+        _window(c, a, "alternate")
+
+
+def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
+    """Build a Model from a local Hugging Face config.json (SpecError names the file and field on failure)."""
+    from .architecture import active_params, total_params
+
+    p = Path(path)
+    c = _Cfg(_read(p), p)
+    arch_name = _architecture_name(c)
+    a = _base(c)
+    _extra(arch_name, c, a)
+    src = Source(f"{p} (Hugging Face config.json, read offline)", time.strftime("%Y-%m", time.gmtime(p.stat().st_mtime)))
+    arch = architecture_from_table(a, p, prefix="", source=src)
+    label = name or str(c.data.get("_name_or_path") or (p.parent.name if p.name == "config.json" else p.stem))
+    weight = "bf16"
+    if isinstance(c.data.get("quantization_config"), dict):
+        method = c.data["quantization_config"].get("quant_method")
+        weight = {"fp8": "fp8", "mxfp4": "mxfp4"}.get(str(method), "bf16")
+    return Model(name=label, display_name=label, published_total_params=float(total_params(arch)),
+                 published_active_params=float(active_params(arch)), weight_precision=weight, kv_precision="bf16",
+                 architecture=arch, notes=f"Imported from {p} ({arch_name}); totals are counted, not published.",
+                 sources={"architecture": src}, path=str(p))
