@@ -119,3 +119,24 @@ def plain_names() -> dict[Symbol, Symbol]:
 
 def by_name(name: str) -> Symbol:
     return info(name).symbol
+
+
+# -- calibration terms ---------------------------------------------------------------------------
+# Named refinements that real silicon demands (symbolic/kernels.py uses them; fitted by
+# inferonomics.optimize.calibration). Every one is a fraction of a datasheet rate, a count, or a time in
+# seconds, so that a calibration taken on one card predicts another from its datasheet.
+eta_F8 = _define("efficiency", "eta_flop_fp8", r"\eta_{F,8}", U.one, "achieved fraction of peak fp8 FLOP/s in fp8 matmuls")
+t_kern = _define("efficiency", "kernel_overhead_s", r"t_{k}", U.second, "fixed time of one GEMM kernel (prologue, epilogue, tail) under a CUDA graph")
+t_quant = _define("efficiency", "quant_overhead_s", r"t_{q}", U.second, "fixed time of the activation-quantization kernel in front of an fp8 GEMM")
+t_attn = _define("efficiency", "attn_kernel_s", r"t_{a}", U.second, "fixed time of one decode-attention kernel")
+n_sm = _define("efficiency", "sm_count", r"n_{\mathrm{SM}}", U.one, "streaming multiprocessors per chip (whitepaper count; sets attention parallelism)")
+a_sat = _define("efficiency", "attn_items_per_sm", r"a_{s}", U.one, "independent attention work items (sequence x KV head x KV split) per SM that saturate HBM")
+t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "minimum time one SM spends on one attention work item (latency floor)")
+c_split = _define("efficiency", "attn_split_tokens", r"c_{s}", U.one, "KV tokens per split of a split-KV (flash-decoding) attention kernel")
+t_exp = _define("efficiency", "expert_overhead_s", r"t_{e}", U.second, "fixed cost per expert when experts run as separate kernels (gather, GEMMs, scatter)")
+eta_link = _define("efficiency", "eta_link", r"\eta_{\beta}", U.one, "achieved fraction of datasheet scale-up link bandwidth in collectives (bus bandwidth)")
+t_coll = _define("efficiency", "collective_base_s", r"t_{c}", U.second, "fixed time of one collective call, independent of the number of hops")
+t_o_trt = _define("efficiency", "overhead_trtllm_s", r"t_{o,\mathrm{trt}}", U.second, "fixed overhead per decode step in TensorRT-LLM (scheduling, sampling)")
+t_o_vllm = _define("efficiency", "overhead_vllm_s", r"t_{o,\mathrm{vllm}}", U.second, "fixed overhead per decode step in vLLM (scheduling, sampling)")
+t_o_sgl = _define("efficiency", "overhead_sglang_s", r"t_{o,\mathrm{sgl}}", U.second, "fixed overhead per decode step in SGLang (scheduling, sampling)")
+t_req = _define("efficiency", "request_overhead_s", r"t_{r}", U.second, "fixed time to first token beyond the prefill (HTTP, tokenization, admission)")

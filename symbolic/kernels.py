@@ -1,0 +1,111 @@
+r"""Per-kernel-class time builders that real silicon demands: GEMM, decode attention, collectives, MoE.
+
+The step model of :mod:`inferonomics.symbolic.model` puts the whole step (or each operator) on one
+roofline. Measured kernels differ from that in four named ways, each a term here:
+
+* **kernel fixed time** :math:`t_k`: a GEMM never takes less than its prologue/epilogue/tail, even under a
+  CUDA graph (small GEMMs are 10-20x above a roofline);
+* **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
+* **attention parallelism**: decode attention streams the KV cache only as fast as its independent work
+  items (sequence x KV head x KV split) can fill the SMs, an occupancy
+  :math:`\min(1, n_{items}/(a_s n_{SM}))` on the bandwidth, plus a latency floor of :math:`t_i` per item;
+* **collectives**: :math:`t_c + h\alpha + f\,\mathrm{size}/(\eta_\beta\beta)` with :math:`h` hops and the
+  ring factor :math:`f = 2(t-1)/t` (all-reduce) or :math:`(t-1)/t` (all-gather, reduce-scatter, all-to-all).
+
+Every parameter is a fraction of a datasheet rate, a count, or seconds, so that it transfers to another
+card. Arguments are SymPy expressions (shapes are plain numbers or symbols of the caller's choosing).
+"""
+
+from __future__ import annotations
+
+from sympy import Expr, Integer, Max, Min, S
+
+from . import symbols as s
+
+#: ring factor of each collective: the fraction of the message each chip sends over its link
+RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall": 1}
+
+
+def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = Integer(2),
+              eta_flop: Expr = s.eta_F, peak: Expr = s.F) -> Expr:
+    r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline plus the kernel's fixed time.
+
+    .. math:: t = \max\!\Big(\frac{2mnk}{\eta_F F}, \frac{m k b_{in} + k n b_w + m n b_{out}}{\eta_W W}\Big) + t_k
+
+    Parameters
+    ----------
+    m, n, k : tokens, output width, input width (counts)
+    b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
+    eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
+    """
+    return roofline_time(2 * m * n * k, m * k * b_in + k * n * b_w + m * n * b_out, eta_flop, peak)
+
+
+def roofline_time(flops: Expr, nbytes: Expr, eta_flop: Expr = s.eta_F, peak: Expr = s.F) -> Expr:
+    r"""One kernel (or a grouped kernel, e.g. a fused MoE GEMM) given its FLOPs and bytes:
+    :math:`\max(\mathrm{flops}/(\eta_F F), \mathrm{bytes}/(\eta_W W)) + t_k`."""
+    return Max(flops / (eta_flop * peak), nbytes / (s.eta_W * s.W)) + s.t_kern
+
+
+def quant_time(m: Expr, k: Expr) -> Expr:
+    r"""Quantizing ``m x k`` bf16 activations to fp8 in front of a GEMM: :math:`t_q + 3mk/(\eta_W W)`."""
+    return s.t_quant + 3 * m * k / (s.eta_W * s.W)
+
+
+def attention_items(batch: Expr, kv_heads: Expr, context: Expr, split: bool) -> Expr:
+    r"""Independent work items of a decode-attention kernel: :math:`B h_{kv}` (no split) or
+    :math:`B h_{kv} \lceil c / c_s \rceil` (split-KV, flash-decoding), the ceiling smoothed to ``c/c_s + 1``."""
+    items = batch * kv_heads
+    return items * (context / s.c_split + 1) if split else items
+
+
+def attention_occupancy(items: Expr) -> Expr:
+    r"""Fraction of HBM bandwidth that ``items`` independent pieces of work can draw:
+    :math:`\min(1, n_{items} / (a_s n_{SM}))`."""
+    return Min(S.One, items / (s.a_sat * s.n_sm))
+
+
+def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Expr, head_dim: Expr,
+                          b_kv: Expr = s.b_kv, split: bool = False) -> Expr:
+    r"""One decode-attention kernel over a KV cache of ``context`` tokens per sequence.
+
+    .. math:: t = t_a + \max\!\Big(\frac{2 B c h_{kv} d_h b_{kv}}{\eta_{kv} W\,o},\;
+              \frac{n_{items} t_i}{n_{SM}},\; \frac{4 B c h d_h}{\eta_F F}\Big),\quad
+              o = \min\!\big(1, \tfrac{n_{items}}{a_s n_{SM}}\big)
+    """
+    items = attention_items(batch, kv_heads, context, split)
+    kv_bytes = 2 * batch * context * kv_heads * head_dim * b_kv
+    stream = kv_bytes / (s.eta_kv * s.W * attention_occupancy(items))
+    floor = items * s.t_item / s.n_sm
+    compute = 4 * batch * context * heads * head_dim / (s.eta_F * s.F)
+    return s.t_attn + Max(stream, floor, compute)
+
+
+def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:
+    r"""Causal attention of ``tokens`` prompt tokens, each attending to ``span`` tokens on average (half its
+    prompt under the causal mask), compute-bound: :math:`t_a + 4 h d_h P\,\bar{c} / (\eta_F F)`."""
+    return s.t_attn + 4 * heads * head_dim * tokens * span / (s.eta_F * s.F)
+
+
+def collective_time(message_bytes: Expr, gpus: Expr = s.t, op: str = "all_reduce") -> Expr:
+    r"""One collective over ``gpus`` chips: :math:`t_c + f(t-1)\alpha + f\frac{t-1}{t}\frac{size}{\eta_\beta\beta}`,
+    ``f`` = 2 for an all-reduce (reduce-scatter + all-gather), 1 otherwise."""
+    f = RING_FACTORS[op]
+    return s.t_coll + f * (gpus - 1) * s.alpha + f * (gpus - 1) / gpus * message_bytes / (s.eta_link * s.beta)
+
+
+def experts_touched(n_experts: Expr, top_k: Expr, tokens: Expr) -> Expr:
+    r"""Expected distinct experts hit by ``tokens`` tokens under uniform top-k routing:
+    :math:`E(1-(1-k/E)^T)`."""
+    return n_experts * (1 - (1 - top_k / n_experts) ** tokens)
+
+
+def step_tokens(batch: Expr = s.B, prompt: Expr = s.isl, output: Expr = s.osl) -> Expr:
+    r"""Tokens one in-flight-batching step processes: :math:`B` decode tokens plus :math:`B n_{in}/n_{out}`
+    prompt tokens of the requests admitted in steady state (each lives ``output`` steps)."""
+    return batch + batch * prompt / output
+
+
+def backend_overhead(backend: str) -> Expr:
+    """The fixed per-step overhead symbol of a serving backend (trtllm, vllm, sglang)."""
+    return {"trtllm": s.t_o_trt, "vllm": s.t_o_vllm, "sglang": s.t_o_sgl}[backend]
