@@ -1,0 +1,43 @@
+"""Export a closed form as an ES module (``NAME.mjs``): ``export function NAME(args...)``.
+
+Printed by a JavascriptCodePrinter subclass: ``Max`` -> ``Math.max``, powers -> ``Math.pow``/
+``Math.sqrt``/``Math.cbrt``, ``Piecewise`` -> a ternary; the guard returns ``NaN``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy.printing.jscode import JavascriptCodePrinter
+
+from .routine import ExactFloatMixin, Routine, make_routine
+
+EXTENSION = ".mjs"
+
+
+class GuardedJavascriptPrinter(ExactFloatMixin, JavascriptCodePrinter):
+    """JavascriptCodePrinter with exact float literals (shortest round-trip ``repr``)."""
+
+
+def render(routine: Routine) -> str:
+    printer = GuardedJavascriptPrinter()
+    ind = "  "
+    body = []
+    if routine.conditions:
+        body += [f"{ind}// valid when {' '.join(t.splitlines())}" for t in routine.condition_text]
+        cond = " && ".join(f"({printer.doprint(c)})" for c in routine.conditions)
+        body += [f"{ind}if (!({cond})) {{", f"{ind * 2}return NaN;", f"{ind}}}"]
+    expr_lines = printer.doprint(routine.expr).splitlines()
+    expr_lines[0] = f"return {expr_lines[0]}"
+    expr_lines[-1] += ";"
+    body += [f"{ind}{line}" for line in expr_lines]
+    doc = ["/**", *(f" * {line.replace('*/', '* /')}".rstrip() for line in routine.meaning.splitlines()), " */"]
+    lines = [*(f"// {line}".rstrip() for line in routine.header), "", *doc,
+             f"export function {routine.name}({', '.join(routine.arg_names)}) {{", *body, "}", ""]
+    return "\n".join(lines)
+
+
+def export_javascript(record: Any, *, basename: str | None = None, steps: bool = False) -> dict[str, str]:
+    """One file ``NAME.mjs`` exporting ``NAME(args...)``; NaN where a condition fails."""
+    routine = make_routine(record)
+    return {f"{basename or routine.name}{EXTENSION}": render(routine)}
