@@ -1,0 +1,97 @@
+"""`inferonomics export` (closed forms as LaTeX, Python, NumPy, C, JavaScript or JSON files) and
+`inferonomics import-formula` (load an exported JSON formula safely and print it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
+
+from ._io import print_json, write_atomic
+
+
+def _formulas() -> Any:
+    """The formulas module (a function, so tests can substitute records)."""
+    from inferonomics.symbolic import formulas
+
+    return formulas
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export closed forms as LaTeX, Python, NumPy, C, JavaScript or JSON",
+                       description="Generated code returns NaN where a validity condition fails. "
+                                   "Formats: latex, python, numpy, c, javascript, json (or 'all').")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--formula", metavar="NAME", help="one closed form, by name")
+    which.add_argument("--all", action="store_true", help="every closed form")
+    p.add_argument("--format", dest="fmt", metavar="FMT", required=True, help="latex|python|numpy|c|javascript|json|all")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="output file (one file; for C the .h goes beside the .c) or folder (several files); default stdout")
+    p.add_argument("--steps", action="store_true", help="LaTeX: add the derivation; JSON: add the steps (full record)")
+    p.set_defaults(func=run_export)
+
+    q = sub.add_parser("import-formula", help="load an exported JSON formula safely (no eval) and print it")
+    q.add_argument("file", metavar="FILE.json")
+    q.add_argument("--json", action="store_true", help='print {"name", "expression", "args", "conditions"}')
+    q.set_defaults(func=run_import)
+
+
+def _generate(args: argparse.Namespace) -> list[tuple[str, str]]:
+    from inferonomics.symbolic.export import FORMATS, export
+
+    formats = FORMATS if args.fmt == "all" else (args.fmt,)
+    if args.fmt != "all" and args.fmt not in FORMATS:
+        raise UnknownNameError("format", args.fmt, (*FORMATS, "all"))
+    module = _formulas()
+    records = module.all_formulas() if args.all else (module.get_formula(args.formula),)
+    single = len(records) == 1 and len(formats) == 1
+    stem = Path(args.output).stem if (single and args.output) else None
+    return [item for r in records for f in formats for item in export(r, f, steps=args.steps, basename=stem).items()]
+
+
+def run_export(args: argparse.Namespace) -> int:
+    files = _generate(args)  # everything is generated before anything is written
+    if not args.output:
+        for name, text in files:
+            if len(files) > 1:
+                print(f"==> {name} <==")
+            sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    single_target = len(files) == 1 or (len(files) == 2 and not args.all and args.fmt == "c")
+    if single_target:
+        targets = [out] if len(files) == 1 else [out.parent / name for name, _ in files]
+    else:
+        if out.exists() and not out.is_dir():
+            raise InvalidInputError("-o", "a folder when several files are written", str(out))
+        targets = [out / name for name, _ in files]
+    for target, (_, text) in zip(targets, files):
+        try:
+            write_atomic(target, text)
+        except OSError as exc:
+            raise InvalidInputError("-o", f"a writable path ({exc.strerror or exc})", str(target)) from None
+        print(target, file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    import sympy as sp
+
+    from inferonomics.symbolic.export import load_formula
+
+    record = load_formula(Path(args.file))
+    if args.json:
+        print_json({
+            "name": record.name,
+            "expression": sp.sstr(record.expr),
+            "args": [a.name for a in record.args],
+            "conditions": [sp.sstr(c) for c in record.conditions],
+        })
+        return 0
+    print(f"{record.name}({', '.join(a.name for a in record.args)}) = {sp.sstr(record.expr)}")
+    for cond, text in zip(record.conditions, record.condition_text):
+        print(f"  valid when {sp.sstr(cond)}  ({text})")
+    return 0
