@@ -57,7 +57,8 @@ class ClosedForm:
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = self.expr.free_symbols - set(self.args)
+        needed = self.expr.free_symbols.union(*(c.free_symbols for c in self.conditions))
+        missing = needed - set(self.args)
         if missing:
             raise ValueError(f"{self.name}: args miss {sorted(map(str, missing))}")
         if len(self.conditions) != len(self.condition_text):

@@ -121,7 +121,7 @@ def latency_floor() -> ClosedForm:
         steps=(
             Step(tau_sym, Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W)) + sp.Symbol("t_{comm}") + s.t_o, "At batch 1 the step is one roofline plus communication and fixed overhead."),
             Step(sp.Symbol("t_{comm}"), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "n_ar ring all-reduces per layer of 2(t-1) hops each; at batch 1 the message is tiny, so only hop latency counts."),
-            Step(tau_sym, _latency, "Substitute."),
+            Step(tau_sym, _latency, "Substitute the communication term into the step time."),
         ),
         assumptions=(DENSE, WEIGHTS_ONLY, "ring all-reduce, latency-bound at batch 1"),
         bracket=(sp.S.Zero, 4 * _latency),
@@ -192,7 +192,7 @@ def api_price_crossover() -> ClosedForm:
     return ClosedForm(
         name="api_price_crossover", notation=r"B_{\pi}",
         meaning="batch per replica at which self-hosting costs the same per million tokens as an API",
-        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api), unit=U.one, policy="step",
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.F), unit=U.one, policy="step",
         unknown=s.B, residual=_cost_mem - s.api,
         steps=(
             Step(sp.Symbol("c_{tok}"), s.price * s.t * sp.Symbol(r"\tau") / (3600 * s.B), "A replica of t chips costs p t dollars an hour and emits B tokens per step of tau seconds."),
@@ -203,7 +203,7 @@ def api_price_crossover() -> ClosedForm:
         conditions=(s.api * 3600 * s.F > 2 * 10**6 * s.N * s.price,),
         condition_text=("the API charges more than the compute-bound floor 2 N p 10^6/(3600 F) per million tokens",),
         assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED, "price per chip-hour p is the all-in cost of a chip"),
-        bracket=(sp.S.Zero, 4 * expr),
+        bracket=(expr / 4, 4 * expr),
     )
 
 
@@ -213,7 +213,7 @@ def api_price_crossover_users() -> ClosedForm:
     return ClosedForm(
         name="api_price_crossover_users", notation=r"U_{\pi}",
         meaning="user base per replica at which self-hosting beats an API price per million tokens",
-        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho), unit=U.one, policy="step",
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho, s.F), unit=U.one, policy="step",
         unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho) - b_pi,
         steps=(
             Step(s.C, b_pi, "The replica must hold the crossover batch of concurrent users at peak."),

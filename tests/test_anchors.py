@@ -1,0 +1,54 @@
+"""Anchor tests: published numbers the model must reproduce, each with its source quoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from inferonomics.optimize.commands.seed import seed_numbers
+from inferonomics.symbolic.formulas import get_formula
+
+SEED = seed_numbers()
+
+
+def test_essay_compute_time():
+    # "a 1.6e12-parameter 8-bit model on 20 H100s with 20-way tensor parallelism therefore spends
+    #  ~0.05 ms computing" -- issue target 0.0533 ms +- 1%
+    assert SEED["compute_ms"] == pytest.approx(0.0533, rel=0.01)
+
+
+def test_essay_memory_time():
+    # "... and ~27 ms reading weights per token" -- target 26.67 ms +- 1%
+    assert SEED["memory_ms"] == pytest.approx(26.67, rel=0.01)
+
+
+def test_essay_utilization():
+    # "for ~0.2% utilization"; "batching 100 users lifts that to ~20%"
+    assert SEED["utilization_at_batch_1"] == pytest.approx(0.002, rel=1e-9)
+    assert SEED["utilization_at_batch_100"] == pytest.approx(0.20, rel=1e-9)
+
+
+def test_break_even_batch_is_500_with_two_flops_per_parameter():
+    # the essay's 1000 counts one FLOP per parameter; multiply + add make it F b_w / (2 W) = 500
+    assert SEED["break_even_batch"] == pytest.approx(500, rel=1e-12)
+
+
+def test_min_user_base():
+    # "a service needs about 1000 concurrent users; at 10 minutes per user per day that is ~144K users"
+    assert SEED["min_user_base"] == 144_000
+    assert SEED["min_user_base_at_break_even"] == 72_000
+
+
+def test_kipply_a100_critical_ratio():
+    # kipply's "Transformer Inference Arithmetic": A100 312e12 FLOP/s over 1.5e12 B/s = 208 FLOP/byte;
+    # with 2-byte weights the break-even batch F b_w/(2W) is that same ratio
+    b = get_formula("break_even_batch").evaluate(
+        {"peak_flop_per_s": 312e12, "hbm_bandwidth_bytes_per_s": 1.5e12, "bytes_per_weight": 2})
+    assert b == pytest.approx(208, rel=1e-12)
+
+
+def test_scaling_book_tpu_v5e_critical_batch():
+    # JAX scaling book, "All about rooflines"/inference: TPU v5e 1.97e14 FLOP/s bf16 over 8.2e11 B/s
+    # gives a critical batch of ~240 for bf16 weights
+    b = get_formula("break_even_batch").evaluate(
+        {"peak_flop_per_s": 1.97e14, "hbm_bandwidth_bytes_per_s": 8.2e11, "bytes_per_weight": 2})
+    assert b == pytest.approx(240, rel=0.002)
