@@ -85,6 +85,19 @@ def _base(c: _Cfg) -> dict[str, Any]:
 
 def _window(c: _Cfg, a: dict[str, Any], pattern: str) -> None:
     w = c.opt_int("sliding_window")
+    types = c.data.get("layer_types")
+    if types is not None:  # newer configs list each layer's attention kind; it wins over the default pattern
+        if not isinstance(types, list) or len(types) != a["n_layers"]:
+            raise SpecError(c.path, "layer_types", f"a list of {a['n_layers']} attention kinds")
+        sliding = [i for i, t in enumerate(types) if t == "sliding_attention"]
+        if not sliding:
+            return
+        if len(sliding) == a["n_layers"]:
+            pattern = "all"
+        elif sliding == list(range(0, a["n_layers"], 2)):
+            pattern = "alternate"
+        else:
+            raise SpecError(c.path, "layer_types", "sliding layers all, none, or alternating from layer 0")
     if w is not None and c.bool("use_sliding_window", True):
         a.update(window=w, sliding_window_pattern=pattern)
 

@@ -22,7 +22,6 @@ from .symbols import N_exp as _Ne
 from .symbols import Na as _Na
 from .symbols import W as _W
 from .symbols import b_w as _bw
-from .symbols import ctx as _ctx
 from .symbols import k_top as _k
 from .symbols import kv as _kv
 

@@ -398,3 +398,15 @@ def test_resolve_catalog_values_errors(argv, exc, needle):
 
     with pytest.raises(exc, match=needle):
         resolve_catalog_values(_args(argv))
+
+
+def test_citation_keys_resolve():
+    hw = catalog.hardware("h100")
+    assert hw.sources["hbm_capacity_bytes"].source.startswith("https://www.nvidia.com/")
+    tree = _tree("hardware", "h100-sxm.toml")
+    tree["power_w"]["source"] = "vendro"  # a typo'd key must not pass as a citation
+    with pytest.raises(SpecError, match="power_w.source"):
+        hardware_from_tree(tree, "x.toml")
+    tree = _tree("hardware", "h100-sxm.toml")
+    tree["power_w"]["source"] = "Smith et al. 2024, arXiv:2401.00001"  # a literal citation is fine
+    assert hardware_from_tree(tree, "x.toml").sources["power_w"].source.startswith("Smith")

@@ -108,3 +108,13 @@ def test_malformed_json(tmp_path):
         model_from_hf_config(p)
     with pytest.raises(SpecError, match="missing.json"):
         model_from_hf_config(tmp_path / "missing.json")
+
+
+def test_layer_types_checked(tmp_path):
+    def odd_first(c):
+        c["layer_types"] = ["full_attention", "sliding_attention"] * 18
+
+    with pytest.raises(SpecError, match="layer_types"):
+        model_from_hf_config(_bad(tmp_path, odd_first, "gpt_oss"))
+    none = model_from_hf_config(_bad(tmp_path, lambda c: c.update(layer_types=["full_attention"] * 36), "gpt_oss"))
+    assert none.architecture.window is None

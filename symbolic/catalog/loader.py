@@ -31,7 +31,7 @@ from .schema import (
 
 _HW_KEYS = {"name", "display_name", "aliases", "vendor", "year", "memory_kind", "notes", "hbm_capacity_bytes",
             "hbm_bandwidth_bytes_per_s", "peak_flop_per_s", "link_bandwidth_bytes_per_s", "link_latency_s",
-            "scaleup_domain_size", "power_w", "price_usd_per_chip_hour"}
+            "scaleup_domain_size", "power_w", "price_usd_per_chip_hour", "citations"}
 _HW_OPTIONAL = ("link_bandwidth_bytes_per_s", "link_latency_s", "power_w", "price_usd_per_chip_hour")
 
 
@@ -59,10 +59,13 @@ def _aliases(tree: Mapping[str, Any], path: object) -> tuple[str, ...]:
 def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
     _check_provenance(tree, path)
     check_keys(path, tree, _HW_KEYS)
+    cites = tree.get("citations", {})
+    if not isinstance(cites, dict) or not all(isinstance(v, str) and v.strip() for v in cites.values()):
+        raise SpecError(path, "citations", "a table of key = \"citation (URL or paper)\"")
     sources: dict[str, Source] = {}
     vals: dict[str, Any] = {}
     for key in ("hbm_capacity_bytes", "hbm_bandwidth_bytes_per_s", *_HW_OPTIONAL, "scaleup_domain_size"):
-        got = get_sourced(path, tree, key, required=key.startswith("hbm_"))
+        got = get_sourced(path, tree, key, required=key.startswith("hbm_"), citations=cites)
         vals[key] = None if got is None else got[0]
         if got is not None:
             sources[key] = got[1]
@@ -77,7 +80,7 @@ def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
     check_keys(path, peaks_t, set(PEAK_KEYS), "peak_flop_per_s.")
     peaks: dict[str, float] = {}
     for key in PEAK_KEYS:
-        got = get_sourced(path, peaks_t, key, prefix="peak_flop_per_s.", required=False)
+        got = get_sourced(path, peaks_t, key, prefix="peak_flop_per_s.", required=False, citations=cites)
         if got is not None:
             peaks[key], sources[f"peak_flop_per_s.{key}"] = got
     kind = get_str(path, tree, "memory_kind")

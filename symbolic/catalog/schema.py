@@ -1,7 +1,9 @@
 """Frozen records of the catalog (hardware, model, precision) and the checks that build them from TOML tables.
 
 Every number in a catalog file carries its provenance. Hardware numbers are written as
-``field = { value = ..., source = "...", retrieved = "YYYY-MM" }``; a model's architecture integers
+``field = { value = ..., source = "...", retrieved = "YYYY-MM" }``, where ``source`` is either the citation
+itself (URL or paper) or the key of a citation in the file's ``[citations]`` table (so a long list of
+vendor URLs is written once per file); a model's architecture integers
 share the ``source``/``retrieved`` of their ``[architecture]`` table; a precision's integers share the
 file's top-level ``source``/``retrieved``. :func:`unsourced_numbers` finds any number that breaks this rule.
 """
@@ -83,10 +85,18 @@ def get_number(path: object, v: object, where: str) -> float:
     return x
 
 
-def get_source(path: object, table: Mapping[str, Any], where: str) -> Source:
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def get_source(path: object, table: Mapping[str, Any], where: str,
+               citations: Mapping[str, str] | None = None) -> Source:
     src = table.get("source")
     if not isinstance(src, str) or not src.strip():
         raise SpecError(path, f"{where}.source", "a non-empty citation string (URL or paper) for this number")
+    if citations is not None and src in citations:
+        src = citations[src]
+    elif _KEY.match(src):
+        raise SpecError(path, f"{where}.source", f"a citation or a key of [citations], got unknown key {src!r}")
     ret = table.get("retrieved")
     if not isinstance(ret, str) or not _RETRIEVED.match(ret):
         raise SpecError(path, f"{where}.retrieved", f"a date 'YYYY-MM', got {ret!r}")
@@ -94,7 +104,7 @@ def get_source(path: object, table: Mapping[str, Any], where: str) -> Source:
 
 
 def get_sourced(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "",
-                required: bool = True) -> tuple[float, Source] | None:
+                required: bool = True, citations: Mapping[str, str] | None = None) -> tuple[float, Source] | None:
     """Read ``key = { value = <number>, source = "...", retrieved = "YYYY-MM" }``."""
     where = prefix + key
     if key not in table:
@@ -110,7 +120,7 @@ def get_sourced(path: object, table: Mapping[str, Any], key: str, *, prefix: str
         raise SpecError(path, where, f"only value, source, retrieved; unknown keys {sorted(unknown)}")
     if "value" not in t:
         raise SpecError(path, f"{where}.value", "a number > 0 (missing)")
-    return get_number(path, t["value"], f"{where}.value"), get_source(path, t, where)
+    return get_number(path, t["value"], f"{where}.value"), get_source(path, t, where, citations)
 
 
 def check_keys(path: object, table: Mapping[str, Any], allowed: set[str] | frozenset[str], prefix: str = "") -> None:
