@@ -52,17 +52,17 @@ def quant_time(m: Expr, k: Expr) -> Expr:
     return s.t_quant + 3 * m * k / (s.eta_W * s.W)
 
 
-def attention_items(batch: Expr, kv_heads: Expr, context: Expr, split: bool) -> Expr:
-    r"""Independent work items of a decode-attention kernel: :math:`B h_{kv}` (no split) or
-    :math:`B h_{kv} \lceil c / c_s \rceil` (split-KV, flash-decoding), the ceiling smoothed to ``c/c_s + 1``."""
-    items = batch * kv_heads
-    return items * (context / s.c_split + 1) if split else items
+def attention_items(batch: Expr, kv_heads: Expr, split: bool) -> Expr:
+    r"""Independent work items of a decode-attention kernel: one per (sequence, KV head) without KV
+    splitting, :math:`B h_{kv}`; a split-KV (multi-block, flash-decoding) kernel instead cuts each sequence's
+    cache into blocks until the SMs are busy, :math:`B\,s_b` items, :math:`s_b` blocks per sequence."""
+    return batch * s.c_split if split else batch * kv_heads
 
 
-def attention_occupancy(items: Expr) -> Expr:
+def attention_occupancy(items: Expr, per_sm: Expr = s.a_sat) -> Expr:
     r"""Fraction of HBM bandwidth that ``items`` independent pieces of work can draw:
     :math:`\min(1, n_{items} / (a_s n_{SM}))`."""
-    return Min(S.One, items / (s.a_sat * s.n_sm))
+    return Min(S.One, items / (per_sm * s.n_sm))
 
 
 def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Expr, head_dim: Expr,
@@ -70,15 +70,23 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
     r"""One decode-attention kernel over a KV cache of ``context`` tokens per sequence.
 
     .. math:: t = t_a + \max\!\Big(\frac{2 B c h_{kv} d_h b_{kv}}{\eta_{kv} W\,o},\;
-              \frac{n_{items} t_i}{n_{SM}},\; \frac{4 B c h d_h}{\eta_F F}\Big),\quad
+              \frac{B h\,t_i}{n_{SM}},\; \frac{4 B c h d_h}{\eta_F F}\Big),\quad
               o = \min\!\big(1, \tfrac{n_{items}}{a_s n_{SM}}\big)
+
+    The middle term is a latency floor: each query head of each sequence costs an SM at least
+    :math:`t_i` (load Q, softmax, write the output), whatever the cache length.
+
+    Two kernel families carry their own constants: a serving engine's split-KV kernel (``split=True``:
+    :math:`\eta_{kv}, a_s, t_a`) and PyTorch's SDPA without KV split (``split=False``:
+    :math:`\eta_{kv,t}, a_{s,t}, t_{a,t}`).
     """
-    items = attention_items(batch, kv_heads, context, split)
+    items = attention_items(batch, kv_heads, split)
+    eta, per_sm, fixed = (s.eta_kv, s.a_sat, s.t_attn) if split else (s.eta_kv_t, s.a_sat_t, s.t_attn_t)
     kv_bytes = 2 * batch * context * kv_heads * head_dim * b_kv
-    stream = kv_bytes / (s.eta_kv * s.W * attention_occupancy(items))
-    floor = items * s.t_item / s.n_sm
+    stream = kv_bytes / (eta * s.W * attention_occupancy(items, per_sm))
+    floor = batch * heads * s.t_item / s.n_sm
     compute = 4 * batch * context * heads * head_dim / (s.eta_F * s.F)
-    return s.t_attn + Max(stream, floor, compute)
+    return fixed + Max(stream, floor, compute)
 
 
 def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:
@@ -92,6 +100,12 @@ def collective_time(message_bytes: Expr, gpus: Expr = s.t, op: str = "all_reduce
     ``f`` = 2 for an all-reduce (reduce-scatter + all-gather), 1 otherwise."""
     f = RING_FACTORS[op]
     return s.t_coll + f * (gpus - 1) * s.alpha + f * (gpus - 1) / gpus * message_bytes / (s.eta_link * s.beta)
+
+
+def elementwise_time(tokens: Expr, width_bytes: Expr) -> Expr:
+    r"""Unfused elementwise ops of a layer (norms, activation, residual adds) stream each token's
+    activations :math:`n_{act}` times: :math:`n_{act} T w / (\eta_W W)`, ``width_bytes`` per token."""
+    return s.n_act * tokens * width_bytes / (s.eta_W * s.W)
 
 
 def experts_touched(n_experts: Expr, top_k: Expr, tokens: Expr) -> Expr:

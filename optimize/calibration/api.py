@@ -1,0 +1,34 @@
+"""Calibrate end to end: read a measurement directory, fit, and package a :class:`Calibration`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+from .calfile import CALIBRATION_SCHEMA_VERSION, Calibration, Parameter, SourceFile
+from .fit import fit
+from .readers import Measurements, read_measurements
+
+
+def _date_of(meas: Measurements, date: str | None) -> str:
+    if date:
+        return date
+    return _dt.date.today().isoformat()
+
+
+def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
+              date: str | None = None) -> Calibration:
+    """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`)."""
+    meas = directory if isinstance(directory, Measurements) else read_measurements(directory)
+    result = fit(meas, hardware)
+    sources = tuple(SourceFile(_relative(f.path, meas.root), f.sha256, f.rows) for f in meas.files)
+    params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}
+    return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
+                       params, sources, result.quality, result.message)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name

@@ -1,0 +1,162 @@
+"""Write and read calibration files (flat TOML): fitted parameters with uncertainties, their provenance
+(data files with sha256 and row counts, hardware, date) and the fit quality."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from inferonomics.symbolic.errors import SpecError
+from inferonomics.symbolic.symbols import TABLE
+
+#: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
+CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-3"
+
+_BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    value: float
+    uncertainty: float
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A calibration: fitted symbol values for one card, with provenance and fit quality."""
+
+    model_version: str
+    hardware: str
+    date: str
+    converged: bool
+    parameters: dict[str, Parameter]
+    sources: tuple[SourceFile, ...] = ()
+    quality: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {k: p.value for k, p in self.parameters.items()}
+
+    def apply(self, values: dict[str, float], *, precision: str = "bf16",
+              backend: str = "trtllm") -> dict[str, float]:
+        """A copy of the symbol-value dict ``values`` with the fitted symbols set.
+
+        ``eta_flop`` takes the fitted fraction at ``precision`` (fp8 -> ``eta_flop_fp8``); ``overhead_s`` and
+        ``layer_overhead_s`` take the serving ``backend``'s step overhead and the engine per-layer cost;
+        ``link_latency_s`` is the fitted hop latency and ``link_bandwidth_bytes_per_s``, when present, is
+        scaled by the fitted ``eta_link`` (datasheet link bandwidth -> achieved bus bandwidth).
+        """
+        out = dict(values)
+        fitted = self.values
+        out.update({k: v for k, v in fitted.items() if k in TABLE})
+        if precision.startswith("fp8") and "eta_flop_fp8" in fitted:
+            out["eta_flop"] = fitted["eta_flop_fp8"]
+        if backend in _BACKEND_OVERHEAD and _BACKEND_OVERHEAD[backend] in fitted:
+            out["overhead_s"] = fitted[_BACKEND_OVERHEAD[backend]]
+        if "engine_layer_overhead_s" in fitted:
+            out["layer_overhead_s"] = fitted["engine_layer_overhead_s"]
+        if "link_bandwidth_bytes_per_s" in values and "eta_link" in fitted:
+            out["link_bandwidth_bytes_per_s"] = values["link_bandwidth_bytes_per_s"] * fitted["eta_link"]
+        return out
+
+
+# ------------------------------------------------------------------------------------------ writing
+def _fmt(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if v is None:
+        return '""'
+    text = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{text}"'
+
+
+def _inline(d: dict[str, object]) -> str:
+    return "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in d.items() if not isinstance(v, dict)) + " }"
+
+
+def dumps(cal: Calibration, attribution: str = "") -> str:
+    """The calibration as TOML text (deterministic for given content)."""
+    lines = ["# inferonomics calibration: fitted model terms (symbolic/kernels.py) for one card.",
+             "# Written by `inferonomics calibrate`; read with inferonomics.optimize.calibration.load_calibration."]
+    if attribution:
+        lines.append(f"# Data: {attribution}")
+    lines += [f"model_version = {_fmt(cal.model_version)}", f"hardware = {_fmt(cal.hardware)}",
+              f"date = {_fmt(cal.date)}", f"converged = {_fmt(cal.converged)}", f"message = {_fmt(cal.message)}",
+              "", "[parameters]"]
+    for name, p in cal.parameters.items():
+        lines.append(f"{name} = {{ value = {_fmt(float(p.value))}, uncertainty = {_fmt(float(p.uncertainty))} }}")
+    for src in cal.sources:
+        lines += ["", "[[sources]]", f"path = {_fmt(src.path)}", f"sha256 = {_fmt(src.sha256)}",
+                  f"rows = {_fmt(int(src.rows))}"]
+    for key, splits in cal.quality.items():
+        lines += ["", f"[quality.{_fmt(key)}]"]
+        for split, stats in splits.items():
+            lines.append(f"{split} = {_inline(stats)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_calibration(cal: Calibration, path: str | Path, attribution: str = "") -> Path:
+    out = Path(path)
+    out.write_text(dumps(cal, attribution), encoding="utf-8")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ reading
+def _default_path():
+    return resources.files("inferonomics.optimize") / "data" / "calibration-h100.toml"
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """Read a calibration file (None = the shipped H100 default); malformed or incompatible -> SpecError."""
+    if path is None:
+        ref = _default_path()
+        if not ref.is_file():
+            raise SpecError(str(ref), "file", "the shipped default calibration (reinstall inferonomics)")
+        text, where = ref.read_text(encoding="utf-8"), str(ref)
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise SpecError(p, "file", "an existing calibration TOML file")
+        text, where = p.read_text(encoding="utf-8"), str(p)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(where, "TOML", str(exc)) from exc
+    version = doc.get("model_version")
+    if version != CALIBRATION_SCHEMA_VERSION:
+        raise SpecError(where, "model_version", f"{CALIBRATION_SCHEMA_VERSION!r} (this version of inferonomics), "
+                        f"got {version!r}: re-run `inferonomics calibrate`")
+    for key in ("hardware", "date", "parameters"):
+        if key not in doc:
+            raise SpecError(where, key, "present")
+    params = {}
+    for name, entry in doc["parameters"].items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise SpecError(where, f"parameters.{name}", "{ value = <number>, uncertainty = <number> }")
+        try:
+            params[name] = Parameter(float(entry["value"]), float(entry.get("uncertainty", math.nan)))
+        except (TypeError, ValueError):
+            raise SpecError(where, f"parameters.{name}", "numeric value and uncertainty") from None
+    sources = tuple(SourceFile(str(s.get("path", "")), str(s.get("sha256", "")), int(s.get("rows", 0)))
+                    for s in doc.get("sources", []))
+    return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
+                       params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")))

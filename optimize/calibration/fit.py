@@ -1,0 +1,180 @@
+"""Fit the calibration terms of :mod:`inferonomics.symbolic.kernels` to measurements (least squares on
+log error), with physical bounds, Jacobian uncertainties, and fit quality per file."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .predict import hardware_env, predict_table
+from .readers import Measurements, Table
+from .split import held_out, usable
+from .stats import error_stats
+
+#: fitted parameters: name -> (initial value, lower bound, upper bound). Efficiencies are fractions of the
+#: datasheet rate in (0, 1]; times are seconds >= 0; counts are positive.
+PARAMETERS: dict[str, tuple[float, float, float]] = {
+    "eta_flop": (0.7, 0.05, 1.0),
+    "eta_flop_fp8": (0.6, 0.05, 1.0),
+    "eta_flop_fp8_block": (0.5, 0.05, 1.0),
+    "eta_bw": (0.85, 0.05, 1.0),
+    "eta_kv": (0.88, 0.05, 1.0),
+    "kernel_overhead_s": (4e-6, 0.0, 1e-3),
+    "kernel_overhead_fp8_s": (8e-6, 0.0, 1e-3),
+    "quant_overhead_s": (4e-6, 0.0, 1e-3),
+    "attn_kernel_s": (5e-6, 0.0, 1e-3),
+    "attn_items_per_sm": (0.5, 1e-3, 1e3),
+    "attn_item_s": (1e-6, 0.0, 1e-3),
+    "attn_blocks_per_seq": (16.0, 0.1, 1e4),
+    "eta_kv_torch": (0.9, 0.05, 1.0),
+    "attn_items_per_sm_torch": (0.5, 1e-3, 1e3),
+    "attn_kernel_torch_s": (5e-6, 0.0, 1e-3),
+    "layer_overhead_s": (20e-6, 0.0, 1e-2),
+    "act_passes": (4.0, 0.0, 100.0),
+    "expert_overhead_s": (15e-6, 0.0, 1e-2),
+    "eta_link": (0.9, 0.05, 1.0),
+    "link_latency_s": (1e-6, 0.0, 1e-3),
+    "collective_base_s": (8e-6, 0.0, 1e-3),
+    "engine_layer_overhead_s": (10e-6, 0.0, 1e-2),
+    "overhead_trtllm_s": (2e-3, 0.0, 1.0),
+    "overhead_vllm_s": (3e-3, 0.0, 1.0),
+    "overhead_sglang_s": (3e-3, 0.0, 1.0),
+    "request_overhead_s": (50e-3, 0.0, 10.0),
+}
+
+#: the fit runs in stages, each fitting its parameters on its kinds with the earlier stages' values fixed,
+#: so that a model error at the serving level cannot bend a kernel efficiency (and vice versa)
+STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("gemm", "decode_attention", "collectives"),
+     ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_kv", "kernel_overhead_s",
+      "kernel_overhead_fp8_s", "quant_overhead_s", "attn_kernel_s", "attn_items_per_sm", "attn_item_s",
+      "attn_blocks_per_seq", "eta_link", "link_latency_s", "collective_base_s")),
+    (("layer_decode", "layer_prefill", "mixed_step", "moe_decode"), ("layer_overhead_s", "expert_overhead_s", "eta_kv_torch", "attn_items_per_sm_torch",
+      "attn_kernel_torch_s", "act_passes")),
+    (("serving_tpot",), ("engine_layer_overhead_s", "overhead_trtllm_s", "overhead_vllm_s", "overhead_sglang_s")),
+    (("serving_ttft",), ("request_overhead_s",)),
+)
+
+#: every Nth row of the two big NVIDIA files enters the fit (deterministic), to keep calibrate fast
+SUBSAMPLE = {"gemm": 4, "decode_attention": 4}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Fitted values and 1-sigma uncertainties, convergence, and fit quality per file/kind and split."""
+
+    hardware: str
+    values: dict[str, float]
+    uncertainties: dict[str, float]
+    converged: bool
+    message: str
+    cost: float
+    quality: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass
+class _Group:
+    table: Table
+    mask: np.ndarray  # rows of the table that enter the fit
+    weight: float
+
+
+def _groups(meas: Measurements, env: dict[str, float], kinds: tuple[str, ...]) -> list[_Group]:
+    groups = []
+    for table in meas.tables:
+        if table.kind not in kinds:
+            continue
+        pred = predict_table(table, env)
+        mask = usable(table, pred) & ~held_out(table)
+        step = SUBSAMPLE.get(table.kind, 1) if table.source == "nvidia" else 1
+        if step > 1:
+            keep = np.zeros(len(table), dtype=bool)
+            keep[::step] = True
+            mask &= keep
+        n = int(mask.sum())
+        if n:
+            groups.append(_Group(table, mask, 1.0 / np.sqrt(n)))  # each file and kind weighs the same
+    return groups
+
+
+def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, ...], max_nfev: int):
+    x0 = np.array([base[n] for n in names])
+    lo = np.array([PARAMETERS[n][1] for n in names])
+    hi = np.array([PARAMETERS[n][2] for n in names])
+    scale = np.maximum(np.abs(np.array([PARAMETERS[n][0] for n in names])), 1e-9)
+    x0 = np.clip(x0, lo, hi)
+
+    def residuals(z: np.ndarray) -> np.ndarray:
+        env = {**base, **dict(zip(names, z * scale))}
+        parts = []
+        for g in groups:
+            pred = predict_table(g.table, env)[g.mask]
+            parts.append(g.weight * (np.log(np.maximum(pred, 1e-12)) - np.log(g.table.rows["latency_s"][g.mask])))
+        return np.concatenate(parts)
+
+    with np.errstate(all="ignore"):
+        res = least_squares(residuals, x0 / scale, bounds=(lo / scale, hi / scale), method="trf",
+                            max_nfev=max_nfev)
+    return res, scale
+
+
+def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200) -> FitResult:
+    """Least-squares fit of :data:`PARAMETERS`, stage by stage (:data:`STAGES`), on the fit split of ``meas``.
+
+    A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN).
+    """
+    hw = hardware or _one_hardware(meas)
+    base = hardware_env(hw)
+    values = {n: v[0] for n, v in PARAMETERS.items()}
+    sigma = {n: float("nan") for n in PARAMETERS}
+    converged, messages, cost = True, [], 0.0
+    for kinds, names in STAGES:
+        groups = _groups(meas, {**base, **values}, kinds)
+        if not groups:
+            continue
+        res, scale = _fit_stage({**base, **values}, groups, names, max_nfev)
+        values.update(zip(names, (res.x * scale).tolist()))
+        sigma.update(zip(names, _uncertainty(res, scale).tolist()))
+        ok = bool(res.success) and res.status > 0
+        converged &= ok
+        messages.append(f"{'+'.join(kinds)}: {res.message}")
+        cost += float(res.cost)
+    if not converged:
+        warnings.warn("calibration fit did not converge: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
+    quality = fit_quality(meas, {**base, **values})
+    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality)
+
+
+def _uncertainty(res, scale: np.ndarray) -> np.ndarray:
+    """sqrt(diag((J^T J)^-1)) times the residual scale, in parameter units (NaN where unidentified)."""
+    J = res.jac
+    dof = max(1, J.shape[0] - J.shape[1])
+    s2 = 2 * res.cost / dof
+    with np.errstate(all="ignore"):
+        cov = np.linalg.pinv(J.T @ J)
+    return np.sqrt(np.clip(np.diag(cov), 0, None) * s2) * scale
+
+
+def _one_hardware(meas: Measurements) -> str:
+    hws = meas.hardware
+    if len(hws) != 1:
+        from inferonomics.symbolic.errors import SpecError  # noqa: PLC0415
+        raise SpecError(meas.root, "hardware", f"measurements of one card (pass --hardware), got {list(hws)}")
+    return hws[0]
+
+
+def fit_quality(meas: Measurements, env: dict[str, float]) -> dict[str, dict[str, object]]:
+    """Error stats per "<file>:<kind>" for the fit split, the test split and all usable rows."""
+    out: dict[str, dict[str, object]] = {}
+    for table in meas.tables:
+        pred = predict_table(table, env)
+        ok = usable(table, pred)
+        test = held_out(table)
+        meas_s = table.rows["latency_s"]
+        key = f"{table.path.name}:{table.kind}"
+        out[key] = {split: error_stats(pred[sel], meas_s[sel])
+                    for split, sel in (("fit", ok & ~test), ("test", ok & test), ("all", ok))}
+    return out

@@ -1,0 +1,192 @@
+"""Predict every measured row from datasheet figures plus calibration parameters (vectorised NumPy).
+
+Each kind's prediction is assembled from the SymPy builders of :mod:`inferonomics.symbolic.kernels`,
+compiled once with ``lambdify(..., "numpy")``, so the numbers fitted here are those of the symbolic model.
+``env`` maps symbol-table names (``eta_flop``, ``kernel_overhead_s``, ``hbm_bandwidth_bytes_per_s``...) to
+values; :func:`hardware_env` fills in a card's datasheet figures.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from sympy import Symbol, lambdify
+
+from inferonomics.symbolic import kernels as K
+from inferonomics.symbolic.symbols import TABLE
+
+from .hardware import datasheet
+from .readers import Table
+from .serving import serving_ttft, serving_tpot
+
+# Llama-3.1-8B decoder layer, as measured by measure_roofline.py / measure_moe_mixed.py
+_D, _H, _KVH, _HD, _FF = 4096, 32, 8, 128, 14336
+#: (n, k) of the four weight matmuls of that layer: qkv, o, gate+up, down
+LAYER_GEMMS = ((_H + 2 * _KVH) * _HD, _D), (_D, _H * _HD), (2 * _FF, _D), (_D, _FF)
+
+
+def _x(name: str) -> Symbol:
+    return Symbol(f"x_{name}", positive=True)
+
+
+@lru_cache(maxsize=None)
+def compiled(builder: str, shape: tuple[str, ...], **static: object):
+    """``kernels.<builder>`` over shape symbols ``x_<name>``, compiled to NumPy: f(shapes: dict, env: dict)."""
+    syms = [_x(n) for n in shape]
+    expr = getattr(K, builder)(*syms, **static)
+    params = sorted((p for p in expr.free_symbols if p.name in TABLE), key=lambda p: p.name)
+    fn = lambdify(syms + params, expr, "numpy", cse=True)
+
+    def call(shapes: dict[str, object], env: dict[str, float]) -> np.ndarray:
+        return fn(*[shapes[n] for n in shape], *[env[p.name] for p in params])
+
+    call.params = tuple(p.name for p in params)  # type: ignore[attr-defined]
+    return call
+
+
+def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[str, float]:
+    """Datasheet figures of ``name`` as symbol values; with ``ceilings`` (ours), the measured copy bandwidth
+    and 8192^3 GEMM rates replace the datasheet's (and the fitted efficiencies then apply to those)."""
+    ds = datasheet(name)
+    env = {"hbm_bandwidth_bytes_per_s": ds.hbm_bandwidth_bytes_per_s,
+           "peak_bf16": ds.peak_bf16_flop_per_s, "peak_fp8": ds.peak_fp8_flop_per_s,
+           "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count)}
+    if ceilings:
+        if "d2d_copy_bf16_2GiB" in ceilings:
+            env["hbm_bandwidth_bytes_per_s"] = ceilings["d2d_copy_bf16_2GiB"] * 1e12
+        if "gemm_bf16_8192cubed" in ceilings:
+            env["peak_bf16"] = ceilings["gemm_bf16_8192cubed"] * 1e12
+        if "gemm_fp8_8192cubed" in ceilings:
+            env["peak_fp8"] = ceilings["gemm_fp8_8192cubed"] * 1e12
+    return env
+
+
+def with_precision(env: dict[str, float], precision: str) -> dict[str, float]:
+    """``env`` with ``peak_flop_per_s``/``eta_flop`` set for GEMMs at ``precision`` (bf16 or fp8)."""
+    out = dict(env)
+    if precision.startswith("fp8"):
+        eta = env["eta_flop_fp8_block"] if precision == "fp8_block" else env["eta_flop_fp8"]
+        out["peak_flop_per_s"], out["eta_flop"] = env["peak_fp8"], eta
+        out["kernel_overhead_s"] = env["kernel_overhead_fp8_s"]
+    else:
+        out["peak_flop_per_s"] = env["peak_bf16"]
+    return out
+
+
+def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16") -> np.ndarray:
+    """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``."""
+    e = with_precision(env, precision)
+    f = compiled("gemm_time", ("m", "n", "k", "b_in", "b_w"))
+    return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w}, e)
+
+
+def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> np.ndarray:
+    """A grouped kernel given its FLOPs and bytes: max(compute, memory) + kernel fixed time."""
+    e = with_precision(env, precision)
+    return compiled("roofline_time", ("flops", "nbytes"))({"flops": flops, "nbytes": nbytes}, e)
+
+
+def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray:
+    e = with_precision(env, "bf16")
+    f = compiled("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv"), split=split)
+    return f({"batch": batch, "context": context, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim,
+              "b_kv": b_kv}, e)
+
+
+def prefill_attention(tokens, heads, head_dim, span, env) -> np.ndarray:
+    e = with_precision(env, "bf16")
+    f = compiled("prefill_attention_time", ("tokens", "heads", "head_dim", "span"))
+    return f({"tokens": tokens, "heads": heads, "head_dim": head_dim, "span": span}, e)
+
+
+def collective(op: str, nbytes, gpus, env) -> np.ndarray:
+    return compiled("collective_time", ("nbytes", "gpus"), op=op)({"nbytes": nbytes, "gpus": gpus}, env)
+
+
+# ------------------------------------------------------------------------------------------ per kind
+def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
+    out = np.empty(len(r))
+    if source == "ours":
+        for dt in ("bf16", "fp8"):
+            sel = r["dtype"] == dt
+            b = 1.0 if dt == "fp8" else 2.0
+            m = r["batch_run"][sel] if dt == "fp8" else r["batch"][sel]  # fp8 pads B to a multiple of 16
+            out[sel] = gemm(m, r["N"][sel], r["K"][sel], b, b, env, dt)
+        return out
+    # NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0: fp8 rows include quantizing activations
+    for dt in np.unique(r["dtype"]):
+        sel = r["dtype"] == dt
+        m, n, k = r["m"][sel], r["n"][sel], r["k"][sel]
+        if dt == "fp8_block":  # block-scaled (DeepSeek-style): quantization fused into the kernel
+            out[sel] = gemm(m, n, k, 1.0, 1.0, env, "fp8_block")
+        elif str(dt).startswith("fp8"):  # per-tensor scale: a separate quantization kernel first
+            out[sel] = gemm(m, n, k, 1.0, 1.0, env, "fp8") + compiled("quant_time", ("m", "k"))(
+                {"m": m, "k": k}, env)
+        else:
+            out[sel] = gemm(m, n, k, 2.0, 2.0, env, "bf16")
+    return out
+
+
+def layer_time(tokens, decode_batch, context, prefill, env) -> np.ndarray:
+    """One Llama-3.1-8B layer (ours): four GEMMs over all tokens, SDPA decode attention (no KV split),
+    causal prefill attention of the chunk, the unfused elementwise traffic and the per-layer fixed cost."""
+    t = sum(gemm(tokens, n, k, 2.0, 2.0, env) for n, k in LAYER_GEMMS)
+    dec = np.where(decode_batch > 0, decode_attention(np.maximum(decode_batch, 1), context, _H, _KVH, _HD, 2.0,
+                                                      env, split=False), 0.0)
+    pre = np.where(prefill > 0, prefill_attention(np.maximum(prefill, 1), _H, _HD, prefill / 2, env), 0.0)
+    act = compiled("elementwise_time", ("tokens", "width"))({"tokens": tokens, "width": (_D + 2 * _FF) * 2.0}, env)
+    return t + dec + pre + act + env["layer_overhead_s"]
+
+
+def _moe_rows(r: np.ndarray, env) -> np.ndarray:
+    """Experts run one after another (plain PyTorch GEMMs): per touched expert, gate+up and down GEMMs over
+    the tokens routed to it, plus the per-expert fixed cost (gather, activation, scatter)."""
+    touched = r["experts_touched"]
+    m = r["batch"] * r["top_k"] / touched
+    d, ff = r["d_model"], r["ffn_per_expert"]
+    per_expert = gemm(m, 2 * ff, d, 2.0, 2.0, env) + gemm(m, d, ff, 2.0, 2.0, env) + env["expert_overhead_s"]
+    return touched * per_expert
+
+
+def _collective_rows(r: np.ndarray, env) -> np.ndarray:
+    size = np.where(r["dtype"] == "int8", 1.0, 2.0) * r["message_size"]
+    out = np.empty(len(r))
+    for op in np.unique(r["op_name"]):
+        sel = r["op_name"] == op
+        out[sel] = collective(str(op), size[sel], r["num_gpus"][sel], env)
+    return out
+
+
+def _attention_rows(r: np.ndarray, env) -> np.ndarray:
+    # NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0 (TRT-LLM XQA kernels: split-KV)
+    ctx = r["step"] + 1.0
+    ctx = np.where(r["window_size"] > 0, np.minimum(ctx, r["window_size"]), ctx)
+    b_kv = np.where(r["kv_cache_dtype"] == "fp8", 1.0, 2.0)
+    return decode_attention(r["batch_size"], ctx, r["num_heads"], r["num_key_value_heads"], r["head_dim"], b_kv,
+                            env, split=True)
+
+
+def predict_table(table: Table, env: dict[str, float]) -> np.ndarray:
+    """Predicted seconds for every row of ``table`` (NaN where the model does not apply)."""
+    r = table.rows
+    if table.kind == "gemm":
+        return _gemm_rows(r, table.source, env)
+    if table.kind == "layer_decode":
+        return layer_time(r["batch"], r["batch"], r["context"], np.zeros(len(r)), env)
+    if table.kind == "layer_prefill":
+        return layer_time(r["seq"], np.zeros(len(r)), np.ones(len(r)), r["seq"], env)
+    if table.kind == "mixed_step":
+        b, p = r["decode_batch"], r["prefill_tokens"]
+        return layer_time(b + p, b, r["decode_context"], p, env)
+    if table.kind == "moe_decode":
+        return _moe_rows(r, env)
+    if table.kind == "collectives":
+        return _collective_rows(r, env)
+    if table.kind == "decode_attention":
+        return _attention_rows(r, env)
+    if table.kind == "serving_tpot":
+        return serving_tpot(r, env)
+    if table.kind == "serving_ttft":
+        return serving_ttft(r, env)
+    raise ValueError(f"no predictor for kind {table.kind!r}")

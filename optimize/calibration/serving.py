@@ -1,0 +1,126 @@
+"""Predict end-to-end serving TPOT and TTFT rows (NVIDIA aiconfigurator-core 0.12.0 measurement data,
+Apache-2.0) from the catalog's model architecture, per-kernel times and the calibration.
+
+One decode step under in-flight batching (``mode == agg``) on a replica of ``t`` chips processes the ``B``
+decode tokens plus ``B * isl / osl`` prompt tokens of the requests admitted in steady state
+(:func:`inferonomics.symbolic.kernels.step_tokens`). Per layer: the weight GEMMs over all step tokens
+(sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
+prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
+and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch
+(uniform routing), split by expert parallelism. Rows the model does not cover get NaN: disaggregated
+serving (separate prefill/decode pools) and models missing from the catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from inferonomics.symbolic import catalog
+
+_BACKENDS = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
+
+
+@lru_cache(maxsize=None)
+def architecture(model_path: str):
+    """The catalog architecture for a Hugging Face model path, or None when the catalog lacks it."""
+    candidates = [model_path, re.sub(r"-(FP8|Instruct)$", "", model_path), re.sub(r"-(FP8|Instruct)", "", model_path)]
+    if "DeepSeek-R1" in model_path:  # same architecture as V3
+        candidates.append("deepseek-v3")
+    for name in candidates:
+        try:
+            return catalog.model(name).architecture
+        except Exception:  # noqa: BLE001 - unknown names fall through to the next candidate
+            continue
+    return None
+
+
+def _col(r: np.ndarray, name: str, default: float) -> np.ndarray:
+    v = r[name].astype(float)
+    return np.where(np.isfinite(v) & (v > 0), v, default)
+
+
+def _precision(p: str) -> tuple[str, float, float]:
+    """(GEMM precision, bytes per weight, bytes per KV element) of a serving row's precision column."""
+    if p == "fp8":
+        return "fp8", 1.0, 1.0
+    if p == "fp4":  # MXFP4 weights (4 bits + an 8-bit scale per 32), bf16 compute (W4A16 on H100)
+        return "bf16", 0.5 + 1 / 32, 2.0
+    return "bf16", 2.0, 2.0
+
+
+def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
+              prefill_tokens=None, context=None) -> np.ndarray:
+    """Seconds of one step of a replica; ``prefill_tokens`` defaults to B*isl/osl (in-flight batching)."""
+    from .predict import collective, decode_attention, gemm, prefill_attention, roofline  # noqa: PLC0415
+
+    prec, b_w, b_kv = _precision(precision)
+    b_in = 1.0 if prec == "fp8" else 2.0
+    p = batch * isl / osl if prefill_tokens is None else prefill_tokens
+    ctx = isl + osl / 2 if context is None else context
+    tokens = (batch + p) / dp  # tokens one attention rank sees; TP ranks share them
+    heads_q = a.n_heads * a.head_dim
+    attn_tp = tp / dp  # attention data parallelism replaces tensor parallelism for attention
+    kvh = np.maximum(1.0, a.n_kv_heads / attn_tp)
+    qkv = gemm(tokens, (a.n_heads / attn_tp + 2 * kvh) * a.head_dim, a.d_model, b_in, b_w, env, prec)
+    o = gemm(tokens, a.d_model, heads_q / attn_tp, b_in, b_w, env, prec)
+    att_d = decode_attention(batch / dp, ctx, a.n_heads / attn_tp, kvh, a.head_dim, b_kv, env, split=True)
+    if a.window:  # alternate layers attend only within the window
+        att_w = decode_attention(batch / dp, np.minimum(ctx, a.window), a.n_heads / attn_tp, kvh, a.head_dim,
+                                 b_kv, env, split=True)
+        att_d = (att_d + att_w) / 2
+    att_p = np.where(p > 0, prefill_attention(np.maximum(p / dp, 1), a.n_heads / attn_tp, a.head_dim,
+                                               isl / 2, env), 0.0)
+    if a.n_experts:
+        all_tokens = batch + p  # experts see every token of the replica
+        routed = all_tokens * a.experts_per_token / ep
+        touched = a.n_experts * (1 - (1 - a.experts_per_token / a.n_experts) ** all_tokens) / ep
+        ffn = a.moe_ffn_dim / mtp
+        flops = 2 * routed * 3 * a.d_model * ffn
+        nbytes = touched * 3 * a.d_model * ffn * b_w + routed * a.d_model * (b_in + 2) * 2
+        mlp = roofline(flops * 2 / 3, nbytes * 2 / 3, env, prec) + roofline(flops / 3, nbytes / 3, env, prec)
+        if a.shared_experts:
+            sff = a.shared_experts * a.moe_ffn_dim / tp
+            mlp = mlp + gemm(tokens, 2 * sff, a.d_model, b_in, b_w, env, prec) + gemm(
+                tokens, a.d_model, sff, b_in, b_w, env, prec)
+    else:
+        ff = a.ffn_dim / tp
+        mlp = gemm(tokens, 2 * ff, a.d_model, b_in, b_w, env, prec) + gemm(tokens, a.d_model, ff, b_in, b_w,
+                                                                           env, prec)
+    comm = np.where(tp > 1, 2 * collective("all_reduce", tokens * a.d_model * 2.0, np.maximum(tp, 2), env), 0.0)
+    layer = qkv + o + att_d + att_p + mlp + comm + env["engine_layer_overhead_s"]
+    head = gemm(batch / dp, a.vocab / attn_tp, a.d_model, 2.0, 2.0, env, "bf16")
+    return a.n_layers * layer + head + env[_BACKENDS[backend]]
+
+
+def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
+    out = np.full(len(r), np.nan)
+    batch = np.where(np.isfinite(r["batch_size"]), r["batch_size"], r["silicon_concurrency"])
+    tp, dp = _col(r, "tp_size", 1.0), _col(r, "attention_dp_size", 1.0)
+    ep, mtp = _col(r, "moe_ep_size", 1.0), _col(r, "moe_tp_size", 1.0)
+    keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
+                       np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
+    ok = (r["mode"] == "agg") & np.isfinite(batch) & (r["pp_size"] <= 1)
+    for key in np.unique(keys[ok]):
+        model_path, prec, backend = str(key).split("|")
+        a = architecture(model_path)
+        if a is None or backend not in _BACKENDS:
+            continue
+        sel = ok & (keys == key)
+        b, isl, osl = batch[sel], r["isl"][sel], r["osl"][sel]
+        args = (a, b, isl, osl, tp[sel], dp[sel], ep[sel], mtp[sel], prec, backend, env)
+        if ttft:  # the request's own prompt in one chunk beside the running decode batch, plus fixed costs
+            out[sel] = step_time(*args, prefill_tokens=isl, context=isl) + env["request_overhead_s"]
+        else:
+            out[sel] = step_time(*args)
+    return out
+
+
+def serving_tpot(r: np.ndarray, env) -> np.ndarray:
+    return _serving(r, env, ttft=False)
+
+
+def serving_ttft(r: np.ndarray, env) -> np.ndarray:
+    return _serving(r, env, ttft=True)

@@ -1,0 +1,86 @@
+"""Which measured rows the calibration may use, and which it holds out for an honest test.
+
+Filters (rows the model is not meant to predict), each a documented rule:
+
+* collectives measured in *eager* mode (``kernel_source`` ending ``_eager``) time Python launch, not the
+  link: serving runs collectives under CUDA graphs;
+* decode-attention rows with 48 or more query heads per KV head (MQA/MLA-style kernels with one KV head,
+  which run compute-bound in a different kernel the model does not describe);
+* serving rows the serving model does not cover (disaggregated pools, models missing from the catalog,
+  pipeline parallelism) are NaN-predicted and dropped;
+* TTFT rows dominated by queueing: measured TTFT more than 3x the smallest TTFT of the same configuration
+  (model, backend, precision, TP/DP/EP, isl, osl) at any concurrency.
+
+Held-out (test) rows, by shape or by model, never by row:
+
+* our GEMMs: the ``o_proj_70b`` shape; NVIDIA's GEMMs: n in {2560, 7168, 12288};
+* layer decode: context 2048; layer prefill: seq 512; MoE: batch in {4, 64, 512}; mixed: prefill 256, 1024;
+* collectives: 4 GPUs; decode attention: batch in {4, 64, 1024};
+* serving (TPOT and TTFT): every model except Llama-3.1-8B, Llama-3.1-70B and Qwen3-32B on SGLang (the
+  only SGLang rows, needed to fit SGLang's step overhead).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .readers import Table
+
+FIT_SERVING = ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B")
+TTFT_QUEUE_FACTOR = 3.0
+MQA_GROUP_LIMIT = 48
+
+
+def usable(table: Table, predicted: np.ndarray) -> np.ndarray:
+    """Rows the model is meant to predict (see the module docstring)."""
+    r = table.rows
+    ok = np.isfinite(predicted) & (predicted > 0)
+    if table.kind == "collectives":
+        ok &= ~np.char.endswith(r["kernel_source"].astype(str), "_eager")
+    if table.kind == "decode_attention":
+        ok &= r["num_heads"] < MQA_GROUP_LIMIT * r["num_key_value_heads"]
+    if table.kind == "serving_ttft":
+        ok &= ~_queue_dominated(r)
+    return ok
+
+
+def _queue_dominated(r: np.ndarray) -> np.ndarray:
+    fields = ("model_path", "backend", "precision", "tp_size", "attention_dp_size", "moe_ep_size", "moe_tp_size",
+              "isl", "osl")
+    keys = np.array(["|".join(str(r[f][i]) for f in fields) for i in range(len(r))])
+    out = np.zeros(len(r), dtype=bool)
+    for key in np.unique(keys):
+        sel = keys == key
+        out[sel] = r["latency_s"][sel] > TTFT_QUEUE_FACTOR * r["latency_s"][sel].min()
+    return out
+
+
+def held_out(table: Table) -> np.ndarray:
+    """True for the rows of the test set (see the module docstring)."""
+    r, kind = table.rows, table.kind
+    if kind == "gemm":
+        if table.source == "ours":
+            return r["shape"] == "o_proj_70b"
+        return np.isin(r["n"], (2560, 7168, 12288))
+    if kind == "layer_decode":
+        return r["context"] == 2048
+    if kind == "layer_prefill":
+        return r["seq"] == 512
+    if kind == "moe_decode":
+        return np.isin(r["batch"], (4, 64, 512))
+    if kind == "mixed_step":
+        return np.isin(r["prefill_tokens"], (256, 1024))
+    if kind == "collectives":
+        return r["num_gpus"] == 4
+    if kind == "decode_attention":
+        return np.isin(r["batch_size"], (4, 64, 1024))
+    if kind in ("serving_tpot", "serving_ttft"):
+        fit = np.isin(r["model_path"], FIT_SERVING) | (r["backend"] == "sglang")
+        return ~fit
+    return np.zeros(len(r), dtype=bool)
+
+
+def is_moe_model(model_path: str) -> bool:
+    from .serving import architecture  # noqa: PLC0415
+    a = architecture(model_path)
+    return bool(a is not None and a.n_experts)

@@ -1,0 +1,153 @@
+"""Predict every measured row from the catalog's datasheet figures plus a calibration, and report errors
+per file and kind (rows, MAPE, median and p90 absolute % error, worst row), all rows and held-out rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calfile import Calibration
+from .predict import hardware_env, predict_table
+from .readers import KINDS, NVIDIA_ATTRIBUTION, Measurements
+from .split import held_out, usable
+from .stats import error_stats
+
+
+@dataclass
+class ValidationResult:
+    """Error summaries (``summary``, JSON-ready) and the points behind them (for plots)."""
+
+    summary: dict[str, object]
+    points: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (measured, predicted)
+
+
+def _aggregate(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, object]:
+    if not parts:
+        return error_stats(np.empty(0), np.empty(0))
+    pred = np.concatenate([p[0] for p in parts])
+    meas = np.concatenate([p[1] for p in parts])
+    lines = np.concatenate([p[2] for p in parts])
+    files = np.concatenate([p[3] for p in parts])
+    return error_stats(pred, meas, lines, files)
+
+
+def moe_uniform_check(meas: Measurements) -> dict[str, object] | None:
+    """Largest relative gap between experts touched and the uniform expectation E(1-(1-k/E)^B)."""
+    tables = meas.of_kind("moe_decode")
+    if not tables:
+        return None
+    r = np.concatenate([t.rows for t in tables])
+    e, k, b = r["experts"], r["top_k"], r["batch"]
+    expected = e * (1 - (1 - k / e) ** b)
+    gap = np.abs(r["experts_touched"] - expected) / expected
+    return {"rows": int(len(r)), "max_rel_gap_pct": round(float(gap.max() * 100), 2),
+            "mean_rel_gap_pct": round(float(gap.mean() * 100), 2),
+            "expected_column_matches_formula": bool(np.allclose(expected, r["expected_touched_uniform"], rtol=1e-3,
+                                                                atol=1e-3))}
+
+
+def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceilings: bool = False
+             ) -> ValidationResult:
+    """Compare predictions with every usable row of ``meas``; each table on its own card's datasheet."""
+    all_parts, test_parts = [], []
+    by_kind: dict[str, list] = {k: [] for k in KINDS}
+    by_kind_test: dict[str, list] = {k: [] for k in KINDS}
+    by_file: dict[str, dict[str, object]] = {}
+    points: dict[str, tuple[list, list]] = {}
+    for table in meas.tables:
+        env = {**hardware_env(table.hardware, meas.ceilings if use_measured_ceilings else None),
+               **calibration.values}
+        pred = predict_table(table, env)
+        ok = usable(table, pred)
+        test = ok & held_out(table)
+        r = table.rows
+        label = np.full(len(r), table.path.name)
+        part = (pred[ok], r["latency_s"][ok], r["line"][ok], label[ok])
+        tpart = (pred[test], r["latency_s"][test], r["line"][test], label[test])
+        all_parts.append(part)
+        test_parts.append(tpart)
+        by_kind[table.kind].append(part)
+        by_kind_test[table.kind].append(tpart)
+        by_file[f"{table.path.name}:{table.kind}"] = {"hardware": table.hardware, "all": _aggregate([part]),
+                                                      "held_out": _aggregate([tpart])}
+        mp = points.setdefault(table.kind, ([], []))
+        mp[0].append(part[1])
+        mp[1].append(part[0])
+    summary: dict[str, object] = dict(_aggregate(all_parts))
+    summary["by_kind"] = {k: _aggregate(v) for k, v in by_kind.items() if v}
+    summary["held_out"] = {"all": _aggregate(test_parts),
+                           "by_kind": {k: _aggregate(v) for k, v in by_kind_test.items() if v}}
+    summary["subsets"] = _subsets(meas, calibration, use_measured_ceilings)
+    summary["by_file"] = by_file
+    summary["calibration"] = {"hardware": calibration.hardware, "model_version": calibration.model_version,
+                              "date": calibration.date}
+    summary["measured_ceilings"] = bool(use_measured_ceilings and meas.ceilings)
+    summary["moe_uniform_check"] = moe_uniform_check(meas)
+    if any(t.source == "nvidia" for t in meas.tables):
+        summary["attribution"] = NVIDIA_ATTRIBUTION
+    pts = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in points.items()}
+    return ValidationResult(summary, pts)
+
+
+#: named subsets the targets are stated on: decode GEMMs (m <= 256 tokens), serving TPOT dense vs MoE
+DECODE_GEMM_MAX_M = 256
+
+
+def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
+    from .split import is_moe_model  # noqa: PLC0415
+
+    out: dict[str, object] = {}
+    for table in meas.tables:
+        if table.kind not in ("gemm", "serving_tpot"):
+            continue
+        env = {**hardware_env(table.hardware, meas.ceilings if measured else None), **calibration.values}
+        pred = predict_table(table, env)
+        ok = usable(table, pred)
+        test = held_out(table)
+        r = table.rows
+        if table.kind == "gemm":
+            m = r["batch"] if table.source == "ours" else r["m"]
+            sel = ok & (m <= DECODE_GEMM_MAX_M)
+            name = f"decode_gemm_{table.source}"
+            groups = {name: sel}
+        else:
+            moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
+            groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
+        for name, sel in groups.items():
+            out[name] = {"all": error_stats(pred[sel], r["latency_s"][sel]),
+                         "held_out": error_stats(pred[sel & test], r["latency_s"][sel & test]),
+                         "fit": error_stats(pred[sel & ~test], r["latency_s"][sel & ~test])}
+    return out
+
+
+def plot_validation(results: ValidationResult, path) -> None:
+    """Predicted vs measured on log-log axes, one color per kind (matplotlib, Agg backend)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=120)
+    lo, hi = np.inf, 0.0
+    for kind, (meas, pred) in sorted(results.points.items()):
+        if meas.size == 0:
+            continue
+        stride = max(1, meas.size // 4000)  # keep the big files legible
+        ax.scatter(meas[::stride], pred[::stride], s=4, alpha=0.5, label=f"{kind} ({meas.size})")
+        lo, hi = min(lo, meas.min(), pred.min()), max(hi, meas.max(), pred.max())
+    if hi > 0:
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.plot([lo, hi], [lo * 1.2, hi * 1.2], "k:", lw=0.6)
+        ax.plot([lo, hi], [lo / 1.2, hi / 1.2], "k:", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured time (s)")
+    ax.set_ylabel("predicted time (s)")
+    ax.set_title("inferonomics validation (dotted: ±20%)")
+    ax.legend(fontsize=7, markerscale=3)
+    if "attribution" in results.summary:
+        fig.text(0.01, 0.005, str(results.summary["attribution"]), fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

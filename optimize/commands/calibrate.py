@@ -1,0 +1,123 @@
+"""`inferonomics calibrate` (fit the model's calibration terms to measurements) and `inferonomics validate`
+(predict measured rows from datasheets + a calibration and report the errors)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+EXIT_NOT_CONVERGED = 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    cal = subparsers.add_parser("calibrate", help="fit calibration terms to measurements (writes a TOML file)",
+                                description="Fit efficiencies, fixed kernel costs, link latency/bandwidth and "
+                                            "backend overheads to a measurement directory.")
+    cal.add_argument("--measurements", required=True, metavar="DIR", help="measurement directory (ours and/or NVIDIA's)")
+    cal.add_argument("--hardware", metavar="NAME", help="catalog hardware name (default: the one the data names)")
+    cal.add_argument("-o", "--output", required=True, metavar="FILE", help="calibration TOML to write")
+    cal.add_argument("--date", metavar="YYYY-MM-DD", help="date to record (default: today)")
+    cal.add_argument("--json", action="store_true", help="print the result as JSON")
+    cal.set_defaults(func=run_calibrate)
+
+    val = subparsers.add_parser("validate", help="compare predictions with measurements, per file and kind",
+                                description="Predict every measured row from datasheet figures plus a calibration.")
+    val.add_argument("--measurements", required=True, metavar="DIR")
+    val.add_argument("--calibration", metavar="FILE", help="calibration TOML (default: the shipped H100 one)")
+    val.add_argument("--use-measured-ceilings", action="store_true",
+                     help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's")
+    val.add_argument("--plot", metavar="FILE.png", help="write predicted-vs-measured (log-log) here")
+    val.add_argument("--json", action="store_true")
+    val.set_defaults(func=run_validate)
+
+
+def _clean(o: object) -> object:
+    """JSON-safe copy: NaN/inf become null."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if hasattr(o, "item"):
+        return _clean(o.item())
+    return o
+
+
+def _pct(x: object) -> str:
+    return "-" if x is None else f"{float(x):7.2f}"
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from inferonomics.optimize.calibration import calibrate, write_calibration  # noqa: PLC0415
+    from inferonomics.optimize.calibration.hardware import datasheet  # noqa: PLC0415
+    from inferonomics.optimize.calibration.readers import NVIDIA_ATTRIBUTION  # noqa: PLC0415
+
+    if args.hardware:
+        datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
+    cal = calibrate(args.measurements, hardware=args.hardware, date=args.date)
+    write_calibration(cal, args.output, attribution=NVIDIA_ATTRIBUTION)
+    if args.json:
+        print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
+                                 "converged": cal.converged, "message": cal.message,
+                                 "parameters": {k: {"value": p.value, "uncertainty": p.uncertainty}
+                                                for k, p in cal.parameters.items()},
+                                 "quality": cal.quality}), indent=2))
+    else:
+        print(f"calibration for {cal.hardware} written to {args.output} (converged: {cal.converged})")
+        for name, p in cal.parameters.items():
+            print(f"  {name:26s} {p.value:12.5g}  ± {p.uncertainty:.2g}")
+        print(f"  {'file:kind':44s} {'split':5s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}")
+        for key, splits in cal.quality.items():
+            for split, q in splits.items():
+                print(f"  {key:44s} {split:5s} {q['rows']:7d} {_pct(q['mape_pct'])} "
+                      f"{_pct(q['median_abs_pct_error'])} {_pct(q['p90_abs_pct_error'])}")
+    if not cal.converged:
+        print(f"inferonomics calibrate: warning: the fit did not converge ({cal.message}); "
+              f"the partial fit was written with converged = false", file=sys.stderr)
+        return EXIT_NOT_CONVERGED
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from inferonomics.optimize.calibration import load_calibration, read_measurements  # noqa: PLC0415
+    from inferonomics.optimize.calibration.validate import plot_validation, validate  # noqa: PLC0415
+
+    cal = load_calibration(args.calibration)
+    meas = read_measurements(args.measurements)
+    result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
+    if args.plot:
+        plot_validation(result, args.plot)
+    s = result.summary
+    if args.json:
+        print(json.dumps(_clean(s), indent=2))
+        return 0
+    print(f"validation against {meas.root} (calibration: {cal.hardware}, {cal.date}; "
+          f"ceilings: {'measured' if s['measured_ceilings'] else 'datasheet'})")
+    if "attribution" in s:
+        print(f"data: {s['attribution']}")
+    head = f"  {'':44s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}  worst"
+    print(head)
+
+    def row(name: str, q: dict) -> None:
+        w = q.get("worst")
+        worst = f"{w['file']}:{w['line']} ({w['abs_pct_error']:.0f}%)" if w else ""
+        print(f"  {name:44s} {q['rows']:7d} {_pct(q['mape_pct'])} {_pct(q['median_abs_pct_error'])} "
+              f"{_pct(q['p90_abs_pct_error'])}  {worst}")
+
+    row("all rows", s)
+    for kind, q in s["by_kind"].items():
+        row(f"kind {kind}", q)
+    for key, q in s["by_file"].items():
+        row(f"file {key} [{q['hardware']}]", q["all"])
+    for kind, q in s["held_out"]["by_kind"].items():
+        row(f"held-out {kind}", q)
+    for name, q in s["subsets"].items():
+        row(f"subset {name}", q["all"])
+    if s.get("moe_uniform_check"):
+        m = s["moe_uniform_check"]
+        print(f"  MoE experts touched vs uniform expectation: max gap {m['max_rel_gap_pct']}%, "
+              f"mean {m['mean_rel_gap_pct']}%")
+    return 0
