@@ -1,0 +1,199 @@
+"""Constraints on a deployment as objects: each gives a residual (>= 0 feasible, in its own unit) and a sentence.
+
+Conventions (documented here once, used by the solver, the oracle and the CLI):
+
+* The decode step is evaluated at the worst context a sequence reaches, ``isl + osl`` tokens (the TPOT
+  promise must hold at the end of the longest answer), and, by default, under continuous batching: each
+  step also carries ``B isl/osl`` prompt tokens (symbolic.model's ``mixed=True``).
+* Memory per chip: ``N b_w / t + B (isl + osl) k / t`` must fit in the usable HBM,
+  ``M (1 - activation_reserve_fraction) - framework_reserve_bytes``; defaults 5 % of HBM for activations
+  and 2 GB for the framework (CUDA context, allocator slack, graphs).
+* Demand from users: ``users x (minutes_per_day / 1440) x peak_to_mean x tokens_per_active_minute / 60``
+  tokens/s; ``tokens_per_active_minute`` defaults to 600 (an assumption: 10 tokens/s read while active).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from inferonomics.symbolic.errors import InvalidInputError, check_positive
+
+#: relative tolerance of every "<=" the solver and the oracle test (so both decide ties the same way)
+REL_TOL = 1e-9
+ACTIVATION_RESERVE_FRACTION = 0.05
+FRAMEWORK_RESERVE_BYTES = 2e9
+TOKENS_PER_ACTIVE_MINUTE = 600.0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Prompt and output lengths (tokens), whether steps carry prefill (continuous batching), overlap policy."""
+
+    isl: float = 1024.0
+    osl: float = 1024.0
+    mixed: bool = True
+    policy: str = "step"
+
+    def __post_init__(self) -> None:
+        check_positive("isl", self.isl)
+        check_positive("osl", self.osl)
+
+    @property
+    def context(self) -> float:
+        return self.isl + self.osl
+
+
+@dataclass(frozen=True)
+class MemoryReserve:
+    activation_reserve_fraction: float = ACTIVATION_RESERVE_FRACTION
+    framework_reserve_bytes: float = FRAMEWORK_RESERVE_BYTES
+
+    def usable(self, hbm_bytes: float) -> float:
+        return hbm_bytes * (1 - self.activation_reserve_fraction) - self.framework_reserve_bytes
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Fleet output tokens/s to serve at peak, given directly or derived from a user base."""
+
+    tokens_per_s: float
+    derivation: str = ""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.tokens_per_s, (int, float)) and math.isfinite(self.tokens_per_s)
+                and self.tokens_per_s > 0):
+            raise InvalidInputError("demand", "a finite number of tokens/s > 0", self.tokens_per_s)
+
+    @classmethod
+    def from_users(cls, users: float, minutes_per_day: float, *, peak_to_mean: float = 1.0,
+                   tokens_per_active_minute: float = TOKENS_PER_ACTIVE_MINUTE) -> Demand:
+        check_positive("users", users)
+        if not 0 < minutes_per_day <= 1440:
+            raise InvalidInputError("minutes_per_day", "a number in (0, 1440]", minutes_per_day)
+        check_positive("peak_to_mean", peak_to_mean)
+        check_positive("tokens_per_active_minute", tokens_per_active_minute)
+        d = users * minutes_per_day / 1440 * peak_to_mean * tokens_per_active_minute / 60
+        why = (f"{users:g} users x {minutes_per_day:g}/1440 of the day x peak/mean {peak_to_mean:g} x "
+               f"{tokens_per_active_minute:g} tokens per active minute / 60 = {d:.4g} tokens/s")
+        return cls(d, why)
+
+
+class Constraint(ABC):
+    """A constraint on an evaluated point (see result.Point): residual >= 0 means satisfied."""
+
+    name: str = ""
+    unit: str = ""
+
+    @abstractmethod
+    def residual(self, choice) -> float: ...
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+    def satisfied(self, choice) -> bool:
+        return self.residual(choice) >= -REL_TOL * max(1.0, abs(self.scale(choice)))
+
+    def scale(self, choice) -> float:
+        return 1.0
+
+    def slack(self, choice) -> str:
+        return f"{self.name}: slack {self.residual(choice):.4g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class TpotSLO(Constraint):
+    slo_s: float
+    name = "tpot"
+    unit = "ms"
+
+    def residual(self, choice) -> float:
+        return (self.slo_s - choice.step_s) * 1e3
+
+    def scale(self, choice) -> float:
+        return self.slo_s * 1e3
+
+    def describe(self) -> str:
+        return f"time per output token <= {self.slo_s * 1e3:g} ms (decode step at the full context)"
+
+
+@dataclass(frozen=True)
+class TtftSLO(Constraint):
+    slo_s: float
+    name = "ttft"
+    unit = "ms"
+
+    def residual(self, choice) -> float:
+        return (self.slo_s - choice.ttft_s) * 1e3
+
+    def scale(self, choice) -> float:
+        return self.slo_s * 1e3
+
+    def describe(self) -> str:
+        return f"time to first token <= {self.slo_s * 1e3:g} ms (prefill of the prompt on the replica)"
+
+
+@dataclass(frozen=True)
+class MemoryFits(Constraint):
+    reserve: MemoryReserve = MemoryReserve()
+    name = "memory"
+    unit = "GB per chip"
+
+    def residual(self, choice) -> float:
+        return (choice.usable_bytes - choice.memory_bytes) / 1e9
+
+    def scale(self, choice) -> float:
+        return choice.usable_bytes / 1e9
+
+    def describe(self) -> str:
+        r = self.reserve
+        return (f"weights/TP + KV cache of B sequences at the full context <= HBM less "
+                f"{r.activation_reserve_fraction:.0%} for activations and {r.framework_reserve_bytes / 1e9:g} GB "
+                f"for the framework")
+
+
+@dataclass(frozen=True)
+class DemandCovered(Constraint):
+    demand: Demand
+    name = "demand"
+    unit = "tokens/s"
+
+    def residual(self, choice) -> float:
+        return choice.fleet_tokens_per_s - self.demand.tokens_per_s
+
+    def scale(self, choice) -> float:
+        return self.demand.tokens_per_s
+
+    def describe(self) -> str:
+        return f"fleet output >= {self.demand.tokens_per_s:.6g} tokens/s"
+
+
+@dataclass(frozen=True)
+class Budget(Constraint):
+    usd_per_hour: float
+    name = "budget"
+    unit = "$/h"
+
+    def residual(self, choice) -> float:
+        return self.usd_per_hour - (choice.cost_usd_per_hour or 0.0)
+
+    def scale(self, choice) -> float:
+        return self.usd_per_hour
+
+    def describe(self) -> str:
+        return f"fleet cost <= ${self.usd_per_hour:g}/h"
+
+
+@dataclass(frozen=True)
+class ChipLimit(Constraint):
+    hardware: str
+    chips: int
+    name = "chips"
+    unit = "chips"
+
+    def residual(self, choice) -> float:
+        return self.chips - choice.chips_of(self.hardware)
+
+    def describe(self) -> str:
+        return f"at most {self.chips} x {self.hardware}"

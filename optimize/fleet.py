@@ -1,0 +1,97 @@
+"""A heterogeneous fleet as a mixed-integer program (scipy.optimize.milp, HiGHS): replicas per option.
+
+Variables ``R_o >= 0`` integer, one per feasible (hardware, precision, TP) option, each replica running at
+the option's largest feasible batch (its highest tokens/s per replica, so no fleet is cheaper with a
+smaller batch). Minimize ``sum_o R_o t_o p_o`` ($/h) subject to demand coverage
+``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h`` and the budget
+``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from inferonomics.symbolic.errors import InvalidInputError
+
+from .result import DeploymentResult, Status
+
+#: safety margin added to the demand row if HiGHS' feasibility tolerance let a solution fall short
+_MARGIN = 2e-7
+
+
+def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from .solver import covers, infeasible, make_point
+
+    if problem.objective != "usd_per_hour" or problem.demand is None:
+        raise InvalidInputError("--max-chips", "objective usd_per_hour and a demand (a mixed fleet minimizes $/h)")
+    misses = [e.miss for e in evals if e.miss]
+    if not feasible:
+        return infeasible(problem, misses)
+    d = problem.demand.tokens_per_s
+    pts = [make_point(ev, problem, ev.batch_max, 1) for ev in feasible]
+    tps = np.array([p.tokens_per_s for p in pts])
+    tp = np.array([p.tp for p in pts], dtype=float)
+    cost = tp * np.array([p.price_usd_per_chip_hour for p in pts], dtype=float)
+    rows, lo, hi = [tps / d], [1.0], [np.inf]
+    for h, limit in (problem.max_chips or {}).items():
+        rows.append(np.where([p.hardware == h for p in pts], tp, 0.0))
+        lo.append(-np.inf)
+        hi.append(float(limit))
+    if problem.budget_usd_per_hour is not None:
+        rows.append(cost)
+        lo.append(-np.inf)
+        hi.append(problem.budget_usd_per_hour)
+    ub = np.ceil(d / tps)
+    for margin in (0.0, _MARGIN):
+        lo[0] = 1.0 + margin
+        res = milp(cost, integrality=np.ones(len(pts)), bounds=Bounds(0, ub),
+                   constraints=LinearConstraint(np.array(rows), lo, hi), options={"mip_rel_gap": 0.0})
+        if res.x is None:
+            break
+        r = np.round(res.x).astype(int)
+        if covers(float(np.sum(r * tps)), d):
+            return _result(problem, feasible, pts, r)
+    return infeasible(problem, misses + [_closest(problem, pts)])
+
+
+def _closest(problem, pts) -> tuple[float, str]:
+    limits = problem.max_chips or {}
+    best = max(pts, key=lambda p: p.tokens_per_s / p.tp)
+    need = math.ceil(problem.demand.tokens_per_s / best.tokens_per_s) * best.tp
+    have = limits.get(best.hardware, need)
+    return (need / max(have, 1), f"the demand needs {need} x {best.hardware} at {best.precision} on its own; "
+            f"chip limits {dict(limits)} and budget {problem.budget_usd_per_hour} admit no fleet that covers it")
+
+
+def _result(problem, feasible, pts, r) -> DeploymentResult:
+    from dataclasses import replace
+
+    from .solver import explain, make_point, smallest_batch
+
+    members = []
+    for ev, p, n in zip(feasible, pts, r):
+        if n <= 0:
+            continue
+        members.append((ev, replace(p, replicas=int(n))))
+    if len(members) == 1:
+        ev, p = members[0]
+        members = [(ev, make_point(ev, problem, smallest_batch(ev, problem, p.replicas), p.replicas))]
+    members.sort(key=lambda m: -m[1].chips)
+    fleet = tuple(m[1] for m in members)
+    total = float(sum(p.cost_usd_per_hour for p in fleet))
+    binding, _ = explain(problem, *members[0])
+    used = {}
+    for p in fleet:
+        used[p.hardware] = used.get(p.hardware, 0) + p.chips
+    binding = binding + tuple(f"chip limit: {used.get(h, 0)} of {n} x {h} used"
+                              for h, n in (problem.max_chips or {}).items() if used.get(h, 0) == n)
+    slack = [f"fleet output {sum(p.fleet_tokens_per_s for p in fleet):.6g} tokens/s "
+             f">= {problem.demand.tokens_per_s:.6g}"]
+    slack += [f"{used.get(h, 0)} of {n} x {h}" for h, n in (problem.max_chips or {}).items()]
+    if problem.budget_usd_per_hour is not None:
+        slack.append(f"${total:.6g}/h of a ${problem.budget_usd_per_hour:g}/h budget")
+    return DeploymentResult(Status.OPTIMAL, "usd_per_hour", total, fleet[0], fleet, binding, tuple(slack))

@@ -1,0 +1,419 @@
+"""The exact solver: enumerate hardware x precision x TP, take each option's largest feasible batch in closed
+form, size the replicas, and keep the cheapest.
+
+Method. The decode step of a dense model is a maximum of functions affine in the batch ``B`` (the
+roofline ``Max`` of symbolic.model plus communication and overhead), so the largest batch meeting a TPOT
+SLO ``S`` is ``floor(min_j (S - a_j) / b_j)`` over the pieces ``a_j + b_j B``, which are read off the
+SymPy builders once (:func:`affine_pieces`). The memory bound is affine in ``B`` too. An MoE's weight
+read grows with the experts touched, ``E (1 - (1 - k/E)^T)``, which has no closed-form inverse: that piece
+is solved with ``scipy.optimize.brentq``. Every floor is then checked on the integers (one step up, one
+step down) with the full step function, so float rounding never costs or gains a batch.
+Replicas: ``R = ceil(D / tokens_per_s(B_max))`` (tokens/s per replica rises with ``B``); the operating batch
+is then the smallest ``B`` with which ``R`` replicas still meet the demand (same $/h, lower latency).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import sympy as sp
+
+from inferonomics.symbolic import model as M
+from inferonomics.symbolic import symbols as s
+from inferonomics.symbolic.errors import InvalidInputError
+from inferonomics.symbolic.evaluate import ARGS, bind_values
+
+from .constraints import (REL_TOL, Budget, ChipLimit, Demand, DemandCovered, MemoryFits, MemoryReserve,
+                          TpotSLO, TtftSLO, Workload)
+from .objectives import objective as get_objective
+from .result import DeploymentResult, Point, Status
+from .space import DecisionSpace, Option
+
+_INDEX = {a.name: i for i, a in enumerate(ARGS)}
+_B = _INDEX["batch"]
+
+
+# -- symbolic pieces, compiled once ------------------------------------------------------------------
+
+
+def experts_touched(tokens: sp.Expr) -> sp.Expr:
+    """Expected distinct experts hit by ``tokens`` tokens routed top-k among E (symbolic.moe when present)."""
+    try:
+        from inferonomics.symbolic.moe import expected_experts_touched  # type: ignore[import-not-found]
+    except ImportError:
+        return s.E * (1 - (1 - s.k_top / s.E) ** tokens)
+    return expected_experts_touched(tokens, s.E, s.k_top)
+
+
+def moe_weights(tokens: sp.Expr) -> sp.Expr:
+    """Weight bytes read by a step of ``tokens`` tokens: the dense part plus each expert touched."""
+    return (s.N_dense + experts_touched(tokens) * s.N_exp) * s.b_w
+
+
+def step_tokens(mixed: bool) -> sp.Expr:
+    return s.B + (M.prefill_tokens_per_step() if mixed else 0)
+
+
+def affine_pieces(expr: sp.Expr) -> list[sp.Expr]:
+    """Write ``expr`` (sums and Max of terms) as the list of pieces whose maximum it is."""
+    if isinstance(expr, sp.Max):
+        return [p for a in expr.args for p in affine_pieces(a)]
+    if isinstance(expr, sp.Add):
+        out = [sp.S.Zero]
+        for term in expr.args:
+            out = [o + p for o in out for p in affine_pieces(term)]
+        return out
+    if expr.has(sp.Max):
+        raise ValueError(f"cannot split {expr} into pieces")
+    return [expr]
+
+
+@dataclass
+class Compiled:
+    """Scalar (math) callables over evaluate.ARGS for one (policy, mixed, moe)."""
+
+    affine: object  # -> [a_0, b_0, a_1, b_1, ...]
+    n_affine: int
+    curved: list  # each -> value of a non-affine piece at the point (batch inside the vector)
+    parts: object  # -> [compute, memory, comm, overhead, step, flops]
+    ttft: object
+    parts_np: object  # numpy version of parts, batch may be an array
+
+
+@cache
+def compiled(policy: str, mixed: bool, moe: bool) -> Compiled:
+    weights = moe_weights(step_tokens(mixed)) if moe else None
+    parts = M.step_parts(policy, weights=weights, mixed=mixed)
+    prefill = M.prefill_tokens_per_step() if mixed else sp.S.Zero
+    flops = M.matmul_flops(prefill=prefill) + M.attention_flops(prefill=prefill)
+    affine, curved = [], []
+    for p in affine_pieces(parts["step"]):
+        if sp.diff(p, s.B, 2) == 0:
+            affine += [p.subs(s.B, 0), sp.diff(p, s.B)]
+        else:
+            curved.append(sp.lambdify(ARGS, p, "math", cse=True))
+    exprs = [parts[k] for k in ("compute", "memory", "comm", "overhead", "step")] + [flops]
+    return Compiled(
+        affine=sp.lambdify(ARGS, affine, "math", cse=True), n_affine=len(affine) // 2, curved=curved,
+        parts=sp.lambdify(ARGS, exprs, "math", cse=True), ttft=sp.lambdify(ARGS, ttft_expr(moe), "math", cse=True),
+        parts_np=sp.lambdify(ARGS, exprs, "numpy", cse=True),
+    )
+
+
+def ttft_expr(moe: bool) -> sp.Expr:
+    r"""Prefill of one prompt of ``isl`` tokens on the replica: compute-bound roofline plus comm and overhead.
+
+    :math:`\max(\frac{2 N_a n_{in} + 2 L d_{attn} n_{in}^2}{t \eta_F F}, \frac{N b_w}{t \eta_W W})
+    + t_{comm}(n_{in}) + L t_\ell + t_o` (the weights are read once for the whole prompt).
+    """
+    zero = sp.S.Zero
+    flops = M.matmul_flops(batch=zero, prefill=s.isl) + M.attention_flops(batch=zero, context=zero, prefill=s.isl)
+    weights = moe_weights(s.isl) if moe else M.weight_bytes()
+    return sp.Max(M.t_compute(flops), M.t_memory(weights)) + M.t_comm(batch=s.isl) + M.t_overhead()
+
+
+# -- one option ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class OptionEval:
+    """An option with its bound values and the limits on its batch."""
+
+    option: Option
+    vec: list
+    batch_max: int = 0
+    limited_by: str = ""
+    miss: tuple[float, str] | None = None  # (need/have ratio > 1, sentence) when infeasible
+    ttft_s: float = 0.0
+    usable: float = 0.0
+
+
+def option_vector(option: Option, workload: Workload) -> list:
+    values = dict(option.platform.values)
+    values.update(tp=float(option.tp), prompt_len=workload.isl, output_len=workload.osl,
+                  context=workload.context, batch=1.0)
+    v = bind_values(values)
+    v.setdefault("active_params", v["total_params"])
+    return [v.get(a.name, 1.0) for a in ARGS]
+
+
+def step_at(c: Compiled, vec: list, batch: float) -> float:
+    vec[_B] = float(batch)
+    return c.parts(*vec)[4]
+
+
+def memory_per_chip(vec: list, batch: float, workload: Workload) -> float:
+    g = vec.__getitem__
+    t = g(_INDEX["tp"])
+    return (g(_INDEX["total_params"]) * g(_INDEX["bytes_per_weight"])
+            + batch * workload.context * g(_INDEX["kv_bytes_per_token"])) / t
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A deployment question. Times in seconds; ``max_chips`` maps hardware name -> chips available."""
+
+    space: DecisionSpace
+    workload: Workload = Workload()
+    tpot_slo_s: float | None = None
+    ttft_slo_s: float | None = None
+    demand: Demand | None = None
+    objective: str = "usd_per_hour"
+    budget_usd_per_hour: float | None = None
+    max_chips: Mapping[str, int] | None = None
+    reserve: MemoryReserve = MemoryReserve()
+    max_batch: int = 4096
+    fleet: str = "auto"  # homogeneous | mixed | auto (mixed when chip limits are given)
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in ("tpot_slo_s", "ttft_slo_s", "budget_usd_per_hour"):
+            x = getattr(self, name)
+            if x is not None and not (math.isfinite(x) and x > 0):
+                raise InvalidInputError(name, "a finite number > 0", x)
+        if self.max_batch < 1:
+            raise InvalidInputError("max_batch", "an integer >= 1", self.max_batch)
+        if self.fleet not in ("auto", "homogeneous", "mixed"):
+            raise InvalidInputError("fleet", "auto, homogeneous or mixed", self.fleet)
+        if not self.space.platforms:
+            raise InvalidInputError("hardware", "at least one (hardware, precision) the model can run on"
+                                    + (f" ({'; '.join(self.space.skipped)})" if self.space.skipped else ""))
+
+    @property
+    def mixed_fleet(self) -> bool:
+        return self.fleet == "mixed" or (self.fleet == "auto" and bool(self.max_chips))
+
+    def constraints(self) -> list:
+        out: list = [MemoryFits(self.reserve)]
+        if self.tpot_slo_s is not None:
+            out.append(TpotSLO(self.tpot_slo_s))
+        if self.ttft_slo_s is not None:
+            out.append(TtftSLO(self.ttft_slo_s))
+        if self.demand is not None:
+            out.append(DemandCovered(self.demand))
+        if self.budget_usd_per_hour is not None:
+            out.append(Budget(self.budget_usd_per_hour))
+        out += [ChipLimit(h, n) for h, n in (self.max_chips or {}).items()]
+        return out
+
+
+def _le(x: float, limit: float) -> bool:
+    return x <= limit * (1 + REL_TOL)
+
+
+def covers(tokens_per_s: float, demand: float) -> bool:
+    """Demand coverage with the shared tolerance (so the solver and the oracle decide ties alike)."""
+    return tokens_per_s >= demand * (1 - REL_TOL)
+
+
+def _tpot_bound(c: Compiled, vec: list, slo: float, cap: int) -> float:
+    """Largest real B <= cap with every piece <= slo (the pieces are non-decreasing in B)."""
+    coef = c.affine(*vec)
+    bound = float(cap)
+    for j in range(c.n_affine):
+        a, b = coef[2 * j], coef[2 * j + 1]
+        if b > 0:
+            bound = min(bound, (slo - a) / b)
+        elif a > slo:
+            bound = -1.0
+    for piece in c.curved:
+        bound = min(bound, _curved_root(piece, vec, slo, bound))
+    return bound
+
+
+def _curved_root(piece, vec: list, slo: float, hi: float) -> float:
+    from scipy.optimize import brentq
+
+    def f(b: float) -> float:
+        vec[_B] = b
+        return piece(*vec) - slo
+
+    if hi < 1 or f(hi) <= 0:
+        return hi
+    if f(1.0) > 0:
+        return 0.0
+    return brentq(f, 1.0, hi, xtol=1e-6)
+
+
+def evaluate_option(option: Option, problem: Problem) -> OptionEval:
+    """Bind one option, check TTFT and weights-in-memory, and find its largest feasible integer batch."""
+    wl = problem.workload
+    c = compiled(wl.policy, wl.mixed, option.platform.is_moe)
+    vec = option_vector(option, wl)
+    ev = OptionEval(option, vec)
+    ev.usable = problem.reserve.usable(vec[_INDEX["hbm_capacity_bytes"]]) if option.platform.values.get(
+        "hbm_capacity_bytes") else math.inf
+    ev.ttft_s = c.ttft(*vec)
+    where = _where(option)
+    w_chip = memory_per_chip(vec, 0.0, wl)
+    if not w_chip < ev.usable:
+        t, hbm = option.tp, vec[_INDEX["hbm_capacity_bytes"]]
+        ev.miss = (w_chip / max(ev.usable, 1e-300), f"{problem.space.model} at {option.platform.precision.weights} "
+                   f"needs {w_chip * t / 1e9:.0f} GB of weights; {t} x {option.platform.hardware} hold "
+                   f"{t * hbm / 1e9:.0f} GB ({t * ev.usable / 1e9:.0f} GB usable after reserves)")
+        return ev
+    if problem.ttft_slo_s is not None and not _le(ev.ttft_s, problem.ttft_slo_s):
+        ev.miss = (ev.ttft_s / problem.ttft_slo_s, f"prefill of {wl.isl:g} tokens takes {ev.ttft_s * 1e3:.4g} ms "
+                   f"on {where}; the TTFT SLO is {problem.ttft_slo_s * 1e3:g} ms")
+        return ev
+    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / option.tp
+    b_mem = (ev.usable - w_chip) / kv_chip if kv_chip > 0 else math.inf
+    bounds = {"max_batch": float(problem.max_batch), "memory": b_mem}
+    if problem.tpot_slo_s is not None:
+        bounds["tpot"] = _tpot_bound(c, vec, problem.tpot_slo_s, problem.max_batch)
+    limited_by = min(bounds, key=bounds.__getitem__)
+    b = int(math.floor(min(min(bounds.values()), problem.max_batch)))
+
+    def ok(x: int) -> bool:
+        if x > problem.max_batch or not _le(memory_per_chip(vec, x, wl), ev.usable):
+            return False
+        return problem.tpot_slo_s is None or _le(step_at(c, vec, x), problem.tpot_slo_s)
+
+    b = max(b, 0)
+    while b >= 1 and not ok(b):
+        b -= 1
+    while ok(b + 1):
+        b += 1
+    ev.batch_max, ev.limited_by = b, limited_by
+    if b < 1:
+        step1 = step_at(c, vec, 1)
+        slo = problem.tpot_slo_s or math.inf
+        ev.miss = (step1 / slo, f"batch 1 takes {step1 * 1e3:.4g} ms per token on {where}; "
+                   f"the TPOT SLO is {slo * 1e3:g} ms")
+    return ev
+
+
+def _where(option: Option) -> str:
+    p = option.platform
+    return f"{option.tp} x {p.hardware} at {p.precision.label}"
+
+
+def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> Point:
+    o = ev.option
+    c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+    ev.vec[_B] = float(batch)
+    compute, memory, comm, over, step, flops = c.parts(*ev.vec)
+    peak = ev.vec[_INDEX["peak_flop_per_s"]]
+    return Point(o.platform.hardware, o.platform.precision.label, o.tp, o.ep, batch, replicas, compute, memory,
+                 comm, over, step, ev.ttft_s, flops / (o.tp * peak * step),
+                 memory_per_chip(ev.vec, batch, problem.workload), ev.usable, o.platform.price_usd_per_chip_hour,
+                 ev.batch_max)
+
+
+def replicas_for(ev: OptionEval, problem: Problem, tps_max: float) -> int:
+    """Smallest R with R x tokens_per_s(B_max) >= D (1 without a demand)."""
+    if problem.demand is None:
+        return 1
+    d = problem.demand.tokens_per_s
+    r = max(1, math.ceil(d / tps_max))
+    while r > 1 and covers((r - 1) * tps_max, d):
+        r -= 1
+    while not covers(r * tps_max, d):
+        r += 1
+    return r
+
+
+def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
+    """Smallest B <= B_max at which ``replicas`` replicas still meet the demand (tokens/s rises with B)."""
+    if problem.demand is None:
+        return ev.batch_max
+    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
+    d = problem.demand.tokens_per_s
+    lo, hi = 1, ev.batch_max
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if covers(replicas * mid / step_at(c, ev.vec, mid), d):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def candidate_point(ev: OptionEval, problem: Problem) -> Point:
+    """The option's best point for the objective: sized to the demand, at B_min ($/h) or B_max (per token)."""
+    top = make_point(ev, problem, ev.batch_max, 1)
+    r = replicas_for(ev, problem, top.tokens_per_s)
+    if problem.objective == "usd_per_hour":
+        return make_point(ev, problem, smallest_batch(ev, problem, r), r)
+    return replace(top, replicas=r)
+
+
+def check_prices(problem: Problem) -> None:
+    missing = sorted({p.hardware for p in problem.space.platforms if p.price_usd_per_chip_hour is None})
+    if missing:
+        raise InvalidInputError("--price-usd-per-hour", f"a price for each hardware (the catalog has none, no "
+                                f"citable figure exists): add {' '.join(h + '=<$/chip-hour>' for h in missing)}")
+
+
+def solve(problem: Problem) -> DeploymentResult:
+    """The cheapest deployment under the problem's constraints; INFEASIBLE says which constraint and by how much."""
+    t0 = time.perf_counter()
+    obj = get_objective(problem.objective)
+    check_prices(problem)
+    if obj.needs_demand and problem.demand is None:
+        raise InvalidInputError("demand", f"a demand (--demand-tokens-per-s or --users) for objective {obj.name}")
+    evals = [evaluate_option(o, problem) for o in problem.space.options()]
+    feasible = [e for e in evals if e.batch_max >= 1]
+    if problem.mixed_fleet:
+        from .fleet import solve_fleet
+
+        res = solve_fleet(problem, feasible, evals)
+    else:
+        res = _homogeneous(problem, obj, feasible, evals)
+    return replace(res, solve_ms=(time.perf_counter() - t0) * 1e3,
+                   notes=tuple(problem.space.notes) + tuple(problem.notes) + tuple(
+                       f"skipped {x}" for x in problem.space.skipped))
+
+
+def _limits_miss(point: Point, problem: Problem) -> tuple[float, str] | None:
+    cost = point.cost_usd_per_hour or 0.0
+    if problem.budget_usd_per_hour is not None and not _le(cost, problem.budget_usd_per_hour):
+        return cost / problem.budget_usd_per_hour, (
+            f"{point.replicas} x {point.tp} x {point.hardware} at {point.precision} cost ${cost:.4g}/h; "
+            f"the budget is ${problem.budget_usd_per_hour:g}/h")
+    limit = (problem.max_chips or {}).get(point.hardware)
+    if limit is not None and point.chips > limit:
+        return point.chips / limit, (f"the demand needs {point.replicas} replicas = {point.chips} x "
+                                     f"{point.hardware}; at most {limit} are available")
+    return None
+
+
+def _homogeneous(problem: Problem, obj, feasible: list[OptionEval], evals: list[OptionEval]) -> DeploymentResult:
+    best, best_key, misses = None, None, [e.miss for e in evals if e.miss]
+    for ev in feasible:
+        pt = candidate_point(ev, problem)
+        miss = _limits_miss(pt, problem)
+        if miss:
+            misses.append(miss)
+            continue
+        key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp)
+        if best_key is None or key < best_key:
+            best, best_key = (ev, pt), key
+    if best is None:
+        return infeasible(problem, misses)
+    ev, pt = best
+    return DeploymentResult(Status.OPTIMAL, obj.name, obj.value(pt), pt, (pt,), *explain(problem, ev, pt))
+
+
+def infeasible(problem: Problem, misses: list) -> DeploymentResult:
+    if not misses:
+        return DeploymentResult(Status.INFEASIBLE, problem.objective, reason="no option to choose from")
+    ratio, why = min(misses, key=lambda m: m[0])
+    return DeploymentResult(Status.INFEASIBLE, problem.objective,
+                            reason=f"{why} (closest miss of {len(misses)} options: {ratio:.3g}x over)")
+
+
+def explain(problem: Problem, ev: OptionEval, pt: Point) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Binding constraints and every constraint's slack, in words."""
+    binding = []
+    cap = {"tpot": "the TPOT SLO", "memory": "HBM capacity", "max_batch": f"the batch cap {problem.max_batch}"}
+    binding.append(f"batch per replica at most {ev.batch_max}, set by {cap[ev.limited_by]}")
+    if problem.demand is not None:
+        binding.append(f"demand {problem.demand.tokens_per_s:.6g} tokens/s sets {pt.replicas} replica(s)"
+                       + (f" at batch {pt.batch}" if pt.batch < ev.batch_max else ""))
+    slack = tuple(f"{c.describe()}: slack {c.residual(pt):.4g} {c.unit}" for c in problem.constraints())
+    return tuple(binding), slack

@@ -1,0 +1,161 @@
+"""Brute-force oracle for the deployment optimizer: every integer TP, batch and replica count of a small instance.
+
+Independent of the solver's closed forms: each point's step comes from symbolic.evaluate.evaluate_step,
+TTFT and memory are written out here by hand, and the demand is met by counting replicas up from one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from inferonomics.optimize.constraints import REL_TOL
+from inferonomics.symbolic.evaluate import evaluate_step
+
+
+def _le(x: float, limit: float) -> bool:
+    return x <= limit * (1 + REL_TOL)
+
+
+def moe_weights_text(mixed: bool) -> str:
+    tokens = "batch*(1 + prompt_len/output_len)" if mixed else "batch"
+    return ("(dense_params + n_experts*(1 - (1 - experts_per_token/n_experts)**(" + tokens + "))*expert_params)"
+            "*bytes_per_weight")
+
+
+@dataclass(frozen=True)
+class OraclePoint:
+    hardware: str
+    precision: str
+    tp: int
+    batch: int
+    replicas: int
+    step_s: float
+    price: float | None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.batch / self.step_s
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.replicas * self.tp * self.price
+
+    @property
+    def usd_per_mtok(self) -> float:
+        return self.tp * self.price * self.step_s / (3600 * self.batch) * 1e6
+
+
+def ttft(v: dict, tp: int, isl: float, moe: bool) -> float:
+    g = lambda k, d=0.0: v.get(k, d)  # noqa: E731
+    d_attn = g("d_attn", g("d_model"))
+    flops = 2 * g("active_params", g("total_params")) * isl + 2 * g("n_layers") * d_attn * isl * isl
+    compute = flops / (tp * g("eta_flop", 1.0) * g("peak_flop_per_s"))
+    if moe:
+        e, k = g("n_experts"), g("experts_per_token")
+        wbytes = (g("dense_params") + e * (1 - (1 - k / e) ** isl) * g("expert_params")) * g("bytes_per_weight")
+    else:
+        wbytes = g("total_params") * g("bytes_per_weight")
+    memory = wbytes / (tp * g("eta_bw", 1.0) * g("hbm_bandwidth_bytes_per_s"))
+    beta = g("link_bandwidth_bytes_per_s", math.inf)
+    ar = 2 * (tp - 1) * g("link_latency_s") + 2 * (tp - 1) / tp * isl * g("d_model") * g("bytes_per_activation", 2.0) / beta
+    comm = g("n_layers") * g("allreduces_per_layer", 2.0) * ar
+    return max(compute, memory) + comm + g("n_layers") * g("layer_overhead_s") + g("overhead_s")
+
+
+def step_of(problem, opt, batch: int) -> float:
+    wl, v = problem.workload, dict(opt.platform.values)
+    point = dict(v, tp=opt.tp, batch=batch, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
+    return evaluate_step(point, wl.policy, mixed=wl.mixed,
+                         weights=moe_weights_text(wl.mixed) if opt.platform.is_moe else None).step_s
+
+
+def evaluate_choice(problem, point) -> OraclePoint:
+    """The solver's choice re-evaluated by the oracle's own evaluator (for a gap measured on one scale)."""
+    opt = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
+               and o.platform.precision.label == point.precision and o.tp == point.tp)
+    return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas,
+                       step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour)
+
+
+def feasible_points(problem) -> list[tuple[object, int, float]]:
+    """Every (option, batch, step_s) meeting TTFT, TPOT and memory, over batch 1..max_batch."""
+    wl, out = problem.workload, []
+    for opt in problem.space.options():
+        p = opt.platform
+        v = dict(p.values)
+        moe = p.is_moe
+        if problem.ttft_slo_s is not None and not _le(ttft(v, opt.tp, wl.isl, moe), problem.ttft_slo_s):
+            continue
+        usable = problem.reserve.usable(v["hbm_capacity_bytes"])
+        for b in range(1, problem.max_batch + 1):
+            mem = (v["total_params"] * v["bytes_per_weight"] + b * wl.context * v.get("kv_bytes_per_token", 0.0)) / opt.tp
+            if not _le(mem, usable):
+                break
+            step = step_of(problem, opt, b)
+            if problem.tpot_slo_s is not None and not _le(step, problem.tpot_slo_s):
+                continue
+            out.append((opt, b, step))
+    return out
+
+
+def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
+    """The best homogeneous fleet by the problem's objective (None if nothing is feasible)."""
+    best, best_key = None, None
+    d = problem.demand.tokens_per_s if problem.demand is not None else None
+    for opt, b, step in feasible_points(problem):
+        p = opt.platform
+        for r in range(1, r_cap + 1):
+            if d is None or r * b / step >= d * (1 - REL_TOL):
+                break
+        else:
+            continue
+        pt = OraclePoint(p.hardware, p.precision.label, opt.tp, b, r, step, p.price_usd_per_chip_hour)
+        if problem.budget_usd_per_hour is not None and not _le(pt.usd_per_hour, problem.budget_usd_per_hour):
+            continue
+        limit = (problem.max_chips or {}).get(p.hardware)
+        if limit is not None and r * opt.tp > limit:
+            continue
+        key = objective_value(problem.objective, pt)
+        if best_key is None or key < best_key:
+            best, best_key = pt, key
+    return best
+
+
+def objective_value(name: str, pt: OraclePoint) -> float:
+    if name == "usd_per_hour":
+        return pt.usd_per_hour
+    if name == "usd_per_mtok":
+        return pt.usd_per_mtok
+    return -1e6 / pt.usd_per_mtok
+
+
+def fleet_optimum(problem, r_cap: int = 6) -> float | None:
+    """Cheapest $/h of any mix: per option one batch and 0..r_cap replicas (small instances only)."""
+    d = problem.demand.tokens_per_s
+    per_option: dict = {}
+    opts_by_key: dict = {}
+    for opt, b, step in feasible_points(problem):
+        key = (opt.platform.hardware, opt.platform.precision.label, opt.tp)
+        opts_by_key[key] = opt
+        per_option.setdefault(key, []).append((b, step))
+    opts = [opts_by_key[k] for k in per_option]
+    choices = [[(0, 0, 1.0)] + [(r, b, st) for b, st in per_option[k] for r in range(1, r_cap + 1)]
+               for k in per_option]
+    best = None
+    for combo in itertools.product(*choices):
+        tokens = sum(r * b / st for r, b, st in combo)
+        if tokens < d * (1 - REL_TOL):
+            continue
+        cost = sum(r * o.tp * o.platform.price_usd_per_chip_hour for o, (r, _, _) in zip(opts, combo))
+        chips: dict = {}
+        for o, (r, _, _) in zip(opts, combo):
+            chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + r * o.tp
+        if any(chips.get(h, 0) > n for h, n in (problem.max_chips or {}).items()):
+            continue
+        if problem.budget_usd_per_hour is not None and not _le(cost, problem.budget_usd_per_hour):
+            continue
+        if best is None or cost < best:
+            best = cost
+    return best

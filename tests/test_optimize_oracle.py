@@ -1,0 +1,149 @@
+"""The optimizer against a brute-force oracle on random small instances: feasible, and never worse (gap 0)."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from inferonomics.optimize.constraints import Demand, Workload
+from inferonomics.optimize.result import Status
+from inferonomics.optimize.solver import Problem, solve
+from inferonomics.optimize.space import DecisionSpace, Platform, PrecisionChoice
+
+sys.path.insert(0, os.path.dirname(__file__))
+import oracle  # noqa: E402
+
+settings.register_profile("optimize-ci", derandomize=True, deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+CI = settings.get_profile("optimize-ci")
+
+log_uniform = lambda lo, hi: st.floats(math.log(lo), math.log(hi)).map(math.exp)  # noqa: E731
+
+
+@st.composite
+def platforms(draw, name: str, moe: bool = False, tps=(1, 2, 4, 8)):
+    total = draw(log_uniform(2e8, 2e10))
+    values = {
+        "total_params": total, "active_params": total,
+        "bytes_per_weight": draw(st.sampled_from([0.5, 1.0, 2.0])),
+        "peak_flop_per_s": draw(log_uniform(2e13, 2e15)),
+        "hbm_bandwidth_bytes_per_s": draw(log_uniform(2e11, 5e12)),
+        "hbm_capacity_bytes": draw(log_uniform(1.2e10, 1.5e11)),
+        "kv_bytes_per_token": draw(log_uniform(1e4, 1e6)),
+        "n_layers": float(draw(st.integers(4, 80))), "d_model": float(draw(st.sampled_from([1024, 4096, 8192]))),
+        "link_latency_s": draw(log_uniform(1e-7, 1e-5)), "link_bandwidth_bytes_per_s": draw(log_uniform(5e10, 1e12)),
+        "eta_flop": draw(st.floats(0.3, 1.0)), "eta_bw": draw(st.floats(0.3, 1.0)), "eta_kv": draw(st.floats(0.3, 1.0)),
+        "overhead_s": draw(st.floats(0.0, 3e-3)), "layer_overhead_s": draw(st.floats(0.0, 2e-5)),
+    }
+    n_exp = 1
+    if moe:
+        n_exp = draw(st.sampled_from([8, 16, 64]))
+        k = draw(st.integers(1, 4))
+        share = draw(st.floats(0.3, 0.9))
+        values.update(n_experts=float(n_exp), experts_per_token=float(k), dense_params=total * (1 - share),
+                      expert_params=total * share / n_exp, active_params=total * (1 - share) + k * total * share / n_exp)
+    chosen = tuple(sorted(draw(st.sets(st.sampled_from(tps), min_size=1, max_size=len(tps)))))
+    price = draw(st.floats(0.5, 10.0))
+    return Platform(name, PrecisionChoice("p", "p", "p"), values, chosen, price, n_exp)
+
+
+@st.composite
+def problems(draw, moe: bool = False, objective: str | None = None, max_batch: int = 48, n_hw: int = 2,
+             tps=(1, 2, 4, 8), limits: bool = False):
+    plats = tuple(draw(platforms(f"hw{i}", moe, tps)) for i in range(draw(st.integers(1, n_hw))))
+    wl = Workload(isl=float(draw(st.integers(16, 2048))), osl=float(draw(st.integers(16, 1024))),
+                  mixed=draw(st.booleans()), policy=draw(st.sampled_from(["step", "per-op"])))
+    space = DecisionSpace("test-model", plats)
+    # SLOs and demand relative to the first platform at TP 1, batch 1, so a fair share are feasible
+    from inferonomics.symbolic.evaluate import evaluate_step
+    v = dict(plats[0].values, tp=1.0, batch=1.0, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
+    base = evaluate_step(v, wl.policy, mixed=wl.mixed,
+                         weights=oracle.moe_weights_text(wl.mixed) if moe else None).step_s
+    tpot = base * draw(st.floats(0.3, 4.0))
+    ttft = draw(st.one_of(st.none(), st.floats(0.05, 5.0)))
+    demand = Demand(draw(st.floats(0.2, 40.0)) / base)
+    obj = objective or draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"]))
+    max_chips = None
+    budget = None
+    if limits:
+        max_chips = {p.hardware: draw(st.integers(1, 24)) for p in plats}
+        budget = draw(st.one_of(st.none(), st.floats(1.0, 400.0)))
+    return Problem(space, wl, tpot_slo_s=tpot, ttft_slo_s=ttft, demand=demand, objective=obj,
+                   max_batch=max_batch, max_chips=max_chips, budget_usd_per_hour=budget,
+                   fleet="mixed" if limits else "homogeneous")
+
+
+def _check_feasible(problem, res):
+    for c in problem.constraints():
+        for member in res.fleet:
+            if c.name in ("demand", "budget", "chips") and len(res.fleet) > 1:
+                continue
+            assert c.satisfied(member), (c.describe(), c.residual(member))
+
+
+def _gap(problem, res, best):
+    if best is None:
+        assert res.status is Status.INFEASIBLE, res
+        assert res.reason
+        return
+    assert res.status is Status.OPTIMAL, (res.reason, best)
+    ours = oracle.objective_value(problem.objective, oracle.evaluate_choice(problem, res.point))
+    theirs = oracle.objective_value(problem.objective, best)
+    assert ours <= theirs, (ours, theirs, res.point, best)
+    assert ours == theirs  # optimality gap exactly 0
+
+
+@settings(CI)
+@given(problems())
+def test_dense_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    assume(best is not None or res.status is Status.INFEASIBLE)
+    if res.optimal:
+        _check_feasible(problem, res)
+    _gap(problem, res, best)
+
+
+@settings(CI)
+@given(problems(objective="usd_per_hour"))
+def test_cost_objective_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    assume(best is not None)
+    _check_feasible(problem, res)
+    _gap(problem, res, best)
+    # the operating batch is the smallest that still meets the demand with these replicas
+    p = res.point
+    assert p.batch <= p.batch_max
+    assert p.replicas * p.batch / p.step_s >= problem.demand.tokens_per_s * (1 - 1e-9)
+
+
+@settings(CI, max_examples=25)
+@given(problems(moe=True, max_batch=32))
+def test_moe_brentq_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    assume(best is not None)
+    _check_feasible(problem, res)
+    _gap(problem, res, best)
+
+
+@settings(CI, max_examples=25)
+@given(problems(objective="usd_per_hour", max_batch=6, tps=(1, 2), limits=True))
+def test_mixed_fleet_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.fleet_optimum(problem, r_cap=6)
+    # the oracle caps replicas at 6 per option; only compare where the solver's fleet is inside that cap
+    assume(res.status is Status.INFEASIBLE or all(m.replicas <= 6 for m in res.fleet))
+    if best is None:
+        assert res.status is Status.INFEASIBLE, res.fleet
+    else:
+        assert res.status is Status.OPTIMAL, res.reason
+        assert best * (1 - 1e-12) <= res.objective_value <= best * (1 + 1e-12)  # gap 0 up to summation order
+        assert sum(m.fleet_tokens_per_s for m in res.fleet) >= problem.demand.tokens_per_s * (1 - 1e-9)
+        for h, n in problem.max_chips.items():
+            assert sum(m.chips_of(h) for m in res.fleet) <= n
