@@ -417,3 +417,73 @@ def explain(problem: Problem, ev: OptionEval, pt: Point) -> tuple[tuple[str, ...
                        + (f" at batch {pt.batch}" if pt.batch < ev.batch_max else ""))
     slack = tuple(f"{c.describe()}: slack {c.residual(pt):.4g} {c.unit}" for c in problem.constraints())
     return tuple(binding), slack
+
+
+@dataclass(frozen=True)
+class UserBase:
+    """The smallest user base at which one replica of an option reaches a target utilization under the SLO."""
+
+    status: Status
+    users: float | None
+    concurrency: int | None
+    point: Point | None
+    target_utilization: float
+    minutes_per_day: float
+    peak_to_mean: float
+    reason: str = ""
+
+    def as_json(self) -> dict:
+        p = self.point.as_json() if self.point else {}
+        return {"status": self.status.value, "min_user_base": self.users, "concurrency": self.concurrency,
+                "target_utilization": self.target_utilization, "minutes_per_day": self.minutes_per_day,
+                "peak_to_mean": self.peak_to_mean, "reason": self.reason,
+                **{k: p.get(k) for k in ("hardware", "precision", "tp", "batch", "batch_max", "step_ms",
+                                         "utilization", "tokens_per_s", "cost_usd_per_million_tokens")}}
+
+
+def utilization_at(ev: OptionEval, problem: Problem, batch: int) -> float:
+    return make_point(ev, problem, batch, 1).utilization
+
+
+def users_at_utilization(problem: Problem, target: float, minutes_per_day: float, peak_to_mean: float = 1.0,
+                         only: tuple[str, str, int] | None = None) -> UserBase:
+    r"""Utilization rises with the batch (tokens per step over a step that grows at most affinely), so the
+    smallest batch ``B_u`` reaching ``target`` is found by bisection on the integers up to ``B_max``; the user
+    base is the closed form min_user_base, :math:`1440\,C\rho/m` with ``C = B_u`` concurrent users on one
+    replica. ``only`` = (hardware, precision label, tp) restricts the search to one option; otherwise the
+    option needing the fewest users wins."""
+    from inferonomics.symbolic.formulas import get_formula
+
+    if not 0 < target <= 1:
+        raise InvalidInputError("target_utilization", "a fraction in (0, 1]", target)
+    if not 0 < minutes_per_day <= 1440:
+        raise InvalidInputError("minutes_per_day", "a number in (0, 1440]", minutes_per_day)
+    form = get_formula("min_user_base")
+    best, closest = None, None
+    for o in problem.space.options():
+        if only is not None and (o.platform.hardware, o.platform.precision.label, o.tp) != only:
+            continue
+        ev = evaluate_option(o, problem)
+        if ev.batch_max < 1:
+            continue
+        top = utilization_at(ev, problem, ev.batch_max)
+        if top < target:
+            if closest is None or top > closest[0]:
+                closest = (top, f"{_where(o)} peaks at {top:.1%} utilization at batch {ev.batch_max} "
+                                f"(set by {ev.limited_by}); the target is {target:.0%}")
+            continue
+        lo, hi = 1, ev.batch_max
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if utilization_at(ev, problem, mid) >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        if best is None or lo < best[0]:
+            best = (lo, make_point(ev, problem, lo, 1))
+    if best is None:
+        why = closest[1] if closest else "no option meets the SLO and memory constraints at batch 1"
+        return UserBase(Status.INFEASIBLE, None, None, None, target, minutes_per_day, peak_to_mean, why)
+    b, pt = best
+    users = form.evaluate({"concurrency": float(b), "minutes_per_day": minutes_per_day, "peak_to_mean": peak_to_mean})
+    return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, peak_to_mean)

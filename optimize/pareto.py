@@ -1,0 +1,121 @@
+"""The frontier of speed per user (tokens/s/user) against cost ($ per million tokens) over every feasible
+option and batch: no point on it is both slower and dearer than another deployment."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .solver import Problem, _INDEX, check_prices, compiled, evaluate_option
+
+FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
+          "cost_usd_per_million_tokens", "tokens_per_s", "utilization")
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    hardware: str
+    precision: str
+    tp: int
+    batch: int
+    step_ms: float
+    tokens_per_s_per_user: float
+    cost_usd_per_million_tokens: float
+    tokens_per_s: float
+    utilization: float
+
+
+@dataclass(frozen=True)
+class Frontier:
+    points: tuple[FrontierPoint, ...]
+    candidates: int
+    seconds: float
+    reason: str = ""
+
+
+def frontier(problem: Problem) -> Frontier:
+    """Every option's batches 1..B_max (B_max from TPOT, memory and the batch cap), then the non-dominated set."""
+    t0 = time.perf_counter()
+    check_prices(problem)
+    cols: dict[str, list] = {k: [] for k in ("speed", "cost", "tps", "util", "step", "batch", "opt")}
+    opts, misses = [], []
+    for ev in (evaluate_option(o, problem) for o in problem.space.options()):
+        if ev.batch_max < 1:
+            misses.append(ev.miss)
+            continue
+        o = ev.option
+        c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+        b = np.arange(1, ev.batch_max + 1, dtype=float)
+        vec = list(ev.vec)
+        vec[_INDEX["batch"]] = b
+        compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
+        price = o.platform.price_usd_per_chip_hour
+        cols["speed"].append(1 / step)
+        cols["cost"].append(o.tp * price * step / (3600 * b) * 1e6)
+        cols["tps"].append(b / step)
+        cols["util"].append(flops / (o.tp * vec[_INDEX["peak_flop_per_s"]] * step))
+        cols["step"].append(step)
+        cols["batch"].append(b)
+        cols["opt"].append(np.full(b.size, len(opts)))
+        opts.append(o)
+    if not opts:
+        why = min(misses, key=lambda m: m[0])[1] if misses else "no option"
+        return Frontier((), 0, time.perf_counter() - t0, why)
+    a = {k: np.concatenate(v) for k, v in cols.items()}
+    keep = pareto_mask(a["cost"], a["speed"])
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(a["cost"][idx], kind="stable")]
+    pts = tuple(FrontierPoint(opts[a["opt"][i]].platform.hardware, opts[a["opt"][i]].platform.precision.label,
+                              opts[a["opt"][i]].tp, int(a["batch"][i]), float(a["step"][i] * 1e3),
+                              float(a["speed"][i]), float(a["cost"][i]), float(a["tps"][i]), float(a["util"][i]))
+                for i in idx)
+    return Frontier(pts, int(a["cost"].size), time.perf_counter() - t0)
+
+
+def pareto_mask(cost: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """True where no other point is at most as dear and at least as fast (and better in one). Vectorised:
+    sort by cost (then speed, descending) and keep points faster than every cheaper point."""
+    order = np.lexsort((-speed, cost))
+    s = speed[order]
+    prev_best = np.maximum.accumulate(np.concatenate(([-np.inf], s[:-1])))
+    keep_sorted = s > prev_best
+    keep = np.zeros(cost.size, dtype=bool)
+    keep[order] = keep_sorted
+    return keep
+
+
+def to_csv(front: Frontier) -> str:
+    lines = [",".join(FIELDS)]
+    for p in front.points:
+        d = asdict(p)
+        lines.append(",".join(str(d[k]) if isinstance(d[k], (str, int)) else f"{d[k]:.10g}" for k in FIELDS))
+    return "\n".join(lines) + "\n"
+
+
+def plot_png(front: Frontier, title: str) -> bytes:
+    """A PNG of the frontier: $/Mtok on a log axis against tokens/s per user, one colour per hardware."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for hw in dict.fromkeys(p.hardware for p in front.points):
+        pts = [p for p in front.points if p.hardware == hw]
+        ax.plot([p.tokens_per_s_per_user for p in pts], [p.cost_usd_per_million_tokens for p in pts],
+                "o-", ms=3, label=hw)
+    ax.set_yscale("log")
+    ax.set_xlabel("speed per user (output tokens/s per user)")
+    ax.set_ylabel("cost ($ per million output tokens)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
