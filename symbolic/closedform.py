@@ -54,6 +54,9 @@ class ClosedForm:
     assumptions: tuple[str, ...] = ()
     #: (low, high) expressions in args bracketing the root of ``residual``, for brentq checks
     bracket: tuple[Expr, Expr] | None = None
+    #: for an approximation: a bound on |expr - root| / root, where root is the exact root of
+    #: ``residual``; None means ``expr`` is exact
+    error_bound: Expr | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -226,23 +226,47 @@ def api_price_crossover_users() -> ClosedForm:
     )
 
 
+def _moe_residual() -> sp.Expr:
+    from .moe import moe_weight_bytes
+
+    return 2 * s.Na * s.B / (s.t * s.F) - moe_weight_bytes() / (s.t * s.W)
+
+
+def moe_break_even_batch() -> ClosedForm:
+    from .moe import expected_experts_touched, moe_breakeven_relative_error_bound
+
+    total = s.N_dense + s.E * s.N_exp
+    expr = total * s.b_w * s.F / (2 * s.Na * s.W)
+    bound = moe_breakeven_relative_error_bound()
+    touched = expected_experts_touched()
+    return ClosedForm(
+        name="moe_break_even_batch", notation=r"B^{*}_{MoE}",
+        meaning="break-even batch of a mixture-of-experts model (all experts touched), with its error bound",
+        expr=expr, args=(s.N_dense, s.E, s.N_exp, s.b_w, s.F, s.Na, s.W), unit=U.one, policy="step",
+        unknown=s.B, residual=_moe_residual(),
+        steps=(
+            Step(sp.Symbol(r"\bar{n}_{touched}"), touched, "With uniform top-k routing an expert escapes each token with probability 1 - k/E, so the batch touches this many experts on average."),
+            Step(sp.Symbol("t_{memory}"), (s.N_dense + touched * s.N_exp) * s.b_w / (s.t * s.W), "Only the touched experts are read, beside the dense part every token uses."),
+            Step(2 * s.Na * s.B / (s.t * s.F), (s.N_dense + touched * s.N_exp) * s.b_w / (s.t * s.W), "Break-even: the exact root of this equation is found numerically (brentq in the optimizer)."),
+            Step(s.B, expr, "Once every expert is touched the right side is the total weight bytes: the dense break-even batch times N/N_a."),
+            Step(sp.Symbol(r"\epsilon"), bound, "The saturated form overestimates the exact root by at most this fraction, since at least k experts are touched and (1 - k/E)^B <= exp(-Bk/E)."),
+        ),
+        assumptions=("uniform top-k routing (real routers are skewed and touch fewer experts)", WEIGHTS_ONLY, NO_FIXED),
+        bracket=(sp.S.Zero, 4 * expr), error_bound=bound,
+    )
+
+
 _BUILDERS = (
     break_even_batch, break_even_batch_with_kv, critical_context, utilization, latency_floor,
     min_user_base, optimal_tp_degree, tp_comm_crossover, api_price_crossover, api_price_crossover_users,
+    moe_break_even_batch,
 )
 
 
 @cache
 def all_formulas() -> tuple[ClosedForm, ...]:
     """Every closed form, in document order (built once per process)."""
-    out = [b() for b in _BUILDERS]
-    try:  # the MoE records live beside the MoE builders
-        from .moe import moe_formulas
-    except ImportError:
-        pass
-    else:
-        out.extend(moe_formulas())
-    return tuple(out)
+    return tuple(b() for b in _BUILDERS)
 
 
 def get_formula(name: str) -> ClosedForm:

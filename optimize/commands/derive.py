@@ -1,0 +1,62 @@
+"""`inferonomics derive`: list the closed forms, or write (and check) the derivation documents."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._io import print_json, write_atomic
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("derive", help="list every closed form, or write the derivation documents",
+                       description="Without --out: list the closed forms. With --out DIR: write the LaTeX "
+                                   "document, its Markdown twin, the figures and (when pdflatex exists) the PDF.")
+    p.add_argument("--out", help="directory to write the documents to (e.g. derivations/)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if the documents in --out (default derivations/) differ from what the code generates")
+    p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex even if it is installed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _listing() -> dict:
+    from inferonomics.symbolic.formulas import all_formulas
+
+    return {"formulas": [
+        {"name": f.name, "expression": str(f.expr), "latex": f.latex(), "args": [a.name for a in f.args],
+         "conditions": [str(c) for c in f.conditions], "meaning": f.meaning, "policy": f.policy,
+         "approximation": f.error_bound is not None}
+        for f in all_formulas()]}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out is None and not args.check:
+        listing = _listing()
+        if args.json:
+            print_json(listing)
+        else:
+            for f in listing["formulas"]:
+                cond = f"   [if {'; '.join(f['conditions'])}]" if f["conditions"] else ""
+                print(f"{f['name']}({', '.join(f['args'])}) = {f['expression']}{cond}")
+        return 0
+    from inferonomics.optimize.derivation import build_pdf, check, render_all
+
+    out = Path(args.out or "derivations")
+    files = render_all()
+    if args.check:
+        stale = check(out, files)
+        if stale:
+            print(f"inferonomics derive: {out} is stale: {', '.join(stale)} (run `inferonomics derive --out {out}`)")
+            return 1
+        print(f"{out} is current ({len(files)} files)")
+        return 0
+    for rel, data in files.items():
+        write_atomic(out / rel, data)
+    pdf = None if args.no_pdf else build_pdf(out)
+    written = sorted(files) + ([pdf.name] if pdf else [])
+    if args.json:
+        print_json({"out": str(out), "files": written})
+    else:
+        print(f"wrote {len(written)} files to {out}: {', '.join(written)}")
+    return 0

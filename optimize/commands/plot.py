@@ -1,0 +1,57 @@
+"""`inferonomics plot KIND -o FILE.png|svg`: draw one of the model's pictures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inferonomics.symbolic.errors import InvalidInputError
+
+from ._io import print_json, write_atomic
+
+KINDS = ("roofline", "utilization", "cost", "context", "users")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="draw roofline|utilization|cost|context|users",
+                       description="Without catalog flags, draws the essay's example.")
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("-o", "--output", required=True, help="FILE.png or FILE.svg")
+    try:
+        from . import catalog_args
+    except ImportError:  # pragma: no cover
+        catalog_args = None
+    if catalog_args is not None:
+        catalog_args.add_catalog_args(p)
+    p.add_argument("--json", action="store_true", help="print the marked numbers as JSON")
+    p.set_defaults(func=run)
+
+
+def plot_values(args: argparse.Namespace) -> dict[str, float]:
+    from inferonomics.symbolic.essay import essay_example
+
+    try:
+        from . import catalog_args
+        values = catalog_args.resolve_catalog_values(args)
+    except ImportError:  # pragma: no cover
+        values = {}
+    if not values:
+        ex = essay_example()
+        values = dict(ex.values, **{k: v for k, v in ex.illustrative.items() if k != "context_example"})
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from inferonomics.optimize.plots import render
+
+    out = Path(args.output)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise InvalidInputError("-o", "a file name ending in .png or .svg", str(out))
+    data, marks = render(args.kind, plot_values(args), fmt)
+    write_atomic(out, data)
+    if args.json:
+        print_json({"kind": args.kind, "output": str(out), **marks})
+    else:
+        print(f"wrote {out} ({len(data)} bytes)")
+    return 0

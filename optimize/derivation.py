@@ -1,0 +1,178 @@
+"""The derivation documents' worked examples and figures, and the files `inferonomics derive` writes.
+
+Examples: the essay's example substituted numerically, one modern dense model and one MoE model from the
+catalog (ideal model: datasheet rates). The MoE's exact break-even batch is a root found with brentq,
+which is why this lives in optimize/ and not in symbolic/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sympy as sp
+
+from inferonomics.symbolic import catalog
+from inferonomics.symbolic.document import Example, Figure, render_markdown, render_tex
+from inferonomics.symbolic.essay import essay_example
+from inferonomics.symbolic.formulas import get_formula
+
+TEX_NAME = "economics-of-scale.tex"
+MD_NAME = "economics-of-scale.md"
+FIGURES = (
+    ("roofline", "Roofline of the essay's H100 (3e15 FLOP/s, 3e12 B/s) with decode at several batch sizes."),
+    ("utilization", "Utilization against batch for the essay's model; the break-even batch B* = 500 is marked."),
+    ("cost", "Chip-hours per million tokens against batch (multiply by a price); flat beyond B*."),
+    ("context", "Break-even batch against context with an illustrative KV cache; it vanishes at c*."),
+)
+
+
+def _g(x: float, unit: str = "") -> str:
+    text = f"{x:,.4g}" if abs(x) < 1e6 else f"{x:.4g}"
+    return f"{text} {unit}".strip()
+
+
+def essay_values() -> dict[str, float]:
+    ex = essay_example()
+    return dict(ex.values, **{k: v for k, v in ex.illustrative.items() if k != "context_example"})
+
+
+def _essay() -> Example:
+    from inferonomics.optimize.commands.seed import seed_numbers
+
+    n = seed_numbers()
+    r = n["refinements"]
+    return Example(
+        "The essay's example",
+        "A 1.6e12-parameter dense model with 8-bit weights on 20 H100s at the essay's round figures "
+        "(3e15 FLOP/s, 3e12 B/s), 20-way tensor parallelism, 1000 concurrent users at 10 minutes a day. "
+        "The KV and communication rows use illustrative figures (327,680 KV bytes per token, 160 layers, "
+        "1 microsecond per all-reduce hop) that the essay does not give.",
+        (
+            ("compute per token", "", _g(n["compute_ms"], "ms")),
+            ("weight reads per token", "", _g(n["memory_ms"], "ms")),
+            ("utilization at batch 1", "utilization", f"{n['utilization_at_batch_1']:.2%}"),
+            ("utilization at batch 100", "utilization", f"{n['utilization_at_batch_100']:.1%}"),
+            ("break-even batch", "break_even_batch", _g(n["break_even_batch"])),
+            ("minimum user base (C = 1000)", "min_user_base", _g(n["min_user_base"])),
+            ("user base at C = B*", "min_user_base", _g(n["min_user_base_at_break_even"])),
+            ("break-even batch at 4096 context", "break_even_batch_with_kv", _g(r["break_even_batch_with_kv"])),
+            ("critical context", "critical_context", _g(r["critical_context"], "tokens")),
+            ("batch-1 latency with TP communication", "latency_floor", _g(r["latency_floor_ms_with_comm"], "ms")),
+            ("optimal TP degree", "optimal_tp_degree", _g(r["optimal_tp_degree"])),
+        ),
+    )
+
+
+def _dense() -> Example:
+    v = catalog.bind("llama3.1-70b", "h100-sxm", "bf16")
+    v.update(tp=8.0, allreduces_per_layer=2.0, overhead_s=0.0)
+    c = 1024.0
+    return Example(
+        "A modern dense model: Llama-3.1-70B on H100 SXM, bf16",
+        "Catalog figures (datasheet rates, ideal model): "
+        f"N = {_g(v['total_params'])} parameters counted from the architecture, "
+        f"{_g(v['kv_bytes_per_token'])} KV bytes per token (GQA, 8 KV heads), "
+        f"F = {_g(v['peak_flop_per_s'])} FLOP/s, W = {_g(v['hbm_bandwidth_bytes_per_s'])} B/s, 8-way TP.",
+        (
+            ("break-even batch, weights only", "break_even_batch", _g(get_formula("break_even_batch").evaluate(v))),
+            ("break-even batch at 1024 context", "break_even_batch_with_kv",
+             _g(get_formula("break_even_batch_with_kv").evaluate(dict(v, context=c)))),
+            ("critical context", "critical_context", _g(get_formula("critical_context").evaluate(v), "tokens")),
+            ("break-even batch at 8192 context", "break_even_batch_with_kv", "none: beyond the critical context"),
+            ("batch-1 latency at TP 8", "latency_floor", _g(get_formula("latency_floor").evaluate(v) * 1e3, "ms")),
+            ("optimal TP degree", "optimal_tp_degree", _g(get_formula("optimal_tp_degree").evaluate(v))),
+        ),
+    )
+
+
+def moe_exact_break_even(v: dict[str, float]) -> float:
+    """The MoE break-even batch as the root of its defining equation (brentq)."""
+    from scipy.optimize import brentq
+
+    f = get_formula("moe_break_even_batch")
+    syms = sorted(f.residual.free_symbols - {f.unknown}, key=str)
+    g = sp.lambdify([f.unknown, *syms], f.residual, "math")
+    args = [v[s.name] if s.name != "tp" else 1.0 for s in syms]
+    hi = f.evaluate(v) * 2
+    return brentq(lambda b: g(b, *args), 1e-9, hi, xtol=1e-9)
+
+
+def _moe() -> Example:
+    v = catalog.bind("deepseek-v3", "h200-sxm", "fp8")
+    dense_b = get_formula("break_even_batch").evaluate(v)
+    f = get_formula("moe_break_even_batch")
+    sat = f.evaluate(v)
+    exact = moe_exact_break_even(v)
+    bound = float(f.error_bound.evalf(20, subs={sp.Symbol(k, positive=True): x for k, x in v.items()}))
+    ratio = v["total_params"] / v["active_params"]
+    return Example(
+        "A mixture-of-experts model: DeepSeek-V3 on H200, fp8",
+        f"{_g(v['total_params'])} parameters of which {_g(v['active_params'])} are active per token; "
+        f"{v['n_experts']:.0f} routed experts, {v['experts_per_token']:.0f} per token; uniform routing. "
+        "MoE raises the break-even batch roughly by total/active; the rows say by how much exactly.",
+        (
+            ("dense break-even batch F b_w/(2W)", "break_even_batch", _g(dense_b)),
+            ("total / active parameters", "", _g(ratio)),
+            ("MoE break-even, all experts touched", "moe_break_even_batch", _g(sat)),
+            ("MoE break-even, exact root (brentq)", "", _g(exact)),
+            ("exact / dense", "", _g(exact / dense_b)),
+            ("stated bound on the saturated form's error", "moe_break_even_batch", f"{bound:.2e}"),
+            ("actual error of the saturated form", "", f"{(sat - exact) / sat:.2e}"),
+        ),
+    )
+
+
+def examples() -> tuple[Example, ...]:
+    return (_essay(), _dense(), _moe())
+
+
+def render_all(fig_dir: str = "figures") -> dict[str, bytes]:
+    """Every file of derivations/, as relative path -> bytes (deterministic)."""
+    from inferonomics.optimize.plots import render
+
+    files: dict[str, bytes] = {}
+    figs = []
+    for kind, caption in FIGURES:
+        data, _ = render(kind, essay_values(), "png")
+        files[f"{fig_dir}/{kind}.png"] = data
+        figs.append(Figure(f"{fig_dir}/{kind}.png", caption))
+    ex = examples()
+    files[TEX_NAME] = render_tex(ex, figs).encode()
+    files[MD_NAME] = render_markdown(ex, figs).encode()
+    return files
+
+
+def check(out_dir: Path, files: dict[str, bytes]) -> list[str]:
+    """Paths under ``out_dir`` that differ from (or are missing against) what the code generates now."""
+    stale = []
+    for rel, data in files.items():
+        p = out_dir / rel
+        if not p.is_file() or p.read_bytes() != data:
+            stale.append(rel)
+    return stale
+
+
+def build_pdf(out_dir: Path) -> Path | None:
+    """Compile the .tex with pdflatex when it is installed; a LaTeX error raises with the log's line."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from inferonomics.symbolic.errors import InferonomicsError
+
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(2):  # twice, for references
+            proc = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp}",
+                                   TEX_NAME], cwd=out_dir, capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0:
+                lines = proc.stdout.splitlines()
+                bang = next((i for i, ln in enumerate(lines) if ln.startswith("!")), None)
+                where = next((ln for ln in lines[bang:] if ln.startswith("l.")), "") if bang is not None else ""
+                what = lines[bang] if bang is not None else (lines[-1] if lines else "unknown error")
+                raise InferonomicsError(f"pdflatex failed on {out_dir / TEX_NAME}: {what} {where}".rstrip())
+        pdf = out_dir / TEX_NAME.replace(".tex", ".pdf")
+        shutil.copyfile(Path(tmp) / pdf.name, pdf)
+    return pdf

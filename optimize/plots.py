@@ -1,0 +1,138 @@
+"""Pictures of the model: roofline, utilization, cost, context and users, each with its regime boundary.
+
+Every plot function takes symbol values (SI, keyed by symbol name), writes PNG or SVG, and returns the
+numbers it marked so that tests can compare them with the closed forms. Output is deterministic: no
+timestamps or software tags in the file, a fixed SVG hash salt.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
+from inferonomics.symbolic.evaluate import bind_values, evaluate_step
+from inferonomics.symbolic.formulas import get_formula
+
+KINDS = ("roofline", "utilization", "cost", "context", "users")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100})
+    return plt
+
+
+def _save(fig, path: Path) -> bytes:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise InvalidInputError("-o", "a file name ending in .png or .svg", str(path))
+    buf = io.BytesIO()
+    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    fig.savefig(buf, format=fmt, metadata=meta)
+    return buf.getvalue()
+
+
+def _weights_only(v: Mapping[str, float]) -> dict[str, float]:
+    """The closed forms' setting: weights only, ideal rates, no communication or fixed costs."""
+    return dict(v, context=0.0, kv_bytes_per_token=0.0, link_latency_s=0.0, overhead_s=0.0,
+                link_bandwidth_bytes_per_s=float("inf"),
+                layer_overhead_s=0.0, eta_flop=1.0, eta_bw=1.0, eta_kv=1.0)
+
+
+def roofline(ax, v: Mapping[str, float]) -> dict:
+    F, W, bw = v["peak_flop_per_s"], v["hbm_bandwidth_bytes_per_s"], v["bytes_per_weight"]
+    ridge = F / W
+    x = np.logspace(np.log10(ridge) - 3, np.log10(ridge) + 2, 400)
+    ax.loglog(x, np.minimum(F, W * x), color="k", label="roofline min(F, W x)")
+    ax.axvline(ridge, color="grey", ls="--", label=f"ridge F/W = {ridge:.0f} FLOP/byte")
+    for b in (1, 8, 64, 512, 4096):
+        ai = 2 * b / bw  # decode: 2 FLOPs per weight per token, b_w bytes per weight read once
+        ax.plot([ai], [min(F, W * ai)], "o", label=f"decode B={b}: {ai:.0f} FLOP/byte")
+    ax.set(xlabel="arithmetic intensity (FLOP/byte)", ylabel="attainable FLOP/s",
+           title="Roofline: decode's intensity grows with the batch")
+    return {"ridge_flop_per_byte": ridge}
+
+
+def utilization(ax, v: Mapping[str, float]) -> dict:
+    bstar = get_formula("break_even_batch").evaluate(v)
+    b = np.unique(np.round(np.logspace(0, np.log10(bstar) + 1.5, 300)))
+    u = [evaluate_step(dict(_weights_only(v), batch=x)).utilization for x in b]
+    ax.semilogx(b, np.asarray(u) * 100, color="C0")
+    ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
+    ax.set(xlabel="batch B (sequences per step)", ylabel="utilization (% of peak FLOP/s)",
+           title="Utilization against batch: linear until B*, then flat")
+    return {"break_even_batch": bstar}
+
+
+def cost(ax, v: Mapping[str, float]) -> dict:
+    bstar = get_formula("break_even_batch").evaluate(v)
+    b = np.unique(np.round(np.logspace(0, np.log10(bstar) + 1.5, 300)))
+    steps = np.array([evaluate_step(dict(_weights_only(v), batch=x)).step_s for x in b])
+    chip_hours = v.get("tp", 1.0) * steps / 3600 / b * 1e6
+    price = v.get("price_usd_per_chip_hour")
+    y, label = (chip_hours * price, "cost (USD per million tokens)") if price else (
+        chip_hours, "chip-hours per million tokens (times your price = USD)")
+    ax.loglog(b, y, color="C2")
+    ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
+    ax.set(xlabel="batch B (sequences per step)", ylabel=label,
+           title="Cost per token falls as 1/B until B*, then stays flat")
+    return {"break_even_batch": bstar}
+
+
+def context(ax, v: Mapping[str, float]) -> dict:
+    if not v.get("kv_bytes_per_token"):
+        raise InvalidInputError("kv_bytes_per_token", "a number > 0 for the context plot")
+    crit = get_formula("critical_context").evaluate(v)
+    f = get_formula("break_even_batch_with_kv")
+    c = np.linspace(0, crit * 0.98, 300)[1:]
+    curve = sp.lambdify(f.args, f.expr, "numpy")(*[c if a.name == "context" else v[a.name] for a in f.args])
+    ax.semilogy(c, curve, color="C4")
+    ax.axvline(crit, color="C3", ls="--", label=f"critical context c* = {crit:,.0f} tokens")
+    ax.set(xlabel="context c (tokens)", ylabel="break-even batch B*_kv",
+           title="KV reads raise the break-even batch, which vanishes at c*")
+    return {"critical_context": crit}
+
+
+def users(ax, v: Mapping[str, float]) -> dict:
+    bstar = get_formula("break_even_batch").evaluate(v)
+    base = get_formula("min_user_base")
+    u_star = base.evaluate(dict(v, concurrency=bstar))
+    n_users = np.logspace(1, np.log10(u_star) + 1.5, 300)
+    conc = n_users * v["minutes_per_day"] / (1440 * v["peak_to_mean"])
+    util = [evaluate_step(dict(_weights_only(v), batch=max(1.0, x))).utilization for x in conc]
+    ax.semilogx(n_users, np.asarray(util) * 100, color="C1")
+    ax.axvline(u_star, color="C3", ls="--", label=f"user base at B*: {u_star:,.0f}")
+    ax.set(xlabel="registered users (one replica)", ylabel="utilization (% of peak FLOP/s)",
+           title="Economies of scale: utilization against the user base")
+    return {"user_base_at_break_even": u_star}
+
+
+PLOTTERS: dict[str, Callable] = {"roofline": roofline, "utilization": utilization, "cost": cost,
+                                 "context": context, "users": users}
+
+
+def render(kind: str, values: Mapping[str, float], fmt: str = "png") -> tuple[bytes, dict]:
+    """Draw one plot; returns the file's bytes and the numbers it marked."""
+    if kind not in PLOTTERS:
+        raise UnknownNameError("plot kind", kind, KINDS)
+    v = bind_values(values)
+    v.setdefault("minutes_per_day", 10.0)
+    v.setdefault("peak_to_mean", 1.0)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    try:
+        marks = PLOTTERS[kind](ax, v)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+        return _save(fig, Path(f"plot.{fmt}")), marks
+    finally:
+        plt.close(fig)
