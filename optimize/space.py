@@ -142,6 +142,14 @@ def _calibrator(calibration: str | None, ideal: bool):
     return cal, f"calibration {calibration or 'shipped default'}"
 
 
+def _apply(cal, values: dict, activation: str) -> dict:
+    """Calibrated values: the fitted matmul efficiency is taken at the compute (activation) precision."""
+    try:
+        return cal.apply(values, precision=activation)
+    except TypeError:  # a calibration object without per-precision fits
+        return cal.apply(values)
+
+
 def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], *,
                 kv_precisions: Sequence[str] | None = None, tp: Sequence[int] | None = None,
                 prices: Mapping[str, float] | None = None, calibration: str | None = None,
@@ -183,7 +191,7 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                     skipped.append(f"{hw.name}: publishes no FLOP/s rate")
                     continue
                 if cal is not None:
-                    values = cal.apply(values)
+                    values = _apply(cal, values, act)
                 if not tps:
                     skipped.append(f"{hw.name}: no TP degree up to its scale-up domain "
                                    f"({hw.scaleup_domain_size or 1}) splits the model's heads")
