@@ -487,3 +487,31 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
     b, pt = best
     users = form.evaluate({"concurrency": float(b), "minutes_per_day": minutes_per_day, "peak_to_mean": peak_to_mean})
     return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, peak_to_mean)
+
+
+def relaxed_tp_degree(values: Mapping[str, float], policy: str = "step") -> float:
+    """The continuous relaxation of the TP choice: the real ``t >= 1`` minimizing the batch-1 step time
+    (symbolic.model's t_step at B = 1), by ``scipy.optimize.minimize`` over log t. With the closed form's
+    assumptions (memory-bound, no KV, latency-only all-reduce) it equals ``optimal_tp_degree``; the solver
+    itself compares the integer neighbours on the full model."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    v = bind_values(dict(values, batch=1.0, tp=1.0))
+    v.setdefault("active_params", v["total_params"])
+    fn = _batch1_step(policy)
+    vec = [v.get(a.name, 1.0) for a in ARGS]
+    it = _INDEX["tp"]
+
+    def f(z: np.ndarray) -> float:
+        vec[it] = float(np.exp(z[0]))
+        return fn(*vec) / 1e-3  # milliseconds keep the gradient well scaled
+
+    res = minimize(f, x0=np.array([math.log(8.0)]), bounds=[(0.0, math.log(1e5))], method="L-BFGS-B",
+                   options={"ftol": 1e-15, "gtol": 1e-12})
+    return float(np.exp(res.x[0]))
+
+
+@cache
+def _batch1_step(policy: str):
+    return sp.lambdify(ARGS, M.t_step(policy), "math", cse=True)

@@ -1,0 +1,125 @@
+"""The optimize, pareto, users and sweep commands: exit codes 0 / 2 / 3, JSON keys, one-line errors, files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inferonomics.optimize.cli import main
+
+BASE = ["--model", "llama3.1-70b", "--hardware", "h100-sxm,b200", "--precision", "bf16,fp8", "--ideal"]
+PRICE = ["--price-usd-per-hour", "h100-sxm=2.5,b200=5"]
+
+
+def run(capsys, argv):
+    """main()'s exit code; argparse's own errors exit through SystemExit with the same code."""
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_optimize_json(capsys):
+    code, out, err = run(capsys, ["optimize", *BASE, *PRICE, "--tpot-slo-ms", "50", "--ttft-slo-ms", "2000",
+                                  "--demand-tokens-per-s", "20000", "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    for key in ("status", "hardware", "precision", "tp", "batch", "replicas", "chips", "step_ms", "ttft_ms",
+                "tokens_per_s", "cost_usd_per_hour", "cost_usd_per_million_tokens", "utilization", "binding",
+                "reason", "solve_ms"):
+        assert key in d
+    assert d["status"] == "optimal" and d["step_ms"] <= 50 and d["tokens_per_s"] >= 20000
+
+
+def test_optimize_from_users_and_text(capsys):
+    code, out, _ = run(capsys, ["optimize", *BASE, *PRICE, "--tpot-slo-ms", "50", "--users", "1e6",
+                                "--minutes-per-day", "10", "--tokens-per-active-minute", "300"])
+    assert code == 0 and out.startswith("OPTIMAL")
+
+
+def test_mixed_fleet_json(capsys):
+    code, out, err = run(capsys, ["optimize", *BASE, *PRICE, "--tpot-slo-ms", "50", "--demand-tokens-per-s",
+                                  "60000", "--max-chips", "h100-sxm=8,b200=8", "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["status"] == "optimal" and d["chips"] <= 16
+
+
+def test_infeasible_exits_3_with_the_reason(capsys):
+    code, out, err = run(capsys, ["optimize", "--model", "llama3.1-405b", "--hardware", "h100-sxm", "--precision",
+                                  "bf16", "--ideal", "--price-usd-per-hour", "2", "--tpot-slo-ms", "50",
+                                  "--demand-tokens-per-s", "100", "--json"])
+    assert code == 3
+    assert json.loads(out)["status"] == "infeasible"
+    assert err.count("\n") == 1 and "812 GB of weights" in err
+
+
+@pytest.mark.parametrize("extra", [
+    ["--tpot-slo-ms", "0", "--demand-tokens-per-s", "100"],
+    ["--tpot-slo-ms", "-5", "--demand-tokens-per-s", "100"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "nan"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "0"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "100", "--users", "10", "--minutes-per-day", "5"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "100", "--calibration", "x.toml"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "100", "--tp", "1,3"],
+    ["--tpot-slo-ms", "50"],
+    ["--tpot-slo-ms", "50", "--users", "10"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "100", "--objective", "usd_per_watt"],
+    ["--tpot-slo-ms", "50", "--demand-tokens-per-s", "100", "--max-chips", "h100-sxm=0"],
+])
+def test_bad_input_exits_2_in_one_line(capsys, extra):
+    code, out, err = run(capsys, ["optimize", *BASE, *PRICE, *extra])
+    assert code == 2
+    assert err.count("\n") == 1 and "error" in err
+
+
+def test_empty_hardware_and_missing_price(capsys):
+    code, _, err = run(capsys, ["optimize", "--model", "llama3.1-70b", "--hardware", ",", "--tpot-slo-ms", "50",
+                                     "--demand-tokens-per-s", "1"])
+    assert code == 2 and err.count("\n") == 1
+    code, _, err = run(capsys, ["optimize", "--model", "llama3.1-70b", "--hardware", "h100-sxm", "--ideal",
+                                "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1"])
+    assert code == 2 and "--price-usd-per-hour" in err and err.count("\n") == 1
+
+
+def test_tp_error_names_the_heads(capsys):
+    code, _, err = run(capsys, ["optimize", *BASE, *PRICE, "--tpot-slo-ms", "50", "--demand-tokens-per-s", "100",
+                                "--tp", "6"])
+    assert code == 2 and "attention heads" in err
+
+
+def test_pareto_files(capsys, tmp_path):
+    csv, png = tmp_path / "f.csv", tmp_path / "f.png"
+    code, out, err = run(capsys, ["pareto", *BASE, *PRICE, "--tpot-slo-ms", "60", "-o", str(csv), "--plot", str(png),
+                                  "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    assert len(d["points"]) > 5 and d["seconds"] < 5
+    assert csv.read_text().startswith("hardware,precision,tp,batch")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_users_command(capsys):
+    code, out, err = run(capsys, ["users", *BASE, "--tpot-slo-ms", "50", "--target-utilization", "0.3", "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["status"] == "optimal" and d["min_user_base"] > 0 and d["utilization"] >= 0.3
+    code, _, err = run(capsys, ["users", *BASE, "--tpot-slo-ms", "50", "--target-utilization", "1"])
+    assert code == 3 and err.count("\n") == 1
+
+
+def test_sweep_command(capsys, tmp_path):
+    code, out, err = run(capsys, ["sweep", *BASE, "--tp", "1,2", "--batch", "1:64", "--context", "0:4096:4",
+                                  "--summary", "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["configs"] == 2 * 2 * 2 * 64 * 4 and d["configs_per_s"] > 0 and d["best"] and d["worst"]
+    out_csv = tmp_path / "s.csv"
+    code, _, err = run(capsys, ["sweep", *BASE, "--tp", "1", "--batch", "1:8", "--context", "0,1024", "-o", str(out_csv)])
+    assert code == 0, err
+    assert len(out_csv.read_text().splitlines()) == 1 + 2 * 2 * 8 * 2
+    code, _, err = run(capsys, ["sweep", *BASE, "--batch", "0:8"])
+    assert code == 2 and err.count("\n") == 1
