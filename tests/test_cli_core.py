@@ -1,0 +1,102 @@
+"""The core CLI: seed, evaluate, derive and plot, including every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from inferonomics.optimize.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seed_json_has_the_issue_keys(capsys):
+    code, out, _ = run(capsys, "seed", "--json")
+    data = json.loads(out)
+    assert code == 0
+    for key in ("compute_ms", "memory_ms", "utilization_at_batch_1", "utilization_at_batch_100",
+                "break_even_batch", "min_user_base", "min_user_base_at_break_even"):
+        assert key in data
+    assert data["break_even_batch"] == 500 and data["min_user_base"] == 144000
+
+
+def test_seed_text_names_the_refinements(capsys):
+    code, out, _ = run(capsys, "seed")
+    assert code == 0
+    assert "not the essay's 1000" in out and "critical" in out.lower() and "F*b_w/(2*W)" in out
+
+
+def test_evaluate_reproduces_the_textbook_numbers(capsys):
+    code, out, _ = run(capsys, "evaluate", "--params", "1.6e12", "--bytes-per-weight", "1", "--peak-flops", "3e15",
+                       "--hbm-bandwidth", "3e12", "--tp", "20", "--batch", "100", "--price-usd-per-hour", "2",
+                       "--json")
+    d = json.loads(out)
+    assert code == 0
+    assert d["compute_ms"] == pytest.approx(5.3333333, rel=1e-6)  # 2*1.6e12*100/(20*3e15)
+    assert d["memory_ms"] == pytest.approx(26.666667, rel=1e-6)  # 1.6e12/(20*3e12)
+    assert d["utilization"] == pytest.approx(0.2)
+    assert d["memory_bound"] is True and d["comm_ms"] == 0
+    # 20 chips at $2/h for 26.67 ms emit 100 tokens: 2*20/3600*0.0266667/100*1e6
+    assert d["cost_usd_per_million_tokens"] == pytest.approx(2.962963, rel=1e-6)
+    for key in ("step_ms", "tokens_per_s", "tokens_per_s_per_user"):
+        assert key in d
+
+
+def test_evaluate_latency_only_comm_without_link_bandwidth(capsys):
+    base = ["evaluate", "--params", "7e10", "--bytes-per-weight", "2", "--peak-flops", "1e15", "--hbm-bandwidth",
+            "3e12", "--tp", "8", "--layers", "80", "--hidden", "8192", "--link-latency-s", "1e-6", "--json"]
+    _, out, _ = run(capsys, *base)
+    # 80 layers x 2 all-reduces x 2(t-1) hops x 1 us
+    assert json.loads(out)["comm_ms"] == pytest.approx(80 * 2 * 14 * 1e-6 * 1e3)
+    _, out, _ = run(capsys, *base, "--link-bandwidth", "4.5e11")
+    assert json.loads(out)["comm_ms"] > 80 * 2 * 14 * 1e-6 * 1e3
+
+
+def test_per_op_is_never_faster_than_step(capsys):
+    args = ["evaluate", "--params", "8e9", "--bytes-per-weight", "2", "--peak-flops", "9.89e14",
+            "--hbm-bandwidth", "3.35e12", "--batch", "256", "--context", "4096", "--kv-bytes-per-token", "131072",
+            "--layers", "32", "--hidden", "4096", "--json"]
+    _, out, _ = run(capsys, *args, "--overlap", "step")
+    _, out2, _ = run(capsys, *args, "--overlap", "per-op")
+    assert json.loads(out2)["step_ms"] >= json.loads(out)["step_ms"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["evaluate", "--params", "0"], "--params"),
+    (["evaluate", "--params", "-5"], "--params"),
+    (["evaluate", "--params", "nan"], "--params"),
+    (["evaluate", "--peak-flops", "inf"], "--peak-flops"),
+    (["evaluate", "--batch", "0.5"], "--batch"),
+    (["evaluate", "--tp", "3.5"], "--tp"),
+    (["evaluate", "--tp", "0"], "--tp"),
+    (["evaluate", "--frobnicate", "1"], "unrecognized"),
+    (["evaluate", "--params", "1e9"], "--bytes-per-weight"),
+    (["evaluate", "--overlap", "sometimes"], "--overlap"),
+    (["derive", "--bogus"], "unrecognized"),
+    (["plot", "roofline", "-o", "/tmp/x.gif"], ".png or .svg"),
+    (["plot", "nothing", "-o", "/tmp/x.png"], "invalid choice"),
+    (["nonsense"], "invalid choice"),
+])
+def test_bad_input_is_one_line_exit_2(argv, needle):
+    proc = subprocess.run([sys.executable, "-m", "inferonomics.optimize.cli", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_derive_lists_every_formula_as_json(capsys):
+    from inferonomics.symbolic.formulas import all_formulas
+
+    code, out, _ = run(capsys, "derive", "--json")
+    data = json.loads(out)["formulas"]
+    assert code == 0 and [f["name"] for f in data] == [f.name for f in all_formulas()]
+    for f in data:
+        assert {"name", "expression", "latex", "args", "conditions"} <= set(f)
