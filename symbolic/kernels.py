@@ -76,17 +76,17 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
     The middle term is a latency floor: each query head of each sequence costs an SM at least
     :math:`t_i` (load Q, softmax, write the output), whatever the cache length.
 
-    Two kernel families carry their own constants: a serving engine's split-KV kernel (``split=True``:
-    :math:`\eta_{kv}, a_s, t_a`) and PyTorch's SDPA without KV split (``split=False``:
-    :math:`\eta_{kv,t}, a_{s,t}, t_{a,t}`).
+    Two kernel families carry their own streaming constants: a serving engine's split-KV kernel
+    (``split=True``: :math:`\eta_{kv}, a_s`) and PyTorch's SDPA without KV split (``split=False``:
+    :math:`\eta_{kv,t}, a_{s,t}`); both pay the fixed time :math:`t_a`.
     """
     items = attention_items(batch, kv_heads, split)
-    eta, per_sm, fixed = (s.eta_kv, s.a_sat, s.t_attn) if split else (s.eta_kv_t, s.a_sat_t, s.t_attn_t)
+    eta, per_sm = (s.eta_kv, s.a_sat) if split else (s.eta_kv_t, s.a_sat_t)
     kv_bytes = 2 * batch * context * kv_heads * head_dim * b_kv
     stream = kv_bytes / (eta * s.W * attention_occupancy(items, per_sm))
     floor = batch * heads * s.t_item / s.n_sm
     compute = 4 * batch * context * heads * head_dim / (s.eta_F * s.F)
-    return fixed + Max(stream, floor, compute)
+    return s.t_attn + Max(stream, floor, compute)
 
 
 def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:
@@ -118,6 +118,15 @@ def step_tokens(batch: Expr = s.B, prompt: Expr = s.isl, output: Expr = s.osl) -
     r"""Tokens one in-flight-batching step processes: :math:`B` decode tokens plus :math:`B n_{in}/n_{out}`
     prompt tokens of the requests admitted in steady state (each lives ``output`` steps)."""
     return batch + batch * prompt / output
+
+
+def inflight_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output: Expr = s.osl) -> Expr:
+    r"""Mean step time under in-flight batching: each step admits :math:`B/n_{out}` new requests, so a
+    fraction :math:`f = \min(1, B/n_{out})` of the steps also prefill a prompt chunk:
+    :math:`\bar t = t_{dec} + f\,(t_{mix} - t_{dec})`. (Averaging the tokens instead would hide the
+    prompt's compute under the decode step's memory time, and an MoE's expert reads under Jensen's gap.)
+    ``t_mixed`` is a step with ``max(1, B/n_out)`` prompts in it."""
+    return t_decode + Min(S.One, batch / output) * (t_mixed - t_decode)
 
 
 def backend_overhead(backend: str) -> Expr:

@@ -52,8 +52,9 @@ class Calibration:
               backend: str = "trtllm") -> dict[str, float]:
         """A copy of the symbol-value dict ``values`` with the fitted symbols set.
 
-        ``eta_flop`` takes the fitted fraction at ``precision`` (fp8 -> ``eta_flop_fp8``); ``overhead_s`` and
-        ``layer_overhead_s`` take the serving ``backend``'s step overhead and the engine per-layer cost;
+        ``eta_flop`` takes the fitted fraction at ``precision`` (fp8 -> ``eta_flop_fp8``); ``overhead_s`` takes the
+        serving ``backend``'s step overhead and ``layer_overhead_s`` is 0 (engines fuse the elementwise ops;
+        their per-layer cost is the fixed time of each kernel, ``kernel_overhead_s`` and ``attn_kernel_s``);
         ``link_latency_s`` is the fitted hop latency and ``link_bandwidth_bytes_per_s``, when present, is
         scaled by the fitted ``eta_link`` (datasheet link bandwidth -> achieved bus bandwidth).
         """
@@ -64,8 +65,7 @@ class Calibration:
             out["eta_flop"] = fitted["eta_flop_fp8"]
         if backend in _BACKEND_OVERHEAD and _BACKEND_OVERHEAD[backend] in fitted:
             out["overhead_s"] = fitted[_BACKEND_OVERHEAD[backend]]
-        if "engine_layer_overhead_s" in fitted:
-            out["layer_overhead_s"] = fitted["engine_layer_overhead_s"]
+        out["layer_overhead_s"] = 0.0  # a serving engine's per-layer cost is its kernels' fixed times
         if "link_bandwidth_bytes_per_s" in values and "eta_link" in fitted:
             out["link_bandwidth_bytes_per_s"] = values["link_bandwidth_bytes_per_s"] * fitted["eta_link"]
         return out

@@ -62,9 +62,17 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
     return env
 
 
-def with_precision(env: dict[str, float], precision: str) -> dict[str, float]:
-    """``env`` with ``peak_flop_per_s``/``eta_flop`` set for GEMMs at ``precision`` (bf16 or fp8)."""
+#: GEMM kernel families: a serving engine's GEMMs (NVIDIA's TRT-LLM measurements) stream weights at
+#: eta_bw, PyTorch's (ours: torch.matmul, torch._scaled_mm) at eta_bw_torch; both pay the same in-graph
+#: fixed time (kernel_overhead_s, kernel_overhead_fp8_s)
+_FAMILY_BW = {"engine": "eta_bw", "torch": "eta_bw_torch"}
+
+
+def with_precision(env: dict[str, float], precision: str, family: str = "engine") -> dict[str, float]:
+    """``env`` with ``peak_flop_per_s``, ``eta_flop`` and the GEMM fixed time ``kernel_overhead_s`` set for
+    GEMMs at ``precision`` (bf16, fp8, fp8_block) of kernel ``family`` (engine or torch)."""
     out = dict(env)
+    out["eta_bw"] = env[_FAMILY_BW[family]]
     if precision.startswith("fp8"):
         eta = env["eta_flop_fp8_block"] if precision == "fp8_block" else env["eta_flop_fp8"]
         out["peak_flop_per_s"], out["eta_flop"] = env["peak_fp8"], eta
@@ -74,9 +82,9 @@ def with_precision(env: dict[str, float], precision: str) -> dict[str, float]:
     return out
 
 
-def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16") -> np.ndarray:
+def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", family: str = "engine") -> np.ndarray:
     """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``."""
-    e = with_precision(env, precision)
+    e = with_precision(env, precision, family)
     f = compiled("gemm_time", ("m", "n", "k", "b_in", "b_w"))
     return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w}, e)
 
@@ -112,7 +120,8 @@ def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
             sel = r["dtype"] == dt
             b = 1.0 if dt == "fp8" else 2.0
             m = r["batch_run"][sel] if dt == "fp8" else r["batch"][sel]  # fp8 pads B to a multiple of 16
-            out[sel] = gemm(m, r["N"][sel], r["K"][sel], b, b, env, dt)
+            # one kernel between two CUDA events, outside a graph: the launch latency shows
+            out[sel] = gemm(m, r["N"][sel], r["K"][sel], b, b, env, dt, "torch") + env["launch_overhead_s"]
         return out
     # NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0: fp8 rows include quantizing activations
     for dt in np.unique(r["dtype"]):
@@ -131,11 +140,12 @@ def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
 def layer_time(tokens, decode_batch, context, prefill, env) -> np.ndarray:
     """One Llama-3.1-8B layer (ours): four GEMMs over all tokens, SDPA decode attention (no KV split),
     causal prefill attention of the chunk, the unfused elementwise traffic and the per-layer fixed cost."""
-    t = sum(gemm(tokens, n, k, 2.0, 2.0, env) for n, k in LAYER_GEMMS)
+    t = sum(gemm(tokens, n, k, 2.0, 2.0, env, "bf16", "torch") for n, k in LAYER_GEMMS)
     dec = np.where(decode_batch > 0, decode_attention(np.maximum(decode_batch, 1), context, _H, _KVH, _HD, 2.0,
                                                       env, split=False), 0.0)
     pre = np.where(prefill > 0, prefill_attention(np.maximum(prefill, 1), _H, _HD, prefill / 2, env), 0.0)
-    act = compiled("elementwise_time", ("tokens", "width"))({"tokens": tokens, "width": (_D + 2 * _FF) * 2.0}, env)
+    act = compiled("elementwise_time", ("tokens", "width"))({"tokens": tokens, "width": (_D + 2 * _FF) * 2.0},
+                                                           with_precision(env, "bf16", "torch"))
     return t + dec + pre + act + env["layer_overhead_s"]
 
 
@@ -145,7 +155,8 @@ def _moe_rows(r: np.ndarray, env) -> np.ndarray:
     touched = r["experts_touched"]
     m = r["batch"] * r["top_k"] / touched
     d, ff = r["d_model"], r["ffn_per_expert"]
-    per_expert = gemm(m, 2 * ff, d, 2.0, 2.0, env) + gemm(m, d, ff, 2.0, 2.0, env) + env["expert_overhead_s"]
+    per_expert = (gemm(m, 2 * ff, d, 2.0, 2.0, env, "bf16", "torch") + gemm(m, d, ff, 2.0, 2.0, env, "bf16", "torch")
+                  + env["expert_overhead_s"])
     return touched * per_expert
 
 
@@ -174,8 +185,9 @@ def predict_table(table: Table, env: dict[str, float]) -> np.ndarray:
         return _gemm_rows(r, table.source, env)
     if table.kind == "layer_decode":
         return layer_time(r["batch"], r["batch"], r["context"], np.zeros(len(r)), env)
-    if table.kind == "layer_prefill":
-        return layer_time(r["seq"], np.zeros(len(r)), np.ones(len(r)), r["seq"], env)
+    if table.kind == "layer_prefill":  # timed eagerly (no CUDA graph): the host's dispatch is a floor
+        gpu = layer_time(r["seq"], np.zeros(len(r)), np.ones(len(r)), r["seq"], env)
+        return np.maximum(gpu, env["eager_layer_s"])
     if table.kind == "mixed_step":
         b, p = r["decode_batch"], r["prefill_tokens"]
         return layer_time(b + p, b, r["decode_context"], p, env)

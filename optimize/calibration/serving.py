@@ -1,9 +1,10 @@
 """Predict end-to-end serving TPOT and TTFT rows (NVIDIA aiconfigurator-core 0.12.0 measurement data,
 Apache-2.0) from the catalog's model architecture, per-kernel times and the calibration.
 
-One decode step under in-flight batching (``mode == agg``) on a replica of ``t`` chips processes the ``B``
-decode tokens plus ``B * isl / osl`` prompt tokens of the requests admitted in steady state
-(:func:`inferonomics.symbolic.kernels.step_tokens`). Per layer: the weight GEMMs over all step tokens
+Under in-flight batching (``mode == agg``) on a replica of ``t`` chips every step decodes ``B`` tokens and
+admits ``B/osl`` new requests on average, so a fraction ``min(1, B/osl)`` of the steps also prefill a whole
+prompt (:func:`inferonomics.symbolic.kernels.inflight_step_time`); on average ``B * isl / osl`` prompt tokens
+per step (:func:`inferonomics.symbolic.kernels.step_tokens`). Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
 and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch
@@ -90,12 +91,14 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         mlp = gemm(tokens, 2 * ff, a.d_model, b_in, b_w, env, prec) + gemm(tokens, a.d_model, ff, b_in, b_w,
                                                                            env, prec)
     comm = np.where(tp > 1, 2 * collective("all_reduce", tokens * a.d_model * 2.0, np.maximum(tp, 2), env), 0.0)
-    layer = qkv + o + att_d + att_p + mlp + comm + env["engine_layer_overhead_s"]
+    layer = qkv + o + att_d + att_p + mlp + comm  # an engine fuses norms/rotary into these kernels
     head = gemm(batch / dp, a.vocab / attn_tp, a.d_model, 2.0, 2.0, env, "bf16")
-    return a.n_layers * layer + head + env[_BACKENDS[backend]]
+    return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
 
 
 def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
+    from .predict import compiled  # noqa: PLC0415
+
     out = np.full(len(r), np.nan)
     batch = np.where(np.isfinite(r["batch_size"]), r["batch_size"], r["silicon_concurrency"])
     tp, dp = _col(r, "tp_size", 1.0), _col(r, "attention_dp_size", 1.0)
@@ -113,8 +116,11 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         args = (a, b, isl, osl, tp[sel], dp[sel], ep[sel], mtp[sel], prec, backend, env)
         if ttft:  # the request's own prompt in one chunk beside the running decode batch, plus fixed costs
             out[sel] = step_time(*args, prefill_tokens=isl, context=isl) + env["request_overhead_s"]
-        else:
-            out[sel] = step_time(*args)
+        else:  # kernels.inflight_step_time: a fraction min(1, B/osl) of the steps carry prompt chunks
+            t_dec = step_time(*args, prefill_tokens=np.zeros_like(b))
+            t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
+            out[sel] = compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
+                {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
     return out
 
 

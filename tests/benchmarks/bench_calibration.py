@@ -1,0 +1,53 @@
+"""Benchmark (not collected by pytest): calibrate and validate times on the whole H100 set, and the
+held-out errors per kind. Run: python tests/benchmarks/bench_calibration.py [MEASUREMENTS_DIR]
+
+Data: our H100 sweep and NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from inferonomics.optimize.calibration import read_measurements
+from inferonomics.optimize.calibration.api import calibrate
+from inferonomics.optimize.calibration.validate import validate
+
+
+def main(root: Path) -> None:
+    t0 = time.perf_counter()
+    meas = read_measurements(root)
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate(meas, date="2026-11-26")
+    t_cal = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summary = validate(meas, cal).summary
+    t_val = time.perf_counter() - t0
+    print(f"read      {t_read:6.2f} s  (target <= 3 s)")
+    print(f"calibrate {t_cal:6.2f} s  (target <= 60 s), converged: {cal.converged}")
+    print(f"validate  {t_val:6.2f} s  (target <= 10 s)")
+    print(f"{'held-out':28s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}")
+
+    def row(name, q):
+        f = lambda x: "      -" if x is None else f"{x:7.2f}"  # noqa: E731
+        print(f"{name:28s} {q['rows']:7d} {f(q['mape_pct'])} {f(q['median_abs_pct_error'])} {f(q['p90_abs_pct_error'])}")
+
+    for kind, q in summary["held_out"]["by_kind"].items():
+        row(kind, q)
+    for name, q in summary["subsets"].items():
+        row(name, q["held_out"])
+    print("in-sample (all rows)")
+    for kind, q in summary["by_kind"].items():
+        row(kind, q)
+    for name, q in summary["subsets"].items():
+        row(name, q["all"])
+
+
+if __name__ == "__main__":
+    default = Path(__file__).resolve().parents[3] / "shared" / "measurements"
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

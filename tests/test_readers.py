@@ -1,0 +1,89 @@
+"""Measurement readers: good fixtures parse into typed tables; malformed ones fail with file and line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inferonomics.optimize.calibration.readers import (KINDS, device_to_hardware, read_measurements)
+from inferonomics.symbolic.errors import InferonomicsError, SpecError
+
+FIX = Path(__file__).parent / "fixtures" / "measurements"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "measurements"
+
+
+def test_good_fixture_reads_every_kind():
+    m = read_measurements(FIX / "good")
+    kinds = {t.kind for t in m.tables}
+    assert kinds == set(KINDS)
+    assert m.hardware == ("h100-sxm",)
+    for t in m.tables:
+        assert t.rows["latency_s"].dtype == float and np.all(t.rows["latency_s"] > 0)
+        assert t.rows["line"][0] == 2
+    assert m.ceilings["d2d_copy_bf16_2GiB"] == pytest.approx(3.0054, rel=1e-3)
+    assert {f.path.name for f in m.files} >= {"gemm_h100_sxm.csv", "env.txt"} - {"env.txt"}
+    assert all(len(f.sha256) == 64 for f in m.files)
+
+
+def test_subdirectory_alone_reads():
+    m = read_measurements(FIX / "good" / "nvidia")
+    assert {t.source for t in m.tables} == {"nvidia"}
+    serving = m.of_kind("serving_tpot")[0].rows
+    assert np.isnan(serving["batch_size"][0])  # the disaggregated row leaves the agg columns empty
+
+
+@pytest.mark.parametrize("folder, where", [
+    ("missing_column", "gemm_h100_sxm.csv: line 1: columns latency_ms"),
+    ("non_numeric", "gemm_h100_sxm.csv: line 3: column m"),
+    ("negative_latency", "gemm_h100_sxm.csv: line 4: column latency_ms: a positive latency"),
+    ("unknown_device", "env.txt: line 1: unknown device 'NVIDIA A100-SXM4-80GB'"),
+    ("unknown_system", "collectives.csv: line 2: unknown system 'mi300x'"),
+    ("unknown_gemm_system", "gemm_a100_sxm.csv: file name"),
+    ("short_row", "layer_prefill.csv: line 3: 7 fields, got 3"),
+])
+def test_malformed_rows_name_file_and_line(folder, where):
+    with pytest.raises(SpecError) as info:
+        read_measurements(FIX / folder)
+    assert where in str(info.value)
+    assert isinstance(info.value, (InferonomicsError, ValueError))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_and_empty_directories(tmp_path):
+    with pytest.raises(SpecError, match="an existing directory"):
+        read_measurements(tmp_path / "nope")
+    with pytest.raises(SpecError, match="at least one known measurement CSV"):
+        read_measurements(tmp_path)
+    (tmp_path / "notes.txt").write_text("nothing to read")
+    with pytest.raises(SpecError):
+        read_measurements(tmp_path)
+
+
+def test_our_csvs_without_env_are_refused(tmp_path):
+    (tmp_path / "layer_prefill.csv").write_text((FIX / "good" / "h100" / "layer_prefill.csv").read_text())
+    with pytest.raises(SpecError, match="env.txt"):
+        read_measurements(tmp_path)
+
+
+@pytest.mark.parametrize("device, name", [
+    ("NVIDIA H100 80GB HBM3", "h100-sxm"), ("h100_sxm", "h100-sxm"), ("h200_sxm", "h200-sxm"),
+    ("NVIDIA H200", "h200-sxm"), ("b200_sxm", "b200"), ("NVIDIA B200", "b200"), ("gb200", "gb200"),
+    ("NVIDIA GB200", "gb200"), ("b300_sxm", "b300"), ("gb300", "gb300"), ("NVIDIA A100-SXM4-80GB", None),
+])
+def test_device_mapping(device, name):
+    assert device_to_hardware(device) == name
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/measurements is absent (real data not checked out)")
+def test_whole_shared_directory_reads_fast():
+    t0 = time.perf_counter()
+    m = read_measurements(SHARED)
+    elapsed = time.perf_counter() - t0
+    sizes = {(t.path.name, t.kind): len(t) for t in m.tables}
+    assert sizes[("gemm_h100_sxm.csv", "gemm")] == 100668
+    assert sizes[("serving_e2e.csv", "serving_tpot")] == 917
+    assert sizes[("decode_attention.csv", "decode_attention")] == 52033
+    assert elapsed < 6.0  # target 3 s on a quiet machine; CI runners are shared
