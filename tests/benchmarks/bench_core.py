@@ -1,0 +1,46 @@
+"""Benchmark of the core issue's and the derivation issue's numbers. Run: python3 tests/benchmarks/bench_core.py
+
+Cold-process timings are medians of several fresh interpreters, because this machine is shared and
+noisy; the targets are the issues' (seed <= 1.5 s, import + every closed form <= 1 s, derive <= 3 s).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPEATS = 5
+
+
+def cold(code: str | None = None, argv: list[str] | None = None) -> float:
+    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "inferonomics.optimize.cli", *argv]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def median_of(fn, n=REPEATS) -> float:
+    return statistics.median(fn() for _ in range(n))
+
+
+def main() -> None:
+    rows = []
+    baseline = median_of(lambda: cold("pass"))
+    rows.append(("python startup (for reference)", baseline, None))
+    rows.append(("inferonomics seed --json, cold process", median_of(lambda: cold(argv=["seed", "--json"])), 1.5))
+    rows.append(("import + build every closed form, cold process", median_of(lambda: cold(
+        "from inferonomics.symbolic.formulas import all_formulas; all_formulas()")), 1.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(("inferonomics derive --no-pdf, cold process", median_of(
+            lambda: cold(argv=["derive", "--out", tmp, "--no-pdf"]), 3), 3.0))
+    print(f"{'what':<52} {'median s':>9} {'target s':>9}  verdict")
+    for what, secs, target in rows:
+        verdict = "" if target is None else ("ok" if secs <= target else "OVER")
+        print(f"{what:<52} {secs:>9.3f} {'' if target is None else f'{target:>9.1f}'}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
