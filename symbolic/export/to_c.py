@@ -7,20 +7,24 @@ Compiles cleanly with ``cc -std=c99 -Wall -Wextra -pedantic``; link with ``-lm``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
-from .routine import ExactFloatMixin, Routine, float_literal, make_routine
+from .routine import ExactFloatMixin, Routine, make_routine
 
 #: integers above this print as double literals (an int constant this large would not fit ``long``)
 _MAX_INT_LITERAL = 2**31 - 1
 
 
 class GuardedC99Printer(ExactFloatMixin, C99CodePrinter):
-    """C99CodePrinter with exact float literals and strictly-C99 constants (no POSIX ``M_E``/``M_PI``)."""
+    """C99CodePrinter with exact float literals and strictly-C99 constants (no POSIX ``M_PI``/``M_SQRT2``)."""
+
+    def __init__(self) -> None:
+        super().__init__({"math_macros": {}})  # the M_* macros are POSIX, not C99: -std=c99 lacks them
 
     def _print_Integer(self, expr: sp.Integer) -> str:
         if abs(int(expr)) > _MAX_INT_LITERAL:
@@ -28,10 +32,10 @@ class GuardedC99Printer(ExactFloatMixin, C99CodePrinter):
         return super()._print_Integer(expr)
 
     def _print_Exp1(self, expr: sp.Basic) -> str:
-        return float_literal(sp.Float(sp.E, 17))
+        return repr(math.e)
 
     def _print_Pi(self, expr: sp.Basic) -> str:
-        return float_literal(sp.Float(sp.pi, 17))
+        return repr(math.pi)
 
 
 def block_comment(lines: Iterable[str]) -> list[str]:

@@ -16,7 +16,10 @@ EXTENSION = ".mjs"
 
 
 class GuardedJavascriptPrinter(ExactFloatMixin, JavascriptCodePrinter):
-    """JavascriptCodePrinter with exact float literals (shortest round-trip ``repr``)."""
+    """JavascriptCodePrinter with exact float literals (shortest round-trip ``repr``) and ``NaN``."""
+
+    def _print_NaN(self, expr: object) -> str:
+        return "NaN"
 
 
 def render(routine: Routine) -> str:
