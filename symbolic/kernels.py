@@ -95,11 +95,16 @@ def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr
     return s.t_attn + 4 * heads * head_dim * tokens * span / (s.eta_F * s.F)
 
 
-def collective_time(message_bytes: Expr, gpus: Expr = s.t, op: str = "all_reduce") -> Expr:
+def collective_time(message_bytes: Expr, gpus: Expr = s.t, op: str = "all_reduce", nccl: bool = False) -> Expr:
     r"""One collective over ``gpus`` chips: :math:`t_c + f(t-1)\alpha + f\frac{t-1}{t}\frac{size}{\eta_\beta\beta}`,
-    ``f`` = 2 for an all-reduce (reduce-scatter + all-gather), 1 otherwise."""
+    ``f`` = 2 for an all-reduce (reduce-scatter + all-gather), 1 otherwise.
+
+    Two implementations carry their own fixed time and bandwidth fraction: the serving engines' custom
+    all-reduce kernels (:math:`t_c, \eta_\beta`, what tensor parallelism uses in a decode step) and NCCL
+    (``nccl=True``: :math:`t_{c,n}, \eta_{\beta,n}`)."""
     f = RING_FACTORS[op]
-    return s.t_coll + f * (gpus - 1) * s.alpha + f * (gpus - 1) / gpus * message_bytes / (s.eta_link * s.beta)
+    base, eta = (s.t_coll_n, s.eta_link_n) if nccl else (s.t_coll, s.eta_link)
+    return base + f * (gpus - 1) * s.alpha + f * (gpus - 1) / gpus * message_bytes / (eta * s.beta)
 
 
 def elementwise_time(tokens: Expr, width_bytes: Expr) -> Expr:

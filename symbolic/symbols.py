@@ -149,3 +149,5 @@ t_launch = _define("efficiency", "launch_overhead_s", r"t_{L}", U.second, "host 
 eta_W_t = _define("efficiency", "eta_bw_torch", r"\eta_{W,t}", U.one, "achieved fraction of HBM bandwidth streaming weights in PyTorch GEMMs and elementwise ops")
 t_seq = _define("efficiency", "overhead_per_seq_s", r"t_{s}", U.second, "host-side cost per sequence per decode step in a serving engine (sampling, scheduling, detokenization)")
 t_eager = _define("efficiency", "eager_layer_s", r"t_{\mathrm{eager}}", U.second, "host time to dispatch one unfused decoder layer in eager PyTorch (a floor on an eager layer's time)")
+t_coll_n = _define("efficiency", "nccl_base_s", r"t_{c,n}", U.second, "fixed time of one NCCL collective call (the engines' custom all-reduce has its own, t_c)")
+eta_link_n = _define("efficiency", "eta_link_nccl", r"\eta_{\beta,n}", U.one, "achieved fraction of datasheet link bandwidth in NCCL collectives")

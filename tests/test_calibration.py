@@ -40,8 +40,9 @@ HELD_OUT = {
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
-    ("serving_tpot_dense", "mape_pct"): 12.5,                  # target 12
-    ("serving_tpot_moe", "mape_pct"): 36.0,                    # target 20: NOT met (gpt-oss rows)
+    ("serving_tpot_dense", "mape_pct"): 12.8,                  # target 12: NOT quite met (12.3)
+    ("serving_tpot_moe", "mape_pct"): 36.0,                    # target 20: NOT met (gpt-oss rows; median 13)
+    ("collectives", "median_abs_pct_error"): 15.0,
 }
 
 
@@ -195,6 +196,25 @@ def test_cli_validate_fixture_json_and_plot(tmp_path, capsys):
     assert "NVIDIA aiconfigurator-core 0.12.0" in out["attribution"]
     assert main(["validate", "--measurements", str(FIX / "good")]) == 0
     assert "kind gemm" in capsys.readouterr().out
+
+
+def test_each_table_is_predicted_from_its_own_datasheet():
+    from inferonomics.optimize.calibration.validate import validate
+
+    cal = load_calibration()
+    h200 = read_measurements(FIX / "other_card")
+    assert h200.hardware == ("h200-sxm",)
+    table = h200.of_kind("gemm")[0]
+    on_h200 = P.predict_table(table, {**P.hardware_env("h200-sxm"), **cal.values})
+    on_h100 = P.predict_table(table, {**P.hardware_env("h100-sxm"), **cal.values})
+    assert np.all(on_h200[:3] < on_h100[:3])  # memory-bound decode GEMMs: 4.8 vs 3.35 TB/s
+    summary = validate(h200, cal).summary
+    assert summary["by_file"]["gemm_decode_sweep.csv:gemm"]["hardware"] == "h200-sxm"
+
+
+def test_measured_ceilings_replace_datasheet():
+    env = P.hardware_env("h100-sxm", {"d2d_copy_bf16_2GiB": 3.0, "gemm_bf16_8192cubed": 786.0})
+    assert env["hbm_bandwidth_bytes_per_s"] == 3.0e12 and env["peak_bf16"] == 786.0e12
 
 
 # ------------------------------------------------------------------------------------------ real data

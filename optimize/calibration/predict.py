@@ -108,8 +108,8 @@ def prefill_attention(tokens, heads, head_dim, span, env) -> np.ndarray:
     return f({"tokens": tokens, "heads": heads, "head_dim": head_dim, "span": span}, e)
 
 
-def collective(op: str, nbytes, gpus, env) -> np.ndarray:
-    return compiled("collective_time", ("nbytes", "gpus"), op=op)({"nbytes": nbytes, "gpus": gpus}, env)
+def collective(op: str, nbytes, gpus, env, nccl: bool = False) -> np.ndarray:
+    return compiled("collective_time", ("nbytes", "gpus"), op=op, nccl=nccl)({"nbytes": nbytes, "gpus": gpus}, env)
 
 
 # ------------------------------------------------------------------------------------------ per kind
@@ -163,9 +163,12 @@ def _moe_rows(r: np.ndarray, env) -> np.ndarray:
 def _collective_rows(r: np.ndarray, env) -> np.ndarray:
     size = np.where(r["dtype"] == "int8", 1.0, 2.0) * r["message_size"]
     out = np.empty(len(r))
+    nccl = r["kernel_source"] == "NCCL"
     for op in np.unique(r["op_name"]):
-        sel = r["op_name"] == op
-        out[sel] = collective(str(op), size[sel], r["num_gpus"][sel], env)
+        for impl in (True, False):
+            sel = (r["op_name"] == op) & (nccl == impl)
+            if sel.any():
+                out[sel] = collective(str(op), size[sel], r["num_gpus"][sel], env, nccl=impl)
     return out
 
 
