@@ -86,6 +86,11 @@ def parse_decimal(text: object, what: str = "int") -> int:
         return sign * value
 
 
+def is_condition(obj: object) -> bool:
+    """A relation, And/Or/Not or true/false; a Symbol is a SymPy Boolean too, but not a condition here."""
+    return isinstance(obj, sp.logic.boolalg.Boolean) and not isinstance(obj, sp.Expr)
+
+
 class _Decoder:
     """One pass over one document: counts nodes and keeps one Symbol per (name, assumptions)."""
 
@@ -117,7 +122,7 @@ class _Decoder:
 
     def boolean(self, node: Any) -> sp.Basic:
         out = self.node(node, 0, False)
-        if not isinstance(out, sp.logic.boolalg.Boolean):
+        if not is_condition(out):
             raise UnsafeFormulaError(f"expected a condition, got {type(out).__name__}")
         return out
 
@@ -192,10 +197,10 @@ class _Decoder:
         if len(raw_args) < low or (high is not None and len(raw_args) > high):
             raise UnsafeFormulaError(f"{op}: wrong number of args ({len(raw_args)})")
         args = [self.node(a, depth + 1, doc) for a in raw_args]
-        want = sp.logic.boolalg.Boolean if op in LOGIC else sp.Expr
         for a in args:
-            if not isinstance(a, want):
-                raise UnsafeFormulaError(f"{op}: argument of type {type(a).__name__} where {want.__name__} belongs")
+            if not (is_condition(a) if op in LOGIC else isinstance(a, sp.Expr)):
+                want = "a condition" if op in LOGIC else "an expression"
+                raise UnsafeFormulaError(f"{op}: argument of type {type(a).__name__} where {want} belongs")
         if op == "Pow":
             check_power(*args)
         return cls(*args)
@@ -208,7 +213,7 @@ class _Decoder:
             if not isinstance(piece, dict) or set(piece) != {"expr", "cond"}:
                 raise UnsafeFormulaError('Piecewise: each piece must be {"expr": ..., "cond": ...}')
             e, c = self.node(piece["expr"], depth + 1, doc), self.node(piece["cond"], depth + 1, doc)
-            if not isinstance(e, sp.Expr) or not isinstance(c, sp.logic.boolalg.Boolean):
+            if not isinstance(e, sp.Expr) or not is_condition(c):
                 raise UnsafeFormulaError("Piecewise: a piece needs an expression and a condition")
             pieces.append((e, c))
         return sp.Piecewise(*pieces)
