@@ -288,5 +288,86 @@ def test_repr_latex_for_jupyter():
     assert loaded._repr_latex_() == record._repr_latex_()
 
 
+# -- the CLI -------------------------------------------------------------------------------------
+def _cli(argv, capsys):
+    from inferonomics.optimize.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_export_one_formula_to_stdout_and_file(tmp_path, capsys):
+    code, out, _ = _cli(["export", "--formula", "utilization", "--format", "python"], capsys)
+    assert code == 0 and "def utilization(" in out
+    target = tmp_path / "u.py"
+    code, _, _ = _cli(["export", "--formula", "utilization", "--format", "python", "-o", str(target)], capsys)
+    assert code == 0 and "def utilization(" in target.read_text()
+    code, _, _ = _cli(["export", "--formula", "utilization", "--format", "c", "-o", str(tmp_path / "u.c")], capsys)
+    assert code == 0 and '#include "u.h"' in (tmp_path / "u.c").read_text() and (tmp_path / "u.h").exists()
+    code, _, _ = _cli(["export", "--formula", "break_even_batch", "--format", "latex", "--steps",
+                       "-o", str(tmp_path / "b.tex")], capsys)
+    assert code == 0 and r"\begin{align*}" in (tmp_path / "b.tex").read_text()
+
+
+def test_cli_export_all_formats_to_a_folder(tmp_path, capsys):
+    from inferonomics.symbolic.formulas import all_formulas
+
+    code, _, _ = _cli(["export", "--all", "--format", "all", "-o", str(tmp_path / "out")], capsys)
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) == 7 * len(all_formulas())  # tex, py, _np.py, h, c, mjs, json
+    assert not [n for n in names if n.endswith(".tmp")]
+    code, _, _ = _cli(["export", "--all", "--format", "json", "-o", str(tmp_path / "j")], capsys)
+    assert code == 0 and len(list((tmp_path / "j").iterdir())) == len(all_formulas())
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["export", "--formula", "utilizaton", "--format", "c"], "did you mean utilization"),
+    (["export", "--formula", "utilization", "--format", "jsn"], "did you mean json"),
+])
+def test_cli_unknown_names_one_line_exit_2(argv, needle, capsys):
+    code, out, err = _cli(argv, capsys)
+    assert code == 2 and needle in err and err.count("\n") == 1 and out == ""
+
+
+def test_cli_unwritable_output_one_line_exit_2_and_nothing_half_written(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    code, _, err = _cli(["export", "--formula", "utilization", "--format", "python", "-o", str(blocker / "x.py")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "-o" in err
+    existing = tmp_path / "dir"
+    existing.mkdir()
+    code, _, err = _cli(["export", "--formula", "utilization", "--format", "python", "-o", str(existing)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"] and not list(existing.iterdir())
+    assert blocker.read_text() == "keep"
+
+
+def test_cli_import_formula(tmp_path, capsys):
+    path = tmp_path / "k.json"
+    _cli(["export", "--formula", "break_even_batch_with_kv", "--format", "json", "-o", str(path)], capsys)
+    code, out, _ = _cli(["import-formula", str(path)], capsys)
+    assert code == 0 and out.startswith("break_even_batch_with_kv(total_params, ") and "valid when" in out
+    code, out, _ = _cli(["import-formula", str(path), "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"name", "expression", "args", "conditions"}
+    assert data["args"][0] == "total_params" and len(data["conditions"]) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "{not json",
+    json.dumps({"schema": "inferonomics.formula/1", "name": "f", "expr": {"symbol": "__import__('os')"}, "args": []}),
+    json.dumps({"schema": "inferonomics.formula/1", "name": "f", "expr": {"op": "Lambda", "args": []}, "args": []}),
+])
+def test_cli_import_hostile_or_malformed_one_line_exit_2(text, tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    code, out, err = _cli(["import-formula", str(path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    code, _, err = _cli(["import-formula", str(tmp_path / "absent.json")], capsys)
+    assert code == 2 and err.count("\n") == 1
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
