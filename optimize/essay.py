@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from inferonomics.symbolic.essay import essay_example
 
-from .constraints import Workload
-from .solver import Problem, solve, users_at_utilization
-from .space import DecisionSpace, Platform, PrecisionChoice
+from inferonomics.optimize.constraints import Workload
+from inferonomics.optimize.solver import Problem, solve, users_at_utilization
+from inferonomics.optimize.space import DecisionSpace, Platform, PrecisionChoice
 
 #: ILLUSTRATIVE price of one hypothetical H100 for one hour, an assumption (not a quote)
 ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR = 2.0

@@ -15,7 +15,7 @@ import numpy as np
 
 from inferonomics.symbolic.errors import InvalidInputError
 
-from .result import DeploymentResult, Status
+from inferonomics.optimize.result import DeploymentResult, Status
 
 #: safety margin added to the demand row if HiGHS' feasibility tolerance let a solution fall short
 _MARGIN = 2e-7
@@ -24,7 +24,7 @@ _MARGIN = 2e-7
 def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    from .solver import covers, infeasible, make_point
+    from inferonomics.optimize.solver import covers, infeasible, make_point
 
     if problem.objective != "usd_per_hour" or problem.demand is None:
         raise InvalidInputError("--max-chips", "objective usd_per_hour and a demand (a mixed fleet minimizes $/h)")
@@ -70,7 +70,7 @@ def _closest(problem, pts) -> tuple[float, str]:
 def _result(problem, feasible, pts, r) -> DeploymentResult:
     from dataclasses import replace
 
-    from .solver import explain, make_point, smallest_batch
+    from inferonomics.optimize.solver import explain, make_point, smallest_batch
 
     members = []
     for ev, p, n in zip(feasible, pts, r):

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .solver import Problem, _INDEX, check_prices, compiled, evaluate_option
+from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_option
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "tokens_per_s", "utilization")

@@ -27,11 +27,11 @@ from inferonomics.symbolic import symbols as s
 from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.evaluate import ARGS, bind_values
 
-from .constraints import (REL_TOL, Budget, ChipLimit, Demand, DemandCovered, MemoryFits, MemoryReserve,
+from inferonomics.optimize.constraints import (REL_TOL, Budget, ChipLimit, Demand, DemandCovered, MemoryFits, MemoryReserve,
                           TpotSLO, TtftSLO, Workload)
-from .objectives import objective as get_objective
-from .result import DeploymentResult, Point, Status
-from .space import DecisionSpace, Option
+from inferonomics.optimize.objectives import objective as get_objective
+from inferonomics.optimize.result import DeploymentResult, Point, Status
+from inferonomics.optimize.space import DecisionSpace, Option
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 _B = _INDEX["batch"]
@@ -359,7 +359,7 @@ def solve(problem: Problem) -> DeploymentResult:
     evals = [evaluate_option(o, problem) for o in problem.space.options()]
     feasible = [e for e in evals if e.batch_max >= 1]
     if problem.mixed_fleet:
-        from .fleet import solve_fleet
+        from inferonomics.optimize.fleet import solve_fleet
 
         res = solve_fleet(problem, feasible, evals)
     else:

@@ -21,8 +21,8 @@ from inferonomics.symbolic import model as M
 from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.evaluate import ARGS, bind_values
 
-from .constraints import MemoryReserve, Workload
-from .space import DecisionSpace
+from inferonomics.optimize.constraints import MemoryReserve, Workload
+from inferonomics.optimize.space import DecisionSpace
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 #: elements per chunk (batch rows x contexts): 32 K float64 = 256 KiB, inside L2
@@ -57,7 +57,7 @@ def parse_range(text: str, name: str, minimum: float = 0) -> np.ndarray:
 @cache
 def step_function(policy: str = "step", mixed: bool = False, moe: bool = False):
     """The decode-step expression compiled once for numpy arrays (args: evaluate.ARGS)."""
-    from .solver import moe_weights, step_tokens
+    from inferonomics.optimize.solver import moe_weights, step_tokens
 
     weights = moe_weights(step_tokens(mixed)) if moe else None
     return sp.lambdify(ARGS, M.t_step(policy, weights=weights, mixed=mixed), "numpy", cse=True)

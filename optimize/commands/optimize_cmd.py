@@ -9,7 +9,7 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
-from ._io import nonnegative_float, positive_float, positive_int, print_json, write_atomic
+from inferonomics.optimize.commands._io import nonnegative_float, positive_float, positive_int, print_json, write_atomic
 
 EXIT_INFEASIBLE = 3
 
