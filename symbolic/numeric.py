@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import InvalidInputError, UnsafeFormulaError
-from .export.names import check_expr_names
-from .export.routine import with_nan_default
+from inferonomics.symbolic.errors import InvalidInputError, UnsafeFormulaError
+from inferonomics.symbolic.export.names import check_expr_names
+from inferonomics.symbolic.export.routine import with_nan_default
 
 
 def compile_numpy(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., Any]:

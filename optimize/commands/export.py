@@ -10,7 +10,7 @@ from typing import Any
 
 from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
 
-from ._io import print_json, write_atomic
+from inferonomics.optimize.commands._io import print_json, write_atomic
 
 
 def _formulas() -> Any:

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import UnknownNameError
-from .json_import import LoadedFormula as LoadedFormula
-from .json_import import load_formula as load_formula
-from .names import check_identifier as check_identifier
-from .provenance import GUARD_POLICY as GUARD_POLICY
-from .to_c import export_c
-from .to_javascript import export_javascript
-from .to_json import export_json
-from .to_latex import export_latex
-from .to_numpy import export_numpy
-from .to_python import export_python
+from inferonomics.symbolic.errors import UnknownNameError
+from inferonomics.symbolic.export.json_import import LoadedFormula as LoadedFormula
+from inferonomics.symbolic.export.json_import import load_formula as load_formula
+from inferonomics.symbolic.export.names import check_identifier as check_identifier
+from inferonomics.symbolic.export.provenance import GUARD_POLICY as GUARD_POLICY
+from inferonomics.symbolic.export.to_c import export_c
+from inferonomics.symbolic.export.to_javascript import export_javascript
+from inferonomics.symbolic.export.to_json import export_json
+from inferonomics.symbolic.export.to_latex import export_latex
+from inferonomics.symbolic.export.to_numpy import export_numpy
+from inferonomics.symbolic.export.to_python import export_python
 
 _EXPORTERS: dict[str, Callable[..., dict[str, str]]] = {
     "latex": export_latex,

@@ -18,11 +18,11 @@ from typing import Any
 
 import sympy as sp
 
-from ..closedform import ClosedForm, Step, to_latex
-from ..errors import SpecError, UnsafeFormulaError
-from .names import check_identifier
-from .to_json import SCHEMA
-from .tree import ARITHMETIC, ARITY, ASSUMPTION_KEYS, CONSTANTS, DEFAULT_ASSUMPTIONS, LOGIC, NOTATION, RELATIONS, tree_hash
+from inferonomics.symbolic.closedform import ClosedForm, Step, to_latex
+from inferonomics.symbolic.errors import SpecError, UnsafeFormulaError
+from inferonomics.symbolic.export.names import check_identifier
+from inferonomics.symbolic.export.to_json import SCHEMA
+from inferonomics.symbolic.export.tree import ARITHMETIC, ARITY, ASSUMPTION_KEYS, CONSTANTS, DEFAULT_ASSUMPTIONS, LOGIC, NOTATION, RELATIONS, tree_hash
 
 MAX_TEXT_CHARS = 20_000_000
 MAX_DEPTH = 200

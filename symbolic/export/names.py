@@ -14,7 +14,7 @@ import re
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from ..errors import UnsafeFormulaError
+from inferonomics.symbolic.errors import UnsafeFormulaError
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 MAX_NAME_LENGTH = 100

@@ -12,9 +12,9 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from ..errors import UnsafeFormulaError
-from .names import check_expr_names, check_identifier
-from .provenance import header_lines
+from inferonomics.symbolic.errors import UnsafeFormulaError
+from inferonomics.symbolic.export.names import check_expr_names, check_identifier
+from inferonomics.symbolic.export.provenance import header_lines
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
-from .routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
 
 #: integers above this print as double literals (an int constant this large would not fit ``long``)
 _MAX_INT_LITERAL = 2**31 - 1

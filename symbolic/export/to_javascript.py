@@ -10,7 +10,7 @@ from typing import Any
 
 from sympy.printing.jscode import JavascriptCodePrinter
 
-from .routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
 
 EXTENSION = ".mjs"
 

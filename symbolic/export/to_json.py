@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..symbols import TABLE
-from .provenance import provenance
-from .routine import make_routine
-from .tree import symbol_node, to_tree, tree_hash
+from inferonomics.symbolic.symbols import TABLE
+from inferonomics.symbolic.export.provenance import provenance
+from inferonomics.symbolic.export.routine import make_routine
+from inferonomics.symbolic.export.tree import symbol_node, to_tree, tree_hash
 
 SCHEMA = "inferonomics.formula/1"
 EXTENSION = ".json"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..closedform import to_latex
-from .routine import make_routine
+from inferonomics.symbolic.closedform import to_latex
+from inferonomics.symbolic.export.routine import make_routine
 
 EXTENSION = ".tex"
 _SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",

@@ -11,7 +11,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from .routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
 
 EXTENSION = ".py"
 SUFFIX = "_np"
@@ -58,8 +58,7 @@ def render(routine: Routine) -> str:
     shape = f"numpy.broadcast_shapes({', '.join(f'numpy.shape({n})' for n in names)})" if names else "()"
     lines.append(f"{ind}return numpy.broadcast_to(numpy.asarray(_value, dtype=float), {shape}).copy()[()]")
     head = [f"# {line}".rstrip() for line in routine.header]
-    return "\n".join([*head, "", "import functools  # noqa: F401 (used by some printed expressions)",
-                      "", "import numpy", "", f"__all__ = [{routine.name!r}]", "", "", *lines, ""])
+    return "\n".join([*head, "", "import numpy", "", f"__all__ = [{routine.name!r}]", "", "", *lines, ""])
 
 
 def export_numpy(record: Any, *, basename: str | None = None, steps: bool = False) -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sympy.printing.pycode import PythonCodePrinter
 
-from .routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
 
 EXTENSION = ".py"
 

@@ -34,8 +34,8 @@ import mpmath
 import sympy as sp
 import re
 
-from ..errors import UnsafeFormulaError
-from .names import check_identifier
+from inferonomics.symbolic.errors import UnsafeFormulaError
+from inferonomics.symbolic.export.names import check_identifier
 
 ARITHMETIC: dict[str, type] = {
     "Add": sp.Add, "Mul": sp.Mul, "Pow": sp.Pow, "Max": sp.Max, "Min": sp.Min,
