@@ -14,8 +14,8 @@ __all__ = ["CALIBRATION_SCHEMA_VERSION", "Calibration", "Measurements", "load_ca
            "write_calibration", "calibrate"]
 
 
-def calibrate(directory, hardware=None, date=None):
+def calibrate(directory, hardware=None, date=None, use_measured_ceilings=False):
     """Read ``directory``, fit, and return a :class:`Calibration` (see :func:`.api.calibrate`)."""
     from .api import calibrate as _calibrate  # noqa: PLC0415 - SciPy only when fitting
 
-    return _calibrate(directory, hardware=hardware, date=date)
+    return _calibrate(directory, hardware=hardware, date=date, use_measured_ceilings=use_measured_ceilings)

@@ -17,14 +17,15 @@ def _date_of(meas: Measurements, date: str | None) -> str:
 
 
 def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
-              date: str | None = None) -> Calibration:
+              date: str | None = None, use_measured_ceilings: bool = False) -> Calibration:
     """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`)."""
     meas = directory if isinstance(directory, Measurements) else read_measurements(directory)
-    result = fit(meas, hardware)
+    result = fit(meas, hardware, use_measured_ceilings=True) if use_measured_ceilings else fit(meas, hardware)
     sources = tuple(SourceFile(_relative(f.path, meas.root), f.sha256, f.rows) for f in meas.files)
     params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
-                       params, sources, result.quality, result.message)
+                       params, sources, result.quality, result.message,
+                       "measured" if use_measured_ceilings and meas.ceilings else "datasheet")
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -43,6 +43,7 @@ class Calibration:
     sources: tuple[SourceFile, ...] = ()
     quality: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     message: str = ""
+    ceilings: str = "datasheet"  # the rates the efficiencies are fractions of: "datasheet" or "measured"
 
     @property
     def values(self) -> dict[str, float]:
@@ -100,7 +101,8 @@ def dumps(cal: Calibration, attribution: str = "") -> str:
     if attribution:
         lines.append(f"# Data: {attribution}")
     lines += [f"model_version = {_fmt(cal.model_version)}", f"hardware = {_fmt(cal.hardware)}",
-              f"date = {_fmt(cal.date)}", f"converged = {_fmt(cal.converged)}", f"message = {_fmt(cal.message)}",
+              f"date = {_fmt(cal.date)}", f"ceilings = {_fmt(cal.ceilings)}",
+              f"converged = {_fmt(cal.converged)}", f"message = {_fmt(cal.message)}",
               "", "[parameters]"]
     for name, p in cal.parameters.items():
         lines.append(f"{name} = {{ value = {_fmt(float(p.value))}, uncertainty = {_fmt(float(p.uncertainty))} }}")
@@ -159,4 +161,5 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     sources = tuple(SourceFile(str(s.get("path", "")), str(s.get("sha256", "")), int(s.get("rows", 0)))
                     for s in doc.get("sources", []))
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
-                       params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")))
+                       params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
+                       str(doc.get("ceilings", "datasheet")))

@@ -127,13 +127,16 @@ def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, .
     return res, scale
 
 
-def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200) -> FitResult:
+def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
+        use_measured_ceilings: bool = False) -> FitResult:
     """Least-squares fit of :data:`PARAMETERS`, stage by stage (:data:`STAGES`), on the fit split of ``meas``.
 
     A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN).
+    With ``use_measured_ceilings`` the efficiencies are fractions of ceilings.csv's measured copy bandwidth
+    and GEMM rates instead of the datasheet's.
     """
     hw = hardware or _one_hardware(meas)
-    base = hardware_env(hw)
+    base = hardware_env(hw, meas.ceilings if use_measured_ceilings else None)
     values = {n: v[0] for n, v in PARAMETERS.items()}
     sigma = {n: float("nan") for n in PARAMETERS}
     converged, messages, cost = True, [], 0.0
@@ -150,7 +153,7 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200)
         cost += float(res.cost)
     if not converged:
         warnings.warn("calibration fit did not converge: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
-    quality = fit_quality(meas, {**base, **values})
+    quality = fit_quality(meas, {**base, **values}, base)
     return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality)
 
 
@@ -172,7 +175,8 @@ def _one_hardware(meas: Measurements) -> str:
     return hws[0]
 
 
-def fit_quality(meas: Measurements, env: dict[str, float]) -> dict[str, dict[str, object]]:
+def fit_quality(meas: Measurements, env: dict[str, float], base: dict[str, float] | None = None
+                ) -> dict[str, dict[str, object]]:
     """Error stats per "<file>:<kind>" for the fit split, the test split and all usable rows."""
     out: dict[str, dict[str, object]] = {}
     for table in meas.tables:

@@ -47,9 +47,16 @@ def moe_uniform_check(meas: Measurements) -> dict[str, object] | None:
                                                                 atol=1e-3))}
 
 
-def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceilings: bool = False
+def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceilings: bool | None = None
              ) -> ValidationResult:
-    """Compare predictions with every usable row of ``meas``; each table on its own card's datasheet."""
+    """Compare predictions with every usable row of ``meas``; each table on its own card's datasheet.
+
+    ``use_measured_ceilings`` (default: as the calibration was fitted) takes ceilings.csv's copy bandwidth
+    and GEMM rates as the rates the fitted efficiencies scale; a datasheet-fitted calibration applied to
+    measured ceilings double-counts the gap, so fit with ``calibrate --use-measured-ceilings`` to compare.
+    """
+    if use_measured_ceilings is None:
+        use_measured_ceilings = calibration.ceilings == "measured"
     all_parts, test_parts = [], []
     by_kind: dict[str, list] = {k: [] for k in KINDS}
     by_kind_test: dict[str, list] = {k: [] for k in KINDS}

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--hardware", metavar="NAME", help="catalog hardware name (default: the one the data names)")
     cal.add_argument("-o", "--output", required=True, metavar="FILE", help="calibration TOML to write")
     cal.add_argument("--date", metavar="YYYY-MM-DD", help="date to record (default: today)")
+    cal.add_argument("--use-measured-ceilings", action="store_true",
+                     help="fit efficiencies as fractions of ceilings.csv's measured rates, not the datasheet's")
     cal.add_argument("--json", action="store_true", help="print the result as JSON")
     cal.set_defaults(func=run_calibrate)
 
@@ -26,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 description="Predict every measured row from datasheet figures plus a calibration.")
     val.add_argument("--measurements", required=True, metavar="DIR")
     val.add_argument("--calibration", metavar="FILE", help="calibration TOML (default: the shipped H100 one)")
-    val.add_argument("--use-measured-ceilings", action="store_true",
-                     help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's")
+    val.add_argument("--use-measured-ceilings", action="store_true", default=None,
+                     help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's "
+                          "(default: as the calibration was fitted)")
     val.add_argument("--plot", metavar="FILE.png", help="write predicted-vs-measured (log-log) here")
     val.add_argument("--json", action="store_true")
     val.set_defaults(func=run_validate)
@@ -57,7 +60,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     if args.hardware:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
-    cal = calibrate(args.measurements, hardware=args.hardware, date=args.date)
+    cal = calibrate(args.measurements, hardware=args.hardware, date=args.date,
+                    use_measured_ceilings=args.use_measured_ceilings)
     write_calibration(cal, args.output, attribution=NVIDIA_ATTRIBUTION)
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
