@@ -271,6 +271,19 @@ def test_javascript_round_trip(record, js_results):
     _assert_all_nan(record, got[len(points):], "javascript")
 
 
+def test_piecewise_without_default_is_nan_outside_its_pieces(tmp_path):
+    from inferonomics.symbolic.numeric import compile_record
+
+    record = next(r for r in RECORDS if r.name == "fx_piecewise_and")
+    outside = (16.0, 8192.0)  # batch > 8 and context >= 4096: no piece applies
+    paths = _write(tmp_path, {**export(record, "python"), **export(record, "numpy")})
+    assert math.isnan(getattr(_import(paths[0], "gen_pw_py"), record.name)(*outside))
+    assert np.isnan(getattr(_import(paths[1], "gen_pw_np"), record.name)(*outside))
+    assert np.isnan(compile_record(record)(*outside))
+    assert "NAN" in export(record, "c")["fx_piecewise_and.c"]
+    assert "NaN" in export(record, "javascript")["fx_piecewise_and.mjs"]
+
+
 def test_fixture_records_exercise_every_printed_node_type():
     kinds = set()
     for r in fixture_records():
