@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from sympy import Expr, Integer, Max, Min, S
 
-from . import symbols as s
+from inferonomics.symbolic import symbols as s
 
 #: ring factor of each collective: the fraction of the message each chip sends over its link
 RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall": 1}

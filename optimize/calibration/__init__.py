@@ -15,12 +15,12 @@ and counts (``attn_items_per_sm``, ``attn_items_per_sm_torch``, ``attn_blocks_pe
 Attribution for NVIDIA's files: NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0.
 """
 
-from .calfile import CALIBRATION_SCHEMA_VERSION as CALIBRATION_SCHEMA_VERSION
-from .calfile import Calibration as Calibration
-from .calfile import load_calibration as load_calibration
-from .calfile import write_calibration as write_calibration
-from .readers import Measurements as Measurements
-from .readers import read_measurements as read_measurements
+from inferonomics.optimize.calibration.calfile import CALIBRATION_SCHEMA_VERSION as CALIBRATION_SCHEMA_VERSION
+from inferonomics.optimize.calibration.calfile import Calibration as Calibration
+from inferonomics.optimize.calibration.calfile import load_calibration as load_calibration
+from inferonomics.optimize.calibration.calfile import write_calibration as write_calibration
+from inferonomics.optimize.calibration.readers import Measurements as Measurements
+from inferonomics.optimize.calibration.readers import read_measurements as read_measurements
 
 __all__ = ["CALIBRATION_SCHEMA_VERSION", "Calibration", "Measurements", "load_calibration", "read_measurements",
            "write_calibration", "calibrate"]
@@ -28,6 +28,6 @@ __all__ = ["CALIBRATION_SCHEMA_VERSION", "Calibration", "Measurements", "load_ca
 
 def calibrate(directory, hardware=None, date=None, use_measured_ceilings=False):
     """Read ``directory``, fit, and return a :class:`Calibration` (see :func:`.api.calibrate`)."""
-    from .api import calibrate as _calibrate  # noqa: PLC0415 - SciPy only when fitting
+    from inferonomics.optimize.calibration.api import calibrate as _calibrate  # noqa: PLC0415 - SciPy only when fitting
 
     return _calibrate(directory, hardware=hardware, date=date, use_measured_ceilings=use_measured_ceilings)

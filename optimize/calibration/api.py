@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from .calfile import CALIBRATION_SCHEMA_VERSION, Calibration, Parameter, SourceFile
-from .fit import fit
-from .readers import Measurements, read_measurements
+from inferonomics.optimize.calibration.calfile import CALIBRATION_SCHEMA_VERSION, Calibration, Parameter, SourceFile
+from inferonomics.optimize.calibration.fit import fit
+from inferonomics.optimize.calibration.readers import Measurements, read_measurements
 
 
 def _date_of(meas: Measurements, date: str | None) -> str:

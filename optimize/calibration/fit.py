@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 
-from .predict import hardware_env, predict_table
-from .readers import Measurements, Table
-from .split import held_out, usable
-from .stats import error_stats
+from inferonomics.optimize.calibration.predict import hardware_env, predict_table
+from inferonomics.optimize.calibration.readers import Measurements, Table
+from inferonomics.optimize.calibration.split import held_out, usable
+from inferonomics.optimize.calibration.stats import error_stats
 
 #: fitted parameters: name -> (initial value, lower bound, upper bound). Efficiencies are fractions of the
 #: datasheet rate in (0, 1]; times are seconds >= 0; counts are positive.

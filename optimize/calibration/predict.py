@@ -16,9 +16,9 @@ from sympy import Symbol, lambdify
 from inferonomics.symbolic import kernels as K
 from inferonomics.symbolic.symbols import TABLE
 
-from .hardware import datasheet
-from .readers import Table
-from .serving import serving_ttft, serving_tpot
+from inferonomics.optimize.calibration.hardware import datasheet
+from inferonomics.optimize.calibration.readers import Table
+from inferonomics.optimize.calibration.serving import serving_ttft, serving_tpot
 
 # Llama-3.1-8B decoder layer, as measured by measure_roofline.py / measure_moe_mixed.py
 _D, _H, _KVH, _HD, _FF = 4096, 32, 8, 128, 14336

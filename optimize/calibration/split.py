@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .readers import Table
+from inferonomics.optimize.calibration.readers import Table
 
 FIT_SERVING = ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B")
 TTFT_QUEUE_FACTOR = 3.0
@@ -81,6 +81,6 @@ def held_out(table: Table) -> np.ndarray:
 
 
 def is_moe_model(model_path: str) -> bool:
-    from .serving import architecture  # noqa: PLC0415
+    from inferonomics.optimize.calibration.serving import architecture  # noqa: PLC0415
     a = architecture(model_path)
     return bool(a is not None and a.n_experts)

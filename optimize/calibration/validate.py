@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calfile import Calibration
-from .predict import hardware_env, predict_table
-from .readers import KINDS, NVIDIA_ATTRIBUTION, Measurements
-from .split import held_out, usable
-from .stats import error_stats
+from inferonomics.optimize.calibration.calfile import Calibration
+from inferonomics.optimize.calibration.predict import hardware_env, predict_table
+from inferonomics.optimize.calibration.readers import KINDS, NVIDIA_ATTRIBUTION, Measurements
+from inferonomics.optimize.calibration.split import held_out, usable
+from inferonomics.optimize.calibration.stats import error_stats
 
 
 @dataclass
@@ -102,7 +102,7 @@ DECODE_GEMM_MAX_M = 256
 
 
 def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
-    from .split import is_moe_model  # noqa: PLC0415
+    from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
     out: dict[str, object] = {}
     for table in meas.tables:
