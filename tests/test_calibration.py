@@ -26,7 +26,8 @@ from inferonomics.symbolic.symbols import TABLE
 
 FIX = Path(__file__).parent / "fixtures" / "measurements"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "measurements"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/measurements is absent: real-data checks skipped")
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
+                                  reason="../shared/measurements is absent: real-data checks skipped")
 
 # Held-out error budgets (percent), measured with the shipped calibration on the held-out rows of
 # ../shared/measurements (split.py says which rows). Where the target is not reached, the budget is

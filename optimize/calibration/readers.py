@@ -229,7 +229,8 @@ def _read_ceilings(path: Path) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------ NVIDIA's
 _SERVING_NUMERIC = ("isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 # disaggregated rows leave the aggregated-pool columns empty (NaN here) and fill the prefill_/decode_ ones
-_SERVING_OPTIONAL = ("batch_size", "silicon_concurrency", "decode_batch_size", "decode_tp_size", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")
+_SERVING_OPTIONAL = ("batch_size", "silicon_concurrency", "decode_batch_size", "decode_tp_size", "tp_size", "pp_size",
+                     "attention_dp_size", "moe_tp_size", "moe_ep_size")
 
 
 def _read_serving(path: Path) -> list[Table]:

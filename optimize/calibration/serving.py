@@ -55,7 +55,8 @@ def _precision(p: str) -> tuple[str, float, float]:
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
               prefill_tokens=None, context=None) -> np.ndarray:
     """Seconds of one step of a replica; ``prefill_tokens`` defaults to B*isl/osl (in-flight batching)."""
-    from inferonomics.optimize.calibration.predict import collective, decode_attention, gemm, prefill_attention, roofline  # noqa: PLC0415
+    from inferonomics.optimize.calibration.predict import (  # noqa: PLC0415 - predict imports this module
+        collective, decode_attention, gemm, prefill_attention, roofline)
 
     prec, b_w, b_kv = _precision(precision)
     b_in = 1.0 if prec == "fp8" else 2.0

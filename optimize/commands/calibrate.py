@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal = subparsers.add_parser("calibrate", help="fit calibration terms to measurements (writes a TOML file)",
                                 description="Fit efficiencies, fixed kernel costs, link latency/bandwidth and "
                                             "backend overheads to a measurement directory.")
-    cal.add_argument("--measurements", required=True, metavar="DIR", help="measurement directory (ours and/or NVIDIA's)")
+    cal.add_argument("--measurements", required=True, metavar="DIR",
+                     help="measurement directory (ours and/or NVIDIA's)")
     cal.add_argument("--hardware", metavar="NAME", help="catalog hardware name (default: the one the data names)")
     cal.add_argument("-o", "--output", required=True, metavar="FILE", help="calibration TOML to write")
     cal.add_argument("--date", metavar="YYYY-MM-DD", help="date to record (default: today)")

@@ -35,7 +35,8 @@ def main(root: Path) -> None:
 
     def row(name, q):
         f = lambda x: "      -" if x is None else f"{x:7.2f}"  # noqa: E731
-        print(f"{name:28s} {q['rows']:7d} {f(q['mape_pct'])} {f(q['median_abs_pct_error'])} {f(q['p90_abs_pct_error'])}")
+        print(f"{name:28s} {q['rows']:7d} {f(q['mape_pct'])} {f(q['median_abs_pct_error'])} "
+              f"{f(q['p90_abs_pct_error'])}")
 
     for kind, q in summary["held_out"]["by_kind"].items():
         row(kind, q)
