@@ -17,6 +17,7 @@ import sympy as sp
 from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
 from inferonomics.symbolic.evaluate import bind_values, evaluate_step
 from inferonomics.symbolic.formulas import get_formula
+from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 KINDS = ("roofline", "utilization", "cost", "context", "users")
 
@@ -94,7 +95,7 @@ def context(ax, v: Mapping[str, float]) -> dict:
     crit = get_formula("critical_context").evaluate(v)
     f = get_formula("break_even_batch_with_kv")
     c = np.linspace(0, crit * 0.98, 300)[1:]
-    curve = sp.lambdify(f.args, f.expr, "numpy")(*[c if a.name == "context" else v[a.name] for a in f.args])
+    curve = lambdify_numpy(f.args, f.expr)(*[c if a.name == "context" else v[a.name] for a in f.args])
     ax.semilogy(c, curve, color="C4")
     ax.axvline(crit, color="C3", ls="--", label=f"critical context c* = {crit:,.0f} tokens")
     ax.set(xlabel="context c (tokens)", ylabel="break-even batch B*_kv",

@@ -32,6 +32,7 @@ from inferonomics.optimize.constraints import (REL_TOL, Budget, ChipLimit, Deman
 from inferonomics.optimize.objectives import objective as get_objective
 from inferonomics.optimize.result import DeploymentResult, Point, Status
 from inferonomics.optimize.space import DecisionSpace, Option
+from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 _B = _INDEX["batch"]
@@ -100,7 +101,7 @@ def compiled(policy: str, mixed: bool, moe: bool) -> Compiled:
     return Compiled(
         affine=sp.lambdify(ARGS, affine, "math", cse=True), n_affine=len(affine) // 2, curved=curved,
         parts=sp.lambdify(ARGS, exprs, "math", cse=True), ttft=sp.lambdify(ARGS, ttft_expr(moe), "math", cse=True),
-        parts_np=sp.lambdify(ARGS, exprs, "numpy", cse=True),
+        parts_np=lambdify_numpy(ARGS, exprs),
     )
 
 

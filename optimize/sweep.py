@@ -23,6 +23,7 @@ from inferonomics.symbolic.evaluate import ARGS, bind_values
 
 from inferonomics.optimize.constraints import MemoryReserve, Workload
 from inferonomics.optimize.space import DecisionSpace
+from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 #: elements per chunk (batch rows x contexts): 32 K float64 = 256 KiB, inside L2
@@ -60,7 +61,7 @@ def step_function(policy: str = "step", mixed: bool = False, moe: bool = False):
     from inferonomics.optimize.solver import moe_weights, step_tokens
 
     weights = moe_weights(step_tokens(mixed)) if moe else None
-    return sp.lambdify(ARGS, M.t_step(policy, weights=weights, mixed=mixed), "numpy", cse=True)
+    return lambdify_numpy(ARGS, M.t_step(policy, weights=weights, mixed=mixed))
 
 
 @dataclass

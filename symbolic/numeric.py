@@ -16,6 +16,7 @@ import sympy as sp
 from inferonomics.symbolic.errors import InvalidInputError, UnsafeFormulaError
 from inferonomics.symbolic.export.names import check_expr_names
 from inferonomics.symbolic.export.routine import with_nan_default
+from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 
 def compile_numpy(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., Any]:
@@ -32,7 +33,7 @@ def compile_numpy(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., An
     missing = expr.free_symbols - set(args)
     if missing:
         raise UnsafeFormulaError(f"symbols {sorted(map(str, missing))} are not in args")
-    raw = sp.lambdify(args, with_nan_default(expr), "numpy", cse=True)
+    raw = lambdify_numpy(args, with_nan_default(expr))
 
     def compiled(*values: Any) -> Any:
         if len(values) != len(args):

@@ -32,6 +32,9 @@ def seed_numbers() -> dict:
     bkv = get_formula("break_even_batch_with_kv")
     floor_no_comm = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0, link_latency_s=0.0))
     floor = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0))
+    from inferonomics.optimize.essay import seed_deployment
+
+    dep = seed_deployment()
     return {
         "compute_ms": at1.compute_s * 1e3,
         "memory_ms": at1.memory_s * 1e3,
@@ -50,7 +53,33 @@ def seed_numbers() -> dict:
             "optimal_tp_degree": get_formula("optimal_tp_degree").evaluate(kv),
             "tp_comm_crossover": get_formula("tp_comm_crossover").evaluate(kv),
         },
+        # issue: the essay model's optimal deployment under a 50 ms/token SLO, and the minimum user base
+        # at which it reaches 50% utilization; under the essay's own assumptions and with the refinements
+        "slo_deployment": {
+            "essay_assumptions": dep["essay_assumptions"]["deployment"],
+            "refined": dep["deployment"],
+            "assumed": dep["assumed"],
+        },
+        "min_user_base_at_50pct_utilization": dep["essay_assumptions"].get("users", {}).get("min_user_base"),
+        "min_user_base_at_50pct_utilization_refined": dep.get("users", {}).get("min_user_base"),
+        "users_at_50pct": {"essay_assumptions": dep["essay_assumptions"].get("users"), "refined": dep.get("users")},
     }
+
+
+def _deployment_line(label: str, d: dict) -> str:
+    if d["status"] != "optimal":
+        return f"  * {label}: infeasible: {d['reason']}"
+    return (f"  * {label}: TP {d['tp']} x {d['replicas']} replica(s), batch {d['batch']}, {d['step_ms']:.1f} ms/token, "
+            f"utilization {d['utilization']:.1%}, ${d['cost_usd_per_million_tokens']:.2f}/Mtok")
+
+
+def _users_line(u: dict | None) -> str:
+    if not u:
+        return "      minimum user base at 50% utilization: not computed"
+    if u["status"] != "optimal":
+        return f"      minimum user base at 50% utilization: none ({u['reason']})"
+    return (f"      minimum user base at 50% utilization: {u['min_user_base']:,.0f} users "
+            f"({u['concurrency']} concurrent at 10 min/day)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
         f"batch-1 latency {r['latency_floor_ms_without_comm']:.2f} -> {r['latency_floor_ms_with_comm']:.2f} ms at t = 20;",
         f"      t* = {f['optimal_tp_degree'].plain()} = {r['optimal_tp_degree']:.1f}; communication equals weight reads at t = {r['tp_comm_crossover']:.1f}.",
         "  * A fixed per-step overhead and achieved (not datasheet) rates: see `inferonomics evaluate --hardware`.",
+        "",
+        f"Under a real latency promise ({n['slo_deployment']['assumed']['tpot_slo_ms']:.0f} ms per token, "
+        f"illustrative ${n['slo_deployment']['assumed']['price_usd_per_chip_hour']:.2f}/chip-hour, not a quote)",
+        _deployment_line("essay's assumptions", n["slo_deployment"]["essay_assumptions"]),
+        _users_line(n["users_at_50pct"]["essay_assumptions"]),
+        _deployment_line("with KV + TP comm", n["slo_deployment"]["refined"]),
+        _users_line(n["users_at_50pct"]["refined"]),
         "",
         "Every formula with its derivation: `inferonomics derive`.",
     ]
