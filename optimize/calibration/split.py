@@ -8,6 +8,9 @@ Filters (rows the model is not meant to predict), each a documented rule:
   which run compute-bound in a different kernel the model does not describe);
 * serving rows the serving model does not cover (disaggregated pools, models missing from the catalog,
   pipeline parallelism) are NaN-predicted and dropped;
+* TPOT rows that are physically inconsistent: more than 20% faster than the same configuration at a
+  smaller concurrency (a step with more sequences cannot be faster; e.g. gpt-oss-120b on vLLM at
+  concurrency 512 reports a third of its concurrency-64 TPOT, so those runs did not hold 512 sequences);
 * TTFT rows dominated by queueing: measured TTFT more than 3x the smallest TTFT of the same configuration
   (model, backend, precision, TP/DP/EP, isl, osl) at any concurrency.
 
@@ -41,13 +44,34 @@ def usable(table: Table, predicted: np.ndarray) -> np.ndarray:
         ok &= r["num_heads"] < MQA_GROUP_LIMIT * r["num_key_value_heads"]
     if table.kind == "serving_ttft":
         ok &= ~_queue_dominated(r)
+    if table.kind == "serving_tpot":
+        ok &= ~_faster_at_higher_concurrency(r)
     return ok
 
 
+_CONFIG_FIELDS = ("model_path", "backend", "precision", "mode", "tp_size", "attention_dp_size", "moe_ep_size",
+                  "moe_tp_size", "isl", "osl")
+MONOTONE_TOLERANCE = 0.8
+
+
+def _config_keys(r: np.ndarray) -> np.ndarray:
+    return np.array(["|".join(str(r[f][i]) for f in _CONFIG_FIELDS) for i in range(len(r))])
+
+
+def _faster_at_higher_concurrency(r: np.ndarray) -> np.ndarray:
+    keys = _config_keys(r)
+    out = np.zeros(len(r), dtype=bool)
+    for key in np.unique(keys):
+        idx = np.flatnonzero(keys == key)
+        for i in idx:
+            lower = idx[r["batch_size"][idx] < r["batch_size"][i]]
+            if lower.size and r["latency_s"][i] < MONOTONE_TOLERANCE * r["latency_s"][lower].max():
+                out[i] = True
+    return out
+
+
 def _queue_dominated(r: np.ndarray) -> np.ndarray:
-    fields = ("model_path", "backend", "precision", "tp_size", "attention_dp_size", "moe_ep_size", "moe_tp_size",
-              "isl", "osl")
-    keys = np.array(["|".join(str(r[f][i]) for f in fields) for i in range(len(r))])
+    keys = _config_keys(r)
     out = np.zeros(len(r), dtype=bool)
     for key in np.unique(keys):
         sel = keys == key
