@@ -1,1 +1,38 @@
-"""inferonomics.symbolic: the symbolic serving model (SymPy only; never SciPy, never optimize)."""
+"""inferonomics.symbolic: the symbolic serving model (SymPy only; never SciPy, never optimize).
+
+The public surface is listed in ``__all__`` and loaded lazily (PEP 562), so that importing one
+module (the CLI's start-up path) does not pay for the catalog, the exporters or the documents.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_SURFACE = {
+    # name: (module, attribute or None for the module itself)
+    "symbols": ("symbols", None), "model": ("model", None), "economics": ("economics", None),
+    "catalog": ("catalog", None), "moe": ("moe", None), "architecture": ("architecture", None),
+    "ClosedForm": ("closedform", "ClosedForm"), "Step": ("closedform", "Step"),
+    "all_formulas": ("formulas", "all_formulas"), "get_formula": ("formulas", "get_formula"),
+    "evaluate_step": ("evaluate", "evaluate_step"), "StepResult": ("evaluate", "StepResult"),
+    "export": ("export", "export"), "load_formula": ("export", "load_formula"),
+    "compile_numpy": ("numeric", "compile_numpy"), "compile_record": ("numeric", "compile_record"),
+    "model_from_hf_config": ("hf_config", "model_from_hf_config"),
+    "InferonomicsError": ("errors", "InferonomicsError"),
+}
+
+__all__ = sorted(_SURFACE)
+
+
+def __getattr__(name: str):
+    if name not in _SURFACE:
+        raise AttributeError(f"module 'inferonomics.symbolic' has no attribute {name!r}")
+    module, attr = _SURFACE[name]
+    mod = importlib.import_module(f"inferonomics.symbolic.{module}")
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -59,3 +59,11 @@ def test_data_is_read_with_importlib_resources():
 @pytest.mark.parametrize("dotted", sorted(PYPROJECT["tool"]["setuptools"]["packages"]))
 def test_every_package_imports(dotted):
     __import__(dotted)
+
+
+@pytest.mark.parametrize("package", ["inferonomics.symbolic", "inferonomics.optimize"])
+def test_public_surface_resolves(package):
+    mod = __import__(package, fromlist=["__all__"])
+    assert mod.__all__
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, name

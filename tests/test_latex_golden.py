@@ -1,0 +1,44 @@
+"""Golden LaTeX strings of every closed form (SymPy pinned to 1.14: printing order changes between releases).
+
+Each string was checked by hand against its derivation (e.g. 2500/9 = 10^6/3600 in the API crossover,
+sqrt(2)/2 = sqrt(1/2) in the optimal TP degree); a change here is a change in what readers see.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+
+from inferonomics.symbolic.formulas import all_formulas, get_formula
+
+GOLDEN = {
+    "break_even_batch": r"B^{*} = \frac{b_{w} F}{2 W}",
+    "break_even_batch_with_kv": r"B^{*}_{kv} = \frac{b_{w} F N}{- c k F + 2 W N}",
+    "critical_context": r"c^{*} = \frac{2 W N}{k F}",
+    "utilization": r"U(B) = \min\left(1, \frac{2 B W N}{F \left(B c k + b_{w} N\right)}\right)",
+    "latency_floor": r"\tau_{1}(t) = 2 n_{ar} \alpha L \left(t - 1\right) + t_{o} + \max\left(\frac{2 N}{F t}, \frac{b_{w} N}{W t}\right)",
+    "min_user_base": r"U_{min} = \frac{1440 C \rho}{m}",
+    "optimal_tp_degree": r"t^{*} = \frac{\sqrt{2} \sqrt{b_{w}} \sqrt{N}}{2 \sqrt{n_{ar}} \sqrt{W} \sqrt{\alpha} \sqrt{L}}",
+    "tp_comm_crossover": r"t_{\times} = \sqrt{\frac{1}{4} + \frac{b_{w} N}{2 n_{ar} W \alpha L}} + \frac{1}{2}",
+    "api_price_crossover": r"B_{\pi} = \frac{2500 b_{w} p N}{9 \pi W}",
+    "api_price_crossover_users": r"U_{\pi} = \frac{400000 b_{w} \rho p N}{\pi W m}",
+    "moe_break_even_batch": r"B^{*}_{MoE} = \frac{b_{w} F \left(N_{d} + N_{e} E\right)}{2 N_{a} W}",
+}
+
+
+def test_sympy_minor_version_is_the_pinned_one():
+    assert sympy.__version__.startswith("1.14."), "golden strings are for SymPy 1.14; re-check them by hand"
+
+
+def test_every_formula_has_a_golden_string():
+    assert set(GOLDEN) == {f.name for f in all_formulas()}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_latex_golden(name):
+    assert get_formula(name).latex() == GOLDEN[name]
+
+
+def test_repr_latex_for_jupyter():
+    f = get_formula("break_even_batch")
+    assert f._repr_latex_() == r"$\displaystyle " + GOLDEN["break_even_batch"] + "$"
