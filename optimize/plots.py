@@ -63,11 +63,16 @@ def roofline(ax, v: Mapping[str, float]) -> dict:
     return {"ridge_flop_per_byte": ridge}
 
 
-def utilization(ax, v: Mapping[str, float]) -> dict:
+def _batch_curve(v: Mapping[str, float]):
+    """B* and the ideal step results over batches from 1 to 30 B*, for the batch-axis plots."""
     bstar = get_formula("break_even_batch").evaluate(v)
     b = np.unique(np.round(np.logspace(0, np.log10(bstar) + 1.5, 300)))
-    u = [evaluate_step(dict(_weights_only(v), batch=x)).utilization for x in b]
-    ax.semilogx(b, np.asarray(u) * 100, color="C0")
+    return bstar, b, [evaluate_step(dict(_weights_only(v), batch=x)) for x in b]
+
+
+def utilization(ax, v: Mapping[str, float]) -> dict:
+    bstar, b, results = _batch_curve(v)
+    ax.semilogx(b, np.asarray([r.utilization for r in results]) * 100, color="C0")
     ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
     ax.set(xlabel="batch B (sequences per step)", ylabel="utilization (% of peak FLOP/s)",
            title="Utilization against batch: linear until B*, then flat")
@@ -75,9 +80,8 @@ def utilization(ax, v: Mapping[str, float]) -> dict:
 
 
 def cost(ax, v: Mapping[str, float]) -> dict:
-    bstar = get_formula("break_even_batch").evaluate(v)
-    b = np.unique(np.round(np.logspace(0, np.log10(bstar) + 1.5, 300)))
-    steps = np.array([evaluate_step(dict(_weights_only(v), batch=x)).step_s for x in b])
+    bstar, b, results = _batch_curve(v)
+    steps = np.array([r.step_s for r in results])
     chip_hours = v.get("tp", 1.0) * steps / 3600 / b * 1e6
     price = v.get("price_usd_per_chip_hour")
     y, label = (chip_hours * price, "cost (USD per million tokens)") if price else (

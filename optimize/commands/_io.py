@@ -24,48 +24,31 @@ def _default(o: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (zero, negatives, NaN and inf are refused)."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not math.isfinite(x) or x <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return x
+def _number_type(expected: str, ok, *, integer: bool = False):
+    """An argparse type accepting finite numbers for which ``ok(x)`` holds; anything else (NaN, inf,
+    text, out of range) is refused with one line saying what was expected."""
+
+    def parse(text: str):
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        if not math.isfinite(x) or not ok(x) or (integer and x != int(x)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return int(x) if integer else x
+
+    parse.__name__ = expected  # argparse names the type in some messages
+    return parse
 
 
-def nonnegative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(x) or x < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return x
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 ("8" or "8.0", not "8.5")."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not math.isfinite(x) or x < 1 or x != int(x):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(x)
-
-
-def batch_value(text: str) -> float:
-    """argparse type for a batch: a finite number >= 1."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}") from None
-    if not math.isfinite(x) or x < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
-    return x
+#: a finite number > 0 (zero, negatives, NaN and inf are refused)
+positive_float = _number_type("a finite number > 0", lambda x: x > 0)
+#: a finite number >= 0
+nonnegative_float = _number_type("a finite number >= 0", lambda x: x >= 0)
+#: a whole number >= 1 ("8" or "8.0", not "8.5")
+positive_int = _number_type("a positive integer", lambda x: x >= 1, integer=True)
+#: a batch: a finite number >= 1
+batch_value = _number_type("a number >= 1", lambda x: x >= 1)
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
