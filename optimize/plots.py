@@ -64,15 +64,22 @@ def roofline(ax, v: Mapping[str, float]) -> dict:
 
 
 def _batch_curve(v: Mapping[str, float]):
-    """B* and the ideal step results over batches from 1 to 30 B*, for the batch-axis plots."""
+    """B*, batches from 1 to 30 B*, and the ideal weights-only utilization and step time there.
+
+    Both come from the closed form ``utilization`` (the same model as the break-even batch), vectorised.
+    """
     bstar = get_formula("break_even_batch").evaluate(v)
     b = np.unique(np.round(np.logspace(0, np.log10(bstar) + 1.5, 300)))
-    return bstar, b, [evaluate_step(dict(_weights_only(v), batch=x)) for x in b]
+    f = get_formula("utilization")
+    w = _weights_only(v)
+    util = lambdify_numpy(f.args, f.expr)(*[b if a.name == "batch" else w[a.name] for a in f.args]) * np.ones_like(b)
+    compute = 2 * v["active_params"] * b / (v.get("tp", 1.0) * v["peak_flop_per_s"])
+    return bstar, b, util, compute / util
 
 
 def utilization(ax, v: Mapping[str, float]) -> dict:
-    bstar, b, results = _batch_curve(v)
-    ax.semilogx(b, np.asarray([r.utilization for r in results]) * 100, color="C0")
+    bstar, b, util, _ = _batch_curve(v)
+    ax.semilogx(b, util * 100, color="C0")
     ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
     ax.set(xlabel="batch B (sequences per step)", ylabel="utilization (% of peak FLOP/s)",
            title="Utilization against batch: linear until B*, then flat")
@@ -80,8 +87,7 @@ def utilization(ax, v: Mapping[str, float]) -> dict:
 
 
 def cost(ax, v: Mapping[str, float]) -> dict:
-    bstar, b, results = _batch_curve(v)
-    steps = np.array([r.step_s for r in results])
+    bstar, b, _, steps = _batch_curve(v)
     chip_hours = v.get("tp", 1.0) * steps / 3600 / b * 1e6
     price = v.get("price_usd_per_chip_hour")
     y, label = (chip_hours * price, "cost (USD per million tokens)") if price else (
@@ -112,9 +118,11 @@ def users(ax, v: Mapping[str, float]) -> dict:
     base = get_formula("min_user_base")
     u_star = base.evaluate(dict(v, concurrency=bstar))
     n_users = np.logspace(1, np.log10(u_star) + 1.5, 300)
-    conc = n_users * v["minutes_per_day"] / (1440 * v["peak_to_mean"])
-    util = [evaluate_step(dict(_weights_only(v), batch=max(1.0, x))).utilization for x in conc]
-    ax.semilogx(n_users, np.asarray(util) * 100, color="C1")
+    conc = np.maximum(1.0, n_users * v["minutes_per_day"] / (1440 * v["peak_to_mean"]))
+    f = get_formula("utilization")
+    w = _weights_only(v)
+    util = lambdify_numpy(f.args, f.expr)(*[conc if a.name == "batch" else w[a.name] for a in f.args])
+    ax.semilogx(n_users, util * 100, color="C1")
     ax.axvline(u_star, color="C3", ls="--", label=f"user base at B*: {u_star:,.0f}")
     ax.set(xlabel="registered users (one replica)", ylabel="utilization (% of peak FLOP/s)",
            title="Economies of scale: utilization against the user base")
@@ -133,7 +141,9 @@ def render(kind: str, values: Mapping[str, float], fmt: str = "png") -> tuple[by
     v.setdefault("minutes_per_day", 10.0)
     v.setdefault("peak_to_mean", 1.0)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    # fixed margins: a layout engine re-draws the ticks several times, which costs more than the plot
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
     try:
         marks = PLOTTERS[kind](ax, v)
         ax.grid(True, which="major", alpha=0.3)
