@@ -5,6 +5,9 @@ Conventions (documented here once, used by the solver, the oracle and the CLI):
 * The decode step is evaluated at the worst context a sequence reaches, ``isl + osl`` tokens (the TPOT
   promise must hold at the end of the longest answer), and, by default, under continuous batching: each
   step also carries ``B isl/osl`` prompt tokens (symbolic.model's ``mixed=True``).
+* With the calibrated serving model (the default for catalog deployments, optimize.serving_step), TPOT is
+  the mean step under in-flight batching at the average context ``isl + osl/2`` and TTFT is the prompt's
+  step beside the running batch, exactly as ``validate`` computes them; memory still uses ``isl + osl``.
 * Memory per chip: ``N b_w / t + B (isl + osl) k / t`` must fit in the usable HBM,
   ``M (1 - activation_reserve_fraction) - framework_reserve_bytes``; defaults 5 % of HBM for activations
   and 2 GB for the framework (CUDA context, allocator slack, graphs).
@@ -115,7 +118,8 @@ class TpotSLO(Constraint):
         return self.slo_s * 1e3
 
     def describe(self) -> str:
-        return f"time per output token <= {self.slo_s * 1e3:g} ms (decode step at the full context)"
+        return (f"time per output token <= {self.slo_s * 1e3:g} ms (closed form: decode step at the full context; "
+                f"calibrated serving model: mean in-flight step at context isl + osl/2)")
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ class TtftSLO(Constraint):
         return self.slo_s * 1e3
 
     def describe(self) -> str:
-        return f"time to first token <= {self.slo_s * 1e3:g} ms (prefill of the prompt on the replica)"
+        return (f"time to first token <= {self.slo_s * 1e3:g} ms (prefill of the prompt on the replica; "
+                f"calibrated serving model: beside the running batch)")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A heterogeneous fleet as a mixed-integer program (scipy.optimize.milp, HiGHS): replicas per option.
 
 Variables ``R_o >= 0`` integer, one per feasible (hardware, precision, TP) option, each replica running at
-the option's largest feasible batch (its highest tokens/s per replica, so no fleet is cheaper with a
-smaller batch). Minimize ``sum_o R_o t_o p_o`` ($/h) subject to demand coverage
+the option's feasible batch of highest tokens/s per replica (its largest feasible batch for the closed-form
+model; found by scanning every feasible batch for the calibrated serving model), so no fleet is cheaper with
+another batch. Minimize ``sum_o R_o t_o p_o`` ($/h) subject to demand coverage
 ``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h`` and the budget
 ``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
 """
@@ -32,7 +33,7 @@ def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
     if not feasible:
         return infeasible(problem, misses)
     d = problem.demand.tokens_per_s
-    pts = [make_point(ev, problem, ev.batch_max, 1) for ev in feasible]
+    pts = [make_point(ev, problem, ev.best_batch, 1) for ev in feasible]
     tps = np.array([p.tokens_per_s for p in pts])
     tp = np.array([p.tp for p in pts], dtype=float)
     cost = tp * np.array([p.price_usd_per_chip_hour for p in pts], dtype=float)

@@ -36,7 +36,8 @@ class Frontier:
 
 
 def frontier(problem: Problem) -> Frontier:
-    """Every option's batches 1..B_max (B_max from TPOT, memory and the batch cap), then the non-dominated set."""
+    """Every option's batches 1..B_max (B_max from TPOT, memory and the batch cap; for the calibrated serving
+    model every feasible batch), then the non-dominated set."""
     t0 = time.perf_counter()
     check_prices(problem)
     cols: dict[str, list] = {k: [] for k in ("speed", "cost", "tps", "util", "step", "batch", "opt")}
@@ -47,10 +48,13 @@ def frontier(problem: Problem) -> Frontier:
             continue
         o = ev.option
         c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
-        b = np.arange(1, ev.batch_max + 1, dtype=float)
+        # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
+        b = ev.feasible.astype(float) if ev.tpot is not None else np.arange(1, ev.batch_max + 1, dtype=float)
         vec = list(ev.vec)
         vec[_INDEX["batch"]] = b
         compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
+        if ev.tpot is not None:
+            step = ev.tpot[ev.feasible - 1]
         price = o.platform.price_usd_per_chip_hour
         cols["speed"].append(1 / step)
         cols["cost"].append(o.tp * price * step / (3600 * b) * 1e6)

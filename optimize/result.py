@@ -36,6 +36,9 @@ class Point:
     usable_bytes: float
     price_usd_per_chip_hour: float | None
     batch_max: int = 0
+    #: which model gave step_s and ttft_s, and which the compute/memory/comm/overhead breakdown
+    step_model: str = "closed-form step model (symbolic.model)"
+    breakdown_model: str = "closed-form step model (symbolic.model)"
 
     @property
     def chips(self) -> int:
@@ -75,6 +78,7 @@ class Point:
             "memory_gb_per_chip": self.memory_bytes / 1e9, "usable_gb_per_chip": self.usable_bytes / 1e9,
             "cost_usd_per_hour": self.cost_usd_per_hour,
             "cost_usd_per_million_tokens": self.cost_usd_per_million_tokens,
+            "step_model": self.step_model, "breakdown_model": self.breakdown_model,
         }
 
 
@@ -115,7 +119,8 @@ class DeploymentResult:
     def as_json(self) -> dict:
         keys = ("hardware", "precision", "tp", "ep", "batch", "batch_max", "replicas", "chips", "step_ms",
                 "ttft_ms", "tokens_per_s", "tokens_per_s_per_user", "compute_ms", "memory_ms", "comm_ms",
-                "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "utilization")
+                "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "utilization", "step_model",
+                "breakdown_model")
         out: dict = {"status": self.status.value, "objective": self.objective}
         p = self.point.as_json() if self.point is not None else {}
         out.update({k: p.get(k) for k in keys})

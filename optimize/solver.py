@@ -10,6 +10,14 @@ is solved with ``scipy.optimize.brentq``. Every floor is then checked on the int
 step down) with the full step function, so float rounding never costs or gains a batch.
 Replicas: ``R = ceil(D / tokens_per_s(B_max))`` (tokens/s per replica rises with ``B``); the operating batch
 is then the smallest ``B`` with which ``R`` replicas still meet the demand (same $/h, lower latency).
+
+Calibrated platforms (``Platform.serving`` set, the default for catalog models on catalog hardware unless
+``--ideal``) take TPOT and TTFT from the calibrated serving model (:mod:`optimize.serving_step`, the numbers
+``validate`` checks). That step is not guaranteed monotone in ``B`` (nor is TTFT, which grows with the running
+batch), so nothing is bisected: TPOT and TTFT are evaluated at every integer ``B`` in 1..cap (cap = the memory
+bound and the batch cap) in one vectorised call per option (cached per option and workload), the feasible set
+is read off exactly, ``B_max`` is its largest member, and the replicas and operating batch come from the
+feasible batch of highest tokens/s and a scan of the feasible set.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 
+import numpy as np
 import sympy as sp
 
 from inferonomics.symbolic import model as M
@@ -131,6 +140,15 @@ class OptionEval:
     miss: tuple[float, str] | None = None  # (need/have ratio > 1, sentence) when infeasible
     ttft_s: float = 0.0
     usable: float = 0.0
+    # calibrated serving model only: TPOT and TTFT at batches 1..cap, the feasible batches (ascending)
+    tpot: np.ndarray | None = None
+    ttft: np.ndarray | None = None
+    feasible: np.ndarray | None = None
+    best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
+
+    @property
+    def serving(self):
+        return self.option.platform.serving
 
 
 def option_vector(option: Option, workload: Workload) -> list:
@@ -248,9 +266,11 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
     ev = OptionEval(option, vec)
     ev.usable = problem.reserve.usable(vec[_INDEX["hbm_capacity_bytes"]]) if option.platform.values.get(
         "hbm_capacity_bytes") else math.inf
-    ev.ttft_s = c.ttft(*vec)
     where = _where(option)
     w_chip = memory_per_chip(vec, 0.0, wl)
+    if option.platform.serving is not None and w_chip < ev.usable:
+        return _evaluate_serving(ev, problem, where)
+    ev.ttft_s = c.ttft(*vec)
     if not w_chip < ev.usable:
         t, hbm = option.tp, vec[_INDEX["hbm_capacity_bytes"]]
         ev.miss = (w_chip / max(ev.usable, 1e-300), f"{problem.space.model} at {option.platform.precision.weights} "
@@ -279,12 +299,69 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
         b -= 1
     while ok(b + 1):
         b += 1
-    ev.batch_max, ev.limited_by = b, limited_by
+    ev.batch_max, ev.limited_by, ev.best_batch = b, limited_by, b
     if b < 1:
         step1 = step_at(c, vec, 1)
         slo = problem.tpot_slo_s or math.inf
         ev.miss = (step1 / slo, f"batch 1 takes {step1 * 1e3:.4g} ms per token on {where}; "
                    f"the TPOT SLO is {slo * 1e3:g} ms")
+    return ev
+
+
+def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
+    """Largest integer B <= max_batch whose weights + KV fit (checked on the integers), and which bound it is."""
+    wl, vec = problem.workload, ev.vec
+    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / ev.option.tp
+    w_chip = memory_per_chip(vec, 0.0, wl)
+    b_mem = (ev.usable - w_chip) / kv_chip if kv_chip > 0 else math.inf
+    b = int(max(0, math.floor(min(b_mem, problem.max_batch))))
+
+    def fits(x: int) -> bool:
+        return x <= problem.max_batch and _le(memory_per_chip(vec, x, wl), ev.usable)
+
+    while b >= 1 and not fits(b):
+        b -= 1
+    while fits(b + 1):
+        b += 1
+    return b, ("max_batch" if b >= problem.max_batch else "memory")
+
+
+def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEval:
+    """Every integer batch up to the memory/batch cap at once on the calibrated serving model."""
+    from inferonomics.optimize.serving_step import curves
+
+    o, wl = ev.option, problem.workload
+    cap, cap_by = _memory_cap(ev, problem)
+    tpot, ttft = curves(o.platform.serving, o.tp, o.ep, wl.isl, wl.osl, wl.mixed, max(cap, 1))
+    ev.tpot, ev.ttft, ev.ttft_s = tpot, ttft, float(ttft[0])
+    ok = np.ones(tpot.size, dtype=bool) if cap >= 1 else np.zeros(tpot.size, dtype=bool)
+    ok_tpot = ok_ttft = ok
+    if problem.tpot_slo_s is not None:
+        ok_tpot = tpot <= problem.tpot_slo_s * (1 + REL_TOL)
+    if problem.ttft_slo_s is not None:
+        ok_ttft = ttft <= problem.ttft_slo_s * (1 + REL_TOL)
+    ok = ok & ok_tpot & ok_ttft
+    idx = np.flatnonzero(ok)
+    ev.feasible = idx + 1
+    if idx.size == 0:
+        ev.batch_max, ev.limited_by = 0, cap_by
+        if cap >= 1 and not ok_ttft[0]:
+            slo = problem.ttft_slo_s
+            ev.miss = (ttft[0] / slo, f"prefill of {wl.isl:g} tokens takes {ttft[0] * 1e3:.4g} ms on {where}; "
+                       f"the TTFT SLO is {slo * 1e3:g} ms")
+        else:
+            slo = problem.tpot_slo_s or math.inf
+            ev.miss = (tpot[0] / slo, f"batch 1 takes {tpot[0] * 1e3:.4g} ms per token on {where}; "
+                       f"the TPOT SLO is {slo * 1e3:g} ms")
+        return ev
+    b = int(idx[-1]) + 1
+    ev.batch_max = b
+    if b >= cap:
+        ev.limited_by = cap_by
+    else:
+        ev.limited_by = "tpot" if not ok_tpot[b] else "ttft"  # index b is batch b + 1
+    tps = ev.feasible / tpot[idx]
+    ev.best_batch = int(ev.feasible[int(np.argmax(tps))])
     return ev
 
 
@@ -294,15 +371,27 @@ def _where(option: Option) -> str:
 
 
 def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> Point:
+    """The option at ``batch``. Calibrated serving platforms: step (TPOT) and TTFT from the serving model;
+    utilization = useful FLOPs of the step (2 N_a tokens + attention, symbolic.model) / (t F step); the
+    compute/memory/comm/overhead breakdown is the closed-form step model's (``breakdown_model`` says so)."""
     o = ev.option
     c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
     ev.vec[_B] = float(batch)
     compute, memory, comm, over, step, flops = c.parts(*ev.vec)
+    ttft, step_model, breakdown = ev.ttft_s, CLOSED_FORM, CLOSED_FORM
+    if ev.tpot is not None:
+        step, ttft = float(ev.tpot[batch - 1]), float(ev.ttft[batch - 1])
+        step_model, breakdown = o.platform.serving.label, CLOSED_FORM_BREAKDOWN
     peak = ev.vec[_INDEX["peak_flop_per_s"]]
     return Point(o.platform.hardware, o.platform.precision.label, o.tp, o.ep, batch, replicas, compute, memory,
-                 comm, over, step, ev.ttft_s, flops / (o.tp * peak * step),
+                 comm, over, step, ttft, flops / (o.tp * peak * step),
                  memory_per_chip(ev.vec, batch, problem.workload), ev.usable, o.platform.price_usd_per_chip_hour,
-                 ev.batch_max)
+                 ev.batch_max, step_model, breakdown)
+
+
+CLOSED_FORM = "closed-form step model (symbolic.model)"
+CLOSED_FORM_BREAKDOWN = ("closed-form step model's parts (symbolic.model, calibrated values), not the serving "
+                         "model's; they need not add up to step_ms")
 
 
 def replicas_for(ev: OptionEval, problem: Problem, tps_max: float) -> int:
@@ -321,9 +410,13 @@ def replicas_for(ev: OptionEval, problem: Problem, tps_max: float) -> int:
 def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
     """Smallest B <= B_max at which ``replicas`` replicas still meet the demand (tokens/s rises with B)."""
     if problem.demand is None:
-        return ev.batch_max
-    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
+        return ev.best_batch
     d = problem.demand.tokens_per_s
+    if ev.tpot is not None:  # the serving step need not be monotone: scan the feasible set
+        b = ev.feasible
+        hit = np.flatnonzero(replicas * b / ev.tpot[b - 1] >= d * (1 - REL_TOL))
+        return int(b[hit[0]]) if hit.size else ev.best_batch
+    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     lo, hi = 1, ev.batch_max
     while lo < hi:
         mid = (lo + hi) // 2
@@ -336,7 +429,7 @@ def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
 
 def candidate_point(ev: OptionEval, problem: Problem) -> Point:
     """The option's best point for the objective: sized to the demand, at B_min ($/h) or B_max (per token)."""
-    top = make_point(ev, problem, ev.batch_max, 1)
+    top = make_point(ev, problem, ev.best_batch, 1)
     r = replicas_for(ev, problem, top.tokens_per_s)
     if problem.objective == "usd_per_hour":
         return make_point(ev, problem, smallest_batch(ev, problem, r), r)
@@ -411,7 +504,8 @@ def infeasible(problem: Problem, misses: list) -> DeploymentResult:
 def explain(problem: Problem, ev: OptionEval, pt: Point) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Binding constraints and every constraint's slack, in words."""
     binding = []
-    cap = {"tpot": "the TPOT SLO", "memory": "HBM capacity", "max_batch": f"the batch cap {problem.max_batch}"}
+    cap = {"tpot": "the TPOT SLO", "ttft": "the TTFT SLO (TTFT grows with the running batch)",
+           "memory": "HBM capacity", "max_batch": f"the batch cap {problem.max_batch}"}
     binding.append(f"batch per replica at most {ev.batch_max}, set by {cap[ev.limited_by]}")
     if problem.demand is not None:
         binding.append(f"demand {problem.demand.tokens_per_s:.6g} tokens/s sets {pt.replicas} replica(s)"
@@ -467,6 +561,20 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
         ev = evaluate_option(o, problem)
         if ev.batch_max < 1:
             continue
+        if ev.tpot is not None:  # calibrated serving model: utilization at every feasible batch at once
+            util = _utilization_curve(ev, problem, ev.feasible)
+            i_top = int(np.argmax(util))
+            top = float(util[i_top])
+            if top < target:
+                if closest is None or top > closest[0]:
+                    closest = (top, f"{_where(o)} peaks at {top:.1%} utilization at batch {ev.feasible[i_top]} "
+                                    f"(largest feasible {ev.batch_max}, set by {ev.limited_by}); the target is "
+                                    f"{target:.0%}")
+                continue
+            lo = int(ev.feasible[np.flatnonzero(util >= target)[0]])
+            if best is None or lo < best[0]:
+                best = (lo, make_point(ev, problem, lo, 1))
+            continue
         top = utilization_at(ev, problem, ev.batch_max)
         if top < target:
             if closest is None or top > closest[0]:
@@ -488,6 +596,16 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
     b, pt = best
     users = form.evaluate({"concurrency": float(b), "minutes_per_day": minutes_per_day, "peak_to_mean": peak_to_mean})
     return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, peak_to_mean)
+
+
+def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray) -> np.ndarray:
+    """make_point's utilization at each of ``batches`` (vectorised; exact same formula)."""
+    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
+    vec = list(ev.vec)
+    vec[_B] = batches.astype(float)
+    flops = np.broadcast_to(c.parts_np(*vec)[5], batches.shape)
+    step = ev.tpot[batches - 1]
+    return flops / (ev.option.tp * vec[_INDEX["peak_flop_per_s"]] * step)
 
 
 def relaxed_tp_degree(values: Mapping[str, float], policy: str = "step") -> float:

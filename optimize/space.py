@@ -50,6 +50,8 @@ class Platform:
     price_usd_per_chip_hour: float | None = None
     n_experts: int = 1
     display: str = ""
+    #: the calibrated serving model of this platform (optimize.serving_step); None: the closed-form step model
+    serving: object = None
 
     @property
     def is_moe(self) -> bool:
@@ -142,19 +144,43 @@ def _calibrator(calibration: str | None, ideal: bool):
     return cal, f"calibration {calibration or 'shipped default'}"
 
 
-def _apply(cal, values: dict, activation: str) -> dict:
+def _apply(cal, values: dict, activation: str, backend: str) -> dict:
     """Calibrated values: the fitted matmul efficiency is taken at the compute (activation) precision."""
     try:
-        return cal.apply(values, precision=activation)
-    except TypeError:  # a calibration object without per-precision fits
-        return cal.apply(values)
+        return cal.apply(values, precision=activation, backend=backend)
+    except TypeError:  # a calibration object without per-precision or per-backend fits
+        try:
+            return cal.apply(values, precision=activation)
+        except TypeError:
+            return cal.apply(values)
+
+
+def _serving_spec(cal, arch, hw_name: str, weights: str, activation: str, backend: str):
+    """The calibrated serving model's spec, or (None, why not) where it does not apply."""
+    from inferonomics.optimize.serving_step import make_spec, serving_precision
+
+    if arch is None:
+        return None, "the catalog has no architecture for the model"
+    prec = serving_precision(weights, activation)
+    if prec is None:
+        return None, f"weights {weights} with {activation} compute have no calibrated serving model"
+    try:
+        return make_spec(arch, hw_name, prec, backend, cal), ""
+    except Exception as exc:  # noqa: BLE001 - e.g. no datasheet figures for the card
+        return None, f"no datasheet figures for the serving model ({exc})"
 
 
 def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], *,
                 kv_precisions: Sequence[str] | None = None, tp: Sequence[int] | None = None,
                 prices: Mapping[str, float] | None = None, calibration: str | None = None,
-                ideal: bool = False, max_tp: int = DEFAULT_MAX_TP) -> DecisionSpace:
+                ideal: bool = False, max_tp: int = DEFAULT_MAX_TP, backend: str = "trtllm",
+                serving: bool = True) -> DecisionSpace:
     """Bind every (hardware, weight precision, KV precision) of the catalog to symbol values.
+
+    Calibrated (the default unless ``ideal``): each platform also carries the calibrated serving model of
+    ``backend`` (trtllm, vllm, sglang; :mod:`optimize.serving_step`), and the solver takes TPOT and TTFT from
+    it; platforms it cannot cover keep the closed-form step model (listed in ``notes``). ``serving=False``
+    keeps the closed-form (calibrated) step model everywhere (the sweep's grid).
 
     Combinations the hardware cannot compute at (e.g. fp8 on an A100) are skipped and listed in
     ``skipped``. ``prices`` maps a hardware name (as given) to $/chip-hour.
@@ -171,7 +197,11 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     n_kv = arch.n_kv_heads if arch and arch.attention != "MLA" else None
     if tp is not None:
         check_tp_list(tp, n_heads, n_kv)
+    from inferonomics.optimize.serving_step import check_backend
+
+    check_backend(backend)
     cal, note = _calibrator(calibration, ideal)
+    closed_form: list[str] = []
     prices = {catalog.hardware(k).name: v for k, v in (prices or {}).items()}
     platforms, skipped = [], []
     for hw_name in dict.fromkeys(hardware):
@@ -190,13 +220,23 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                 if "peak_flop_per_s" not in values:
                     skipped.append(f"{hw.name}: publishes no FLOP/s rate")
                     continue
+                spec = None
                 if cal is not None:
-                    values = _apply(cal, values, act)
+                    values = _apply(cal, values, act, backend)
+                    if serving:
+                        spec, why = _serving_spec(cal, arch, hw.name, wp.name, act, backend)
+                        if spec is None:
+                            closed_form.append(f"{hw.name} at {wp.name}: {why}")
                 if not tps:
                     skipped.append(f"{hw.name}: no TP degree up to its scale-up domain "
                                    f"({hw.scaleup_domain_size or 1}) splits the model's heads")
                     continue
                 price = prices.get(hw.name, values.get("price_usd_per_chip_hour"))
                 platforms.append(Platform(hw.name, PrecisionChoice(wp.name, kvp.name, act), dict(values), tps,
-                                          price, int(values.get("n_experts", 1)), hw.display_name))
-    return DecisionSpace(m.name, tuple(platforms), tuple(skipped), (note,))
+                                          price, int(values.get("n_experts", 1)), hw.display_name, spec))
+    notes = [note]
+    if cal is not None and serving:
+        notes.append(f"TPOT and TTFT from the calibrated serving model (backend {backend}; as `validate` "
+                     f"computes them)" + (f"; closed-form step model for {'; '.join(closed_form)}" if closed_form
+                                          else ""))
+    return DecisionSpace(m.name, tuple(platforms), tuple(skipped), tuple(notes))

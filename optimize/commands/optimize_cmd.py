@@ -68,7 +68,16 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
                    help="HBM per chip kept for the framework, GB (default 2)")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the shipped one)")
     p.add_argument("--ideal", action="store_true", help="ideal model: efficiencies 1, no overheads")
+    _backend(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
+                   help="serving backend of the calibrated serving model (default trtllm): calibrated "
+                        "deployments (catalog model with an architecture, catalog hardware, not --ideal) take TPOT "
+                        "and TTFT from it, exactly as `inferonomics validate` does; its fixed per-step overhead "
+                        "is the backend's fitted one")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,6 +125,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", action="store_true", help="evaluate only; write no rows")
     p.add_argument("--calibration", metavar="FILE")
     p.add_argument("--ideal", action="store_true")
+    p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
+                   help="serving backend whose fitted per-step overhead the calibrated values take (default "
+                        "trtllm); the grid itself uses the closed-form step model at each (batch, context)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_sweep)
 
@@ -123,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- building a problem from flags --------------------------------------------------------------------
 
 
-def _space(args, need_prices: bool):
+def _space(args, need_prices: bool, serving: bool = True):
     from inferonomics.optimize.space import build_space
     from inferonomics.symbolic import catalog
 
@@ -135,7 +147,8 @@ def _space(args, need_prices: bool):
         prices = {**{h: every for h in args.hardware}, **prices}
     precisions = args.precision or [catalog.model(args.model).weight_precision]
     space = build_space(args.model, args.hardware, precisions, kv_precisions=args.kv_precision, tp=args.tp,
-                        prices=prices, calibration=args.calibration, ideal=args.ideal)
+                        prices=prices, calibration=args.calibration, ideal=args.ideal,
+                        backend=getattr(args, "backend", "trtllm"), serving=serving)
     return space
 
 
@@ -261,7 +274,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     batch = parse_range(args.batch, "--batch", minimum=1)
     context = parse_range(args.context, "--context", minimum=0)
     args.price_usd_per_hour = None
-    space = _space(args, False)
+    space = _space(args, False, serving=False)
     dtype = np.float32 if args.dtype == "float32" else np.float64
     wl = Workload(mixed=False, policy=args.policy)
     if args.output and not args.summary:

@@ -1,0 +1,193 @@
+"""The calibrated serving model as the optimizer (and other commands) use it: TPOT and TTFT of one replica.
+
+These are the numbers ``inferonomics validate`` checks against NVIDIA's serving rows, computed the same way
+(:mod:`inferonomics.optimize.calibration.serving`): ``env`` is the card's datasheet figures
+(:func:`~inferonomics.optimize.calibration.predict.hardware_env`) overlaid with the calibration's fitted
+values, the step is :func:`~inferonomics.optimize.calibration.serving.step_time`, and under in-flight batching
+the time per output token is :func:`inferonomics.symbolic.kernels.inflight_step_time` of a pure-decode step
+(no prompt tokens) and a mixed step (``isl * max(1, B/osl)`` prompt tokens): ``t_dec + min(1, B/osl)
+(t_mix - t_dec)``, both at the average context ``isl + osl/2``. TTFT is one step carrying the request's
+whole prompt (context ``isl``) beside the running batch, plus ``request_overhead_s``; it grows with ``B``.
+
+``batch`` (and ``tp``) may be NumPy arrays: one call evaluates every batch of an option.
+Conventions: attention data parallelism 1; for an MoE the experts are split ``ep`` ways and each expert's
+FFN ``tp/ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8 compute -> ``fp8``
+(the serving model then reads the KV cache at 1 byte, as NVIDIA's fp8 rows do); 4-bit weights with 16-bit
+compute -> ``fp4`` (W4A16, 4.25 bits per weight). Other combinations have no calibrated serving model.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: the serving backends the calibration has a fixed per-step overhead for
+BACKENDS = ("trtllm", "vllm", "sglang")
+DEFAULT_BACKEND = "trtllm"
+
+_SIXTEEN = {"bf16", "fp16", "f16", "float16", "bfloat16"}
+_FOUR = {"int4", "fp4", "mxfp4", "nvfp4", "w4a16", "int4-awq", "int4-gptq"}
+
+
+def serving_precision(weights: str, activations: str) -> str | None:
+    """The serving model's precision for catalog (weight, activation) precisions; None when it has none."""
+    w, a = weights.lower(), activations.lower()
+    if w in _SIXTEEN and a in _SIXTEEN:
+        return "bf16"
+    if w.startswith("fp8") and a.startswith("fp8"):
+        return "fp8"
+    if w in _FOUR and a in _SIXTEEN:
+        return "fp4"
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class ServingSpec:
+    """What the calibrated serving model needs for one (model, hardware, precision, backend): hashed by identity."""
+
+    arch: object  # catalog Architecture
+    precision: str  # serving precision: bf16 | fp8 | fp4
+    backend: str
+    env: Mapping[str, float]
+    hardware: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"calibrated serving model ({self.backend}, {self.precision})"
+
+
+def check_backend(backend: str) -> str:
+    from inferonomics.symbolic.errors import InvalidInputError  # noqa: PLC0415
+
+    if backend not in BACKENDS:
+        raise InvalidInputError("--backend", "one of " + ", ".join(BACKENDS), backend)
+    return backend
+
+
+def serving_env(hardware: str, calibration) -> dict[str, float]:
+    """Datasheet figures of ``hardware`` overlaid with the calibration's values, as ``validate`` builds them.
+
+    A calibration fitted on measured ceilings (``ceilings = "measured"``) needs the measurement directory's
+    ceilings.csv, which is not at hand here: its efficiencies are then applied to the datasheet rates."""
+    from inferonomics.optimize.calibration.predict import hardware_env  # noqa: PLC0415
+
+    return {**hardware_env(hardware), **calibration.values}
+
+
+_SPECS: dict = {}
+
+
+def make_spec(arch, hardware: str, precision: str, backend: str, calibration) -> ServingSpec:
+    """A (cached) :class:`ServingSpec`; the same inputs give the same object, so per-option caches hit."""
+    values = calibration.values
+    key = (id(arch), hardware, precision, backend, tuple(sorted(values.items())))
+    spec = _SPECS.get(key)
+    if spec is None or spec.arch is not arch:
+        spec = ServingSpec(arch, precision, check_backend(backend), serving_env(hardware, calibration), hardware)
+        _SPECS[key] = spec
+    return spec
+
+
+def _args(spec: ServingSpec, tp, ep, batch, isl, osl):
+    from inferonomics.optimize.calibration import serving  # noqa: PLC0415
+
+    tp = np.asarray(tp, dtype=float)
+    ep = np.asarray(ep, dtype=float)
+    return serving, (spec.arch, np.asarray(batch, dtype=float), isl, osl, tp, 1.0, ep, tp / ep, spec.precision,
+                     spec.backend, spec.env)
+
+
+def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, mixed: bool = True) -> np.ndarray:
+    """Seconds per output token (mean step) of a replica of ``tp`` chips at ``batch`` sequences."""
+    from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
+
+    serving, args = _args(spec, tp, ep, batch, isl, osl)
+    b = args[1]
+    t_dec = serving.step_time(*args, prefill_tokens=np.zeros_like(b))
+    if not mixed:  # decode-only steps: no prompt tokens ever
+        return t_dec
+    t_mix = serving.step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
+    return compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
+        {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, spec.env)
+
+
+def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1) -> np.ndarray:
+    """Seconds to the first token: the whole prompt in one step beside ``batch`` running sequences."""
+    serving, args = _args(spec, tp, ep, batch, isl, osl)
+    return serving.step_time(*args, prefill_tokens=isl, context=isl) + spec.env["request_overhead_s"]
+
+
+#: per (spec, tp, ep, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap
+_CURVES: OrderedDict = OrderedDict()
+_CURVES_MAX = 2048
+
+
+def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: bool, cap: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """TPOT and TTFT at every batch 1..cap (read-only arrays, cached per option and workload)."""
+    key = (spec, tp, ep, float(isl), float(osl), bool(mixed), int(cap))
+    hit = _CURVES.get(key)
+    if hit is not None:
+        _CURVES.move_to_end(key)
+        return hit
+    b = np.arange(1, cap + 1, dtype=float)
+    out = (np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, mixed=mixed), b.shape),
+           np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep), b.shape))
+    for a in out:
+        a.flags.writeable = False
+    _CURVES[key] = out
+    if len(_CURVES) > _CURVES_MAX:
+        _CURVES.popitem(last=False)
+    return out
+
+
+# -- the public functions for other commands -----------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _shipped(path: str | None):
+    from inferonomics.optimize.calibration import load_calibration  # noqa: PLC0415
+
+    return load_calibration(path)
+
+
+def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEND, calibration=None,
+             activations: str | None = None) -> ServingSpec:
+    """The spec of a catalog model (name or Model) on catalog hardware at a catalog weight precision.
+
+    ``calibration``: None (the shipped one), a path, or a loaded Calibration. ``activations`` defaults to
+    the catalog's compute precision for those weights on that hardware."""
+    from inferonomics.symbolic import catalog  # noqa: PLC0415
+    from inferonomics.symbolic.errors import InvalidInputError  # noqa: PLC0415
+
+    m = catalog.model(model) if isinstance(model, str) else model
+    if m.architecture is None:
+        raise InvalidInputError("model", "a catalog model with an architecture (the serving model needs one)",
+                                m.name)
+    hw = catalog.hardware(hardware)
+    if activations is None:
+        activations = catalog.default_activation_precision(catalog.precision(precision), hw)
+    prec = serving_precision(catalog.precision(precision).name, activations)
+    if prec is None:
+        raise InvalidInputError("precision", "bf16/fp16, fp8 (fp8 compute) or a 4-bit weight format with 16-bit "
+                                "compute (the calibrated serving model's precisions)", precision)
+    cal = _shipped(calibration) if calibration is None or isinstance(calibration, str) else calibration
+    return make_spec(m.architecture, hw.name, prec, backend, cal)
+
+
+def calibrated_tpot_s(model, hardware: str, precision: str, tp, batch, isl: float, osl: float,
+                      backend: str = DEFAULT_BACKEND, calibration=None, *, ep=1, mixed: bool = True):
+    """Calibrated time per output token (s) under in-flight batching; float for scalar inputs, else an array."""
+    out = tpot(spec_for(model, hardware, precision, backend, calibration), tp, batch, isl, osl, ep=ep, mixed=mixed)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def calibrated_ttft_s(model, hardware: str, precision: str, tp, batch, isl: float, osl: float,
+                      backend: str = DEFAULT_BACKEND, calibration=None, *, ep=1):
+    """Calibrated time to first token (s) beside ``batch`` running sequences; float or array like the inputs."""
+    out = ttft(spec_for(model, hardware, precision, backend, calibration), tp, batch, isl, osl, ep=ep)
+    return float(out) if np.ndim(out) == 0 else out
