@@ -10,6 +10,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from inferonomics.optimize import serving_step
 from inferonomics.optimize.constraints import REL_TOL
 from inferonomics.symbolic.evaluate import evaluate_step
 
@@ -65,7 +66,12 @@ def ttft(v: dict, tp: int, isl: float, moe: bool) -> float:
 
 
 def step_of(problem, opt, batch: int) -> float:
+    """TPOT at ``batch``: the calibrated serving model (the same evaluator as validate) where the platform has
+    one, else symbolic.evaluate.evaluate_step, one batch at a time."""
     wl, v = problem.workload, dict(opt.platform.values)
+    if opt.platform.serving is not None:
+        return float(serving_step.tpot(opt.platform.serving, opt.tp, float(batch), wl.isl, wl.osl, ep=opt.ep,
+                                       mixed=wl.mixed))
     point = dict(v, tp=opt.tp, batch=batch, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
     return evaluate_step(point, wl.policy, mixed=wl.mixed,
                          weights=moe_weights_text(wl.mixed) if opt.platform.is_moe else None).step_s
@@ -86,7 +92,9 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
         p = opt.platform
         v = dict(p.values)
         moe = p.is_moe
-        if problem.ttft_slo_s is not None and not _le(ttft(v, opt.tp, wl.isl, moe), problem.ttft_slo_s):
+        served = p.serving is not None
+        if not served and problem.ttft_slo_s is not None and not _le(ttft(v, opt.tp, wl.isl, moe),
+                                                                     problem.ttft_slo_s):
             continue
         usable = problem.reserve.usable(v["hbm_capacity_bytes"])
         for b in range(1, problem.max_batch + 1):
@@ -96,6 +104,10 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
             step = step_of(problem, opt, b)
             if problem.tpot_slo_s is not None and not _le(step, problem.tpot_slo_s):
                 continue
+            if served and problem.ttft_slo_s is not None and not _le(
+                    float(serving_step.ttft(p.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep)),
+                    problem.ttft_slo_s):
+                continue  # the serving model's TTFT grows with the running batch: checked per batch
             out.append((opt, b, step))
     return out
 

@@ -172,3 +172,53 @@ def test_mixed_fleet_matches_oracle(problem):
         assert sum(m.fleet_tokens_per_s for m in res.fleet) >= problem.demand.tokens_per_s * (1 - 1e-9)
         for h, n in problem.max_chips.items():
             assert sum(m.chips_of(h) for m in res.fleet) <= n
+
+
+# -- the calibrated serving model (not monotone in B by construction): same gap-0 promise ------------------
+
+_CAL_SPACES: dict = {}
+
+
+def _cal_space(model: str, backend: str):
+    from inferonomics.optimize.space import build_space
+
+    key = (model, backend)
+    if key not in _CAL_SPACES:
+        _CAL_SPACES[key] = build_space(model, ["h100-sxm", "h200-sxm"], ["bf16", "fp8"], tp=[1, 2, 4, 8],
+                                       prices={"h100-sxm": 2.5, "h200-sxm": 3.5}, backend=backend)
+    return _CAL_SPACES[key]
+
+
+@st.composite
+def calibrated_problems(draw):
+    import dataclasses
+
+    from inferonomics.optimize import serving_step
+
+    space = _cal_space(draw(st.sampled_from(["llama3.1-8b", "qwen3-32b"])),
+                       draw(st.sampled_from(["trtllm", "vllm", "sglang"])))
+    plats = [p for p in space.platforms if draw(st.booleans())] or [space.platforms[0]]
+    plats = [dataclasses.replace(p, tps=tuple(sorted(draw(st.sets(st.sampled_from(p.tps), min_size=1, max_size=2)))))
+             for p in plats]
+    assert all(p.serving is not None for p in plats)
+    wl = Workload(isl=float(draw(st.integers(16, 4096))), osl=float(draw(st.integers(4, 1024))),
+                  mixed=draw(st.booleans()))
+    p0 = plats[0]
+    base = float(serving_step.tpot(p0.serving, p0.tps[0], 1.0, wl.isl, wl.osl, mixed=wl.mixed))
+    base_ttft = float(serving_step.ttft(p0.serving, p0.tps[0], 1.0, wl.isl, wl.osl))
+    ttft = draw(st.one_of(st.none(), st.floats(0.8, 3.0).map(lambda f: f * base_ttft)))
+    return Problem(dataclasses.replace(space, platforms=tuple(plats)), wl, tpot_slo_s=base * draw(st.floats(0.8, 3.0)),
+                   ttft_slo_s=ttft, demand=Demand(draw(st.floats(0.5, 200.0)) / base),
+                   objective=draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"])),
+                   max_batch=draw(st.integers(1, 40)), fleet="homogeneous")
+
+
+@settings(CI, max_examples=30)
+@given(calibrated_problems())
+def test_calibrated_serving_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        assert res.point.step_model.startswith("calibrated serving model")
+    _gap(problem, res, best)
