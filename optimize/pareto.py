@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_option
+from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "tokens_per_s", "utilization")
@@ -42,7 +42,7 @@ def frontier(problem: Problem) -> Frontier:
     check_prices(problem)
     cols: dict[str, list] = {k: [] for k in ("speed", "cost", "tps", "util", "step", "batch", "opt")}
     opts, misses = [], []
-    for ev in (evaluate_option(o, problem) for o in problem.space.options()):
+    for ev in evaluate_options(problem):
         if ev.batch_max < 1:
             misses.append(ev.miss)
             continue

@@ -145,6 +145,29 @@ def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: b
     return out
 
 
+def prefetch(spec: ServingSpec, items, isl: float, osl: float, mixed: bool) -> None:
+    """Fill the :func:`curves` cache for several (tp, ep, cap) of one spec with a single vectorised call per
+    curve (TP and batch both as arrays): elementwise the same arithmetic as one option at a time."""
+    todo = [(tp, ep, cap) for tp, ep, cap in dict.fromkeys(items)
+            if (spec, tp, ep, float(isl), float(osl), bool(mixed), int(cap)) not in _CURVES]
+    if len(todo) < 2:
+        return
+    b = np.concatenate([np.arange(1, cap + 1, dtype=float) for _, _, cap in todo])
+    tp = np.concatenate([np.full(cap, float(t)) for t, _, cap in todo])
+    ep = np.concatenate([np.full(cap, float(e)) for _, e, cap in todo])
+    t_all = np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, mixed=mixed), b.shape)
+    f_all = np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep), b.shape)
+    start = 0
+    for t, e, cap in todo:
+        out = (np.array(t_all[start:start + cap]), np.array(f_all[start:start + cap]))
+        start += cap
+        for x in out:
+            x.flags.writeable = False
+        _CURVES[(spec, t, e, float(isl), float(osl), bool(mixed), int(cap))] = out
+    while len(_CURVES) > _CURVES_MAX:
+        _CURVES.popitem(last=False)
+
+
 # -- the public functions for other commands -----------------------------------------------------------
 
 

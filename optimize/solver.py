@@ -258,14 +258,38 @@ def _curved_root(piece, vec: list, slo: float, hi: float) -> float:
     return brentq(f, 1.0, hi, xtol=1e-6)
 
 
+def evaluate_options(problem: Problem, options: list[Option] | None = None) -> list[OptionEval]:
+    """:func:`evaluate_option` for every option; the calibrated serving model's curves of all of a platform's
+    TP degrees are computed first in one vectorised call per platform (the same numbers, fewer calls)."""
+    from inferonomics.optimize.serving_step import prefetch
+
+    options = problem.space.options() if options is None else options
+    wl = problem.workload
+    groups: dict = {}
+    for o in options:
+        if o.platform.serving is None:
+            continue
+        ev = OptionEval(o, option_vector(o, wl))
+        ev.usable = _usable(o, ev.vec, problem)
+        if memory_per_chip(ev.vec, 0.0, wl) < ev.usable:
+            groups.setdefault(o.platform.serving, []).append((o.tp, o.ep, max(_memory_cap(ev, problem)[0], 1)))
+    for spec, items in groups.items():
+        prefetch(spec, items, wl.isl, wl.osl, wl.mixed)
+    return [evaluate_option(o, problem) for o in options]
+
+
+def _usable(option: Option, vec: list, problem: Problem) -> float:
+    return problem.reserve.usable(vec[_INDEX["hbm_capacity_bytes"]]) if option.platform.values.get(
+        "hbm_capacity_bytes") else math.inf
+
+
 def evaluate_option(option: Option, problem: Problem) -> OptionEval:
     """Bind one option, check TTFT and weights-in-memory, and find its largest feasible integer batch."""
     wl = problem.workload
     c = compiled(wl.policy, wl.mixed, option.platform.is_moe)
     vec = option_vector(option, wl)
     ev = OptionEval(option, vec)
-    ev.usable = problem.reserve.usable(vec[_INDEX["hbm_capacity_bytes"]]) if option.platform.values.get(
-        "hbm_capacity_bytes") else math.inf
+    ev.usable = _usable(option, vec, problem)
     where = _where(option)
     w_chip = memory_per_chip(vec, 0.0, wl)
     if option.platform.serving is not None and w_chip < ev.usable:
@@ -450,7 +474,7 @@ def solve(problem: Problem) -> DeploymentResult:
     check_prices(problem)
     if obj.needs_demand and problem.demand is None:
         raise InvalidInputError("demand", f"a demand (--demand-tokens-per-s or --users) for objective {obj.name}")
-    evals = [evaluate_option(o, problem) for o in problem.space.options()]
+    evals = evaluate_options(problem)
     feasible = [e for e in evals if e.batch_max >= 1]
     if problem.mixed_fleet:
         from inferonomics.optimize.fleet import solve_fleet
@@ -555,10 +579,10 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
         raise InvalidInputError("minutes_per_day", "a number in (0, 1440]", minutes_per_day)
     form = get_formula("min_user_base")
     best, closest = None, None
-    for o in problem.space.options():
-        if only is not None and (o.platform.hardware, o.platform.precision.label, o.tp) != only:
-            continue
-        ev = evaluate_option(o, problem)
+    opts = [o for o in problem.space.options()
+            if only is None or (o.platform.hardware, o.platform.precision.label, o.tp) == only]
+    for ev in evaluate_options(problem, opts):
+        o = ev.option
         if ev.batch_max < 1:
             continue
         if ev.tpot is not None:  # calibrated serving model: utilization at every feasible batch at once
