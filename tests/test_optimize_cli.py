@@ -123,3 +123,20 @@ def test_sweep_command(capsys, tmp_path):
     assert len(out_csv.read_text().splitlines()) == 1 + 2 * 2 * 8 * 2
     code, _, err = run(capsys, ["sweep", *BASE, "--batch", "0:8"])
     assert code == 2 and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("backend", ["trtllm", "vllm"])
+def test_optimize_calibrated_backend(capsys, backend):
+    code, out, _ = run(capsys, ["optimize", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision",
+                                "bf16,fp8", "--tpot-slo-ms", "25", "--demand-tokens-per-s", "5000",
+                                "--price-usd-per-hour", "2.5", "--backend", backend, "--json"])
+    assert code == 0
+    d = json.loads(out)
+    assert d["step_model"].startswith(f"calibrated serving model ({backend}")
+    assert d["step_ms"] <= 25 * (1 + 1e-9)
+
+
+def test_unknown_backend_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["optimize", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--tpot-slo-ms", "25",
+              "--demand-tokens-per-s", "5000", "--price-usd-per-hour", "2.5", "--backend", "tgi"])
