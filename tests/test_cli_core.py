@@ -100,3 +100,19 @@ def test_derive_lists_every_formula_as_json(capsys):
     assert code == 0 and [f["name"] for f in data] == [f.name for f in all_formulas()]
     for f in data:
         assert {"name", "expression", "latex", "args", "conditions"} <= set(f)
+
+
+def test_evaluate_with_catalog_names_reports_the_calibrated_serving_tpot(capsys):
+    from inferonomics.optimize.serving_step import calibrated_tpot_s
+
+    argv = ["evaluate", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision", "bf16", "--tp", "1",
+            "--batch", "32", "--prompt-len", "1024", "--output-len", "128", "--json"]
+    code, out, _ = run(capsys, *argv)
+    d = json.loads(out)
+    assert code == 0
+    # the same function the optimizer uses, which tests/test_optimize_serving.py ties to `validate`
+    assert d["calibrated_tpot_ms"] == pytest.approx(
+        calibrated_tpot_s("llama3.1-8b", "h100-sxm", "bf16", 1, 32, 1024, 128) * 1e3, rel=1e-12)
+    assert d["calibrated_tpot_ms"] > d["step_ms"] * 0.5
+    code, out, _ = run(capsys, *argv, "--ideal")
+    assert "calibrated_tpot_ms" not in json.loads(out)

@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     cat = _catalog_args()
     if cat is not None:
         cat.add_catalog_args(p)
+    p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
+                   help="serving engine whose fitted overhead the calibrated serving TPOT uses (default trtllm)")
     p.add_argument("--calibration", help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
     p.add_argument("--ideal", action="store_true", help="the pure analytic model: no calibration")
     p.add_argument("--json", action="store_true")
@@ -99,6 +101,27 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
     return values, used_catalog
 
 
+def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> dict:
+    """With a catalog model and hardware and a calibration: the validated serving model's TPOT and TTFT
+    (in-flight batching at --prompt-len/--output-len, default 1024/1024), beside the step model's numbers."""
+    if args.ideal or not (getattr(args, "model", None) and getattr(args, "hardware", None)):
+        return {}
+    from inferonomics.optimize.serving_step import calibrated_tpot_s, calibrated_ttft_s
+    from inferonomics.symbolic import catalog
+
+    precision = getattr(args, "precision", None) or catalog.model(args.model).weight_precision
+    isl = args.prompt_len or 1024.0
+    osl = args.output_len or 1024.0
+    common = (args.model, args.hardware, precision, values.get("tp", 1.0), values.get("batch", 1.0), isl, osl,
+              args.backend, args.calibration)
+    return {
+        "calibrated_tpot_ms": calibrated_tpot_s(*common) * 1e3,
+        "calibrated_ttft_ms": calibrated_ttft_s(*common) * 1e3,
+        "calibrated_model": f"serving model (kernel terms, in-flight batching, {args.backend}), "
+                            f"isl {isl:g}, osl {osl:g}",
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from inferonomics.symbolic.evaluate import evaluate_step
 
@@ -110,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     values.setdefault("batch", 1.0)
     result = evaluate_step(values, args.overlap, mixed=args.mixed)
     out = result.as_json()
+    out.update(_calibrated_serving(args, values))
     if args.json:
         print_json(out)
         return 0
