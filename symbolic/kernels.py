@@ -5,6 +5,8 @@ roofline. Measured kernels differ from that in four named ways, each a term here
 
 * **kernel fixed time** :math:`t_k`: a GEMM never takes less than its prologue/epilogue/tail, even under a
   CUDA graph (small GEMMs are 10-20x above a roofline);
+* **k-loop latency** :math:`\min(k b_w, c_k)/r_k`: a GEMM with few output tiles walks k one pipelined tile
+  after another and cannot stream at the chip's bandwidth (split-K bounds the walk at :math:`c_k` bytes);
 * **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
 * **attention parallelism**: decode attention streams the KV cache only as fast as its independent work
   items (sequence x KV head x KV split) can fill the SMs, an occupancy
@@ -28,9 +30,17 @@ RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall
 
 def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = Integer(2),
               eta_flop: Expr = s.eta_F, peak: Expr = s.F) -> Expr:
-    r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline plus the kernel's fixed time.
+    r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
+    kernel's fixed time.
 
-    .. math:: t = \max\!\Big(\frac{2mnk}{\eta_F F}, \frac{m k b_{in} + k n b_w + m n b_{out}}{\eta_W W}\Big) + t_k
+    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{m k b_{in} + k n b_w + m n b_{out}}{\eta_W W}\Big)^{p_o}
+              + \Big(\frac{\min(k b_w, c_k)}{r_k}\Big)^{p_o}\Big)^{1/p_o}
+
+    The second term is the **k-loop latency**: a CTA walks its k-slice one pipelined k-tile after another,
+    :math:`r_k` bytes of a weight row per second, however few bytes the GEMM reads in all; split-K cuts k
+    into slices of at most :math:`c_k` bytes (cuBLAS; block-scaled fp8 kernels do not split, ``c_k`` = inf).
+    A narrow, deep GEMM (n <= 512, decode) cannot fill the chip and is paced by this latency (1.2-1.7x its
+    roofline); the soft maximum (exponent :math:`p_o`) joins the two where neither dominates.
 
     Parameters
     ----------
@@ -38,7 +48,14 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
     eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
     """
-    return roofline_time(2 * m * n * k, m * k * b_in + k * n * b_w + m * n * b_out, eta_flop, peak)
+    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + k * n * b_w + m * n * b_out) / (s.eta_W * s.W))
+    chain = kloop_time(k, b_w)
+    return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+
+
+def kloop_time(k: Expr, b_w: Expr) -> Expr:
+    r"""Latency of one GEMM CTA's k-loop: :math:`\min(k b_w, c_k) / r_k` (its k-slice, cut by split-K)."""
+    return Min(k * b_w, s.c_k) / s.r_k
 
 
 def roofline_time(flops: Expr, nbytes: Expr, eta_flop: Expr = s.eta_F, peak: Expr = s.F) -> Expr:

@@ -34,10 +34,10 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
 # the number reached (so a regression fails) and the target is noted.
 HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
-    ("decode_gemm_ours", "median_abs_pct_error"): 8.0,         # target 4 (in-sample: 2.8)
-    ("decode_gemm_ours", "p90_abs_pct_error"): 13.0,           # target 10
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 14.0,      # target 4: NOT met
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 39.0,         # target 10: NOT met
+    ("decode_gemm_ours", "median_abs_pct_error"): 6.0,         # target 4: NOT met (5.7; in-sample 2.1)
+    ("decode_gemm_ours", "p90_abs_pct_error"): 12.0,           # target 10: NOT met (11.8)
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 9.0,       # target 4: NOT met (8.8)
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 28.0,         # target 10: NOT met (27.8)
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met

@@ -69,14 +69,20 @@ _FAMILY_BW = {"engine": "eta_bw", "torch": "eta_bw_torch"}
 
 
 def with_precision(env: dict[str, float], precision: str, family: str = "engine") -> dict[str, float]:
-    """``env`` with ``peak_flop_per_s``, ``eta_flop`` and the GEMM fixed time ``kernel_overhead_s`` set for
-    GEMMs at ``precision`` (bf16, fp8, fp8_block) of kernel ``family`` (engine or torch)."""
+    """``env`` with ``peak_flop_per_s``, ``eta_flop``, the GEMM fixed time ``kernel_overhead_s`` and the k-loop
+    terms (``kloop_rate_bytes_per_s``, ``splitk_chunk_bytes``) set for GEMMs at ``precision`` (bf16, fp8,
+    fp8_block) of kernel ``family`` (engine or torch)."""
     out = dict(env)
     out["eta_bw"] = env[_FAMILY_BW[family]]
     if precision.startswith("fp8"):
         eta = env["eta_flop_fp8_block"] if precision == "fp8_block" else env["eta_flop_fp8"]
         out["peak_flop_per_s"], out["eta_flop"] = env["peak_fp8"], eta
         out["kernel_overhead_s"] = env["kernel_overhead_fp8_s"]
+        if precision == "fp8_block":  # block-scaled kernels walk the whole k (no split-K), at their own pace
+            out["kloop_rate_bytes_per_s"] = env["kloop_rate_fp8_block_bytes_per_s"]
+            out["splitk_chunk_bytes"] = np.inf
+            if family == "engine":
+                out["eta_bw"] = env["eta_bw_fp8_block"]
     else:
         out["peak_flop_per_s"] = env["peak_bf16"]
     return out
