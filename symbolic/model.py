@@ -93,10 +93,13 @@ def t_step(policy: str = "step", *, weights: Expr | None = None, mixed: bool = F
     prefill = prefill_tokens_per_step() if mixed else S.Zero
     mm, att = matmul_flops(prefill=prefill), attention_flops(prefill=prefill)
     kvb = kv_read_bytes()
+    # evaluate=False: SymPy would otherwise search for provably-larger arguments (~25 ms per Max),
+    # which never succeeds here and dominated the CLI's start-up
     if policy == "step":
-        roof = Max(t_compute(mm + att), t_memory(wbytes) + t_memory(kvb, s.eta_kv))
+        roof = Max(t_compute(mm + att), t_memory(wbytes) + t_memory(kvb, s.eta_kv), evaluate=False)
     else:
-        roof = Max(t_compute(mm), t_memory(wbytes)) + Max(t_compute(att), t_memory(kvb, s.eta_kv))
+        roof = (Max(t_compute(mm), t_memory(wbytes), evaluate=False)
+                + Max(t_compute(att), t_memory(kvb, s.eta_kv), evaluate=False))
     return roof + (t_comm() if comm else S.Zero) + t_overhead()
 
 
