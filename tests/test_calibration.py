@@ -34,14 +34,17 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
 # the number reached (so a regression fails) and the target is noted.
 HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
-    ("decode_gemm_ours", "median_abs_pct_error"): 6.0,         # target 4: NOT met (5.7; in-sample 2.1)
-    ("decode_gemm_ours", "p90_abs_pct_error"): 12.0,           # target 10: NOT met (11.8)
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 9.0,       # target 4: NOT met (8.8)
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 28.0,         # target 10: NOT met (27.8)
+    ("decode_gemm_ours", "median_abs_pct_error"): 5.0,         # target 4: NOT met (4.8; in-sample 2.1)
+    ("decode_gemm_ours", "p90_abs_pct_error"): 9.0,            # target 10: met (8.7)
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 5.5,       # target 4: NOT met (5.3; in-sample 4.7)
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 17.5,         # target 10: NOT met (17.2; fp8_block tile switches)
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
-    ("serving_tpot_dense", "mape_pct"): 12.8,                  # target 12: NOT quite met (12.3)
+    # target 12: NOT met (13.1; in-sample 12.5). Was 12.3 held-out / 15.0 in-sample with a GEMM model whose
+    # bandwidth fraction the narrow NVIDIA GEMMs dragged down (0.71): the k-loop term frees it (0.79), so decode
+    # steps are predicted faster and the prefill-heavy TRT-LLM fp8 Qwen3-32B runs (held out) come out 10-40% low
+    ("serving_tpot_dense", "mape_pct"): 13.2,
     ("serving_tpot_moe", "mape_pct"): 20.0,                    # target 20: met (18.9)
     ("collectives", "median_abs_pct_error"): 15.0,
 }
