@@ -45,7 +45,7 @@ HELD_OUT = {
     # bandwidth fraction the narrow NVIDIA GEMMs dragged down (0.71): the k-loop term frees it (0.79), so decode
     # steps are predicted faster and the prefill-heavy TRT-LLM fp8 Qwen3-32B runs (held out) come out 10-40% low
     ("serving_tpot_dense", "mape_pct"): 13.2,
-    ("serving_tpot_moe", "mape_pct"): 20.0,                    # target 20: met (18.9)
+    ("serving_tpot_moe", "mape_pct"): 20.0,                    # target 20: met (19.2)
     ("collectives", "median_abs_pct_error"): 15.0,
 }
 
@@ -92,6 +92,21 @@ def test_experts_touched_and_inflight_mixture():
     t = K.inflight_step_time(1.0, 3.0, batch=32, output=128)
     assert float(t) == pytest.approx(1.5)
     assert float(K.inflight_step_time(1.0, 3.0, batch=256, output=128)) == pytest.approx(3.0)
+
+
+def test_gemm_kloop_latency_paces_narrow_deep_gemms():
+    env = _env()
+    m, k = np.array([8.0, 8.0]), np.array([16384.0, 16384.0])
+    n = np.array([32.0, 16384.0])
+    t = P.gemm(m, n, k, 2.0, 2.0, env, "bf16")
+    e = P.with_precision(env, "bf16")
+    stream = (m * k * 2 + k * n * 2 + m * n * 2) / (e["eta_bw"] * e["hbm_bandwidth_bytes_per_s"])
+    assert t[0] - e["kernel_overhead_s"] > 3 * stream[0]  # narrow: the k-loop, not the bytes, sets the time
+    assert t[1] - e["kernel_overhead_s"] == pytest.approx(stream[1], rel=0.02)  # wide: streaming
+    # block-scaled fp8 kernels do not split K: their k-loop grows with k without bound
+    t8 = P.gemm(np.array([8.0, 8.0]), np.array([128.0, 128.0]), np.array([8192.0, 65536.0]), 1.0, 1.0, env,
+                "fp8_block")
+    assert t8[1] > 4 * t8[0]
 
 
 # ------------------------------------------------------------------------------------------ files
