@@ -1,7 +1,9 @@
 """The calibrated serving model as the optimizer (and other commands) use it: TPOT and TTFT of one replica.
 
-These are the numbers ``inferonomics validate`` checks against NVIDIA's serving rows, computed the same way
-(:mod:`inferonomics.optimize.calibration.serving`): ``env`` is the card's datasheet figures
+These are the numbers ``inferonomics validate`` checks against NVIDIA's serving rows, computed by the same
+functions (:func:`~inferonomics.optimize.calibration.serving.serving_tpot_s` and
+:func:`~inferonomics.optimize.calibration.serving.serving_ttft_s`; :func:`tpot` and :func:`ttft` only bind a
+spec's model, precision, backend and ``env``): ``env`` is the card's datasheet figures
 (:func:`~inferonomics.optimize.calibration.predict.hardware_env`) overlaid with the calibration's fitted
 values, the step is :func:`~inferonomics.optimize.calibration.serving.step_time`, and under in-flight batching
 the time per output token is :func:`inferonomics.symbolic.kernels.inflight_step_time` of a pure-decode step
@@ -102,23 +104,17 @@ def _args(spec: ServingSpec, tp, ep, batch, isl, osl):
 
 
 def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, mixed: bool = True) -> np.ndarray:
-    """Seconds per output token (mean step) of a replica of ``tp`` chips at ``batch`` sequences."""
-    from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
-
+    """Seconds per output token (mean step) of a replica of ``tp`` chips at ``batch`` sequences:
+    :func:`inferonomics.optimize.calibration.serving.serving_tpot_s`, the function ``validate`` uses."""
     serving, args = _args(spec, tp, ep, batch, isl, osl)
-    b = args[1]
-    t_dec = serving.step_time(*args, prefill_tokens=np.zeros_like(b))
-    if not mixed:  # decode-only steps: no prompt tokens ever
-        return t_dec
-    t_mix = serving.step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
-    return compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
-        {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, spec.env)
+    return serving.serving_tpot_s(*args, mixed=mixed)
 
 
 def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1) -> np.ndarray:
-    """Seconds to the first token: the whole prompt in one step beside ``batch`` running sequences."""
+    """Seconds to the first token: the whole prompt in one step beside ``batch`` running sequences
+    (:func:`inferonomics.optimize.calibration.serving.serving_ttft_s`)."""
     serving, args = _args(spec, tp, ep, batch, isl, osl)
-    return serving.step_time(*args, prefill_tokens=isl, context=isl) + spec.env["request_overhead_s"]
+    return serving.serving_ttft_s(*args)
 
 
 #: per (spec, tp, ep, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap

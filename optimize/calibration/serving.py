@@ -97,9 +97,33 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
 
 
-def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
+def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
+                   mixed: bool = True) -> np.ndarray:
+    """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast).
+
+    Under in-flight batching (``mixed``) the mean step is :func:`inferonomics.symbolic.kernels.inflight_step_time`
+    of a pure-decode step and a step carrying ``isl * max(1, B/osl)`` prompt tokens; without ``mixed``, the
+    decode step."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
+    b = batch
+    args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
+    t_dec = step_time(*args, prefill_tokens=np.zeros_like(b))
+    if not mixed:  # decode-only steps: no prompt tokens ever
+        return t_dec
+    t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
+    return compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
+        {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
+
+
+def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
+    """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
+    running decode batch, plus ``request_overhead_s`` (HTTP, tokenization, admission)."""
+    return step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
+                     context=isl) + env["request_overhead_s"]
+
+
+def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
     out = np.full(len(r), np.nan)
     batch = np.where(np.isfinite(r["batch_size"]), r["batch_size"], r["silicon_concurrency"])
     tp, dp = _col(r, "tp_size", 1.0), _col(r, "attention_dp_size", 1.0)
@@ -113,15 +137,8 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         if a is None or backend not in _BACKENDS:
             continue
         sel = ok & (keys == key)
-        b, isl, osl = batch[sel], r["isl"][sel], r["osl"][sel]
-        args = (a, b, isl, osl, tp[sel], dp[sel], ep[sel], mtp[sel], prec, backend, env)
-        if ttft:  # the request's own prompt in one chunk beside the running decode batch, plus fixed costs
-            out[sel] = step_time(*args, prefill_tokens=isl, context=isl) + env["request_overhead_s"]
-        else:  # kernels.inflight_step_time: a fraction min(1, B/osl) of the steps carry prompt chunks
-            t_dec = step_time(*args, prefill_tokens=np.zeros_like(b))
-            t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
-            out[sel] = compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
-                {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
+        args = (a, batch[sel], r["isl"][sel], r["osl"][sel], tp[sel], dp[sel], ep[sel], mtp[sel], prec, backend, env)
+        out[sel] = serving_ttft_s(*args) if ttft else serving_tpot_s(*args)
     return out
 
 
