@@ -11,6 +11,19 @@ the time per output token is :func:`inferonomics.symbolic.kernels.inflight_step_
 (t_mix - t_dec)``, both at the average context ``isl + osl/2``. TTFT is one step carrying the request's
 whole prompt (context ``isl``) beside the running batch, plus ``request_overhead_s``; it grows with ``B``.
 
+**Resident batch.** The serving model decodes at most the *resident* batch
+(:func:`~inferonomics.optimize.calibration.serving.resident_batch`, :func:`resident_cap` here): the sequences
+whose KV cache, at the average context ``isl + osl/2``, fits in ``kv_memory_fraction`` (0.9) of the
+replica's HBM after the weights; at a larger ``batch`` (concurrency) the extra requests queue, and TPOT/TTFT
+are those of the resident batch (NVIDIA's runs at concurrencies beyond the cap measure exactly that). The
+optimizer's ``batch`` means sequences decoding together, so its memory constraint
+(:func:`inferonomics.optimize.solver._memory_cap`: weights/TP plus KV at the *full* context ``isl + osl`` in
+HBM less 5 % and 2 GB) must not allow more than the resident cap: with the full context it is the tighter
+of the two except where the weights leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024,
+osl 512: 21 sequences by the solver's memory bound, 19 resident). There a batch past :func:`resident_cap` would be counted as throughput that the engine queues instead; the
+solver should cap the batch at ``min(memory cap, resident_cap)`` (not yet done: solver.py is not this
+module's).
+
 ``batch`` (and ``tp``) may be NumPy arrays: one call evaluates every batch of an option.
 Conventions: attention data parallelism 1; for an MoE the experts are split ``ep`` ways and each expert's
 FFN ``tp/ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8 compute -> ``fp8``
@@ -115,6 +128,14 @@ def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1) -> np.nd
     (:func:`inferonomics.optimize.calibration.serving.serving_ttft_s`)."""
     serving, args = _args(spec, tp, ep, batch, isl, osl)
     return serving.serving_ttft_s(*args)
+
+
+def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1) -> float:
+    """The serving model's KV-capacity cap on the resident batch of a replica of ``tp`` chips (sequences;
+    ``inf`` when the card's HBM capacity is unknown)."""
+    from inferonomics.optimize.calibration.serving import resident_batch  # noqa: PLC0415
+
+    return float(resident_batch(spec.arch, np.inf, isl, osl, float(tp), 1.0, spec.precision, spec.env))
 
 
 #: per (spec, tp, ep, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap

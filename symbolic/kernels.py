@@ -154,3 +154,27 @@ def inflight_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output:
 def backend_overhead(backend: str) -> Expr:
     """The fixed per-step overhead symbol of a serving backend (trtllm, vllm, sglang)."""
     return {"trtllm": s.t_o_trt, "vllm": s.t_o_vllm, "sglang": s.t_o_sgl}[backend]
+
+
+def kv_resident_batch(batch: Expr, weight_bytes: Expr, kv_bytes_per_seq: Expr, chips: Expr = s.t) -> Expr:
+    r"""Sequences a serving replica of ``chips`` chips keeps resident (decoding) at ``batch`` concurrent
+    requests: as many as the KV cache holds in the fraction :math:`\phi_{kv}` of HBM the engine takes, after
+    the weights; the other requests queue (their wait is time to first token, not time per output token).
+
+    .. math:: B_{res} = \min\!\Big(B,\ \max\!\Big(1, \frac{\phi_{kv} M t - N b_w}{b_{kv,seq}}\Big)\Big)
+    """
+    return Min(batch, Max(S.One, (s.phi_kv * s.M * chips - weight_bytes) / kv_bytes_per_seq))
+
+
+def prefill_share(backend: str) -> Expr:
+    r"""Share of a prompt's prefill work that lands inside a backend's decode steps: :math:`f_{p,sgl}`
+    (fitted) for SGLang, whose TPOT barely moves with the prompt length; 1 for TRT-LLM and vLLM (chunked
+    prefill inside the running batch)."""
+    return s.f_pd_sgl if backend == "sglang" else S.One
+
+
+def serving_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output: Expr = s.osl,
+                      backend: str = "trtllm") -> Expr:
+    r""":func:`inflight_step_time` with only the backend's share :math:`f_p` (:func:`prefill_share`) of the
+    prompt work inside the decode steps: :math:`t_{dec} + f_p \min(1, B/n_{out})\,(t_{mix} - t_{dec})`."""
+    return inflight_step_time(t_decode, t_decode + prefill_share(backend) * (t_mixed - t_decode), batch, output)

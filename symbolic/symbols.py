@@ -156,3 +156,5 @@ r_kb = _define("efficiency", "kloop_rate_fp8_block_bytes_per_s", r"r_{k,8b}", U.
 c_k = _define("efficiency", "splitk_chunk_bytes", r"c_{k}", U.byte, "deepest k-slice (bytes of a weight row) one CTA walks before split-K cuts k across more CTAs")
 eta_W_8b = _define("efficiency", "eta_bw_fp8_block", r"\eta_{W,8b}", U.one, "achieved fraction of HBM bandwidth streaming weights in block-scaled fp8 GEMMs (TMA-fed, no split-K)")
 p_ov = _define("efficiency", "gemm_overlap_exp", r"p_{o}", U.one, "soft-maximum exponent joining a GEMM's streaming time and its k-loop latency (1: they add, large: the longer one alone)")
+phi_kv = _define("efficiency", "kv_memory_fraction", r"\phi_{kv}", U.one, "fraction of a serving replica's HBM the engine fills with weights plus KV cache (the rest: activations, CUDA graphs, allocator); fixed at 0.9, not fitted")
+f_pd_sgl = _define("efficiency", "prefill_in_decode_sglang", r"f_{p,\mathrm{sgl}}", U.one, "share of a prompt's prefill work that lands inside SGLang's decode steps (and so in its TPOT); TRT-LLM and vLLM: 1")

@@ -98,3 +98,14 @@ def test_unknown_backend():
 
     with pytest.raises(InvalidInputError):
         build_space("llama3.1-8b", ["h100-sxm"], ["bf16"], backend="tgi")
+
+
+def test_resident_cap_flattens_tpot():
+    """Past the KV-capacity cap the extra requests queue: TPOT is that of the resident batch."""
+    spec = serving_step.spec_for("qwen3-32b", "h100-sxm", "bf16")
+    cap = serving_step.resident_cap(spec, 1, 1024, 512)
+    assert 1 <= cap < 64
+    b = np.array([1.0, math.floor(cap), 64.0, 512.0])
+    t = serving_step.tpot(spec, 1, b, 1024, 512)
+    assert t[0] < t[1] and t[2] == t[3]
+    assert serving_step.resident_cap(spec, 2, 1024, 512) > 2 * cap  # a second chip's HBM is all KV room

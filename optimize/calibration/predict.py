@@ -45,13 +45,31 @@ def compiled(builder: str, shape: tuple[str, ...], **static: object):
     return call
 
 
+#: HBM capacity per chip (bytes, datasheet) where the catalog cannot give it
+_HBM_CAPACITY = {"h100-sxm": 80e9, "h200-sxm": 141e9, "b200": 180e9, "gb200": 186e9, "b300": 288e9,
+                 "gb300": 288e9}
+
+
+@lru_cache(maxsize=None)
+def hbm_capacity(name: str) -> float:
+    """HBM bytes of one chip of ``name``: the catalog's datasheet figure, else :data:`_HBM_CAPACITY` (NaN if
+    neither knows the card: the serving model's KV-capacity cap then does not apply)."""
+    try:
+        from inferonomics.symbolic import catalog  # noqa: PLC0415
+
+        return float(catalog.hardware(name).hbm_capacity_bytes)
+    except Exception:  # noqa: BLE001 - unknown to the catalog: the built-in table
+        return _HBM_CAPACITY.get(name, float("nan"))
+
+
 def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[str, float]:
     """Datasheet figures of ``name`` as symbol values; with ``ceilings`` (ours), the measured copy bandwidth
     and 8192^3 GEMM rates replace the datasheet's (and the fitted efficiencies then apply to those)."""
     ds = datasheet(name)
     env = {"hbm_bandwidth_bytes_per_s": ds.hbm_bandwidth_bytes_per_s,
            "peak_bf16": ds.peak_bf16_flop_per_s, "peak_fp8": ds.peak_fp8_flop_per_s,
-           "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count)}
+           "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count),
+           "hbm_capacity_bytes": hbm_capacity(name)}
     if ceilings:
         if "d2d_copy_bf16_2GiB" in ceilings:
             env["hbm_bandwidth_bytes_per_s"] = ceilings["d2d_copy_bf16_2GiB"] * 1e12

@@ -1,10 +1,16 @@
 """Predict end-to-end serving TPOT and TTFT rows (NVIDIA aiconfigurator-core 0.12.0 measurement data,
 Apache-2.0) from the catalog's model architecture, per-kernel times and the calibration.
 
-Under in-flight batching (``mode == agg``) on a replica of ``t`` chips every step decodes ``B`` tokens and
-admits ``B/osl`` new requests on average, so a fraction ``min(1, B/osl)`` of the steps also prefill a whole
-prompt (:func:`inferonomics.symbolic.kernels.inflight_step_time`); on average ``B * isl / osl`` prompt tokens
-per step (:func:`inferonomics.symbolic.kernels.step_tokens`). Per layer: the weight GEMMs over all step tokens
+:func:`serving_tpot_s` and :func:`serving_ttft_s` are the one place the serving arithmetic lives (``validate``
+and the optimizer's :mod:`inferonomics.optimize.serving_step` both call them). At ``B`` concurrent requests a
+replica of ``t`` chips decodes only the sequences whose KV cache fits in the fraction ``kv_memory_fraction``
+of its HBM after the weights (:func:`inferonomics.symbolic.kernels.kv_resident_batch`, :func:`resident_batch`);
+the others queue, so TPOT is the step time at that resident batch. Under in-flight batching
+(``mode == agg``) every step decodes the resident batch ``B`` and admits ``B/osl`` new requests on average, so
+a fraction ``min(1, B/osl)`` of the steps also prefill a whole prompt
+(:func:`inferonomics.symbolic.kernels.inflight_step_time`); of that prompt work a backend's share
+``prefill_share`` lands inside the decode steps (:func:`inferonomics.symbolic.kernels.serving_step_time`:
+fitted for SGLang, whose measured TPOT barely moves with the prompt; 1 for TRT-LLM and vLLM). Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
 and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch
@@ -97,29 +103,73 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
 
 
+def _weight_bytes(a, b_w: float) -> float:
+    """Bytes of the stored weights of one replica (every parameter at the row's weight precision)."""
+    from inferonomics.symbolic.architecture import total_params  # noqa: PLC0415
+
+    return float(total_params(a)) * b_w
+
+
+def _kv_bytes_per_token(a, b_kv: float, attn_tp, context):
+    """KV-cache bytes one sequence keeps per token of its context on a replica: each attention-TP rank of the
+    sequence's attention group holds ``max(1, h_kv/t_a)`` KV heads (a head is replicated when the ranks
+    outnumber the KV heads; MLA's one latent on every rank); a sliding-window layer holds min(context, window)
+    tokens."""
+    from inferonomics.symbolic.architecture import kv_elements_per_layer, n_sliding_layers  # noqa: PLC0415
+
+    if a.attention == "MLA":
+        per_layer = kv_elements_per_layer(a) * attn_tp
+    else:
+        per_layer = 2 * a.head_dim * np.maximum(1.0, a.n_kv_heads / attn_tp) * attn_tp
+    n_slide = n_sliding_layers(a)
+    share = (a.n_layers - n_slide + n_slide * np.minimum(context, a.window or 1) / context) if n_slide else a.n_layers
+    return per_layer * share * b_kv
+
+
+def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarray:
+    """Sequences a replica of ``tp`` chips keeps decoding at ``batch`` concurrent requests:
+    :func:`inferonomics.symbolic.kernels.kv_resident_batch` (``min(B, (phi M t - weights) / kv_per_seq)``,
+    at least 1), each resident sequence holding KV for the average context ``isl + osl/2`` (paged KV: a
+    sequence's blocks grow as it decodes; the same average context as its decode attention). Requests beyond
+    the cap queue. ``phi`` is ``kv_memory_fraction`` (fixed, not fitted); the weights are every stored
+    parameter at the row's weight precision."""
+    from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
+
+    if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):  # a card of unknown capacity: no cap
+        return np.asarray(batch, dtype=float)
+    _, b_w, b_kv = _precision(precision)
+    ctx = isl + osl / 2
+    kv_seq = _kv_bytes_per_token(a, b_kv, tp / dp, ctx) * ctx
+    return compiled("kv_resident_batch", ("batch", "weight_bytes", "kv_bytes_per_seq", "chips"))(
+        {"batch": batch, "weight_bytes": _weight_bytes(a, b_w), "kv_bytes_per_seq": kv_seq, "chips": tp}, env)
+
+
 def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
                    mixed: bool = True) -> np.ndarray:
     """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast).
 
-    Under in-flight batching (``mixed``) the mean step is :func:`inferonomics.symbolic.kernels.inflight_step_time`
-    of a pure-decode step and a step carrying ``isl * max(1, B/osl)`` prompt tokens; without ``mixed``, the
-    decode step."""
+    The steps run at the resident batch :func:`resident_batch` (requests beyond it wait in the queue: their
+    wait is TTFT, not TPOT). Under in-flight batching (``mixed``) the mean step is
+    :func:`inferonomics.symbolic.kernels.serving_step_time` of a pure-decode step and a step carrying
+    ``isl * max(1, B/osl)`` prompt tokens, with the backend's share of prompt work inside decode steps
+    (``prefill_in_decode_sglang`` for SGLang, 1 for TRT-LLM and vLLM); without ``mixed``, the decode step."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
-    b = batch
+    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
     t_dec = step_time(*args, prefill_tokens=np.zeros_like(b))
     if not mixed:  # decode-only steps: no prompt tokens ever
         return t_dec
     t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
-    return compiled("inflight_step_time", ("t_dec", "t_mix", "batch", "osl"))(
+    return compiled("serving_step_time", ("t_dec", "t_mix", "batch", "osl"), backend=backend)(
         {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
 
 
 def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
-    running decode batch, plus ``request_overhead_s`` (HTTP, tokenization, admission)."""
-    return step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
+    resident decode batch, plus ``request_overhead_s`` (HTTP, tokenization, admission)."""
+    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
+    return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
                      context=isl) + env["request_overhead_s"]
 
 

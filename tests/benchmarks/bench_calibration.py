@@ -31,6 +31,9 @@ def main(root: Path) -> None:
     print(f"read      {t_read:6.2f} s  (target <= 3 s)")
     print(f"calibrate {t_cal:6.2f} s  (target <= 60 s), converged: {cal.converged}")
     print(f"validate  {t_val:6.2f} s  (target <= 10 s)")
+    v = cal.values
+    print(f"serving terms: prefill_in_decode_sglang {v['prefill_in_decode_sglang']:.3f} (fitted), "
+          f"kv_memory_fraction {v['kv_memory_fraction']:.2f} (fixed)")
     print(f"{'held-out':28s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}")
 
     def row(name, q):
