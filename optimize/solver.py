@@ -347,7 +347,15 @@ def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
         b -= 1
     while fits(b + 1):
         b += 1
-    return b, ("max_batch" if b >= problem.max_batch else "memory")
+    by = "max_batch" if b >= problem.max_batch else "memory"
+    spec = ev.option.platform.serving
+    if spec is not None:  # the serving engine keeps only this many sequences resident; more would queue
+        from inferonomics.optimize.serving_step import resident_cap
+
+        resident = resident_cap(spec, ev.option.tp, wl.isl, wl.osl, ep=ev.option.ep)
+        if resident < b:
+            b, by = int(math.floor(resident)), "kv_residency"
+    return b, by
 
 
 def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEval:
@@ -529,7 +537,8 @@ def explain(problem: Problem, ev: OptionEval, pt: Point) -> tuple[tuple[str, ...
     """Binding constraints and every constraint's slack, in words."""
     binding = []
     cap = {"tpot": "the TPOT SLO", "ttft": "the TTFT SLO (TTFT grows with the running batch)",
-           "memory": "HBM capacity", "max_batch": f"the batch cap {problem.max_batch}"}
+           "memory": "HBM capacity", "max_batch": f"the batch cap {problem.max_batch}",
+           "kv_residency": "the sequences whose KV cache the serving engine keeps resident"}
     binding.append(f"batch per replica at most {ev.batch_max}, set by {cap[ev.limited_by]}")
     if problem.demand is not None:
         binding.append(f"demand {problem.demand.tokens_per_s:.6g} tokens/s sets {pt.replicas} replica(s)"

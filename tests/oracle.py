@@ -97,7 +97,11 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
                                                                      problem.ttft_slo_s):
             continue
         usable = problem.reserve.usable(v["hbm_capacity_bytes"])
+        resident = (serving_step.resident_cap(p.serving, opt.tp, wl.isl, wl.osl, ep=opt.ep) if served
+                    else float("inf"))
         for b in range(1, problem.max_batch + 1):
+            if b > resident:
+                break
             mem = (v["total_params"] * v["bytes_per_weight"] + b * wl.context * v.get("kv_bytes_per_token", 0.0)) / opt.tp
             if not _le(mem, usable):
                 break
