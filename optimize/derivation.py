@@ -27,7 +27,10 @@ FIGURES = (
 
 
 def _g(x: float, unit: str = "") -> str:
-    text = f"{x:,.4g}" if abs(x) < 1e6 else f"{x:.4g}"
+    if x == int(x) and abs(x) < 1e9:
+        text = f"{int(x):,}"
+    else:
+        text = f"{x:,.4g}" if abs(x) < 1e6 else f"{x:.4g}"
     return f"{text} {unit}".strip()
 
 
@@ -109,7 +112,9 @@ def _moe() -> Example:
         "A mixture-of-experts model: DeepSeek-V3 on H200, fp8",
         f"{_g(v['total_params'])} parameters of which {_g(v['active_params'])} are active per token; "
         f"{v['n_experts']:.0f} routed experts, {v['experts_per_token']:.0f} per token; uniform routing. "
-        "MoE raises the break-even batch roughly by total/active; the rows say by how much exactly.",
+        "MoE raises the break-even batch roughly by total/active; the rows say by how much exactly. At a batch "
+        "this large every expert is touched, so the exact root equals the saturated form and the ratio to the "
+        "dense break-even batch is exactly total/active.",
         (
             ("dense break-even batch F b_w/(2W)", "break_even_batch", _g(dense_b)),
             ("total / active parameters", "", _g(ratio)),
@@ -117,7 +122,8 @@ def _moe() -> Example:
             ("MoE break-even, exact root (brentq)", "", _g(exact)),
             ("exact / dense", "", _g(exact / dense_b)),
             ("stated bound on the saturated form's error", "moe_break_even_batch", f"{bound:.2e}"),
-            ("actual error of the saturated form", "", f"{(sat - exact) / sat:.2e}"),
+            ("actual error of the saturated form", "",
+             "below rounding" if abs(sat - exact) <= 1e-12 * sat else f"{(sat - exact) / sat:.2e}"),
         ),
     )
 
