@@ -132,16 +132,65 @@ def examples() -> tuple[Example, ...]:
     return (_essay(), _dense(), _moe())
 
 
-def render_all(fig_dir: str = "figures") -> dict[str, bytes]:
-    """Every file of derivations/, as relative path -> bytes (deterministic)."""
+MANIFEST = "figures/manifest.json"
+
+
+def figure_key(kind: str, values: dict[str, float]) -> str:
+    """What a figure is a pure function of: its kind, its inputs, the plotting code and matplotlib's version.
+
+    An unchanged key means the committed PNG is what rendering would give, so derive can reuse it and
+    derive --check need not render at all (rendering is most of derive's time).
+    """
+    import hashlib
+    import importlib.metadata
+    import importlib.resources
+    import json
+
+    code = importlib.resources.files("inferonomics.optimize").joinpath("plots.py").read_bytes()
+    blob = json.dumps({"kind": kind, "values": values, "matplotlib": importlib.metadata.version("matplotlib")},
+                      sort_keys=True).encode() + code
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _reusable(reuse_dir: Path | None, rel: str, key: str) -> bytes | None:
+    import hashlib
+    import json
+
+    if reuse_dir is None or not (reuse_dir / MANIFEST).is_file() or not (reuse_dir / rel).is_file():
+        return None
+    try:
+        entry = json.loads((reuse_dir / MANIFEST).read_text()).get(rel, {})
+    except ValueError:
+        return None
+    data = (reuse_dir / rel).read_bytes()
+    ok = entry.get("key") == key and entry.get("sha256") == hashlib.sha256(data).hexdigest()
+    return data if ok else None
+
+
+def render_all(fig_dir: str = "figures", reuse_dir: Path | None = None) -> dict[str, bytes]:
+    """Every file of derivations/, as relative path -> bytes (deterministic).
+
+    With ``reuse_dir``, a figure whose manifest key and bytes there are unchanged is reused, not re-rendered.
+    """
+    import hashlib
+    import json
+
     from inferonomics.optimize.plots import render
 
     files: dict[str, bytes] = {}
     figs = []
+    manifest = {}
+    values = essay_values()
     for kind, caption in FIGURES:
-        data, _ = render(kind, essay_values(), "png")
-        files[f"{fig_dir}/{kind}.png"] = data
-        figs.append(Figure(f"{fig_dir}/{kind}.png", caption))
+        rel = f"{fig_dir}/{kind}.png"
+        key = figure_key(kind, values)
+        data = _reusable(reuse_dir, rel, key)
+        if data is None:
+            data, _ = render(kind, values, "png")
+        files[rel] = data
+        manifest[rel] = {"key": key, "sha256": hashlib.sha256(data).hexdigest()}
+        figs.append(Figure(rel, caption))
+    files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     ex = examples()
     files[TEX_NAME] = render_tex(ex, figs).encode()
     files[MD_NAME] = render_markdown(ex, figs).encode()

@@ -88,3 +88,18 @@ def test_plotted_curve_has_its_knee_at_the_break_even_batch():
     first_full = x[np.argmax(np.asarray(y) >= 100 - 1e-9)]
     last_partial = x[np.asarray(y) < 100 - 1e-9].max()
     assert last_partial < 500 <= first_full
+
+
+def test_figure_reuse_only_when_key_and_bytes_match(tmp_path, files):
+    from inferonomics.optimize.derivation import MANIFEST, essay_values, figure_key
+
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    assert render_all(reuse_dir=tmp_path) == files  # reused figures are the rendered ones
+    v = essay_values()
+    assert figure_key("utilization", v) != figure_key("utilization", dict(v, hbm_bandwidth_bytes_per_s=4e12))
+    (tmp_path / "figures" / "cost.png").write_bytes(b"tampered")
+    assert render_all(reuse_dir=tmp_path)["figures/cost.png"] == files["figures/cost.png"]  # re-rendered
+    assert check(tmp_path, files) == ["figures/cost.png"]
+    assert MANIFEST in files
