@@ -123,7 +123,8 @@ def ttft_expr(moe: bool) -> sp.Expr:
     zero = sp.S.Zero
     flops = M.matmul_flops(batch=zero, prefill=s.isl) + M.attention_flops(batch=zero, context=zero, prefill=s.isl)
     weights = moe_weights(s.isl) if moe else M.weight_bytes()
-    return sp.Max(M.t_compute(flops), M.t_memory(weights)) + M.t_comm(batch=s.isl) + M.t_overhead()
+    return (sp.Max(M.t_compute(flops), M.t_memory(weights), evaluate=False)  # see model.t_step
+            + M.t_comm(batch=s.isl) + M.t_overhead())
 
 
 # -- one option ----------------------------------------------------------------------------------------

@@ -91,8 +91,8 @@ def critical_context() -> ClosedForm:
 
 
 def utilization() -> ClosedForm:
-    expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)))
-    step = Max(_t_comp, _t_w + _t_kv)
+    expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)), evaluate=False)
+    step = Max(_t_comp, _t_w + _t_kv, evaluate=False)
     return ClosedForm(
         name="utilization", notation="U(B)",
         meaning="fraction of peak FLOP/s doing useful matmuls at batch B, in both regimes",
@@ -109,7 +109,9 @@ def utilization() -> ClosedForm:
     )
 
 
-_latency = Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W)) + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha + s.t_o
+# evaluate=False: Max's search for a provably larger argument costs ~0.1 s here and never succeeds
+_roof1 = Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W), evaluate=False)
+_latency = _roof1 + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha + s.t_o
 
 
 def latency_floor() -> ClosedForm:
@@ -119,7 +121,7 @@ def latency_floor() -> ClosedForm:
         expr=_latency, args=(s.N, s.b_w, s.W, s.F, s.t, s.L, s.n_ar, s.alpha, s.t_o), unit=U.second,
         policy="step", unknown=tau_sym, residual=tau_sym - _latency,
         steps=(
-            Step(tau_sym, Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W)) + sp.Symbol("t_{comm}") + s.t_o, "At batch 1 the step is one roofline plus communication and fixed overhead."),
+            Step(tau_sym, _roof1 + sp.Symbol("t_{comm}") + s.t_o, "At batch 1 the step is one roofline plus communication and fixed overhead."),
             Step(sp.Symbol("t_{comm}"), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "n_ar ring all-reduces per layer of 2(t-1) hops each; at batch 1 the message is tiny, so only hop latency counts."),
             Step(tau_sym, _latency, "Substitute the communication term into the step time."),
         ),

@@ -34,8 +34,13 @@ def main() -> None:
     rows.append(("import + build every closed form, cold process", median_of(lambda: cold(
         "from inferonomics.symbolic.formulas import all_formulas; all_formulas()")), 1.0))
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("inferonomics derive --no-pdf, cold process", median_of(
-            lambda: cold(argv=["derive", "--out", tmp, "--no-pdf"]), 3), 3.0))
+        fresh = [f"{tmp}/{i}" for i in range(3)]
+        rows.append(("derive --no-pdf into an empty folder (renders figures)", median_of(
+            lambda: cold(argv=["derive", "--out", fresh.pop(), "--no-pdf"]), 3), 3.0))
+        rows.append(("derive --no-pdf over current documents (reuses figures)", median_of(
+            lambda: cold(argv=["derive", "--out", tmp + "/w", "--no-pdf"]), 3), 3.0))
+        rows.append(("derive --check", median_of(lambda: cold(argv=["derive", "--check", "--out", tmp + "/w"]), 3),
+                     None))
     print(f"{'what':<52} {'median s':>9} {'target s':>9}  verdict")
     for what, secs, target in rows:
         verdict = "" if target is None else ("ok" if secs <= target else "OVER")
