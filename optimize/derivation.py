@@ -1,8 +1,7 @@
 """The derivation documents' worked examples and figures, and the files `inferonomics derive` writes.
 
 Examples: the essay's example substituted numerically, one modern dense model and one MoE model from the
-catalog (ideal model: datasheet rates). The MoE's exact break-even batch is a root found with brentq,
-which is why this lives in optimize/ and not in symbolic/.
+catalog (ideal model: datasheet rates). The MoE's exact break-even batch is a root found numerically.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def essay_values() -> dict[str, float]:
 def _essay() -> Example:
     from inferonomics.optimize.commands.seed import seed_numbers
 
-    n = seed_numbers()
+    n = seed_numbers(deployment=False)
     r = n["refinements"]
     return Example(
         "The essay's example",
@@ -89,15 +88,20 @@ def _dense() -> Example:
 
 
 def moe_exact_break_even(v: dict[str, float]) -> float:
-    """The MoE break-even batch as the root of its defining equation (brentq)."""
-    from scipy.optimize import brentq
+    """The MoE break-even batch as the root of its defining equation.
+
+    mpmath's bracketing solver (SymPy already loads mpmath) rather than scipy's brentq: importing
+    scipy.optimize would be a sixth of derive's run time for one root.
+    """
+    import mpmath
 
     f = get_formula("moe_break_even_batch")
     syms = sorted(f.residual.free_symbols - {f.unknown}, key=str)
-    g = sp.lambdify([f.unknown, *syms], f.residual, "math")
+    g = sp.lambdify([f.unknown, *syms], f.residual, "mpmath")
     args = [v[s.name] if s.name != "tp" else 1.0 for s in syms]
     hi = f.evaluate(v) * 2
-    return brentq(lambda b: g(b, *args), 1e-9, hi, xtol=1e-9)
+    with mpmath.workdps(30):
+        return float(mpmath.findroot(lambda b: g(b, *args), (1e-9, hi), solver="anderson"))
 
 
 def _moe() -> Example:

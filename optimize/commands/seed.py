@@ -18,8 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def seed_numbers() -> dict:
-    """Every number the seed prints, computed from the closed forms and the step model."""
+def seed_numbers(*, deployment: bool = True) -> dict:
+    """Every number the seed prints, computed from the closed forms and the step model.
+
+    ``deployment=False`` skips the optimization under the SLO (the derivation document does not show it).
+    """
     ex = essay_example()
     v = dict(ex.values)
     b1, b100 = ex.utilization_batches
@@ -32,10 +35,7 @@ def seed_numbers() -> dict:
     bkv = get_formula("break_even_batch_with_kv")
     floor_no_comm = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0, link_latency_s=0.0))
     floor = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0))
-    from inferonomics.optimize.essay import seed_deployment
-
-    dep = seed_deployment()
-    return {
+    out = {
         "compute_ms": at1.compute_s * 1e3,
         "memory_ms": at1.memory_s * 1e3,
         "utilization_at_batch_1": at1.utilization,
@@ -53,6 +53,13 @@ def seed_numbers() -> dict:
             "optimal_tp_degree": get_formula("optimal_tp_degree").evaluate(kv),
             "tp_comm_crossover": get_formula("tp_comm_crossover").evaluate(kv),
         },
+    }
+    if not deployment:
+        return out
+    from inferonomics.optimize.essay import seed_deployment
+
+    dep = seed_deployment()
+    return out | {
         # issue: the essay model's optimal deployment under a 50 ms/token SLO, and the minimum user base
         # at which it reaches 50% utilization; under the essay's own assumptions and with the refinements
         "slo_deployment": {
