@@ -22,6 +22,8 @@ class Datasheet:
     hbm_bandwidth_bytes_per_s: float
     link_bandwidth_bytes_per_s: float
     sm_count: int
+    #: dense FP4 (NVFP4/MXFP4-class) rate where the card has one; None falls back to the FP8 rate
+    peak_fp4_flop_per_s: float | None = None
 
     def peak(self, precision: str) -> float:
         return self.peak_fp8_flop_per_s if precision.startswith("fp8") else self.peak_bf16_flop_per_s
@@ -49,7 +51,8 @@ def _from_catalog(name: str) -> Datasheet | None:
         return Datasheet(name, float(peaks["bf16"]), float(peaks.get("fp8", peaks["bf16"])),
                          float(hw.hbm_bandwidth_bytes_per_s),
                          float(getattr(hw, "link_bandwidth_bytes_per_s", fb.link_bandwidth_bytes_per_s if fb else 0)),
-                         int(getattr(hw, "sm_count", fb.sm_count if fb else 132)))
+                         int(getattr(hw, "sm_count", fb.sm_count if fb else 132)),
+                         float(peaks["fp4"]) if "fp4" in peaks else None)
     except Exception:  # noqa: BLE001 - the catalog may not exist yet or lack a field: use the datasheet table
         return None
 

@@ -68,6 +68,7 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
     ds = datasheet(name)
     env = {"hbm_bandwidth_bytes_per_s": ds.hbm_bandwidth_bytes_per_s,
            "peak_bf16": ds.peak_bf16_flop_per_s, "peak_fp8": ds.peak_fp8_flop_per_s,
+           "peak_fp4": ds.peak_fp4_flop_per_s or ds.peak_fp8_flop_per_s,
            "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count),
            "hbm_capacity_bytes": hbm_capacity(name)}
     if ceilings:
@@ -92,7 +93,12 @@ def with_precision(env: dict[str, float], precision: str, family: str = "engine"
     fp8_block) of kernel ``family`` (engine or torch)."""
     out = dict(env)
     out["eta_bw"] = env[_FAMILY_BW[family]]
-    if precision.startswith("fp8"):
+    if precision == "fp4":
+        # no FP4 measurements to fit: an FP4 kernel is assumed to reach the fraction of its (datasheet) FP4
+        # peak that per-tensor FP8 kernels reach of theirs, with the FP8 kernels' fixed time
+        out["peak_flop_per_s"], out["eta_flop"] = env.get("peak_fp4", env["peak_fp8"]), env["eta_flop_fp8"]
+        out["kernel_overhead_s"] = env["kernel_overhead_fp8_s"]
+    elif precision.startswith("fp8"):
         eta = env["eta_flop_fp8_block"] if precision == "fp8_block" else env["eta_flop_fp8"]
         out["peak_flop_per_s"], out["eta_flop"] = env["peak_fp8"], eta
         out["kernel_overhead_s"] = env["kernel_overhead_fp8_s"]
@@ -151,14 +157,30 @@ def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
     for dt in np.unique(r["dtype"]):
         sel = r["dtype"] == dt
         m, n, k = r["m"][sel], r["n"][sel], r["k"][sel]
-        if dt == "fp8_block":  # block-scaled (DeepSeek-style): quantization fused into the kernel
-            out[sel] = gemm(m, n, k, 1.0, 1.0, env, "fp8_block")
-        elif str(dt).startswith("fp8"):  # per-tensor scale: a separate quantization kernel first
-            out[sel] = gemm(m, n, k, 1.0, 1.0, env, "fp8") + compiled("quant_time", ("m", "k"))(
-                {"m": m, "k": k}, env)
-        else:
-            out[sel] = gemm(m, n, k, 2.0, 2.0, env, "bf16")
+        kind = GEMM_DTYPES.get(str(dt))
+        if kind is None:  # a kernel we have no model for: no prediction rather than a wrong one
+            out[sel] = np.nan
+            continue
+        precision, b_in, b_w, quantized = kind
+        out[sel] = gemm(m, n, k, b_in, b_w, env, precision)
+        if quantized:  # activations are quantized by a separate kernel first
+            out[sel] += compiled("quant_time", ("m", "k"))({"m": m, "k": k}, env)
     return out
+
+
+#: GEMM dtype of a measurement file -> (compute precision, bytes per activation in, bytes per weight,
+#: whether a separate activation-quantization kernel runs first). Unknown dtypes get no prediction.
+#: NVFP4 carries an FP8 scale per 16 elements (4.5 bits); weight-only formats compute at 16 bits.
+GEMM_DTYPES = {
+    "bfloat16": ("bf16", 2.0, 2.0, False), "float16": ("bf16", 2.0, 2.0, False),
+    "bf16": ("bf16", 2.0, 2.0, False), "fp16": ("bf16", 2.0, 2.0, False),
+    "fp8": ("fp8", 1.0, 1.0, True), "fp8_ootb": ("fp8", 1.0, 1.0, True),
+    "fp8_block": ("fp8_block", 1.0, 1.0, False),  # block-scaled: quantization fused into the kernel
+    "nvfp4": ("fp4", 0.5625, 0.5625, True), "fp4": ("fp4", 0.5625, 0.5625, True),
+    "mxfp4": ("fp4", 0.53125, 0.53125, True),
+    "int8_wo": ("bf16", 2.0, 1.0, False), "int4_wo": ("bf16", 2.0, 0.5, False),
+    "w4afp8": ("fp8", 1.0, 0.5, True),
+}
 
 
 def layer_time(tokens, decode_batch, context, prefill, env) -> np.ndarray:

@@ -77,7 +77,10 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
         by_kind[table.kind].append(part)
         by_kind_test[table.kind].append(tpart)
         by_file[f"{table.path.name}:{table.kind}"] = {"hardware": table.hardware, "all": _aggregate([part]),
-                                                      "held_out": _aggregate([tpart])}
+                                                      "held_out": _aggregate([tpart]),
+                                                      # rows of kernels, models or modes the model does not
+                                                      # cover: counted here, never predicted
+                                                      "not_predicted": int((~np.isfinite(pred)).sum())}
         mp = points.setdefault(table.kind, ([], []))
         mp[0].append(part[1])
         mp[1].append(part[0])
