@@ -206,8 +206,17 @@ def _moe_rows(r: np.ndarray, env) -> np.ndarray:
     return touched * per_expert
 
 
+#: bytes per element of the dtypes a measurement may name; other dtypes get no prediction (NaN)
+ELEMENT_BYTES = {"int8": 1.0, "fp8": 1.0, "float8": 1.0, "half": 2.0, "float16": 2.0, "fp16": 2.0,
+                 "bfloat16": 2.0, "bf16": 2.0, "float32": 4.0, "fp32": 4.0, "float": 4.0, "nvfp4": 0.5625}
+
+
+def element_bytes(dtypes: np.ndarray) -> np.ndarray:
+    return np.array([ELEMENT_BYTES.get(str(d), np.nan) for d in dtypes], dtype=float)
+
+
 def _collective_rows(r: np.ndarray, env) -> np.ndarray:
-    size = np.where(r["dtype"] == "int8", 1.0, 2.0) * r["message_size"]
+    size = element_bytes(r["dtype"]) * r["message_size"]
     out = np.empty(len(r))
     nccl = r["kernel_source"] == "NCCL"
     for op in np.unique(r["op_name"]):
@@ -222,7 +231,7 @@ def _attention_rows(r: np.ndarray, env) -> np.ndarray:
     # NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0 (TRT-LLM XQA kernels: split-KV)
     ctx = r["step"] + 1.0
     ctx = np.where(r["window_size"] > 0, np.minimum(ctx, r["window_size"]), ctx)
-    b_kv = np.where(r["kv_cache_dtype"] == "fp8", 1.0, 2.0)
+    b_kv = element_bytes(r["kv_cache_dtype"])
     return decode_attention(r["batch_size"], ctx, r["num_heads"], r["num_key_value_heads"], r["head_dim"], b_kv,
                             env, split=True)
 
