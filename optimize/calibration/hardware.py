@@ -41,6 +41,13 @@ _FALLBACK = {
 }
 
 
+#: streaming multiprocessors (NVIDIA) or compute units (AMD) of cards without a built-in row, from the
+#: architecture whitepapers: Ampere (A100 108 SMs), Hopper (H100 PCIe 114), Ada (RTX 4090 128, L40S 142),
+#: Blackwell GeForce (RTX 5090 170), AMD CDNA 2/3/4 (MI250X 2x110 CUs, MI300X/MI325X 304, MI355X 256).
+SM_COUNTS = {"a100-sxm": 108, "h100-pcie": 114, "rtx-4090": 128, "l40s": 142, "rtx-5090": 170,
+             "mi250x": 220, "mi300x": 304, "mi325x": 304, "mi355x": 256}
+
+
 def _from_catalog(name: str) -> Datasheet | None:
     """The catalog's figures when the catalog (being written alongside) can give them."""
     try:
@@ -51,7 +58,7 @@ def _from_catalog(name: str) -> Datasheet | None:
         return Datasheet(name, float(peaks["bf16"]), float(peaks.get("fp8", peaks["bf16"])),
                          float(hw.hbm_bandwidth_bytes_per_s),
                          float(getattr(hw, "link_bandwidth_bytes_per_s", fb.link_bandwidth_bytes_per_s if fb else 0)),
-                         int(getattr(hw, "sm_count", fb.sm_count if fb else 132)),
+                         int(fb.sm_count if fb else SM_COUNTS.get(name, 132)),
                          float(peaks["fp4"]) if "fp4" in peaks else None)
     except Exception:  # noqa: BLE001 - the catalog may not exist yet or lack a field: use the datasheet table
         return None
