@@ -39,7 +39,7 @@ def test_subdirectory_alone_reads():
     ("missing_column", "gemm_h100_sxm.csv: line 1: columns latency_ms"),
     ("non_numeric", "gemm_h100_sxm.csv: line 3: column m"),
     ("negative_latency", "gemm_h100_sxm.csv: line 4: column latency_ms: a positive latency"),
-    ("unknown_device", "env.txt: line 1: unknown device 'NVIDIA A100-SXM4-80GB'"),
+    ("unknown_device", "env.txt: line 1: unknown device 'NVIDIA H100 NVL'"),
     ("unknown_system", "collectives.csv: line 2: unknown system 'mi300x'"),
     ("unknown_gemm_system", "gemm_a100_sxm.csv: file name"),
     ("short_row", "layer_prefill.csv: line 3: 7 fields, got 3"),
@@ -71,7 +71,7 @@ def test_our_csvs_without_env_are_refused(tmp_path):
 @pytest.mark.parametrize("device, name", [
     ("NVIDIA H100 80GB HBM3", "h100-sxm"), ("h100_sxm", "h100-sxm"), ("h200_sxm", "h200-sxm"),
     ("NVIDIA H200", "h200-sxm"), ("b200_sxm", "b200"), ("NVIDIA B200", "b200"), ("gb200", "gb200"),
-    ("NVIDIA GB200", "gb200"), ("b300_sxm", "b300"), ("gb300", "gb300"), ("NVIDIA A100-SXM4-80GB", None),
+    ("NVIDIA GB200", "gb200"), ("b300_sxm", "b300"), ("gb300", "gb300"), ("NVIDIA A100-SXM4-80GB", "a100-sxm"), ("NVIDIA H100 NVL", None),
 ])
 def test_device_mapping(device, name):
     assert device_to_hardware(device) == name
