@@ -40,7 +40,7 @@ def test_subdirectory_alone_reads():
     ("non_numeric", "gemm_h100_sxm.csv: line 3: column m"),
     ("negative_latency", "gemm_h100_sxm.csv: line 4: column latency_ms: a positive latency"),
     ("unknown_device", "env.txt: line 1: unknown device 'NVIDIA H100 NVL'"),
-    ("unknown_system", "collectives.csv: line 2: unknown system 'mi300x'"),
+    ("unknown_system", "collectives.csv: line 2: unknown system 'tpu_v9'"),
     ("unknown_gemm_system", "gemm_a100_sxm.csv: file name"),
     ("short_row", "layer_prefill.csv: line 3: 7 fields, got 3"),
 ])
