@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-REPEATS = 5
+REPEATS = 9
 
 
 def cold(code: str | None = None, argv: list[str] | None = None) -> float:
@@ -22,14 +22,17 @@ def cold(code: str | None = None, argv: list[str] | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def median_of(fn, n=REPEATS) -> float:
-    return statistics.median(fn() for _ in range(n))
+def median_of(fn, n=REPEATS) -> tuple[float, float]:
+    """(median, min) of n runs: the median is what the issues ask for; the min shows the machine's
+    quiet phase (this VM alternates between phases ~1.5x apart, see the sympy-import baseline)."""
+    runs = [fn() for _ in range(n)]
+    return statistics.median(runs), min(runs)
 
 
 def main() -> None:
     rows = []
-    baseline = median_of(lambda: cold("pass"))
-    rows.append(("python startup (for reference)", baseline, None))
+    rows.append(("python startup (for reference)", median_of(lambda: cold("pass")), None))
+    rows.append(("python -c 'import sympy' (the floor, for reference)", median_of(lambda: cold("import sympy")), None))
     rows.append(("inferonomics seed --json, cold process", median_of(lambda: cold(argv=["seed", "--json"])), 1.5))
     rows.append(("import + build every closed form, cold process", median_of(lambda: cold(
         "from inferonomics.symbolic.formulas import all_formulas; all_formulas()")), 1.0))
@@ -41,10 +44,10 @@ def main() -> None:
             lambda: cold(argv=["derive", "--out", tmp + "/w", "--no-pdf"]), 3), 3.0))
         rows.append(("derive --check", median_of(lambda: cold(argv=["derive", "--check", "--out", tmp + "/w"]), 3),
                      None))
-    print(f"{'what':<52} {'median s':>9} {'target s':>9}  verdict")
-    for what, secs, target in rows:
-        verdict = "" if target is None else ("ok" if secs <= target else "OVER")
-        print(f"{what:<52} {secs:>9.3f} {'' if target is None else f'{target:>9.1f}'}  {verdict}")
+    print(f"{'what':<58} {'median s':>9} {'min s':>7} {'target s':>9}  verdict (on the median)")
+    for what, (med, low), target in rows:
+        verdict = "" if target is None else ("ok" if med <= target else "OVER")
+        print(f"{what:<58} {med:>9.3f} {low:>7.3f} {'' if target is None else f'{target:>9.1f}'}  {verdict}")
 
 
 if __name__ == "__main__":
