@@ -91,3 +91,17 @@ class ExactFloatMixin:
 
     def _print_Float(self, expr: sp.Float) -> str:
         return float_literal(expr)
+
+
+def guarded_return(routine: Routine, printer: Any, ind: str, nan: str, comment: Any) -> list[str]:
+    """Body lines of a brace language (C, JavaScript): the conditions as comments, a guard returning
+    ``nan`` where one fails, then ``return <expr>;``. ``comment`` turns one line of text into a comment."""
+    body: list[str] = []
+    if routine.conditions:
+        body += [f"{ind}{comment('valid when ' + ' '.join(t.splitlines()))}" for t in routine.condition_text]
+        cond = " && ".join(f"({printer.doprint(c)})" for c in routine.conditions)
+        body += [f"{ind}if (!({cond})) {{", f"{ind * 2}return {nan};", f"{ind}}}"]
+    expr_lines = printer.doprint(routine.expr).splitlines()
+    expr_lines[0] = f"return {expr_lines[0]}"
+    expr_lines[-1] += ";"
+    return body + [f"{ind}{line}" for line in expr_lines]

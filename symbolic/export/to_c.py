@@ -14,7 +14,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
-from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, guarded_return, make_routine
 
 #: integers above this print as double literals (an int constant this large would not fit ``long``)
 _MAX_INT_LITERAL = 2**31 - 1
@@ -76,14 +76,7 @@ def render_source(routine: Routine, header_name: str) -> str:
     ind = "    "
     used = routine.expr.free_symbols.union(*(c.free_symbols for c in routine.conditions))
     body = [f"{ind}(void){a.name};" for a in routine.args if a not in used]
-    if routine.conditions:
-        body += [f"{ind}/* valid when {' '.join(t.splitlines()).replace('*/', '* /')} */" for t in routine.condition_text]
-        cond = " && ".join(f"({printer.doprint(c)})" for c in routine.conditions)
-        body += [f"{ind}if (!({cond})) {{", f"{ind * 2}return NAN;", f"{ind}}}"]
-    expr_lines = printer.doprint(routine.expr).splitlines()
-    expr_lines[0] = f"return {expr_lines[0]}"
-    expr_lines[-1] += ";"
-    body += [f"{ind}{line}" for line in expr_lines]
+    body += guarded_return(routine, printer, ind, "NAN", lambda text: f"/* {text.replace('*/', '* /')} */")
     lines = [*block_comment(routine.header), "#include <math.h>", "", f'#include "{header_name}"', "",
              f"{signature(routine)}", "{", *body, "}", ""]
     return "\n".join(lines)

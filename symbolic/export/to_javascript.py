@@ -10,7 +10,7 @@ from typing import Any
 
 from sympy.printing.jscode import JavascriptCodePrinter
 
-from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, make_routine
+from inferonomics.symbolic.export.routine import ExactFloatMixin, Routine, guarded_return, make_routine
 
 EXTENSION = ".mjs"
 
@@ -25,15 +25,7 @@ class GuardedJavascriptPrinter(ExactFloatMixin, JavascriptCodePrinter):
 def render(routine: Routine) -> str:
     printer = GuardedJavascriptPrinter()
     ind = "  "
-    body = []
-    if routine.conditions:
-        body += [f"{ind}// valid when {' '.join(t.splitlines())}" for t in routine.condition_text]
-        cond = " && ".join(f"({printer.doprint(c)})" for c in routine.conditions)
-        body += [f"{ind}if (!({cond})) {{", f"{ind * 2}return NaN;", f"{ind}}}"]
-    expr_lines = printer.doprint(routine.expr).splitlines()
-    expr_lines[0] = f"return {expr_lines[0]}"
-    expr_lines[-1] += ";"
-    body += [f"{ind}{line}" for line in expr_lines]
+    body = guarded_return(routine, printer, ind, "NaN", lambda text: f"// {text}")
     doc = ["/**", *(f" * {line.replace('*/', '* /')}".rstrip() for line in routine.meaning.splitlines()), " */"]
     lines = [*(f"// {line}".rstrip() for line in routine.header), "", *doc,
              f"export function {routine.name}({', '.join(routine.arg_names)}) {{", *body, "}", ""]
