@@ -6,7 +6,7 @@ command needs, and SciPy loads only when a solver runs.
 
 from __future__ import annotations
 
-import importlib
+from inferonomics.symbolic.lazy import lazy_surface
 
 _SURFACE = {
     "Problem": ("solver", "Problem"), "solve": ("solver", "solve"),
@@ -19,17 +19,4 @@ _SURFACE = {
     "load_calibration": ("calibration", "load_calibration"),
 }
 
-__all__ = sorted(_SURFACE)
-
-
-def __getattr__(name: str):
-    if name not in _SURFACE:
-        raise AttributeError(f"module 'inferonomics.optimize' has no attribute {name!r}")
-    module, attr = _SURFACE[name]
-    value = getattr(importlib.import_module(f"inferonomics.optimize.{module}"), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_surface("inferonomics.optimize", globals(), _SURFACE)

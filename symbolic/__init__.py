@@ -6,7 +6,7 @@ module (the CLI's start-up path) does not pay for the catalog, the exporters or 
 
 from __future__ import annotations
 
-import importlib
+from inferonomics.symbolic.lazy import lazy_surface
 
 _SURFACE = {
     # name: (module, attribute or None for the module itself)
@@ -21,18 +21,4 @@ _SURFACE = {
     "InferonomicsError": ("errors", "InferonomicsError"),
 }
 
-__all__ = sorted(_SURFACE)
-
-
-def __getattr__(name: str):
-    if name not in _SURFACE:
-        raise AttributeError(f"module 'inferonomics.symbolic' has no attribute {name!r}")
-    module, attr = _SURFACE[name]
-    mod = importlib.import_module(f"inferonomics.symbolic.{module}")
-    value = mod if attr is None else getattr(mod, attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_surface("inferonomics.symbolic", globals(), _SURFACE)
