@@ -40,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"inferonomics.optimize.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command still being written must not break the others
-            if exc.name != f"inferonomics.optimize.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"inferonomics.optimize.commands.{name}").register(sub)
     return parser
 
 

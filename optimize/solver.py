@@ -51,11 +51,9 @@ _B = _INDEX["batch"]
 
 
 def experts_touched(tokens: sp.Expr) -> sp.Expr:
-    """Expected distinct experts hit by ``tokens`` tokens routed top-k among E (symbolic.moe when present)."""
-    try:
-        from inferonomics.symbolic.moe import expected_experts_touched  # type: ignore[import-not-found]
-    except ImportError:
-        return s.E * (1 - (1 - s.k_top / s.E) ** tokens)
+    """Expected distinct experts hit by ``tokens`` tokens routed top-k among E (symbolic.moe)."""
+    from inferonomics.symbolic.moe import expected_experts_touched
+
     return expected_experts_touched(tokens, s.E, s.k_top)
 
 

@@ -133,13 +133,8 @@ def _calibrator(calibration: str | None, ideal: bool):
         if calibration:
             raise InvalidInputError("--ideal", "not together with --calibration")
         return None, "ideal model (efficiencies 1, no fixed overheads)"
-    try:
-        from inferonomics.optimize.calibration import load_calibration  # type: ignore[attr-defined]
-    except ImportError:
-        if calibration:
-            raise InvalidInputError("--calibration", "a calibration loader (optimize.calibration.load_calibration "
-                                    "is not available in this build)", calibration) from None
-        return None, "ideal model: no shipped calibration is available in this build"
+    from inferonomics.optimize.calibration import load_calibration
+
     cal = load_calibration(calibration)
     return cal, f"calibration {calibration or 'shipped default'}"
 

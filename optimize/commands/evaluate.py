@@ -6,6 +6,7 @@ import argparse
 
 from inferonomics.symbolic.errors import InvalidInputError
 
+from . import catalog_args
 from ._io import batch_value, nonnegative_float, positive_float, positive_int, print_json
 
 #: flag -> symbol name; every flag is an override on top of any catalog values
@@ -18,14 +19,6 @@ RAW_FLAGS = {
     "price_usd_per_hour": "price_usd_per_chip_hour", "power_w": "power_w",
     "prompt_len": "prompt_len", "output_len": "output_len",
 }
-
-
-def _catalog_args():
-    try:
-        from . import catalog_args
-    except ImportError:  # pragma: no cover - the catalog ships with the package
-        return None
-    return catalog_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,9 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--overhead-s", type=nonnegative_float, help="fixed overhead per step, s")
     p.add_argument("--overlap", choices=("step", "per-op"), default="step",
                    help="overlap policy: one roofline per step, or one per operator class")
-    cat = _catalog_args()
-    if cat is not None:
-        cat.add_catalog_args(p)
+    catalog_args.add_catalog_args(p)
     p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
                    help="serving engine whose fitted overhead the calibrated serving TPOT uses (default trtllm)")
     p.add_argument("--calibration", help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
@@ -77,23 +68,15 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
     Returns the values and whether a catalog hardware entry was used.
     """
     values: dict[str, float] = {}
-    cat = _catalog_args()
-    used_catalog = False
-    if cat is not None:
-        catalog_values = cat.resolve_catalog_values(args)
-        used_catalog = bool(catalog_values) and bool(getattr(args, "hardware", None) or getattr(args, "hardware_file", None))
-        values.update(catalog_values)
+    catalog_values = catalog_args.resolve_catalog_values(args)
+    used_catalog = bool(catalog_values) and bool(args.hardware or args.hardware_file)
+    values.update(catalog_values)
     if args.ideal and args.calibration:
         raise InvalidInputError("--ideal", "not together with --calibration")
     if args.calibration or (used_catalog and not args.ideal):
-        try:
-            from inferonomics.optimize.calibration import load_calibration
-        except ImportError:
-            load_calibration = None
-        if load_calibration is not None:
-            values = load_calibration(args.calibration).apply(values)
-        elif args.calibration:
-            raise InvalidInputError("--calibration", "a build of inferonomics with calibration support")
+        from inferonomics.optimize.calibration import load_calibration
+
+        values = load_calibration(args.calibration).apply(values)
     for flag, name in RAW_FLAGS.items():
         v = getattr(args, flag, None)
         if v is not None:
@@ -104,7 +87,7 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
 def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> dict:
     """With a catalog model and hardware and a calibration: the validated serving model's TPOT and TTFT
     (in-flight batching at --prompt-len/--output-len, default 1024/1024), beside the step model's numbers."""
-    if args.ideal or not (getattr(args, "model", None) and getattr(args, "hardware", None)):
+    if args.ideal or not (args.model and args.hardware):
         return {}
     from inferonomics.optimize.serving_step import calibrated_tpot_s, calibrated_ttft_s
     from inferonomics.symbolic import catalog

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inferonomics.symbolic.errors import InvalidInputError
 
+from . import catalog_args
 from ._io import print_json, write_atomic
 
 KINDS = ("roofline", "utilization", "cost", "context", "users")
@@ -17,12 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Without catalog flags, draws the essay's example.")
     p.add_argument("kind", choices=KINDS)
     p.add_argument("-o", "--output", required=True, help="FILE.png or FILE.svg")
-    try:
-        from . import catalog_args
-    except ImportError:  # pragma: no cover
-        catalog_args = None
-    if catalog_args is not None:
-        catalog_args.add_catalog_args(p)
+    catalog_args.add_catalog_args(p)
     p.add_argument("--json", action="store_true", help="print the marked numbers as JSON")
     p.set_defaults(func=run)
 
@@ -30,11 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def plot_values(args: argparse.Namespace) -> dict[str, float]:
     from inferonomics.symbolic.essay import essay_example
 
-    try:
-        from . import catalog_args
-        values = catalog_args.resolve_catalog_values(args)
-    except ImportError:  # pragma: no cover
-        values = {}
+    values = catalog_args.resolve_catalog_values(args)
     if not values:
         ex = essay_example()
         values = dict(ex.values, **{k: v for k, v in ex.illustrative.items() if k != "context_example"})
