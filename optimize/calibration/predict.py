@@ -45,21 +45,11 @@ def compiled(builder: str, shape: tuple[str, ...], **static: object):
     return call
 
 
-#: HBM capacity per chip (bytes, datasheet) where the catalog cannot give it
-_HBM_CAPACITY = {"h100-sxm": 80e9, "h200-sxm": 141e9, "b200": 180e9, "gb200": 186e9, "b300": 288e9,
-                 "gb300": 288e9}
-
-
-@lru_cache(maxsize=None)
 def hbm_capacity(name: str) -> float:
-    """HBM bytes of one chip of ``name``: the catalog's datasheet figure, else :data:`_HBM_CAPACITY` (NaN if
-    neither knows the card: the serving model's KV-capacity cap then does not apply)."""
-    try:
-        from inferonomics.symbolic import catalog  # noqa: PLC0415
+    """HBM bytes of one chip of catalog hardware ``name`` (its datasheet figure)."""
+    from inferonomics.symbolic import catalog
 
-        return float(catalog.hardware(name).hbm_capacity_bytes)
-    except Exception:  # noqa: BLE001 - unknown to the catalog: the built-in table
-        return _HBM_CAPACITY.get(name, float("nan"))
+    return float(catalog.hardware(name).hbm_capacity_bytes)
 
 
 def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[str, float]:
