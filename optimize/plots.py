@@ -28,7 +28,9 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100})
+    # a fixed title height: placing it automatically measures every tick label again on each draw
+    plt.rcParams.update({"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100,
+                         "axes.titley": 1.0})
     return plt
 
 
@@ -40,6 +42,26 @@ def _save(fig, path: Path) -> bytes:
     meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     fig.savefig(buf, format=fmt, metadata=meta)
     return buf.getvalue()
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def _power_of_ten(x: float, _pos=None) -> str:
+    """A log-axis label such as 10\u00b3 in plain Unicode (mathtext's parser costs more than the drawing)."""
+    return f"10{str(round(np.log10(x))).translate(_SUPERSCRIPT)}"
+
+
+def _log_ticks(ax) -> None:
+    """Decades labelled, minor ticks at 2 and 5 only: every minor tick is an object drawn and measured."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_locator(LogLocator(base=10))
+            axis.set_major_formatter(FuncFormatter(_power_of_ten))
+            axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+            axis.set_minor_formatter(NullFormatter())
 
 
 def _weights_only(v: Mapping[str, float]) -> dict[str, float]:
@@ -150,6 +172,7 @@ def render(kind: str, values: Mapping[str, float], fmt: str = "png") -> tuple[by
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
     try:
         marks = PLOTTERS[kind](ax, v)
+        _log_ticks(ax)
         ax.grid(True, which="major", alpha=0.3)
         # an explicit corner: loc="best" scans every plotted point, which costs more than the drawing
         ax.legend(fontsize=8, loc=LEGEND_CORNER.get(kind, "upper left"))

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from inferonomics.optimize.derivation import build_pdf, check, render_all
 
     out = Path(args.out or "derivations")
-    files = render_all(reuse_dir=out)
+    files = render_all(reuse_dir=out, parallel=True)
     if args.check:
         stale = check(out, files)
         if stale:

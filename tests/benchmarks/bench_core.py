@@ -37,9 +37,9 @@ def main() -> None:
     rows.append(("import + build every closed form, cold process", median_of(lambda: cold(
         "from inferonomics.symbolic.formulas import all_formulas; all_formulas()")), 1.0))
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = [f"{tmp}/{i}" for i in range(3)]
+        fresh = [f"{tmp}/{i}" for i in range(REPEATS)]
         rows.append(("derive --no-pdf into an empty folder (renders figures)", median_of(
-            lambda: cold(argv=["derive", "--out", fresh.pop(), "--no-pdf"]), 3), 3.0))
+            lambda: cold(argv=["derive", "--out", fresh.pop(), "--no-pdf"])), 3.0))
         rows.append(("derive --no-pdf over current documents (reuses figures)", median_of(
             lambda: cold(argv=["derive", "--out", tmp + "/w", "--no-pdf"]), 3), 3.0))
         rows.append(("derive --check", median_of(lambda: cold(argv=["derive", "--check", "--out", tmp + "/w"]), 3),
