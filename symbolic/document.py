@@ -94,6 +94,11 @@ def _kernel_equations() -> list[tuple[str, str, str]]:
         ("GEMM", sp.Symbol("t_{gemm}"), K.gemm_time(m, n, k, b_in, s.b_w, b_out),
          "A GEMM X[m,k] W[k,n] on one chip is its own roofline plus the kernel's fixed time (prologue, "
          "epilogue, tail), which dominates small decode GEMMs."),
+        ("GEMM timed alone, weights in L2", sp.Symbol("t_{gemm,L2}"),
+         K.gemm_time(m, n, k, b_in, s.b_w, b_out, resident=True),
+         "A benchmark that repeats one GEMM over a few weight copies re-reads them from L2 when the copies fit "
+         "in the usable part f_L2 of the cache (NVIDIA's collector cycles min(5, ceil(L2/w)) copies); a serving "
+         "step streams every layer's weights from HBM, so serving predictions never use this form."),
         ("decode attention (split-KV engine kernel)", sp.Symbol("t_{attn}"),
          K.decode_attention_time(s.B, s.ctx, h, h_kv, d_h, split=True),
          "Decode attention streams the KV cache only as fast as its independent work items can fill the SMs "

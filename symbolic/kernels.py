@@ -8,6 +8,9 @@ roofline. Measured kernels differ from that in four named ways, each a term here
 * **k-loop latency** :math:`\min(k b_w, c_k)/r_k`: a GEMM with few output tiles walks k one pipelined tile
   after another and cannot stream at the chip's bandwidth (split-K bounds the walk at :math:`c_k` bytes);
 * **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
+* **L2 residency** :math:`\rho_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
+  weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
+  every layer's weights once per step, so serving predictions never use it;
 * **attention parallelism**: decode attention streams the KV cache only as fast as its independent work
   items (sequence x KV head x KV split) can fill the SMs, an occupancy
   :math:`\min(1, n_{items}/(a_s n_{SM}))` on the bandwidth, plus a latency floor of :math:`t_i` per item;
@@ -29,7 +32,7 @@ RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall
 
 
 def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = Integer(2),
-              eta_flop: Expr = s.eta_F, peak: Expr = s.F) -> Expr:
+              eta_flop: Expr = s.eta_F, peak: Expr = s.F, resident: bool = False) -> Expr:
     r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
     kernel's fixed time.
 
@@ -47,10 +50,30 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     m, n, k : tokens, output width, input width (counts)
     b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
     eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
+    resident : the weights are re-read from L2 at :math:`\rho_{L2} W` (a repeated benchmark, see
+        :func:`l2_resident`), not streamed from HBM
     """
-    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + k * n * b_w + m * n * b_out) / (s.eta_W * s.W))
+    weights = k * n * b_w / (s.rho_L2 * s.W) if resident else k * n * b_w / (s.eta_W * s.W)
+    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_W * s.W) + weights)
     chain = kloop_time(k, b_w)
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+
+
+#: weight copies NVIDIA's GEMM collector cycles through at most (aiconfigurator's collect_gemm.py:
+#: min(5, ceil(L2 / weight bytes)) copies, so that repeated calls are meant to miss the cache)
+BENCH_COPIES = 5
+
+
+def l2_resident(weight_bytes, l2_bytes, fraction):
+    r"""Whether a benchmark that cycles :math:`\min(5, \lceil L_2/w \rceil)` copies of ``weight_bytes`` keeps them
+    in L2: the copies fit in the usable part :math:`f_{L2} L_2` of the cache. Only weights under
+    :math:`f_{L2} L_2 / 5` qualify (above that the copies fill the cache by construction). Plain numbers or
+    NumPy arrays (the decision is a property of the measurement, not of the symbolic step)."""
+    import numpy as np
+
+    w = np.asarray(weight_bytes, dtype=float)
+    copies = np.minimum(BENCH_COPIES, np.ceil(l2_bytes / np.maximum(w, 1.0)))
+    return (l2_bytes > 0) & (copies * w <= fraction * l2_bytes)
 
 
 def kloop_time(k: Expr, b_w: Expr) -> Expr:

@@ -6,6 +6,7 @@ Data: our H100 sweep and NVIDIA aiconfigurator-core 0.12.0 measurement data, Apa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -34,18 +35,20 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
 # the number reached (so a regression fails) and the target is noted.
 HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
-    ("decode_gemm_ours", "median_abs_pct_error"): 5.0,         # target 4: NOT met (4.8; in-sample 2.1)
+    ("decode_gemm_ours", "median_abs_pct_error"): 5.0,         # target 4: NOT met (4.78; in-sample 2.1)
     ("decode_gemm_ours", "p90_abs_pct_error"): 9.0,            # target 10: met (8.7)
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 5.5,       # target 4: NOT met (5.3; in-sample 4.7)
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 17.5,         # target 10: NOT met (17.2; fp8_block tile switches)
+    # target 4 / 10: NOT met (5.04 / 13.7; in-sample 4.3 / 14.9); 5.26 / 17.2 before the L2-residency term.
+    # What remains is mostly block-scaled fp8 kernels switching tile shapes with m (m = 129..192 ~2x m = 128)
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 5.1,
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 14.0,
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
-    # target 12: met (11.9; in-sample 9.4). Was 13.1 (in-sample 12.8) before the KV-capacity cap on the
+    # target 12: met (11.8; in-sample 9.3). Was 13.1 (in-sample 12.8) before the KV-capacity cap on the
     # resident batch (kv_memory_fraction 0.9, fixed) and SGLang's share of prompt work in decode steps
     # (prefill_in_decode_sglang, fitted 0.53); 12.3 before the GEMM k-loop term
     ("serving_tpot_dense", "mape_pct"): 12.0,
-    ("serving_tpot_moe", "mape_pct"): 18.5,                    # target 20: met (18.3; was 19.2)
+    ("serving_tpot_moe", "mape_pct"): 18.5,                    # target 20: met (18.1; was 19.2)
     ("collectives", "median_abs_pct_error"): 15.0,
 }
 
@@ -59,6 +62,7 @@ def _env() -> dict[str, float]:
 @pytest.mark.parametrize("builder, shape, args, static", [
     ("gemm_time", ("m", "n", "k", "b_in", "b_w"), (7.0, 4096.0, 14336.0, 2.0, 2.0), {}),
     ("gemm_time", ("m", "n", "k", "b_in", "b_w"), (4096.0, 8192.0, 8192.0, 2.0, 2.0), {}),
+    ("gemm_time", ("m", "n", "k", "b_in", "b_w"), (1.0, 2048.0, 1024.0, 2.0, 2.0), {"resident": True}),
     ("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv"),
      (16.0, 4096.0, 32.0, 8.0, 128.0, 2.0), {"split": True}),
     ("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv"),
@@ -136,6 +140,52 @@ def test_gemm_kloop_latency_paces_narrow_deep_gemms():
     t8 = P.gemm(np.array([8.0, 8.0]), np.array([128.0, 128.0]), np.array([8192.0, 65536.0]), 1.0, 1.0, env,
                 "fp8_block")
     assert t8[1] > 4 * t8[0]
+
+
+def test_l2_residency_rule_follows_the_collectors_copies():
+    """NVIDIA's collector cycles min(5, ceil(L2/w)) weight copies: only weights whose five copies fit in the
+    usable L2 stay resident; above L2/5 the copies fill the cache by construction; no L2 figure, no residency."""
+    l2, f = 50 * 2.0 ** 20, 0.75
+    w = np.array([1e6, 7.3e6, 7.9e6, 8.4e6, 12e6, 30e6, 200e6])
+    assert K.l2_resident(w, l2, f).tolist() == [True, True, False, False, False, False, False]
+    assert K.l2_resident(w, l2, 1.0).tolist() == [True, True, True, True, False, False, False]
+    assert not K.l2_resident(w, 0.0, f).any()
+    env = _env()
+    small = P.benchmark_gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, env, "bf16")  # 4.2 MB: from L2
+    assert small < P.gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, env, "bf16")
+    big = P.benchmark_gemm(1.0, 8192.0, 8192.0, 2.0, 2.0, env, "bf16")  # 134 MB: from HBM
+    assert big == P.gemm(1.0, 8192.0, 8192.0, 2.0, 2.0, env, "bf16")
+    assert P.hardware_env("b200")["l2_capacity_bytes"] > P.hardware_env("h100-sxm")["l2_capacity_bytes"]
+
+
+@needs_shared
+def test_l2_residency_explains_the_step_in_nvidia_gemms():
+    """At m = 1 every (dtype, k) series of NVIDIA's H100 GEMMs steps up between 7.3 and 8.4 MB of weights; with
+    the residency term the rows from 2 to 16 MB are predicted better than with every weight read from HBM."""
+    meas = read_measurements(SHARED)
+    table = next(t for t in meas.tables if t.kind == "gemm" and t.source == "nvidia")
+    r, env = table.rows, _env()
+    b = np.where(r["dtype"] == "bfloat16", 2.0, 1.0)
+    sel = (r["m"] == 1) & np.isin(r["dtype"], ["bfloat16", "fp8", "fp8_block"]) \
+        & (r["k"] * r["n"] * b > 2e6) & (r["k"] * r["n"] * b < 16e6)
+    sub = dataclasses.replace(table, rows=r[sel])
+    with_l2 = P.predict_table(sub, env)
+    without = P.predict_table(sub, dict(env, l2_capacity_bytes=0.0))
+    err = lambda p: np.median(np.abs(np.log(p / r["latency_s"][sel])))  # noqa: E731
+    assert sel.sum() > 200 and err(with_l2) < 0.7 * err(without)
+
+
+def test_serving_never_reads_weights_from_l2():
+    from inferonomics.optimize.calibration import serving as S
+    from inferonomics.symbolic import catalog
+
+    a = catalog.model("llama3.1-8b").architecture
+    e = _env()
+    b = np.array([1.0, 8.0, 64.0])
+    base = S.serving_tpot_s(a, b, 1000.0, 1000.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", e)
+    fast_l2 = S.serving_tpot_s(a, b, 1000.0, 1000.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm",
+                               dict(e, l2_bandwidth_ratio=50.0, l2_resident_fraction=1.0))
+    assert base.tolist() == fast_l2.tolist()
 
 
 # ------------------------------------------------------------------------------------------ files
