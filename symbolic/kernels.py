@@ -36,7 +36,7 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
     kernel's fixed time.
 
-    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{m k b_{in} + k n b_w + m n b_{out}}{\eta_W W}\Big)^{p_o}
+    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{k n b_w}{\eta_W W} + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
               + \Big(\frac{\min(k b_w, c_k)}{r_k}\Big)^{p_o}\Big)^{1/p_o}
 
     The second term is the **k-loop latency**: a CTA walks its k-slice one pipelined k-tile after another,
@@ -54,7 +54,7 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
         :func:`l2_resident`), not streamed from HBM
     """
     weights = k * n * b_w / (s.rho_L2 * s.W) if resident else k * n * b_w / (s.eta_W * s.W)
-    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_W * s.W) + weights)
+    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w)
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
 

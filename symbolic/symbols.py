@@ -161,3 +161,4 @@ f_pd_sgl = _define("efficiency", "prefill_in_decode_sglang", r"f_{p,\mathrm{sgl}
 L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cache of one chip (whitepaper figure; sets which benchmark operands stay cache-resident)")
 rho_L2 = _define("efficiency", "l2_bandwidth_ratio", r"\rho_{L2}", U.one, "rate of re-reading an L2-resident operand, as a multiple of the datasheet HBM bandwidth")
 f_L2 = _define("efficiency", "l2_resident_fraction", r"f_{L2}", U.one, "fraction of the L2 a benchmark's cycled operand copies may fill and still be re-read from L2; fixed at 0.75, not fitted")
+eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fraction of HBM bandwidth for a GEMM's activation reads and output writes (each output tile re-reads its rows of X)")

@@ -35,20 +35,21 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
 # the number reached (so a regression fails) and the target is noted.
 HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
-    ("decode_gemm_ours", "median_abs_pct_error"): 5.0,         # target 4: NOT met (4.78; in-sample 2.1)
-    ("decode_gemm_ours", "p90_abs_pct_error"): 9.0,            # target 10: met (8.7)
-    # target 4 / 10: NOT met (5.04 / 13.7; in-sample 4.3 / 14.9); 5.26 / 17.2 before the L2-residency term.
-    # What remains is mostly block-scaled fp8 kernels switching tile shapes with m (m = 129..192 ~2x m = 128)
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 5.1,
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 14.0,
+    ("decode_gemm_ours", "median_abs_pct_error"): 4.8,         # target 4: NOT met (4.64; in-sample 1.96)
+    ("decode_gemm_ours", "p90_abs_pct_error"): 8.5,            # target 10: met (8.27)
+    # target 4 / 10: NOT met (4.40 / 13.5; in-sample 4.0 / 14.8). Was 5.26 / 17.2 before the L2-residency term
+    # and the separate activation-traffic efficiency. What remains is mostly block-scaled fp8 kernels
+    # switching tile shapes with m (m = 129..192 takes ~2x m = 128)
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.5,
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 13.7,
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
-    # target 12: met (11.8; in-sample 9.3). Was 13.1 (in-sample 12.8) before the KV-capacity cap on the
+    # target 12: met (11.86; in-sample 6.9). Was 13.1 (in-sample 12.8) before the KV-capacity cap on the
     # resident batch (kv_memory_fraction 0.9, fixed) and SGLang's share of prompt work in decode steps
     # (prefill_in_decode_sglang, fitted 0.53); 12.3 before the GEMM k-loop term
     ("serving_tpot_dense", "mape_pct"): 12.0,
-    ("serving_tpot_moe", "mape_pct"): 18.5,                    # target 20: met (18.1; was 19.2)
+    ("serving_tpot_moe", "mape_pct"): 18.6,                    # target 20: met (18.4; was 19.2)
     ("collectives", "median_abs_pct_error"): 15.0,
 }
 

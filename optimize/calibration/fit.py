@@ -23,6 +23,7 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "eta_bw": (0.85, 0.05, 1.0),
     "eta_bw_torch": (0.85, 0.05, 1.0),
     "eta_bw_fp8_block": (0.85, 0.05, 1.0),
+    "eta_bw_act": (0.7, 0.05, 1.0),
     "eta_kv": (0.88, 0.05, 1.0),
     "kernel_overhead_s": (4e-6, 0.0, 1e-3),
     "kernel_overhead_fp8_s": (8e-6, 0.0, 1e-3),
@@ -68,7 +69,7 @@ FIXED: dict[str, float] = {"kv_memory_fraction": 0.9, "l2_resident_fraction": 0.
 #: so that a model error at the serving level cannot bend a kernel efficiency (and vice versa)
 STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm", "decode_attention", "collectives"),
-     ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_bw_torch", "eta_bw_fp8_block", "eta_kv",
+     ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_bw_torch", "eta_bw_fp8_block", "eta_bw_act", "eta_kv",
       "kernel_overhead_s",
       "kernel_overhead_fp8_s", "kloop_rate_bytes_per_s", "kloop_rate_fp8_block_bytes_per_s", "splitk_chunk_bytes",
       "gemm_overlap_exp", "l2_bandwidth_ratio", "launch_overhead_s", "quant_overhead_s", "attn_kernel_s", "attn_items_per_sm",
