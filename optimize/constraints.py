@@ -106,16 +106,24 @@ class Constraint(ABC):
 
 
 @dataclass(frozen=True)
-class TpotSLO(Constraint):
+class _LatencySLO(Constraint):
+    """A latency ceiling ``slo_s`` on one of the choice's latencies (``measure``), with slack in ms."""
+
     slo_s: float
-    name = "tpot"
     unit = "ms"
+    measure = ""
 
     def residual(self, choice) -> float:
-        return (self.slo_s - choice.step_s) * 1e3
+        return (self.slo_s - getattr(choice, self.measure)) * 1e3
 
     def scale(self, choice) -> float:
         return self.slo_s * 1e3
+
+
+@dataclass(frozen=True)
+class TpotSLO(_LatencySLO):
+    name = "tpot"
+    measure = "step_s"
 
     def describe(self) -> str:
         return (f"time per output token <= {self.slo_s * 1e3:g} ms (closed form: decode step at the full context; "
@@ -123,16 +131,9 @@ class TpotSLO(Constraint):
 
 
 @dataclass(frozen=True)
-class TtftSLO(Constraint):
-    slo_s: float
+class TtftSLO(_LatencySLO):
     name = "ttft"
-    unit = "ms"
-
-    def residual(self, choice) -> float:
-        return (self.slo_s - choice.ttft_s) * 1e3
-
-    def scale(self, choice) -> float:
-        return self.slo_s * 1e3
+    measure = "ttft_s"
 
     def describe(self) -> str:
         return (f"time to first token <= {self.slo_s * 1e3:g} ms (prefill of the prompt on the replica; "

@@ -26,7 +26,10 @@ class Parameter:
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: str
+    """Provenance of one measurement file: its path (as read, or relative in a calibration file), sha256 and
+    number of data rows."""
+
+    path: str | Path
     sha256: str
     rows: int
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inferonomics.optimize.calibration.calfile import SourceFile
 from inferonomics.symbolic.errors import SpecError
 
 #: every kind of row a table can hold
@@ -60,21 +61,12 @@ class Table:
 
 
 @dataclass(frozen=True)
-class FileRecord:
-    """Provenance of one file read: its path, sha256 and number of data rows."""
-
-    path: Path
-    sha256: str
-    rows: int
-
-
-@dataclass(frozen=True)
 class Measurements:
     """Everything read from a measurement directory."""
 
     root: Path
     tables: tuple[Table, ...]
-    files: tuple[FileRecord, ...]
+    files: tuple[SourceFile, ...]
     ceilings: dict[str, float]  # what -> rate (copy TB/s read+write, GEMM TFLOP/s); empty when absent
 
     def of_kind(self, kind: str) -> list[Table]:
@@ -270,18 +262,18 @@ _NVIDIA = {"serving_e2e.csv": _read_serving, "collectives.csv": _read_collective
 
 
 # ------------------------------------------------------------------------------------------ directory
-def _read_dir(folder: Path, tables: list[Table], files: list[FileRecord], ceilings: dict[str, float]) -> None:
+def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilings: dict[str, float]) -> None:
     ours = [folder / name for name in _OURS if (folder / name).is_file()]
     hw = _read_env(folder / "env.txt") if ours else None
     for path in ours:
         kind, numeric, text, latency = _OURS[path.name]
         cols, n = _read_columns(path, numeric, text)
         tables.append(_table(kind, path, hw, "ours", cols, latency, 1e-3))  # type: ignore[arg-type]
-        files.append(FileRecord(path, _sha256(path), n))
+        files.append(SourceFile(path, _sha256(path), n))
     if (folder / "ceilings.csv").is_file():
         path = folder / "ceilings.csv"
         ceilings.update(_read_ceilings(path))
-        files.append(FileRecord(path, _sha256(path), len(ceilings)))
+        files.append(SourceFile(path, _sha256(path), len(ceilings)))
     for path in sorted(folder.glob("*.csv")):
         reader = _NVIDIA.get(path.name) or (_read_nvidia_gemm if path.name.startswith("gemm_")
                                             and path.name != "gemm_decode_sweep.csv" else None)
@@ -289,7 +281,7 @@ def _read_dir(folder: Path, tables: list[Table], files: list[FileRecord], ceilin
             continue
         new = reader(path)
         tables.extend(new)
-        files.append(FileRecord(path, _sha256(path), len(new[0])))
+        files.append(SourceFile(path, _sha256(path), len(new[0])))
 
 
 def read_measurements(directory: str | Path) -> Measurements:
@@ -301,7 +293,7 @@ def read_measurements(directory: str | Path) -> Measurements:
     if not root.is_dir():
         raise SpecError(root, "directory", "an existing directory of measurement CSVs")
     tables: list[Table] = []
-    files: list[FileRecord] = []
+    files: list[SourceFile] = []
     ceilings: dict[str, float] = {}
     for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
         _read_dir(folder, tables, files, ceilings)
