@@ -22,16 +22,19 @@ from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 KINDS = ("roofline", "utilization", "cost", "context", "users")
 
 
-def _pyplot():
-    import matplotlib
+#: deterministic output (fixed SVG hash salt, fixed dpi) and a fixed title height: placing the title
+#: automatically measures every tick label again on each draw
+_RC = {"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100, "axes.titley": 1.0}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    # a fixed title height: placing it automatically measures every tick label again on each draw
-    plt.rcParams.update({"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100,
-                         "axes.titley": 1.0})
-    return plt
+def _figure(figsize: tuple[float, float]):
+    """A figure on the Agg canvas, without pyplot: no global figure registry, and one import fewer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig, path: Path) -> bytes:
@@ -166,16 +169,16 @@ def render(kind: str, values: Mapping[str, float], fmt: str = "png") -> tuple[by
     v = bind_values(values)
     v.setdefault("minutes_per_day", 10.0)
     v.setdefault("peak_to_mean", 1.0)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    # fixed margins: a layout engine re-draws the ticks several times, which costs more than the plot
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
-    try:
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):  # the caller's matplotlib settings are left as they were
+        fig = _figure((7, 4.5))
+        ax = fig.subplots()
+        # fixed margins: a layout engine re-draws the ticks several times, which costs more than the plot
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
         marks = PLOTTERS[kind](ax, v)
         _log_ticks(ax)
         ax.grid(True, which="major", alpha=0.3)
         # an explicit corner: loc="best" scans every plotted point, which costs more than the drawing
         ax.legend(fontsize=8, loc=LEGEND_CORNER.get(kind, "upper left"))
         return _save(fig, Path(f"plot.{fmt}")), marks
-    finally:
-        plt.close(fig)

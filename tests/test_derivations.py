@@ -154,3 +154,11 @@ def test_no_fork_in_a_threaded_process():
     finally:
         stop.set()
         t.join()
+
+
+def test_render_leaves_the_callers_matplotlib_settings_alone():
+    import matplotlib
+
+    before = {k: matplotlib.rcParams[k] for k in ("axes.titley", "svg.hashsalt", "savefig.dpi")}
+    render("cost", _essay_values(), "png")
+    assert {k: matplotlib.rcParams[k] for k in before} == before
