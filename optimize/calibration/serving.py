@@ -99,8 +99,32 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
                                                                            env, prec)
     comm = np.where(tp > 1, 2 * collective("all_reduce", tokens * a.d_model * 2.0, np.maximum(tp, 2), env), 0.0)
     layer = qkv + o + att_d + att_p + mlp + comm  # an engine fuses norms/rotary into these kernels
+    if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
+        layer = layer + _input_quantization(a, tokens, tp, attn_tp, env)
     head = gemm(batch / dp, a.vocab / attn_tp, a.d_model, 2.0, 2.0, env, "bf16")
     return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
+
+
+#: engines whose fp8 linear layers quantize their bf16 input in a kernel of its own before each GEMM: TRT-LLM's
+#: PyTorch-flow Linear does (NVIDIA's GEMM collector times exactly that module, and its fp8 rows carry the
+#: quantization: quant_overhead_s is fitted there); vLLM fuses the quantization into the preceding norm
+QUANTIZES_FP8_INPUTS = ("trtllm",)
+
+
+def _input_quantization(a, tokens, tp, attn_tp, env) -> np.ndarray:
+    """Per layer: quantizing the inputs of the fp8 GEMMs (qkv and o; gate/up and down, or for an MoE the one
+    input of its fused expert kernel and its shared experts') -- :func:`inferonomics.symbolic.kernels.quant_time`."""
+    from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
+
+    q = compiled("quant_time", ("m", "k"))
+    t = q({"m": tokens, "k": a.d_model}, env) + q({"m": tokens, "k": a.n_heads * a.head_dim / attn_tp}, env)
+    if a.n_experts:
+        t = t + q({"m": tokens, "k": a.d_model}, env)
+        if a.shared_experts:
+            t = t + q({"m": tokens, "k": a.shared_experts * a.moe_ffn_dim / tp}, env)
+    else:
+        t = t + q({"m": tokens, "k": a.d_model}, env) + q({"m": tokens, "k": a.ffn_dim / tp}, env)
+    return t
 
 
 def _weight_bytes(a, b_w: float) -> float:
