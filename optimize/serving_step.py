@@ -9,7 +9,8 @@ values, the step is :func:`~inferonomics.optimize.calibration.serving.step_time`
 the time per output token is :func:`inferonomics.symbolic.kernels.inflight_step_time` of a pure-decode step
 (no prompt tokens) and a mixed step (``isl * max(1, B/osl)`` prompt tokens): ``t_dec + min(1, B/osl)
 (t_mix - t_dec)``, both at the average context ``isl + osl/2``. TTFT is one step carrying the request's
-whole prompt (context ``isl``) beside the running batch, plus ``request_overhead_s``; it grows with ``B``.
+whole prompt (context ``isl``) beside the running batch, plus the backend's ``request_overhead_<backend>_s``;
+it grows with ``B``.
 
 **Resident batch.** The serving model decodes at most the *resident* batch
 (:func:`~inferonomics.optimize.calibration.serving.resident_batch`, :func:`resident_cap` here): the sequences

@@ -377,9 +377,11 @@ def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEva
     if idx.size == 0:
         ev.batch_max, ev.limited_by = 0, cap_by
         if cap >= 1 and not ok_ttft[0]:
-            slo = problem.ttft_slo_s
-            ev.miss = (ttft[0] / slo, f"prefill of {wl.isl:g} tokens takes {ttft[0] * 1e3:.4g} ms on {where}; "
-                       f"the TTFT SLO is {slo * 1e3:g} ms")
+            slo, spec = problem.ttft_slo_s, o.platform.serving
+            fixed = spec.env[f"request_overhead_{spec.backend}_s"]
+            ev.miss = (ttft[0] / slo, f"the first token of a {wl.isl:g}-token prompt takes {ttft[0] * 1e3:.4g} ms on "
+                       f"{where} ({fixed * 1e3:.4g} ms of it {spec.backend}'s fitted request overhead); the TTFT "
+                       f"SLO is {slo * 1e3:g} ms")
         else:
             slo = problem.tpot_slo_s or math.inf
             ev.miss = (tpot[0] / slo, f"batch 1 takes {tpot[0] * 1e3:.4g} ms per token on {where}; "

@@ -51,6 +51,8 @@ HELD_OUT = {
     # input quantization (a structural fix read off held-out residuals: see serving.QUANTIZES_FP8_INPUTS)
     ("serving_tpot_dense", "mape_pct"): 10.5,
     ("serving_tpot_moe", "mape_pct"): 16.0,                    # target 20: met (15.6; 18.4 before the same fix)
+    # no target (queueing is not modelled); 53 before each engine got its own request overhead
+    ("serving_ttft", "mape_pct"): 40.0,
     ("collectives", "median_abs_pct_error"): 15.0,
 }
 

@@ -53,7 +53,9 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "overhead_vllm_s": (3e-3, 0.0, 1.0),
     "overhead_sglang_s": (3e-3, 0.0, 1.0),
     "overhead_per_seq_s": (10e-6, 0.0, 1e-2),
-    "request_overhead_s": (50e-3, 0.0, 10.0),
+    "request_overhead_trtllm_s": (50e-3, 0.0, 10.0),
+    "request_overhead_vllm_s": (50e-3, 0.0, 10.0),
+    "request_overhead_sglang_s": (50e-3, 0.0, 10.0),
     "prefill_in_decode_sglang": (0.5, 0.0, 1.0),
 }
 
@@ -80,7 +82,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
       "eager_layer_s")),
     (("serving_tpot",), ("overhead_trtllm_s", "overhead_vllm_s", "overhead_sglang_s",
                         "overhead_per_seq_s", "prefill_in_decode_sglang")),
-    (("serving_ttft",), ("request_overhead_s",)),
+    (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s")),
 )
 
 #: robust loss on the log error: rows off by more than ~F_SCALE (kernel-selection outliers: cuBLAS/DeepGEMM

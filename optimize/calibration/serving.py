@@ -28,6 +28,10 @@ import numpy as np
 from inferonomics.symbolic import catalog
 
 _BACKENDS = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
+#: each engine's fixed time to first token beyond the prefill (the engines' front ends and schedulers differ:
+#: SGLang's measured TTFT sits near a second where TRT-LLM's and vLLM's sit near 0.1-0.2 s)
+_REQUEST = {"trtllm": "request_overhead_trtllm_s", "vllm": "request_overhead_vllm_s",
+            "sglang": "request_overhead_sglang_s"}
 
 
 @lru_cache(maxsize=None)
@@ -191,10 +195,11 @@ def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
 
 def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
-    resident decode batch, plus ``request_overhead_s`` (HTTP, tokenization, admission)."""
+    resident decode batch, plus the backend's ``request_overhead_<backend>_s`` (HTTP, tokenization, admission,
+    scheduling)."""
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl) + env["request_overhead_s"]
+                     context=isl) + env[_REQUEST[backend]]
 
 
 def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
