@@ -1,12 +1,14 @@
 r"""Per-kernel-class time builders that real silicon demands: GEMM, decode attention, collectives, MoE.
 
 The step model of :mod:`inferonomics.symbolic.model` puts the whole step (or each operator) on one
-roofline. Measured kernels differ from that in four named ways, each a term here:
+roofline. Measured kernels differ from that in named ways, each a term here:
 
 * **kernel fixed time** :math:`t_k`: a GEMM never takes less than its prologue/epilogue/tail, even under a
   CUDA graph (small GEMMs are 10-20x above a roofline);
 * **k-loop latency** :math:`\min(k b_w, c_k)/r_k`: a GEMM with few output tiles walks k one pipelined tile
   after another and cannot stream at the chip's bandwidth (split-K bounds the walk at :math:`c_k` bytes);
+* **activation traffic** :math:`\eta_{W,a}`: a GEMM's activation reads (each output tile re-reads its rows of
+  X) and output writes stream at their own fraction of the bandwidth, below a weight stream's :math:`\eta_W`;
 * **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
 * **L2 residency** :math:`\rho_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
   weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
