@@ -377,8 +377,10 @@ def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEva
     if idx.size == 0:
         ev.batch_max, ev.limited_by = 0, cap_by
         if cap >= 1 and not ok_ttft[0]:
+            from inferonomics.optimize.calibration.serving import request_overhead_s
+
             slo, spec = problem.ttft_slo_s, o.platform.serving
-            fixed = spec.env[f"request_overhead_{spec.backend}_s"]
+            fixed = request_overhead_s(spec.backend, spec.env)
             ev.miss = (ttft[0] / slo, f"the first token of a {wl.isl:g}-token prompt takes {ttft[0] * 1e3:.4g} ms on "
                        f"{where} ({fixed * 1e3:.4g} ms of it {spec.backend}'s fitted request overhead); the TTFT "
                        f"SLO is {slo * 1e3:g} ms")

@@ -193,13 +193,18 @@ def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
         {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
 
 
+def request_overhead_s(backend: str, env) -> float:
+    """The engine's fitted fixed time to first token beyond the prefill."""
+    return env[_REQUEST[backend]]
+
+
 def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
     resident decode batch, plus the backend's ``request_overhead_<backend>_s`` (HTTP, tokenization, admission,
     scheduling)."""
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl) + env[_REQUEST[backend]]
+                     context=isl) + request_overhead_s(backend, env)
 
 
 def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
