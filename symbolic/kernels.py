@@ -10,6 +10,9 @@ roofline. Measured kernels differ from that in named ways, each a term here:
 * **activation traffic** :math:`\eta_{W,a}`: a GEMM's activation reads (each output tile re-reads its rows of
   X) and output writes stream at their own fraction of the bandwidth, below a weight stream's :math:`\eta_W`;
 * **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
+* **block-scaled tiles** :math:`r_{k,8b}`: a block-scaled fp8 GEMM (DeepGEMM in TensorRT-LLM) picks its tile shape
+  by a fixed rule (:func:`blockscaled_tiles`); each CTA loads its tiles' rows at a per-CTA pace, wave after wave,
+  and the rows padding the last activation tile are fetched from HBM (:func:`blockscaled_gemm_time`);
 * **L2 residency** :math:`\rho_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
   weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
   every layer's weights once per step, so serving predictions never use it;
@@ -59,6 +62,70 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w)
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+
+
+def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile_rows: Expr, waves: Expr,
+                          padded_rows: Expr, b_out: Expr = Integer(2), resident: bool = False) -> Expr:
+    r"""A block-scaled fp8 GEMM (1x128 activation and 128x128 weight scales; DeepGEMM's kernel in TensorRT-LLM),
+    whose tiles are known (:func:`blockscaled_tiles`).
+
+    .. math:: t = t_{k,8} + \Big(\max\!\Big(\frac{2mnk}{\eta_{F,8b} F}, \frac{k n b_w + k\,\pi\,b_{in}}{\eta_{W,8b} W}
+              + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
+              + \Big(\frac{v\,k\,\tau\,b_w}{r_{k,8b}}\Big)^{p_o}\Big)^{1/p_o}
+
+    * the **tile chain**: each CTA walks all of k loading :math:`\tau` rows (its activation rows plus its weight
+      rows) per k step at its own pace :math:`r_{k,8b}`, and :math:`v` waves of CTAs run one after another; with
+      few CTAs (narrow n) this, not HBM, sets the time;
+    * the **padding traffic** :math:`\pi`: rows padding the last 128-row activation tile up to the tile height
+      (summed over that tile's CTAs) are fetched from HBM like weights. In NVIDIA's H100 rows the time *falls*
+      as m grows from 65 to 128 and from 129 to 256, by about what streaming the padding rows from HBM takes.
+
+    Parameters
+    ----------
+    tile_rows, waves, padded_rows : :math:`\tau`, :math:`v`, :math:`\pi` from :func:`blockscaled_tiles`
+    resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
+    """
+    w_rate = s.rho_L2 * s.W if resident else s.eta_W_8b * s.W
+    weights = k * n * b_w / w_rate + k * padded_rows * b_in / (s.eta_W_8b * s.W)
+    stream = Max(2 * m * n * k / (s.eta_F8b * s.F), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
+    chain = waves * k * tile_rows * b_w / s.r_kb
+    return s.t_kern8 + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+
+
+#: DeepGEMM's candidate tile widths (get_best_gemm_config: 16, 24, ..., 128) and the token count below which
+#: TensorRT-LLM swaps the operands (the weight then fills the 128-row side of the tile)
+BLOCKSCALED_WIDTHS = tuple(range(16, 129, 8))
+BLOCKSCALED_SWAP_BELOW = 32
+
+
+def blockscaled_tiles(m, n, n_sm):
+    r"""Tiles of a block-scaled fp8 GEMM ``[m,k] @ [k,n]`` on ``n_sm`` SMs, by the rule DeepGEMM's
+    ``get_best_gemm_config`` applies (TensorRT-LLM 1.x): tile height 64 rows when the tiled side has at most
+    64 rows, else 128; of the widths 16..128 the one with the fewest waves, then the fullest last wave, then
+    the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
+
+    Returns ``(tile_rows, waves, padded_rows)`` as arrays: rows one CTA loads per k step, waves of CTAs, and
+    rows padding the activation tile (times the CTAs that load it). Plain numbers or NumPy arrays: tile
+    selection is a property of the kernel, not of the symbolic step."""
+    import numpy as np
+
+    m, n = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(n, dtype=float))
+    swap = m < BLOCKSCALED_SWAP_BELOW
+    rows, cols = np.where(swap, n, m), np.where(swap, m, n)  # the side tiled by height, the side by width
+    height = np.where(rows <= 64, 64.0, 128.0)
+    widths = np.asarray(BLOCKSCALED_WIDTHS, dtype=float)
+    tiles = np.ceil(rows / height)[..., None] * np.ceil(cols[..., None] / widths)
+    waves = np.ceil(tiles / n_sm)
+    last = tiles - (waves - 1) * n_sm
+    # lexicographic (waves, -last, width) as one score: last <= n_sm < 1e6 / 1e3, widths < 1e3
+    pick = np.argmin(waves * 1e9 - last * 1e3 + widths, axis=-1)
+    width = widths[pick]
+    waves = np.take_along_axis(waves, pick[..., None], axis=-1)[..., 0]
+    act_rows = np.where(swap, np.minimum(m, width), np.minimum(m, height))
+    tile_rows = act_rows + np.where(swap, height, width)
+    pad_per_tile = np.where(swap, np.ceil(m / width) * width - m, np.ceil(m / height) * height - m)
+    pad_tiles = np.where(swap, np.ceil(n / height), np.ceil(n / width))
+    return tile_rows, waves, pad_per_tile * pad_tiles
 
 
 #: weight copies NVIDIA's GEMM collector cycles through at most (aiconfigurator's collect_gemm.py:

@@ -35,13 +35,12 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
 # the number reached (so a regression fails) and the target is noted.
 HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
-    ("decode_gemm_ours", "median_abs_pct_error"): 4.8,         # target 4: NOT met (4.64; in-sample 1.96)
-    ("decode_gemm_ours", "p90_abs_pct_error"): 8.5,            # target 10: met (8.27)
-    # target 4 / 10: NOT met (4.40 / 13.5; in-sample 4.0 / 14.8). Was 5.26 / 17.2 before the L2-residency term
-    # and the separate activation-traffic efficiency. What remains is mostly block-scaled fp8 kernels
-    # switching tile shapes with m (m = 129..192 takes ~2x m = 128)
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.5,
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 13.7,
+    ("decode_gemm_ours", "median_abs_pct_error"): 4.0,         # target 4: met (3.67; 4.64 before decode rows
+    ("decode_gemm_ours", "p90_abs_pct_error"): 8.0,            # weighed twice in the fit). target 10: met (6.77)
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.0,       # target 4: met (3.42; 4.40 before the block-scaled
+    # tile model and the decode weight). target 10: NOT met (10.44; was 13.5, 17.2 before the L2-residency
+    # term). What remains is mostly block-scaled fp8 at 32-64 and 129-225 tokens
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 10.6,
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
@@ -50,7 +49,7 @@ HELD_OUT = {
     # (prefill_in_decode_sglang, fitted 0.53); 12.3 before the GEMM k-loop term; 11.9 before TRT-LLM's fp8
     # input quantization (a structural fix read off held-out residuals: see serving.QUANTIZES_FP8_INPUTS)
     ("serving_tpot_dense", "mape_pct"): 10.5,
-    ("serving_tpot_moe", "mape_pct"): 16.0,                    # target 20: met (15.6; 18.4 before the same fix)
+    ("serving_tpot_moe", "mape_pct"): 16.5,                    # target 20: met (16.1; 18.4 before the same fix)
     # no target (queueing is not modelled); 53 before each engine got its own request overhead
     ("serving_ttft", "mape_pct"): 40.0,
     ("collectives", "median_abs_pct_error"): 15.0,
@@ -144,6 +143,64 @@ def test_gemm_kloop_latency_paces_narrow_deep_gemms():
     t8 = P.gemm(np.array([8.0, 8.0]), np.array([128.0, 128.0]), np.array([8192.0, 65536.0]), 1.0, 1.0, env,
                 "fp8_block")
     assert t8[1] > 4 * t8[0]
+
+
+def _deepgemm_pick(m: int, n: int, n_sm: int) -> tuple[int, int, int]:
+    """DeepGEMM's get_best_gemm_config tile rule, written out as its loop (the oracle for blockscaled_tiles):
+    height 64 if the tiled side has <= 64 rows else 128; over widths 16..128 step 8 a candidate replaces the
+    best so far when it needs fewer waves, or as many with a fuller last wave (narrower widths come first, so
+    a full tie keeps the narrower). TensorRT-LLM swaps the operands below 32 tokens."""
+    rows, cols = (n, m) if m < 32 else (m, n)
+    height = 64 if rows <= 64 else 128
+    best = None
+    for width in range(16, 129, 8):
+        tiles = -(-rows // height) * -(-cols // width)
+        waves = -(-tiles // n_sm)
+        last = tiles % n_sm or n_sm
+        if best is None or waves < best[1] or (waves == best[1] and last > best[2]):
+            best = (width, waves, last)
+    return height, best[0], best[1]
+
+
+def test_blockscaled_tiles_follow_deepgemms_rule():
+    """The vectorised tile choice equals the rule's loop on a grid of shapes, and the rows and padding it
+    reports follow from the picked tile (worked cases: 65 tokens x 1024 fill 64 CTAs 16 wide, padded 63 rows
+    each; 129 x 12288 needs two waves of 96-wide tiles; 1 token x 1024 swaps: eight 128-row weight tiles)."""
+    ms = np.array([1, 5, 16, 17, 31, 32, 48, 64, 65, 96, 128, 129, 200, 256, 1000], dtype=float)
+    ns = np.array([32, 256, 1024, 2560, 7168, 12288, 16384, 65536], dtype=float)
+    mm, nn = np.meshgrid(ms, ns)
+    rows, waves, padded = K.blockscaled_tiles(mm, nn, 132)
+    for m, n, r, v, p in zip(mm.ravel(), nn.ravel(), rows.ravel(), waves.ravel(), padded.ravel()):
+        height, width, w = _deepgemm_pick(int(m), int(n), 132)
+        assert v == w, (m, n)
+        if m < 32:  # swapped: a CTA loads 128 (or 64) weight rows and one token tile
+            assert r == height + min(m, width) and p == (-(-m // width) * width - m) * -(-n // height)
+        else:
+            assert r == min(m, height) + width and p == (-(-m // height) * height - m) * -(-n // width)
+    assert [float(x) for x in K.blockscaled_tiles(65, 1024, 132)] == [81.0, 1.0, 63.0 * 64]
+    assert [float(x) for x in K.blockscaled_tiles(129, 12288, 132)] == [224.0, 2.0, 127.0 * 128]
+    assert [float(x) for x in K.blockscaled_tiles(1, 1024, 132)] == [129.0, 1.0, 15.0 * 8]
+
+
+@needs_shared
+def test_padding_traffic_explains_block_scaled_gemms_slowing_as_m_falls():
+    """NVIDIA's block-scaled fp8 GEMMs take longer at 129 tokens than at 256 (and at 65 than at 128) wherever
+    the activation tile's padding is a large share of the traffic; the model predicts the same order for at
+    least 90% of the (n, k) shapes where the measured gap exceeds 20%."""
+    meas = read_measurements(SHARED)
+    table = next(t for t in meas.tables if t.kind == "gemm" and t.source == "nvidia")
+    r, env = table.rows, _env()
+    blk = r["dtype"] == "fp8_block"
+    agree = total = 0
+    for lo, hi in ((129, 256), (65, 128)):
+        a, b = blk & (r["m"] == lo), blk & (r["m"] == hi)
+        key_b = {(n, k): t for n, k, t in zip(r["n"][b], r["k"][b], r["latency_s"][b])}
+        for n, k, t in zip(r["n"][a], r["k"][a], r["latency_s"][a]):
+            if key_b.get((n, k), np.inf) * 1.2 < t:
+                total += 1
+                p_lo, p_hi = P.benchmark_gemm(np.array([lo, hi], dtype=float), n, k, 1.0, 1.0, env, "fp8_block")
+                agree += p_lo > p_hi
+    assert total > 100 and agree >= 0.9 * total, (agree, total)
 
 
 def test_l2_residency_rule_follows_the_collectors_copies():

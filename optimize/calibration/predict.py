@@ -92,11 +92,6 @@ def with_precision(env: dict[str, float], precision: str, family: str = "engine"
         eta = env["eta_flop_fp8_block"] if precision == "fp8_block" else env["eta_flop_fp8"]
         out["peak_flop_per_s"], out["eta_flop"] = env["peak_fp8"], eta
         out["kernel_overhead_s"] = env["kernel_overhead_fp8_s"]
-        if precision == "fp8_block":  # block-scaled kernels walk the whole k (no split-K), at their own pace
-            out["kloop_rate_bytes_per_s"] = env["kloop_rate_fp8_block_bytes_per_s"]
-            out["splitk_chunk_bytes"] = np.inf
-            if family == "engine":
-                out["eta_bw"] = env["eta_bw_fp8_block"]
     else:
         out["peak_flop_per_s"] = env["peak_bf16"]
     return out
@@ -106,6 +101,12 @@ def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", fam
          resident: bool = False) -> np.ndarray:
     """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``; ``resident``: weights re-read from L2."""
     e = with_precision(env, precision, family)
+    if precision == "fp8_block":  # its own tile model: the tiles are the kernel's choice, decided numerically
+        tile_rows, waves, padded = K.blockscaled_tiles(m, n, env["sm_count"])
+        f = compiled("blockscaled_gemm_time", ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows"),
+                     resident=resident)
+        return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w, "tile_rows": tile_rows, "waves": waves,
+                  "padded_rows": padded}, e)
     f = compiled("gemm_time", ("m", "n", "k", "b_in", "b_w"), resident=resident)
     return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w}, e)
 

@@ -104,6 +104,17 @@ def held_out(table: Table) -> np.ndarray:
     return np.zeros(len(r), dtype=bool)
 
 
+#: decode GEMMs: at most this many tokens (the regime the decode-GEMM targets are stated on, and the fit's
+#: heavier-weighted one)
+DECODE_GEMM_MAX_M = 256
+
+
+def decode_gemm_rows(table: Table) -> np.ndarray:
+    """True for the rows of a GEMM table with at most :data:`DECODE_GEMM_MAX_M` tokens (ours: the batch)."""
+    m = table.rows["batch"] if table.source == "ours" else table.rows["m"]
+    return m <= DECODE_GEMM_MAX_M
+
+
 def is_moe_model(model_path: str) -> bool:
     from inferonomics.optimize.calibration.serving import architecture  # noqa: PLC0415
     a = architecture(model_path)

@@ -10,7 +10,7 @@ import numpy as np
 from inferonomics.optimize.calibration.calfile import Calibration
 from inferonomics.optimize.calibration.predict import hardware_env, predict_table
 from inferonomics.optimize.calibration.readers import KINDS, NVIDIA_ATTRIBUTION, Measurements
-from inferonomics.optimize.calibration.split import held_out, usable
+from inferonomics.optimize.calibration.split import decode_gemm_rows, held_out, usable
 from inferonomics.optimize.calibration.stats import error_stats
 
 
@@ -100,8 +100,7 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     return ValidationResult(summary, pts)
 
 
-#: named subsets the targets are stated on: decode GEMMs (m <= 256 tokens), serving TPOT dense vs MoE
-DECODE_GEMM_MAX_M = 256
+#: named subsets the targets are stated on: decode GEMMs (split.decode_gemm_rows), serving TPOT dense vs MoE
 
 
 def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
@@ -117,8 +116,7 @@ def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> di
         test = held_out(table)
         r = table.rows
         if table.kind == "gemm":
-            m = r["batch"] if table.source == "ours" else r["m"]
-            sel = ok & (m <= DECODE_GEMM_MAX_M)
+            sel = ok & decode_gemm_rows(table)
             name = f"decode_gemm_{table.source}"
             groups = {name: sel}
         else:
