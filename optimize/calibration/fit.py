@@ -4,7 +4,7 @@ log error), with physical bounds, Jacobian uncertainties, and fit quality per fi
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -128,8 +128,7 @@ class FitResult:
 
 @dataclass
 class _Group:
-    table: Table
-    mask: np.ndarray  # rows of the table that enter the fit
+    table: Table  # only the rows that enter the fit (a row's prediction depends on that row alone)
     weight: float
 
 
@@ -148,7 +147,7 @@ def _groups(meas: Measurements, env: dict[str, float], kinds: tuple[str, ...]) -
         for part, weight in _regimes(table, mask):
             n = int(part.sum())
             if n:  # each file, kind and regime weighs the same, times its weight
-                groups.append(_Group(table, part, weight / np.sqrt(n)))
+                groups.append(_Group(replace(table, rows=table.rows[part]), weight / np.sqrt(n)))
     return groups
 
 
@@ -173,8 +172,8 @@ def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, .
         env = {**base, **dict(zip(names, z * scale))}
         parts = []
         for g in groups:
-            pred = predict_table(g.table, env)[g.mask]
-            r = np.log(np.maximum(pred, 1e-12)) - np.log(g.table.rows["latency_s"][g.mask])
+            pred = predict_table(g.table, env)
+            r = np.log(np.maximum(pred, 1e-12)) - np.log(g.table.rows["latency_s"])
             parts.append(g.weight * (_robust(r) if g.table.kind in ROBUST_KINDS else r))
         return np.concatenate(parts)
 
