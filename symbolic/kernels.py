@@ -76,8 +76,8 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
     * the **tile chain**: each CTA walks all of k loading :math:`\tau` rows (its activation rows plus its weight
       rows) per k step at its own pace :math:`r_{k,8b}`, and :math:`v` waves of CTAs run one after another; with
       few CTAs (narrow n) this, not HBM, sets the time;
-    * the **padding traffic** :math:`\pi`: rows padding the last 128-row activation tile up to the tile height
-      (summed over that tile's CTAs) are fetched from HBM like weights. In NVIDIA's H100 rows the time *falls*
+    * the **padding traffic** :math:`\pi`: rows padding the last activation tile up to its height (its width
+      when the operands are swapped), summed over the CTAs that load it, are fetched from HBM like weights. In NVIDIA's H100 rows the time *falls*
       as m grows from 65 to 128 and from 129 to 256, by about what streaming the padding rows from HBM takes.
 
     Parameters

@@ -78,9 +78,10 @@ _FAMILY_BW = {"engine": "eta_bw", "torch": "eta_bw_torch"}
 
 
 def with_precision(env: dict[str, float], precision: str, family: str = "engine") -> dict[str, float]:
-    """``env`` with ``peak_flop_per_s``, ``eta_flop``, the GEMM fixed time ``kernel_overhead_s`` and the k-loop
-    terms (``kloop_rate_bytes_per_s``, ``splitk_chunk_bytes``) set for GEMMs at ``precision`` (bf16, fp8,
-    fp8_block) of kernel ``family`` (engine or torch)."""
+    """``env`` with ``peak_flop_per_s``, ``eta_flop``, the weight-streaming ``eta_bw`` and the GEMM fixed time
+    ``kernel_overhead_s`` set for GEMMs at ``precision`` (bf16, fp8, fp8_block, fp4) of kernel ``family``
+    (engine or torch). Block-scaled fp8 GEMMs read their own terms (``eta_bw_fp8_block``,
+    ``kloop_rate_fp8_block_bytes_per_s``...) directly: see :func:`gemm`."""
     out = dict(env)
     out["eta_bw"] = env[_FAMILY_BW[family]]
     if precision == "fp4":
