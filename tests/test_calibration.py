@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from sympy import Symbol
 
-from inferonomics.optimize.calibration import (CALIBRATION_SCHEMA_VERSION, load_calibration, read_measurements,
-                                               write_calibration)
+from inferonomics.optimize.calibration import (CALIBRATION_SCHEMA_VERSION, calibrate, load_calibration,
+                                               read_measurements, write_calibration)
 from inferonomics.optimize.calibration import predict as P
 from inferonomics.optimize.calibration.calfile import Calibration, Parameter
 from inferonomics.optimize.cli import main
@@ -389,6 +389,59 @@ def test_each_table_is_predicted_from_its_own_datasheet():
     assert np.all(on_h200[:3] < on_h100[:3])  # memory-bound decode GEMMs: 4.8 vs 3.35 TB/s
     summary = validate(h200, cal).summary
     assert summary["by_file"]["gemm_decode_sweep.csv:gemm"]["hardware"] == "h200-sxm"
+
+
+def _mixed_cards(tmp_path: Path) -> Path:
+    """The good fixture's NVIDIA files with every other serving/collective row relabelled gb200 / b200, and
+    a copy of its GEMM file as gemm_b200_sxm.csv: a directory holding three cards."""
+    import shutil
+
+    src, out = FIX / "good" / "nvidia", tmp_path / "mixed"
+    shutil.copytree(src, out)
+    decode_rows = "torch_flow,bfloat16,1,8192,8192,0.052\ntorch_flow,fp8_block,129,2048,8192,0.040\n"
+    with open(out / "gemm_h100_sxm.csv", "a") as f:
+        f.write(decode_rows)
+    shutil.copy(out / "gemm_h100_sxm.csv", out / "gemm_b200_sxm.csv")
+    for name, other in (("serving_e2e.csv", "gb200"), ("collectives.csv", "b200_sxm")):
+        lines = (out / name).read_text().splitlines()
+        col = lines[0].split(",").index("system")
+        for i in range(2, len(lines), 2):  # the second data row, the fourth...
+            cells = lines[i].split(",")
+            assert cells[col] == "h100_sxm"
+            cells[col] = other
+            lines[i] = ",".join(cells)
+        (out / name).write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_files_mixing_cards_become_one_table_per_card(tmp_path):
+    """NVIDIA's files may hold several systems: each card's rows are predicted from its own datasheet and
+    reported on their own (file keys and subsets get @card); calibrate fits one card, named or refused."""
+    from inferonomics.optimize.calibration.validate import validate
+
+    root = _mixed_cards(tmp_path)
+    meas = read_measurements(root)
+    assert meas.hardware == ("b200", "gb200", "h100-sxm")
+    serving = {t.hardware: len(t) for t in meas.of_kind("serving_tpot")}
+    whole = read_measurements(FIX / "good" / "nvidia").of_kind("serving_tpot")[0]
+    assert set(serving) == {"h100-sxm", "gb200"} and sum(serving.values()) == len(whole)
+    files = {f.path.name: f.rows for f in meas.files}
+    assert files["serving_e2e.csv"] == len(whole)  # rows of the file, not of one card's table
+    summary = validate(meas, load_calibration()).summary
+    keys = set(summary["by_file"])
+    assert {"serving_e2e.csv:serving_tpot@h100-sxm", "serving_e2e.csv:serving_tpot@gb200",
+            "gemm_b200_sxm.csv:gemm", "gemm_h100_sxm.csv:gemm"} <= keys
+    sub = summary["subsets"]
+    assert sub["decode_gemm_nvidia@b200"]["all"]["rows"] == sub["decode_gemm_nvidia@h100-sxm"]["all"]["rows"] == 2
+    assert sub["decode_gemm_nvidia"]["all"]["rows"] == 4
+    b200, h100 = (sub[f"decode_gemm_nvidia@{hw}"]["all"]["mape_pct"] for hw in ("b200", "h100-sxm"))
+    assert b200 != h100  # the same rows, each card's own datasheet
+    with pytest.raises(SpecError, match="one card"):
+        calibrate(root)
+    with pytest.raises(SpecError, match="no measurements of h200-sxm"):
+        calibrate(root, hardware="h200-sxm")
+    assert main(["calibrate", "--measurements", str(root), "--hardware", "h200-sxm",
+                 "-o", str(tmp_path / "c.toml")]) == 2
 
 
 def test_measured_ceilings_replace_datasheet():

@@ -24,6 +24,9 @@ def test_good_fixture_reads_every_kind():
         assert t.rows["latency_s"].dtype == float and np.all(t.rows["latency_s"] > 0)
         assert t.rows["line"][0] == 2
     assert m.ceilings["d2d_copy_bf16_2GiB"] == pytest.approx(3.0054, rel=1e-3)
+    # the ceilings belong to the card of the env.txt beside them, never to another card's rows
+    assert m.ceilings_hardware == "h100-sxm"
+    assert m.ceilings_for("h100-sxm") == m.ceilings and m.ceilings_for("b200") == {}
     assert {f.path.name for f in m.files} >= {"gemm_h100_sxm.csv", "env.txt"} - {"env.txt"}
     assert all(len(f.sha256) == 64 for f in m.files)
 

@@ -25,7 +25,7 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
                        params, sources, result.quality, result.message,
-                       "measured" if use_measured_ceilings and meas.ceilings else "datasheet")
+                       "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet")
 
 
 def _relative(path: Path, root: Path) -> str:

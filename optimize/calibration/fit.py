@@ -192,7 +192,8 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
     and GEMM rates instead of the datasheet's.
     """
     hw = hardware or _one_hardware(meas)
-    base = hardware_env(hw, meas.ceilings if use_measured_ceilings else None)
+    meas = _of_card(meas, hw)
+    base = hardware_env(hw, meas.ceilings_for(hw) if use_measured_ceilings else None)
     values = {**{n: v[0] for n, v in PARAMETERS.items()}, **FIXED}
     sigma = {**{n: float("nan") for n in PARAMETERS}, **{n: 0.0 for n in FIXED}}
     converged, messages, cost = True, [], 0.0
@@ -221,6 +222,15 @@ def _uncertainty(res, scale: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         cov = np.linalg.pinv(J.T @ J)
     return np.sqrt(np.clip(np.diag(cov), 0, None) * s2) * scale
+
+
+def _of_card(meas: Measurements, hardware: str) -> Measurements:
+    """Only ``hardware``'s tables: a calibration is one card's, fitted on that card's datasheet."""
+    mine = meas.of_hardware(hardware)
+    if not mine.tables:
+        from inferonomics.symbolic.errors import SpecError  # noqa: PLC0415
+        raise SpecError(meas.root, "hardware", f"no measurements of {hardware} (the directory has: {', '.join(meas.hardware)})")
+    return mine
 
 
 def _one_hardware(meas: Measurements) -> str:

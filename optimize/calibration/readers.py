@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,7 @@ class Measurements:
     tables: tuple[Table, ...]
     files: tuple[SourceFile, ...]
     ceilings: dict[str, float]  # what -> rate (copy TB/s read+write, GEMM TFLOP/s); empty when absent
+    ceilings_hardware: str | None = None  # the card they were measured on (env.txt beside them)
 
     def of_kind(self, kind: str) -> list[Table]:
         return [t for t in self.tables if t.kind == kind]
@@ -75,6 +76,16 @@ class Measurements:
     @property
     def hardware(self) -> tuple[str, ...]:
         return tuple(sorted({t.hardware for t in self.tables}))
+
+    def of_hardware(self, hardware: str) -> "Measurements":
+        """The tables measured on ``hardware`` (same root, files and ceilings: ceilings come with our sweep,
+        which is one card's)."""
+        return replace(self, tables=tuple(t for t in self.tables if t.hardware == hardware))
+
+    def ceilings_for(self, hardware: str) -> dict[str, float]:
+        """The measured ceilings if they were measured on ``hardware`` (else none: another card's copy
+        bandwidth must not stand in for this one's datasheet)."""
+        return self.ceilings if self.ceilings_hardware in (None, hardware) else {}
 
 
 def device_to_hardware(device: str) -> str | None:
@@ -170,19 +181,21 @@ def _table(kind: str, path: Path, hardware: str, source: str, cols: dict[str, np
     return Table(kind, path, hardware, source, arr)
 
 
-def _systems(path: Path, cols: dict[str, np.ndarray]) -> str:
-    """The one hardware name of a file's `system` column (unknown or mixed systems are errors)."""
-    names = set()
-    for system in np.unique(cols["system"]):
+def _by_system(path: Path, cols: dict[str, np.ndarray]) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """A file's rows split by the hardware its `system` column names: (hardware, columns of its rows), in order
+    of first appearance. NVIDIA's files may mix cards; each card becomes its own table. Unknown systems are
+    errors naming the first line."""
+    groups: dict[str, np.ndarray] = {}
+    systems = cols["system"]
+    for system in dict.fromkeys(systems.tolist()):
         hw = device_to_hardware(str(system))
         if hw is None:
-            i = int(np.flatnonzero(cols["system"] == system)[0])
+            i = int(np.flatnonzero(systems == system)[0])
             raise SpecError(path, f"line {int(cols['line'][i])}",
                             f"unknown system {str(system)!r} (known: {', '.join(SYSTEMS)})")
-        names.add(hw)
-    if len(names) > 1:
-        raise SpecError(path, "system", f"one system per file, got {sorted(names)}")
-    return names.pop()
+        sel = systems == system
+        groups[hw] = groups[hw] | sel if hw in groups else sel
+    return [(hw, {k: v[sel] for k, v in cols.items()}) for hw, sel in groups.items()]
 
 
 # ------------------------------------------------------------------------------------------ ours
@@ -230,9 +243,8 @@ _SERVING_OPTIONAL = ("batch_size", "silicon_concurrency", "decode_batch_size", "
 def _read_serving(path: Path) -> list[Table]:
     cols, _ = _read_columns(path, _SERVING_NUMERIC, ("model_path", "system", "backend", "precision", "mode"),
                             _SERVING_OPTIONAL)
-    hw = _systems(path, cols)
-    return [_table("serving_tpot", path, hw, "nvidia", cols, "silicon_tpot_ms", 1e-3),
-            _table("serving_ttft", path, hw, "nvidia", cols, "silicon_ttft_ms", 1e-3)]
+    return [_table(kind, path, hw, "nvidia", part, column, 1e-3) for hw, part in _by_system(path, cols)
+            for kind, column in (("serving_tpot", "silicon_tpot_ms"), ("serving_ttft", "silicon_ttft_ms"))]
 
 
 def _read_nvidia_gemm(path: Path) -> list[Table]:
@@ -248,13 +260,14 @@ def _read_nvidia_gemm(path: Path) -> list[Table]:
 def _read_collectives(path: Path) -> list[Table]:
     cols, _ = _read_columns(path, ("num_gpus", "message_size", "latency_ms"),
                             ("system", "op_name", "kernel_source", "dtype"))
-    return [_table("collectives", path, _systems(path, cols), "nvidia", cols, "latency_ms", 1e-3)]
+    return [_table("collectives", path, hw, "nvidia", part, "latency_ms", 1e-3) for hw, part in _by_system(path, cols)]
 
 
 def _read_attention(path: Path) -> list[Table]:
     cols, _ = _read_columns(path, ("batch_size", "step", "num_heads", "num_key_value_heads", "head_dim",
                                    "window_size", "latency_ms"), ("system", "attn_dtype", "kv_cache_dtype"))
-    return [_table("decode_attention", path, _systems(path, cols), "nvidia", cols, "latency_ms", 1e-3)]
+    return [_table("decode_attention", path, hw, "nvidia", part, "latency_ms", 1e-3)
+            for hw, part in _by_system(path, cols)]
 
 
 _NVIDIA = {"serving_e2e.csv": _read_serving, "collectives.csv": _read_collectives,
@@ -262,9 +275,11 @@ _NVIDIA = {"serving_e2e.csv": _read_serving, "collectives.csv": _read_collective
 
 
 # ------------------------------------------------------------------------------------------ directory
-def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilings: dict[str, float]) -> None:
+def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilings: dict[str, float]) -> str | None:
+    """Read one folder's files into ``tables``/``files``/``ceilings``; returns the card of its ceilings, if any."""
     ours = [folder / name for name in _OURS if (folder / name).is_file()]
-    hw = _read_env(folder / "env.txt") if ours else None
+    has_ceilings = (folder / "ceilings.csv").is_file()
+    hw = _read_env(folder / "env.txt") if ours or (has_ceilings and (folder / "env.txt").is_file()) else None
     for path in ours:
         kind, numeric, text, latency = _OURS[path.name]
         cols, n = _read_columns(path, numeric, text)
@@ -281,7 +296,8 @@ def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilin
             continue
         new = reader(path)
         tables.extend(new)
-        files.append(SourceFile(path, _sha256(path), len(new[0])))
+        files.append(SourceFile(path, _sha256(path), sum(len(t) for t in new if t.kind == new[0].kind)))
+    return hw if has_ceilings else None
 
 
 def read_measurements(directory: str | Path) -> Measurements:
@@ -295,8 +311,9 @@ def read_measurements(directory: str | Path) -> Measurements:
     tables: list[Table] = []
     files: list[SourceFile] = []
     ceilings: dict[str, float] = {}
+    ceilings_hw = None
     for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-        _read_dir(folder, tables, files, ceilings)
+        ceilings_hw = _read_dir(folder, tables, files, ceilings) or ceilings_hw
     if not tables:
         raise SpecError(root, "directory", "at least one known measurement CSV (ours or NVIDIA's)")
-    return Measurements(root, tuple(tables), tuple(files), ceilings)
+    return Measurements(root, tuple(tables), tuple(files), ceilings, ceilings_hw)

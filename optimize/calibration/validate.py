@@ -62,8 +62,9 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     by_kind_test: dict[str, list] = {k: [] for k in KINDS}
     by_file: dict[str, dict[str, object]] = {}
     points: dict[str, tuple[list, list]] = {}
+    keys = _file_keys(meas)
     for table in meas.tables:
-        env = {**hardware_env(table.hardware, meas.ceilings if use_measured_ceilings else None),
+        env = {**hardware_env(table.hardware, meas.ceilings_for(table.hardware) if use_measured_ceilings else None),
                **calibration.values}
         pred = predict_table(table, env)
         ok = usable(table, pred)
@@ -76,7 +77,7 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
         test_parts.append(tpart)
         by_kind[table.kind].append(part)
         by_kind_test[table.kind].append(tpart)
-        by_file[f"{table.path.name}:{table.kind}"] = {"hardware": table.hardware, "all": _aggregate([part]),
+        by_file[keys[id(table)]] = {"hardware": table.hardware, "all": _aggregate([part]),
                                                       "held_out": _aggregate([tpart]),
                                                       # rows of kernels, models or modes the model does not
                                                       # cover: counted here, never predicted
@@ -92,7 +93,7 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     summary["by_file"] = by_file
     summary["calibration"] = {"hardware": calibration.hardware, "model_version": calibration.model_version,
                               "date": calibration.date}
-    summary["measured_ceilings"] = bool(use_measured_ceilings and meas.ceilings)
+    summary["measured_ceilings"] = bool(use_measured_ceilings and any(meas.ceilings_for(h) for h in meas.hardware))
     summary["moe_uniform_check"] = moe_uniform_check(meas)
     if any(t.source == "nvidia" for t in meas.tables):
         summary["attribution"] = NVIDIA_ATTRIBUTION
@@ -103,30 +104,43 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
 #: named subsets the targets are stated on: decode GEMMs (split.decode_gemm_rows), serving TPOT dense vs MoE
 
 
+def _file_keys(meas: Measurements) -> dict[int, str]:
+    """``<file>:<kind>`` per table, with ``@<hardware>`` where one file holds several cards' rows."""
+    count: dict[tuple, int] = {}
+    for t in meas.tables:
+        count[(t.path, t.kind)] = count.get((t.path, t.kind), 0) + 1
+    return {id(t): f"{t.path.name}:{t.kind}" + (f"@{t.hardware}" if count[(t.path, t.kind)] > 1 else "")
+            for t in meas.tables}
+
+
 def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
+    """Error stats of the named subsets over every table of the directory; where it holds several cards, also
+    per card (``<subset>@<hardware>``)."""
     from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
-    out: dict[str, object] = {}
+    parts: dict[str, dict[str, list]] = {}
+    several = len(meas.hardware) > 1
     for table in meas.tables:
         if table.kind not in ("gemm", "serving_tpot"):
             continue
-        env = {**hardware_env(table.hardware, meas.ceilings if measured else None), **calibration.values}
+        env = {**hardware_env(table.hardware, meas.ceilings_for(table.hardware) if measured else None),
+               **calibration.values}
         pred = predict_table(table, env)
         ok = usable(table, pred)
         test = held_out(table)
         r = table.rows
         if table.kind == "gemm":
-            sel = ok & decode_gemm_rows(table)
-            name = f"decode_gemm_{table.source}"
-            groups = {name: sel}
+            groups = {f"decode_gemm_{table.source}": ok & decode_gemm_rows(table)}
         else:
             moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
             groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
         for name, sel in groups.items():
-            out[name] = {"all": error_stats(pred[sel], r["latency_s"][sel]),
-                         "held_out": error_stats(pred[sel & test], r["latency_s"][sel & test]),
-                         "fit": error_stats(pred[sel & ~test], r["latency_s"][sel & ~test])}
-    return out
+            for key in (name, f"{name}@{table.hardware}") if several else (name,):
+                acc = parts.setdefault(key, {"all": [], "held_out": [], "fit": []})
+                for split, mask in (("all", sel), ("held_out", sel & test), ("fit", sel & ~test)):
+                    acc[split].append((pred[mask], r["latency_s"][mask]))
+    return {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
+                  for split, v in acc.items()} for key, acc in parts.items()}
 
 
 def plot_validation(results: ValidationResult, path) -> None:
