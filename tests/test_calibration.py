@@ -444,6 +444,22 @@ def test_files_mixing_cards_become_one_table_per_card(tmp_path):
                  "-o", str(tmp_path / "c.toml")]) == 2
 
 
+def test_one_file_name_in_two_card_folders_keeps_both(tmp_path):
+    """Our sweep on two cards (h100/ and h200/ folders, the same file names): both are reported, each
+    keyed by its card, and the H100 ceilings never stand in for the H200's datasheet."""
+    import shutil
+
+    from inferonomics.optimize.calibration.validate import validate
+
+    shutil.copytree(FIX / "good" / "h100", tmp_path / "h100")
+    shutil.copytree(FIX / "other_card" / "h200", tmp_path / "h200")
+    meas = read_measurements(tmp_path)
+    assert meas.hardware == ("h100-sxm", "h200-sxm") and meas.ceilings_for("h200-sxm") == {}
+    by_file = validate(meas, load_calibration(), use_measured_ceilings=True).summary["by_file"]
+    assert {"gemm_decode_sweep.csv:gemm@h100-sxm", "gemm_decode_sweep.csv:gemm@h200-sxm"} <= set(by_file)
+    assert by_file["gemm_decode_sweep.csv:gemm@h200-sxm"]["hardware"] == "h200-sxm"
+
+
 def test_measured_ceilings_replace_datasheet():
     env = P.hardware_env("h100-sxm", {"d2d_copy_bf16_2GiB": 3.0, "gemm_bf16_8192cubed": 786.0})
     assert env["hbm_bandwidth_bytes_per_s"] == 3.0e12 and env["peak_bf16"] == 786.0e12

@@ -229,7 +229,8 @@ def _of_card(meas: Measurements, hardware: str) -> Measurements:
     mine = meas.of_hardware(hardware)
     if not mine.tables:
         from inferonomics.symbolic.errors import SpecError  # noqa: PLC0415
-        raise SpecError(meas.root, "hardware", f"no measurements of {hardware} (the directory has: {', '.join(meas.hardware)})")
+        raise SpecError(meas.root, "hardware",
+                        f"no measurements of {hardware} (the directory has: {', '.join(meas.hardware)})")
     return mine
 
 

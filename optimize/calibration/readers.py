@@ -260,7 +260,8 @@ def _read_nvidia_gemm(path: Path) -> list[Table]:
 def _read_collectives(path: Path) -> list[Table]:
     cols, _ = _read_columns(path, ("num_gpus", "message_size", "latency_ms"),
                             ("system", "op_name", "kernel_source", "dtype"))
-    return [_table("collectives", path, hw, "nvidia", part, "latency_ms", 1e-3) for hw, part in _by_system(path, cols)]
+    return [_table("collectives", path, hw, "nvidia", part, "latency_ms", 1e-3)
+            for hw, part in _by_system(path, cols)]
 
 
 def _read_attention(path: Path) -> list[Table]:

@@ -64,8 +64,8 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     points: dict[str, tuple[list, list]] = {}
     keys = _file_keys(meas)
     for table in meas.tables:
-        env = {**hardware_env(table.hardware, meas.ceilings_for(table.hardware) if use_measured_ceilings else None),
-               **calibration.values}
+        ceilings = meas.ceilings_for(table.hardware) if use_measured_ceilings else None
+        env = {**hardware_env(table.hardware, ceilings), **calibration.values}
         pred = predict_table(table, env)
         ok = usable(table, pred)
         test = ok & held_out(table)
@@ -101,21 +101,32 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     return ValidationResult(summary, pts)
 
 
-#: named subsets the targets are stated on: decode GEMMs (split.decode_gemm_rows), serving TPOT dense vs MoE
-
-
 def _file_keys(meas: Measurements) -> dict[int, str]:
-    """``<file>:<kind>`` per table, with ``@<hardware>`` where one file holds several cards' rows."""
-    count: dict[tuple, int] = {}
-    for t in meas.tables:
-        count[(t.path, t.kind)] = count.get((t.path, t.kind), 0) + 1
-    return {id(t): f"{t.path.name}:{t.kind}" + (f"@{t.hardware}" if count[(t.path, t.kind)] > 1 else "")
-            for t in meas.tables}
+    """``<file>:<kind>`` per table; ``@<hardware>`` is added where that key would name several tables (a file
+    mixing cards, or one file name in two card folders), and the path from the root where even that repeats."""
+    def count(keys: list[str]) -> dict[str, int]:
+        return {k: keys.count(k) for k in keys}
+
+    base = [f"{t.path.name}:{t.kind}" for t in meas.tables]
+    n = count(base)
+    keys = [k + f"@{t.hardware}" if n[k] > 1 else k for k, t in zip(base, meas.tables)]
+    n = count(keys)
+    keys = [k if n[k] == 1 else f"{_relative(t.path, meas.root)}:{t.kind}@{t.hardware}"
+            for k, t in zip(keys, meas.tables)]
+    return {id(t): k for t, k in zip(meas.tables, keys)}
+
+
+def _relative(path, root) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
-    """Error stats of the named subsets over every table of the directory; where it holds several cards, also
-    per card (``<subset>@<hardware>``)."""
+    """Error stats of the named subsets the targets are stated on (decode GEMMs per source, serving TPOT dense
+    vs MoE) over every table of the directory; where it holds several cards, also per card
+    (``<subset>@<hardware>``)."""
     from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
     parts: dict[str, dict[str, list]] = {}
