@@ -74,7 +74,11 @@ def test_our_csvs_without_env_are_refused(tmp_path):
 @pytest.mark.parametrize("device, name", [
     ("NVIDIA H100 80GB HBM3", "h100-sxm"), ("h100_sxm", "h100-sxm"), ("h200_sxm", "h200-sxm"),
     ("NVIDIA H200", "h200-sxm"), ("b200_sxm", "b200"), ("NVIDIA B200", "b200"), ("gb200", "gb200"),
-    ("NVIDIA GB200", "gb200"), ("b300_sxm", "b300"), ("gb300", "gb300"), ("NVIDIA A100-SXM4-80GB", "a100-sxm"), ("NVIDIA H100 NVL", None),
+    ("NVIDIA GB200", "gb200"), ("b300_sxm", "b300"), ("gb300", "gb300"), ("NVIDIA A100-SXM4-80GB", "a100-sxm"),
+    ("NVIDIA B300 SXM6 AC", "b300"), ("NVIDIA H100 PCIe", "h100-pcie"),
+    # variants the catalog lacks are unknown, never a sibling card with other rates
+    ("NVIDIA H100 NVL", None), ("NVIDIA H200 NVL", None), ("NVIDIA A100 80GB PCIe", None),
+    ("NVIDIA A100-SXM4-40GB", None), ("NVIDIA GH200 480GB", None),
 ])
 def test_device_mapping(device, name):
     assert device_to_hardware(device) == name

@@ -35,9 +35,12 @@ KINDS = ("gemm", "layer_decode", "layer_prefill", "moe_decode", "mixed_step", "s
 SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200", "gb200": "gb200",
            "b300_sxm": "b300", "gb300": "gb300"}
 
-#: device-name patterns (as CUDA reports them) -> catalog hardware names; first match wins
+#: device-name patterns (as CUDA reports them) -> catalog hardware names; first match wins. Variants the catalog
+#: lacks map to None (an unknown device), never to a sibling with other rates: H200 NVL and H100 NVL run at other
+#: clocks and power, A100 PCIe and 40GB at other bandwidths
 _DEVICE_PATTERNS = (
     (r"\bGB300\b", "gb300"), (r"\bGB200\b", "gb200"), (r"\bB300\b", "b300"), (r"\bB200\b", "b200"),
+    (r"\b(H200|H100)\b.*\bNVL\b", None), (r"\bA100\b.*(PCIe|40GB)", None),
     (r"\bH200\b", "h200-sxm"), (r"\bH100\b.*PCIe", "h100-pcie"), (r"\bH100\b.*(HBM3|SXM)", "h100-sxm"),
     (r"\bA100\b.*80GB", "a100-sxm"), (r"\bL40S\b", "l40s"), (r"RTX 4090", "rtx-4090"), (r"RTX 5090", "rtx-5090"),
     (r"\bMI355X\b", "mi355x"), (r"\bMI325X\b", "mi325x"), (r"\bMI300X\b", "mi300x"), (r"\bMI250X\b", "mi250x"),
