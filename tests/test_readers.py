@@ -41,7 +41,7 @@ def test_subdirectory_alone_reads():
 @pytest.mark.parametrize("folder, where", [
     ("missing_column", "gemm_h100_sxm.csv: line 1: columns latency_ms"),
     ("non_numeric", "gemm_h100_sxm.csv: line 3: column m"),
-    ("negative_latency", "gemm_h100_sxm.csv: line 4: column latency_ms: a positive latency"),
+    ("negative_latency", "gemm_h100_sxm.csv: line 4: column latency_ms: a positive number"),
     ("unknown_device", "env.txt: line 1: unknown device 'NVIDIA H100 NVL'"),
     ("unknown_system", "collectives.csv: line 2: unknown system 'tpu_v9'"),
     ("unknown_gemm_system", "gemm_a100_sxm.csv: file name"),
@@ -53,6 +53,23 @@ def test_malformed_rows_name_file_and_line(folder, where):
     assert where in str(info.value)
     assert isinstance(info.value, (InferonomicsError, ValueError))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("row, where", [
+    ("torch_flow,bfloat16,-1,128,128,0.01", "line 2: column m: a positive number, got -1"),
+    ("torch_flow,bfloat16,0,128,128,0.01", "line 2: column m: a positive number, got 0"),
+    ("torch_flow,bfloat16,1,128,128,-0.01", "line 2: column latency_ms: a positive number, got -0.01"),
+])
+def test_negative_or_zero_sizes_are_refused(tmp_path, row, where):
+    (tmp_path / "gemm_h100_sxm.csv").write_text(f"kernel_source,dtype,m,n,k,latency_ms\n{row}\n")
+    with pytest.raises(SpecError, match=where):
+        read_measurements(tmp_path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    text = (FIX / "good" / "nvidia" / "collectives.csv").read_text()
+    (tmp_path / "collectives.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert read_measurements(tmp_path).hardware == ("h100-sxm",)
 
 
 def test_missing_and_empty_directories(tmp_path):

@@ -110,7 +110,7 @@ def _sha256(path: Path) -> str:
 def _read_columns(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = (),
                   optional: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], int]:
     """Read ``path`` into column arrays; required numeric columns must parse, optional ones may be empty."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no column
         reader = csv.reader(f)
         try:
             header = next(reader)
@@ -143,8 +143,25 @@ def _read_columns(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = 
             cols[c] = np.full(len(body), np.nan)
     for c in text:
         cols[c] = np.array([r[index[c]] for r in body])
+    for c in (*numeric, *(o for o in optional if o in index)):  # counts, sizes and times: none is negative
+        _check_sign(path, lines, c, cols[c], positive=c not in MAY_BE_ZERO)
     cols["line"] = lines
     return cols, len(body)
+
+
+#: numeric columns where 0 is meaningful (no prompt tokens in a step, no sliding window, the first decode
+#: step); every other numeric column is a count, size or time that must be positive
+MAY_BE_ZERO = frozenset({"prefill_tokens", "window_size", "step", "decode_batch", "decode_context", "kv_bytes_read",
+                         "attention_dp_size", "moe_tp_size", "moe_ep_size", "pp_size"})
+
+
+def _check_sign(path: Path, lines: np.ndarray, column: str, values: np.ndarray, *, positive: bool) -> None:
+    bad = np.flatnonzero(~(values > 0) if positive else ~(values >= 0))
+    bad = bad[~np.isnan(values[bad])]  # empty optional cells are NaN, checked where they are needed
+    if bad.size:
+        i = int(bad[0])
+        want = "a positive number" if positive else "a non-negative number"
+        raise SpecError(path, f"line {int(lines[i])}", f"column {column}: {want}, got {values[i]:g}")
 
 
 def _parse_numeric(path: Path, lines: np.ndarray, column: str, raw: list[str], *, required: bool) -> np.ndarray:
@@ -165,16 +182,8 @@ def _parse_numeric(path: Path, lines: np.ndarray, column: str, raw: list[str], *
     return values  # type: ignore[return-value]
 
 
-def _check_latency(path: Path, lines: np.ndarray, values: np.ndarray, column: str) -> None:
-    bad = np.flatnonzero(~(values > 0))
-    if bad.size:
-        i = int(bad[0])
-        raise SpecError(path, f"line {int(lines[i])}", f"column {column}: a positive latency, got {values[i]!r}")
-
-
 def _table(kind: str, path: Path, hardware: str, source: str, cols: dict[str, np.ndarray],
            latency_col: str, scale: float) -> Table:
-    _check_latency(path, cols["line"], cols[latency_col], latency_col)
     names = list(cols)
     dtypes = [(n, cols[n].dtype) for n in names] + [("latency_s", float)]
     arr = np.empty(len(cols["line"]), dtype=dtypes)
@@ -232,7 +241,6 @@ _OURS = {
 
 def _read_ceilings(path: Path) -> dict[str, float]:
     cols, _ = _read_columns(path, ("median_ms", "rate"), ("what",))
-    _check_latency(path, cols["line"], cols["median_ms"], "median_ms")
     return {str(w): float(r) for w, r in zip(cols["what"], cols["rate"])}
 
 
