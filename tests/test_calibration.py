@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -311,6 +312,28 @@ def test_incompatible_or_malformed_files(tmp_path):
         load_calibration(bad)
     with pytest.raises(SpecError, match="existing calibration"):
         load_calibration(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: re.sub(r"(?m)^eta_kv = .*\n", "", t), r"parameters\.eta_kv: present"),
+    (lambda t: re.sub(r"(?m)^eta_flop = \{ value = [^,]*", "eta_flop = { value = nan", t),
+     r"parameters\.eta_flop: a finite value in \[0\.05, 1\], got nan"),
+    (lambda t: re.sub(r"(?m)^eta_bw = \{ value = [^,]*", "eta_bw = { value = 1.7", t), r"eta_bw: .* got 1\.7"),
+    (lambda t: re.sub(r"(?m)^kernel_overhead_s = \{ value = [^,]*", "kernel_overhead_s = { value = -1e-6", t),
+     r"kernel_overhead_s: .* got -1e-06"),
+    (lambda t: t.replace("[parameters]\n", "[parameters]\neta_fudge = { value = 1.0, uncertainty = 0.0 }\n"),
+     r"eta_fudge: .*no such parameter"),
+])
+def test_a_hand_edited_calibration_is_refused_whole(tmp_path, edit, match):
+    """A calibration file missing a parameter, or with one outside its physical range (an efficiency above 1, a
+    negative time, NaN), or naming one the model lacks, is refused with the parameter named: never applied."""
+    good = (Path(load_calibration.__code__.co_filename).parent.parent / "data" / "calibration-h100.toml").read_text()
+    f = tmp_path / "edited.toml"
+    text = edit(good)
+    assert text != good
+    f.write_text(text)
+    with pytest.raises(SpecError, match=match):
+        load_calibration(f)
 
 
 # ------------------------------------------------------------------------------------------ fit

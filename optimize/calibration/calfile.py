@@ -161,8 +161,28 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
             params[name] = Parameter(float(entry["value"]), float(entry.get("uncertainty", math.nan)))
         except (TypeError, ValueError):
             raise SpecError(where, f"parameters.{name}", "numeric value and uncertainty") from None
+    _check_parameters(where, params)
     sources = tuple(SourceFile(str(s.get("path", "")), str(s.get("sha256", "")), int(s.get("rows", 0)))
                     for s in doc.get("sources", []))
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
                        params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
                        str(doc.get("ceilings", "datasheet")))
+
+
+def _check_parameters(where: str, params: dict[str, Parameter]) -> None:
+    """Every parameter of this model version is present, known, finite and inside its physical range (an
+    efficiency in (0, 1], a time >= 0...): a hand-edited or truncated file is refused, never half-applied."""
+    from inferonomics.optimize.calibration.parameters import FIXED, PARAMETERS, physical_range  # noqa: PLC0415
+
+    for name in (*PARAMETERS, *FIXED):
+        if name not in params:
+            raise SpecError(where, f"parameters.{name}", "present (the file lacks it: re-run `inferonomics calibrate`)")
+    for name, p in params.items():
+        bounds = physical_range(name)
+        if bounds is None:
+            raise SpecError(where, f"parameters.{name}", f"a parameter of {CALIBRATION_SCHEMA_VERSION} "
+                            "(no such parameter)")
+        lo, hi = bounds
+        slack = 1e-9 * max(abs(lo), abs(hi), 1e-30)
+        if not (math.isfinite(p.value) and lo - slack <= p.value <= hi + slack):
+            raise SpecError(where, f"parameters.{name}", f"a finite value in [{lo:g}, {hi:g}], got {p.value:g}")
