@@ -289,8 +289,9 @@ def test_shipped_calibration_loads_and_applies():
 
 
 def test_roundtrip_is_deterministic(tmp_path):
-    cal = Calibration(CALIBRATION_SCHEMA_VERSION, "h100-sxm", "2026-01-02", False,
-                      {"eta_flop": Parameter(0.7, 0.01), "kernel_overhead_s": Parameter(3e-6, float("nan"))},
+    params = {n: Parameter(v, 0.01) for n, v in load_calibration().values.items()}
+    params.update(eta_flop=Parameter(0.7, 0.01), kernel_overhead_s=Parameter(3e-6, float("nan")))
+    cal = Calibration(CALIBRATION_SCHEMA_VERSION, "h100-sxm", "2026-01-02", False, params,
                       quality={"a.csv:gemm": {"fit": {"rows": 3, "mape_pct": 1.5, "median_abs_pct_error": None,
                                                        "p90_abs_pct_error": 2.0}}}, message='say "hi"')
     a, b = write_calibration(cal, tmp_path / "a.toml"), write_calibration(cal, tmp_path / "b.toml")
