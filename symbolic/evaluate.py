@@ -82,6 +82,8 @@ def bind_values(values: Mapping[str, float]) -> dict[str, float]:
     for k, v in out.items():
         if math.isnan(v) or v < 0 or (math.isinf(v) and k != "link_bandwidth_bytes_per_s"):
             raise InvalidInputError(k, "a finite number >= 0", v)
+        if s.is_fraction(k) and not 0 < v <= 1:
+            raise InvalidInputError(k, "a fraction in (0, 1]", v)
     return out
 
 

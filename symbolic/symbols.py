@@ -98,6 +98,12 @@ api = _define("usage", "api_price_usd_per_mtok", r"\pi", U.usd, "API price per m
 MINUTES_PER_DAY = 1440
 
 
+def is_fraction(name: str) -> bool:
+    """Whether a symbol is a fraction in (0, 1]: an achieved efficiency (eta_*, a share of a datasheet rate)
+    or a named share of memory or work. More than all of a datasheet rate is not a model, it is a typo."""
+    return name.startswith("eta_") or name.endswith("_fraction") or name == "prefill_in_decode_sglang"
+
+
 def info(name_or_symbol: str | Symbol) -> SymbolInfo:
     """Look up a symbol's record by name or Symbol; unknown names raise with suggestions."""
     name = name_or_symbol.name if isinstance(name_or_symbol, Symbol) else name_or_symbol

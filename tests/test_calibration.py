@@ -381,6 +381,25 @@ def test_cli_bad_input_is_one_line_exit_2(argv, text, capsys):
     assert text in err and "\n" not in err and "Traceback" not in err
 
 
+def test_validate_plot_draws_every_kind(tmp_path, capsys):
+    """--plot writes a PNG of predicted against measured; an unwritable path is a one-line error, exit 2."""
+    from inferonomics.optimize.calibration.validate import validate, validation_png
+
+    png = tmp_path / "v.png"
+    assert main(["validate", "--measurements", str(FIX / "good"), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = validate(read_measurements(FIX / "good"), load_calibration())
+    assert png.read_bytes() == validation_png(result)  # the CLI writes exactly the figure of the API
+    assert len(result.points) >= 5  # one scatter per kind present
+    capsys.readouterr()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["validate", "--measurements", str(FIX / "good"), "--plot", str(blocker / "v.png")]) == 2
+    assert main(["calibrate", "--measurements", str(FIX / "good"), "-o", str(blocker / "c.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--plot: expected a writable path" in err[0] and "-o: expected a writable" in err[1]
+
+
 def test_cli_incompatible_calibration(tmp_path, capsys):
     f = tmp_path / "c.toml"
     f.write_text('model_version = "nope"\nhardware = "h100-sxm"\ndate = "x"\n[parameters]\n')

@@ -116,3 +116,18 @@ def test_evaluate_with_catalog_names_reports_the_calibrated_serving_tpot(capsys)
     assert d["calibrated_tpot_ms"] > d["step_ms"] * 0.5
     code, out, _ = run(capsys, *argv, "--ideal")
     assert "calibrated_tpot_ms" not in json.loads(out)
+
+
+def test_set_beats_the_calibration_and_fractions_stay_fractions(capsys):
+    """With catalog hardware the shipped calibration sets the efficiencies; an explicit --set still wins
+    (halving eta_bw doubles a memory-bound step's memory time). An efficiency outside (0, 1] is refused."""
+    base = ["evaluate", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision", "bf16", "--json"]
+    code, out, _ = run(capsys, *base)
+    fitted = json.loads(out)
+    code2, out2, _ = run(capsys, *base, "--set", "eta_bw=0.4")
+    halved = json.loads(out2)
+    assert code == code2 == 0
+    assert halved["memory_ms"] > fitted["memory_ms"] * 1.5
+    for bad in ("eta_flop=2", "eta_bw=1.0001", "kv_memory_fraction=1.5"):
+        code, _, err = run(capsys, *base, "--set", bad)
+        assert code == 2 and "a fraction in (0, 1]" in err and len(err.strip().splitlines()) == 1

@@ -154,14 +154,17 @@ def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> di
                   for split, v in acc.items()} for key, acc in parts.items()}
 
 
-def plot_validation(results: ValidationResult, path) -> None:
-    """Predicted vs measured on log-log axes, one color per kind (matplotlib, Agg backend)."""
-    import matplotlib  # noqa: PLC0415
+def validation_png(results: ValidationResult) -> bytes:
+    """Predicted against measured on log-log axes, one color per kind, as PNG bytes (a bare Agg figure: no
+    pyplot state, the caller's matplotlib settings untouched)."""
+    import io  # noqa: PLC0415
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=120)
+    fig = Figure(figsize=(7, 6), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     lo, hi = np.inf, 0.0
     for kind, (meas, pred) in sorted(results.points.items()):
         if meas.size == 0:
@@ -182,5 +185,13 @@ def plot_validation(results: ValidationResult, path) -> None:
     if "attribution" in results.summary:
         fig.text(0.01, 0.005, str(results.summary["attribution"]), fontsize=6)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def plot_validation(results: ValidationResult, path) -> None:
+    """:func:`validation_png` written to ``path``."""
+    from pathlib import Path  # noqa: PLC0415
+
+    Path(path).write_bytes(validation_png(results))

@@ -51,16 +51,28 @@ positive_int = _number_type("a positive integer", lambda x: x >= 1, integer=True
 batch_value = _number_type("a number >= 1", lambda x: x >= 1)
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+def ensure_writable(path: str | os.PathLike, flag: str = "-o") -> Path:
+    """Fail fast, before a long computation, when ``path``'s folder cannot be created or written."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(flag, f"a writable path ({exc.strerror})", str(p)) from None
+    if not os.access(p.parent, os.W_OK) or p.is_dir():
+        raise InvalidInputError(flag, "a writable file path", str(p))
+    return p
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes, flag: str = "-o") -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace, so a
-    failure never leaves a half-written file. Unwritable paths raise InvalidInputError."""
+    failure never leaves a half-written file. Unwritable paths raise InvalidInputError naming ``flag``."""
     p = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     except OSError as exc:
-        raise InvalidInputError("-o", f"a writable path ({exc.strerror})", str(p)) from None
+        raise InvalidInputError(flag, f"a writable path ({exc.strerror})", str(p)) from None
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": "\n"})) as f:
             f.write(data)

@@ -8,6 +8,8 @@ import json
 import math
 import sys
 
+from inferonomics.optimize.commands._io import ensure_writable, write_atomic
+
 EXIT_NOT_CONVERGED = 1
 
 
@@ -55,15 +57,17 @@ def _pct(x: object) -> str:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from inferonomics.optimize.calibration import calibrate, write_calibration  # noqa: PLC0415
+    from inferonomics.optimize.calibration import calibrate  # noqa: PLC0415
+    from inferonomics.optimize.calibration.calfile import dumps  # noqa: PLC0415
     from inferonomics.optimize.calibration.hardware import datasheet  # noqa: PLC0415
     from inferonomics.optimize.calibration.readers import NVIDIA_ATTRIBUTION  # noqa: PLC0415
 
     if args.hardware:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
+    ensure_writable(args.output)  # before the fit, not after it
     cal = calibrate(args.measurements, hardware=args.hardware, date=args.date,
                     use_measured_ceilings=args.use_measured_ceilings)
-    write_calibration(cal, args.output, attribution=NVIDIA_ATTRIBUTION)
+    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION))
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
@@ -88,13 +92,15 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     from inferonomics.optimize.calibration import load_calibration, read_measurements  # noqa: PLC0415
-    from inferonomics.optimize.calibration.validate import plot_validation, validate  # noqa: PLC0415
+    from inferonomics.optimize.calibration.validate import validate, validation_png  # noqa: PLC0415
 
     cal = load_calibration(args.calibration)
+    if args.plot:
+        ensure_writable(args.plot, flag="--plot")
     meas = read_measurements(args.measurements)
     result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
     if args.plot:
-        plot_validation(result, args.plot)
+        write_atomic(args.plot, validation_png(result), flag="--plot")
     s = result.summary
     if args.json:
         print(json.dumps(_clean(s), indent=2))

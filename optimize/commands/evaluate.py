@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
-    """Symbol values from catalog names, then calibration, then raw flags (raw flags win).
+    """Symbol values from catalog names, then calibration, then ``--set`` and raw flags (explicit flags win).
 
     Returns the values and whether a catalog hardware entry was used.
     """
@@ -77,6 +77,7 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
         from inferonomics.optimize.calibration import load_calibration
 
         values = load_calibration(args.calibration).apply(values)
+        values.update(catalog_args.parse_set(getattr(args, "set", None)))  # an explicit --set beats the fit
     for flag, name in RAW_FLAGS.items():
         v = getattr(args, flag, None)
         if v is not None:
