@@ -32,27 +32,42 @@ COLUMNS = ("model", "hardware", "precision", "tp", "batch", "context", "step_ms"
            "tokens_per_s_per_chip", "tokens_per_s_per_user", "memory_gb_per_chip", "fits_memory")
 
 
+#: values one axis of a sweep may hold (80 MB of float64); the grid is their product, streamed in chunks
+MAX_AXIS_VALUES = 10_000_000
+
+
 def parse_range(text: str, name: str, minimum: float = 0) -> np.ndarray:
     """``A:B`` -> every integer A..B; ``A:B:N`` -> N evenly spaced values; ``A,B,C`` -> those values."""
     try:
         if ":" in text:
             parts = [float(x) for x in text.split(":")]
+            if not all(np.isfinite(parts)):
+                raise ValueError
             if len(parts) == 2:
                 a, b = parts
                 if a != int(a) or b != int(b):
                     raise ValueError
+                _check_axis(name, text, int(b) - int(a) + 1)
                 out = np.arange(int(a), int(b) + 1, dtype=float)
             elif len(parts) == 3 and parts[2] == int(parts[2]) and parts[2] >= 1:
+                _check_axis(name, text, int(parts[2]))
                 out = np.linspace(parts[0], parts[1], int(parts[2]))
             else:
                 raise ValueError
         else:
             out = np.array([float(x) for x in text.split(",")])
+    except InvalidInputError:
+        raise
     except ValueError:
         raise InvalidInputError(name, "A:B (integers A..B), A:B:N (N values) or a comma list", text) from None
     if out.size == 0 or not np.all(np.isfinite(out)) or np.any(out < minimum):
         raise InvalidInputError(name, f"a non-empty range of numbers >= {minimum:g}", text)
     return out
+
+
+def _check_axis(name: str, text: str, count: int) -> None:
+    if count > MAX_AXIS_VALUES:
+        raise InvalidInputError(name, f"at most {MAX_AXIS_VALUES:,} values per axis (this range has {count:,})", text)
 
 
 @cache

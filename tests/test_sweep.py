@@ -23,9 +23,13 @@ def test_parse_range():
     assert parse_range("1:4", "b").tolist() == [1, 2, 3, 4]
     assert parse_range("0:100:3", "c").tolist() == [0, 50, 100]
     assert parse_range("1,8,64", "b").tolist() == [1, 8, 64]
-    for bad in ("", "4:1", "1:2:0", "a:b", "1.5:3", "-1:3", "1:2:3:4", "nan"):
+    for bad in ("", "4:1", "1:2:0", "a:b", "1.5:3", "-1:3", "1:2:3:4", "nan", "1:inf", "0:1:inf"):
         with pytest.raises(InvalidInputError):
             parse_range(bad, "--batch", minimum=0)
+    # a range too big to hold is refused before any memory is allocated, naming its size
+    for huge in ("1:1e12", "0:1:20000000"):
+        with pytest.raises(InvalidInputError, match="at most 10,000,000 values per axis"):
+            parse_range(huge, "--batch", minimum=0)
 
 
 def test_tiles_equal_evaluate_step(space):

@@ -265,6 +265,10 @@ def run_users(args: argparse.Namespace) -> int:
     return 0
 
 
+#: rows a sweep CSV may hold per (hardware, precision, TP) slab: the file is built in memory (~100 B a row)
+MAX_CSV_ROWS = 10_000_000
+
+
 def run_sweep(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -273,6 +277,10 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     batch = parse_range(args.batch, "--batch", minimum=1)
     context = parse_range(args.context, "--context", minimum=0)
+    if args.output and not args.summary and batch.size * context.size > MAX_CSV_ROWS:
+        raise InvalidInputError("--output", f"a grid of at most {MAX_CSV_ROWS:,} (batch x context) rows per "
+                                "configuration for a CSV (use --summary for larger sweeps)",
+                                f"{batch.size * context.size:,}")
     args.price_usd_per_hour = None
     space = _space(args, False, serving=False)
     dtype = np.float32 if args.dtype == "float32" else np.float64
