@@ -13,7 +13,7 @@ roofline. Measured kernels differ from that in named ways, each a term here:
 * **block-scaled tiles** :math:`r_{k,8b}`: a block-scaled fp8 GEMM (DeepGEMM in TensorRT-LLM) picks its tile shape
   by a fixed rule (:func:`blockscaled_tiles`); each CTA loads its tiles' rows at a per-CTA pace, wave after wave,
   and the rows padding the last activation tile are fetched from HBM (:func:`blockscaled_gemm_time`);
-* **L2 residency** :math:`\rho_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
+* **L2 residency** :math:`r_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
   weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
   every layer's weights once per step, so serving predictions never use it;
 * **attention parallelism**: decode attention streams the KV cache only as fast as its independent work
@@ -55,10 +55,10 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     m, n, k : tokens, output width, input width (counts)
     b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
     eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
-    resident : the weights are re-read from L2 at :math:`\rho_{L2} W` (a repeated benchmark, see
+    resident : the weights are re-read from L2 at :math:`n_{SM} r_{L2}` (a repeated benchmark, see
         :func:`l2_resident`), not streamed from HBM
     """
-    weights = k * n * b_w / (s.rho_L2 * s.W) if resident else k * n * b_w / (s.eta_W * s.W)
+    weights = k * n * b_w / (s.r_L2 * s.n_sm) if resident else k * n * b_w / (s.eta_W * s.W)
     stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w)
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
@@ -85,7 +85,7 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
     tile_rows, waves, padded_rows : :math:`\tau`, :math:`v`, :math:`\pi` from :func:`blockscaled_tiles`
     resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
     """
-    w_rate = s.rho_L2 * s.W if resident else s.eta_W_8b * s.W
+    w_rate = s.r_L2 * s.n_sm if resident else s.eta_W_8b * s.W
     weights = k * n * b_w / w_rate + k * padded_rows * b_in / (s.eta_W_8b * s.W)
     stream = Max(2 * m * n * k / (s.eta_F8b * s.F), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = waves * k * tile_rows * b_w / s.r_kb

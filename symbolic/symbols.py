@@ -167,6 +167,6 @@ p_ov = _define("efficiency", "gemm_overlap_exp", r"p_{o}", U.one, "soft-maximum 
 phi_kv = _define("efficiency", "kv_memory_fraction", r"\phi_{kv}", U.one, "fraction of a serving replica's HBM the engine fills with weights plus KV cache (the rest: activations, CUDA graphs, allocator); fixed at 0.9, not fitted")
 f_pd_sgl = _define("efficiency", "prefill_in_decode_sglang", r"f_{p,\mathrm{sgl}}", U.one, "share of a prompt's prefill work that lands inside SGLang's decode steps (and so in its TPOT); TRT-LLM and vLLM: 1")
 L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cache of one chip (whitepaper figure; sets which benchmark operands stay cache-resident)")
-rho_L2 = _define("efficiency", "l2_bandwidth_ratio", r"\rho_{L2}", U.one, "rate of re-reading an L2-resident operand, as a multiple of the datasheet HBM bandwidth")
+r_L2 = _define("efficiency", "l2_bandwidth_per_sm_bytes_per_s", r"r_{L2}", U.byte_per_s, "rate at which one SM re-reads an L2-resident operand; the chip's L2 serves n_SM r_L2 (an on-chip rate: the same die keeps it whatever HBM it is paired with)")
 f_L2 = _define("efficiency", "l2_resident_fraction", r"f_{L2}", U.one, "fraction of the L2 a benchmark's cycled operand copies may fill and still be re-read from L2; fixed at 0.75, not fitted")
 eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fraction of HBM bandwidth for a GEMM's activation reads and output writes (each output tile re-reads its rows of X)")

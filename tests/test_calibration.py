@@ -257,6 +257,17 @@ def test_trtllm_fp8_linears_quantize_their_inputs():
     assert S.step_time(*bf16, "trtllm", e).tolist() == S.step_time(*bf16, "vllm", e).tolist()
 
 
+def test_l2_rereads_scale_with_the_die_not_its_hbm():
+    """H200 is H100's die with faster HBM: a benchmark GEMM whose weights stay in L2 takes the same time on
+    both (the L2 serves n_SM r_L2), while one streaming 134 MB from HBM is faster by about the bandwidth ratio."""
+    h100 = {**P.hardware_env("h100-sxm"), **load_calibration().values}
+    h200 = {**P.hardware_env("h200-sxm"), **load_calibration().values}
+    small = [P.benchmark_gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, e, "bf16") for e in (h100, h200)]
+    assert small[1] == pytest.approx(small[0], rel=2e-3)
+    big = [P.benchmark_gemm(1.0, 8192.0, 8192.0, 2.0, 2.0, e, "bf16") for e in (h100, h200)]
+    assert big[0] / big[1] > 1.25  # 4.8 / 3.35 TB/s = 1.43, less the fixed times
+
+
 def test_serving_never_reads_weights_from_l2():
     from inferonomics.optimize.calibration import serving as S
     from inferonomics.symbolic import catalog
@@ -266,7 +277,7 @@ def test_serving_never_reads_weights_from_l2():
     b = np.array([1.0, 8.0, 64.0])
     base = S.serving_tpot_s(a, b, 1000.0, 1000.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", e)
     fast_l2 = S.serving_tpot_s(a, b, 1000.0, 1000.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm",
-                               dict(e, l2_bandwidth_ratio=50.0, l2_resident_fraction=1.0))
+                               dict(e, l2_bandwidth_per_sm_bytes_per_s=1e12, l2_resident_fraction=1.0))
     assert base.tolist() == fast_l2.tolist()
 
 

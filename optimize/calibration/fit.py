@@ -24,7 +24,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("gemm",),
      ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_bw_torch", "eta_bw_fp8_block", "eta_bw_act",
       "kernel_overhead_s", "kernel_overhead_fp8_s", "kloop_rate_bytes_per_s", "kloop_rate_fp8_block_bytes_per_s",
-      "splitk_chunk_bytes", "gemm_overlap_exp", "l2_bandwidth_ratio", "launch_overhead_s", "quant_overhead_s")),
+      "splitk_chunk_bytes", "gemm_overlap_exp", "l2_bandwidth_per_sm_bytes_per_s", "launch_overhead_s", "quant_overhead_s")),
     (("decode_attention",),
      ("eta_kv", "attn_kernel_s", "attn_items_per_sm", "attn_item_s", "attn_blocks_per_seq")),
     (("collectives",), ("eta_link", "link_latency_s", "collective_base_s", "eta_link_nccl", "nccl_base_s")),
