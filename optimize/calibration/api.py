@@ -7,7 +7,7 @@ from pathlib import Path
 
 from inferonomics.optimize.calibration.calfile import CALIBRATION_SCHEMA_VERSION, Calibration, Parameter, SourceFile
 from inferonomics.optimize.calibration.fit import fit
-from inferonomics.optimize.calibration.readers import Measurements, read_measurements
+from inferonomics.optimize.calibration.readers import Measurements, read_measurements, relative_name
 
 
 def _date_of(meas: Measurements, date: str | None) -> str:
@@ -21,15 +21,8 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`)."""
     meas = directory if isinstance(directory, Measurements) else read_measurements(directory)
     result = fit(meas, hardware, use_measured_ceilings=True) if use_measured_ceilings else fit(meas, hardware)
-    sources = tuple(SourceFile(_relative(f.path, meas.root), f.sha256, f.rows) for f in meas.files)
+    sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows) for f in meas.files)
     params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
                        params, sources, result.quality, result.message,
                        "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet")
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name

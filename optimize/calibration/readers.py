@@ -91,6 +91,14 @@ class Measurements:
         return self.ceilings if self.ceilings_hardware in (None, hardware) else {}
 
 
+def relative_name(path: Path, root: Path) -> str:
+    """``path`` from the measurement root, POSIX style (its file name when it lies outside the root)."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
 def device_to_hardware(device: str) -> str | None:
     """Map a CUDA device name or an NVIDIA system name to a catalog hardware name (None if unknown)."""
     key = device.strip()

@@ -9,7 +9,7 @@ import numpy as np
 
 from inferonomics.optimize.calibration.calfile import Calibration
 from inferonomics.optimize.calibration.predict import hardware_env, predict_table
-from inferonomics.optimize.calibration.readers import KINDS, NVIDIA_ATTRIBUTION, Measurements
+from inferonomics.optimize.calibration.readers import KINDS, NVIDIA_ATTRIBUTION, Measurements, relative_name
 from inferonomics.optimize.calibration.split import decode_gemm_rows, held_out, usable
 from inferonomics.optimize.calibration.stats import error_stats
 
@@ -111,16 +111,9 @@ def _file_keys(meas: Measurements) -> dict[int, str]:
     n = count(base)
     keys = [k + f"@{t.hardware}" if n[k] > 1 else k for k, t in zip(base, meas.tables)]
     n = count(keys)
-    keys = [k if n[k] == 1 else f"{_relative(t.path, meas.root)}:{t.kind}@{t.hardware}"
+    keys = [k if n[k] == 1 else f"{relative_name(t.path, meas.root)}:{t.kind}@{t.hardware}"
             for k, t in zip(keys, meas.tables)]
     return {id(t): k for t, k in zip(meas.tables, keys)}
-
-
-def _relative(path, root) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
