@@ -63,6 +63,8 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     by_file: dict[str, dict[str, object]] = {}
     points: dict[str, tuple[list, list]] = {}
     keys = _file_keys(meas)
+    subset_parts: dict[str, dict[str, list]] = {}
+    several_cards = len(meas.hardware) > 1
     for table in meas.tables:
         ceilings = meas.ceilings_for(table.hardware) if use_measured_ceilings else None
         env = {**hardware_env(table.hardware, ceilings), **calibration.values}
@@ -82,6 +84,7 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
                                                       # rows of kernels, models or modes the model does not
                                                       # cover: counted here, never predicted
                                                       "not_predicted": int((~np.isfinite(pred)).sum())}
+        _add_subsets(subset_parts, table, pred, ok, several_cards)
         mp = points.setdefault(table.kind, ([], []))
         mp[0].append(part[1])
         mp[1].append(part[0])
@@ -89,7 +92,8 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     summary["by_kind"] = {k: _aggregate(v) for k, v in by_kind.items() if v}
     summary["held_out"] = {"all": _aggregate(test_parts),
                            "by_kind": {k: _aggregate(v) for k, v in by_kind_test.items() if v}}
-    summary["subsets"] = _subsets(meas, calibration, use_measured_ceilings)
+    summary["subsets"] = {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
+                                for split, v in acc.items()} for key, acc in subset_parts.items()}
     summary["by_file"] = by_file
     summary["calibration"] = {"hardware": calibration.hardware, "model_version": calibration.model_version,
                               "date": calibration.date}
@@ -116,35 +120,25 @@ def _file_keys(meas: Measurements) -> dict[int, str]:
     return {id(t): k for t, k in zip(meas.tables, keys)}
 
 
-def _subsets(meas: Measurements, calibration: Calibration, measured: bool) -> dict[str, object]:
-    """Error stats of the named subsets the targets are stated on (decode GEMMs per source, serving TPOT dense
-    vs MoE) over every table of the directory; where it holds several cards, also per card
+def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok: np.ndarray, several: bool) -> None:
+    """Add ``table``'s rows to the named subsets the targets are stated on (decode GEMMs per source, serving
+    TPOT dense vs MoE), over every table of the directory; where it holds several cards, also per card
     (``<subset>@<hardware>``)."""
     from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
-    parts: dict[str, dict[str, list]] = {}
-    several = len(meas.hardware) > 1
-    for table in meas.tables:
-        if table.kind not in ("gemm", "serving_tpot"):
-            continue
-        env = {**hardware_env(table.hardware, meas.ceilings_for(table.hardware) if measured else None),
-               **calibration.values}
-        pred = predict_table(table, env)
-        ok = usable(table, pred)
-        test = held_out(table)
-        r = table.rows
-        if table.kind == "gemm":
-            groups = {f"decode_gemm_{table.source}": ok & decode_gemm_rows(table)}
-        else:
-            moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
-            groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
-        for name, sel in groups.items():
-            for key in (name, f"{name}@{table.hardware}") if several else (name,):
-                acc = parts.setdefault(key, {"all": [], "held_out": [], "fit": []})
-                for split, mask in (("all", sel), ("held_out", sel & test), ("fit", sel & ~test)):
-                    acc[split].append((pred[mask], r["latency_s"][mask]))
-    return {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
-                  for split, v in acc.items()} for key, acc in parts.items()}
+    if table.kind not in ("gemm", "serving_tpot"):
+        return
+    r, test = table.rows, held_out(table)
+    if table.kind == "gemm":
+        groups = {f"decode_gemm_{table.source}": ok & decode_gemm_rows(table)}
+    else:
+        moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
+        groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
+    for name, sel in groups.items():
+        for key in (name, f"{name}@{table.hardware}") if several else (name,):
+            acc = parts.setdefault(key, {"all": [], "held_out": [], "fit": []})
+            for split, mask in (("all", sel), ("held_out", sel & test), ("fit", sel & ~test)):
+                acc[split].append((pred[mask], r["latency_s"][mask]))
 
 
 def validation_png(results: ValidationResult) -> bytes:
