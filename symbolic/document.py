@@ -100,11 +100,13 @@ def _kernel_equations() -> list[tuple[str, str, str]]:
          "in the usable part f_L2 of the cache (NVIDIA's collector cycles min(5, ceil(L2/w)) copies); a serving "
          "step streams every layer's weights from HBM, so serving predictions never use this form."),
         ("block-scaled fp8 GEMM", sp.Symbol("t_{gemm,8b}"),
-         K.blockscaled_gemm_time(m, n, k, b_in, s.b_w, *sp.symbols("tau v pi", positive=True), b_out),
+         K.blockscaled_gemm_time(m, n, k, b_in, s.b_w, *sp.symbols("tau v pi alpha", positive=True),
+                                  b_out),
          "A block-scaled fp8 GEMM (DeepGEMM in TensorRT-LLM) picks its tile by a fixed rule: tau rows loaded per "
-         "k step by each CTA, v waves of CTAs, and pi rows padding the last activation tile. The CTAs walk k at "
-         "their own pace r_k,8b, and the padding rows are fetched from HBM, so the time falls as m grows from "
-         "129 to 256 tokens."),
+         "k step by each CTA, v waves of CTAs, pi rows padding the last activation tile, alpha outputs per "
+         "tile. It computes whole tiles in whole waves; the CTAs walk k at their own pace r_k,8b; the padding "
+         "rows stream like activations alongside the weights, so the time falls as m grows from 129 to 256 "
+         "tokens."),
         ("decode attention (split-KV engine kernel)", sp.Symbol("t_{attn}"),
          K.decode_attention_time(s.B, s.ctx, h, h_kv, d_h, split=True),
          "Decode attention streams the KV cache only as fast as its independent work items can fill the SMs "

@@ -11,8 +11,9 @@ roofline. Measured kernels differ from that in named ways, each a term here:
   X) and output writes stream at their own fraction of the bandwidth, below a weight stream's :math:`\eta_W`;
 * **activation quantization** :math:`t_q`: an fp8 GEMM fed bf16 activations first quantizes them;
 * **block-scaled tiles** :math:`r_{k,8b}`: a block-scaled fp8 GEMM (DeepGEMM in TensorRT-LLM) picks its tile shape
-  by a fixed rule (:func:`blockscaled_tiles`); each CTA loads its tiles' rows at a per-CTA pace, wave after wave,
-  and the rows padding the last activation tile are fetched from HBM (:func:`blockscaled_gemm_time`);
+  by a fixed rule (:func:`blockscaled_tiles`); it computes whole tiles in whole waves, each CTA loads its tiles'
+  rows at a per-CTA pace, wave after wave, and the rows padding the last activation tile stream like
+  activations, alongside the weights (:func:`blockscaled_gemm_time`);
 * **L2 residency** :math:`r_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
   weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
   every layer's weights once per step, so serving predictions never use it;
@@ -65,31 +66,40 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
 
 
 def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile_rows: Expr, waves: Expr,
-                          padded_rows: Expr, b_out: Expr = Integer(2), resident: bool = False) -> Expr:
+                          padded_rows: Expr, tile_area: Expr, b_out: Expr = Integer(2),
+                          resident: bool = False) -> Expr:
     r"""A block-scaled fp8 GEMM (1x128 activation and 128x128 weight scales; DeepGEMM's kernel in TensorRT-LLM),
     whose tiles are known (:func:`blockscaled_tiles`).
 
-    .. math:: t = t_{k,8} + \Big(\max\!\Big(\frac{2mnk}{\eta_{F,8b} F}, \frac{k n b_w + k\,\pi\,b_{in}}{\eta_{W,8b} W}
-              + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
-              + \Big(\frac{v\,k\,\tau\,b_w}{r_{k,8b}}\Big)^{p_o}\Big)^{1/p_o}
+    .. math:: t = t_{k,8} + \Big(\max\!\Big(\frac{2 v\,n_{SM}\,\alpha\,k}{\eta_{F,8b} F},
+              \frac{k n b_w}{\eta_{W,8b} W} + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
+              + \Big(\frac{v\,k\,\tau\,b_w}{r_{k,8b}}\Big)^{p_o}
+              + \Big(\frac{k\,\pi\,b_{in}}{\eta_{W,a} W}\Big)^{p_o}\Big)^{1/p_o}
 
+    * **wave-quantized compute**: every SM computes whole tiles of :math:`\alpha` outputs, :math:`v` waves of them,
+      so the arithmetic is that of :math:`v\,n_{SM}` tiles, not of the :math:`mn` outputs alone (a few CTAs on a
+      big k, or a last wave nearly empty, run at a fraction of the chip's peak);
     * the **tile chain**: each CTA walks all of k loading :math:`\tau` rows (its activation rows plus its weight
       rows) per k step at its own pace :math:`r_{k,8b}`, and :math:`v` waves of CTAs run one after another; with
       few CTAs (narrow n) this, not HBM, sets the time;
     * the **padding traffic** :math:`\pi`: rows padding the last activation tile up to its height (its width
-      when the operands are swapped), summed over the CTAs that load it, are fetched from HBM like weights. In NVIDIA's H100 rows the time *falls*
-      as m grows from 65 to 128 and from 129 to 256, by about what streaming the padding rows from HBM takes.
+      when the operands are swapped), summed over the CTAs that load it, stream like activations (at
+      :math:`\eta_{W,a} W`) alongside the weight stream, a third term of the soft maximum. In NVIDIA's H100 rows
+      the time *falls* as m grows from 65 to 128 and from 129 to 256, by more the more CTAs load a padded
+      tile (at 65 tokens: nothing with 8 CTAs, 30% with 64, 2x with 128).
 
     Parameters
     ----------
-    tile_rows, waves, padded_rows : :math:`\tau`, :math:`v`, :math:`\pi` from :func:`blockscaled_tiles`
+    tile_rows, waves, padded_rows, tile_area : :math:`\tau`, :math:`v`, :math:`\pi`, :math:`\alpha` from
+        :func:`blockscaled_tiles`
     resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
     """
     w_rate = s.r_L2 * s.n_sm if resident else s.eta_W_8b * s.W
-    weights = k * n * b_w / w_rate + k * padded_rows * b_in / (s.eta_W_8b * s.W)
-    stream = Max(2 * m * n * k / (s.eta_F8b * s.F), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
+    compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F)
+    stream = Max(compute, (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + k * n * b_w / w_rate)
     chain = waves * k * tile_rows * b_w / s.r_kb
-    return s.t_kern8 + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+    padding = k * padded_rows * b_in / (s.eta_Wa * s.W)
+    return s.t_kern8 + (stream ** s.p_ov + chain ** s.p_ov + padding ** s.p_ov) ** (1 / s.p_ov)
 
 
 #: DeepGEMM's candidate tile widths (get_best_gemm_config: 16, 24, ..., 128) and the token count below which
@@ -104,8 +114,8 @@ def blockscaled_tiles(m, n, n_sm):
     64 rows, else 128; of the widths 16..128 the one with the fewest waves, then the fullest last wave, then
     the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
 
-    Returns ``(tile_rows, waves, padded_rows)`` as arrays: rows one CTA loads per k step, waves of CTAs, and
-    rows padding the activation tile (times the CTAs that load it). Plain numbers or NumPy arrays: tile
+    Returns ``(tile_rows, waves, padded_rows, tile_area)`` as arrays: rows one CTA loads per k step, waves of
+    CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x width). Plain numbers or NumPy arrays: tile
     selection is a property of the kernel, not of the symbolic step."""
     import numpy as np
 
@@ -125,7 +135,7 @@ def blockscaled_tiles(m, n, n_sm):
     tile_rows = act_rows + np.where(swap, height, width)
     pad_per_tile = np.where(swap, np.ceil(m / width) * width - m, np.ceil(m / height) * height - m)
     pad_tiles = np.where(swap, np.ceil(n / height), np.ceil(n / width))
-    return tile_rows, waves, pad_per_tile * pad_tiles
+    return tile_rows, waves, pad_per_tile * pad_tiles, height * width
 
 
 #: weight copies NVIDIA's GEMM collector cycles through at most (aiconfigurator's collect_gemm.py:

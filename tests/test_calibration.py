@@ -38,10 +38,10 @@ HELD_OUT = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
     ("decode_gemm_ours", "median_abs_pct_error"): 4.0,         # target 4: met (3.67; 4.64 before decode rows
     ("decode_gemm_ours", "p90_abs_pct_error"): 8.0,            # weighed twice in the fit). target 10: met (6.77)
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.0,       # target 4: met (3.42; 4.40 before the block-scaled
-    # tile model and the decode weight). target 10: NOT met (10.44; was 13.5, 17.2 before the L2-residency
-    # term). What remains is mostly block-scaled fp8 at 32-64 and 129-225 tokens
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 10.6,
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.0,       # target 4: met (3.23; 4.40 before the block-scaled
+    # tile model and the decode weight). target 10: met (8.99; 10.44 before block-scaled padding streamed
+    # alongside the weights and wave-quantized compute, 13.5 before the tile model, 17.2 before L2 residency)
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 10.0,
     ("layer_decode", "median_abs_pct_error"): 6.0,             # target 6: met
     ("moe_decode", "median_abs_pct_error"): 8.0,               # target 8: met
     ("mixed_step", "median_abs_pct_error"): 8.0,               # target 8: met
@@ -170,17 +170,17 @@ def test_blockscaled_tiles_follow_deepgemms_rule():
     ms = np.array([1, 5, 16, 17, 31, 32, 48, 64, 65, 96, 128, 129, 200, 256, 1000], dtype=float)
     ns = np.array([32, 256, 1024, 2560, 7168, 12288, 16384, 65536], dtype=float)
     mm, nn = np.meshgrid(ms, ns)
-    rows, waves, padded = K.blockscaled_tiles(mm, nn, 132)
-    for m, n, r, v, p in zip(mm.ravel(), nn.ravel(), rows.ravel(), waves.ravel(), padded.ravel()):
+    rows, waves, padded, area = K.blockscaled_tiles(mm, nn, 132)
+    for m, n, r, v, p, a in zip(mm.ravel(), nn.ravel(), rows.ravel(), waves.ravel(), padded.ravel(), area.ravel()):
         height, width, w = _deepgemm_pick(int(m), int(n), 132)
-        assert v == w, (m, n)
+        assert v == w and a == height * width, (m, n)
         if m < 32:  # swapped: a CTA loads 128 (or 64) weight rows and one token tile
             assert r == height + min(m, width) and p == (-(-m // width) * width - m) * -(-n // height)
         else:
             assert r == min(m, height) + width and p == (-(-m // height) * height - m) * -(-n // width)
-    assert [float(x) for x in K.blockscaled_tiles(65, 1024, 132)] == [81.0, 1.0, 63.0 * 64]
-    assert [float(x) for x in K.blockscaled_tiles(129, 12288, 132)] == [224.0, 2.0, 127.0 * 128]
-    assert [float(x) for x in K.blockscaled_tiles(1, 1024, 132)] == [129.0, 1.0, 15.0 * 8]
+    assert [float(x) for x in K.blockscaled_tiles(65, 1024, 132)] == [81.0, 1.0, 63.0 * 64, 128.0 * 16]
+    assert [float(x) for x in K.blockscaled_tiles(129, 12288, 132)] == [224.0, 2.0, 127.0 * 128, 128.0 * 96]
+    assert [float(x) for x in K.blockscaled_tiles(1, 1024, 132)] == [129.0, 1.0, 15.0 * 8, 128.0 * 16]
 
 
 @needs_shared

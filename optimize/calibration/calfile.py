@@ -13,7 +13,7 @@ from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.symbols import TABLE
 
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
-CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-8"
+CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-9"
 
 _BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 

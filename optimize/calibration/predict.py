@@ -103,11 +103,12 @@ def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", fam
     """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``; ``resident``: weights re-read from L2."""
     e = with_precision(env, precision, family)
     if precision == "fp8_block":  # its own tile model: the tiles are the kernel's choice, decided numerically
-        tile_rows, waves, padded = K.blockscaled_tiles(m, n, env["sm_count"])
-        f = compiled("blockscaled_gemm_time", ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows"),
+        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"])
+        f = compiled("blockscaled_gemm_time",
+                     ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows", "tile_area"),
                      resident=resident)
         return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w, "tile_rows": tile_rows, "waves": waves,
-                  "padded_rows": padded}, e)
+                  "padded_rows": padded, "tile_area": area}, e)
     f = compiled("gemm_time", ("m", "n", "k", "b_in", "b_w"), resident=resident)
     return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w}, e)
 
