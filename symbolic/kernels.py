@@ -115,8 +115,9 @@ def blockscaled_tiles(m, n, n_sm):
     the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
 
     Returns ``(tile_rows, waves, padded_rows, tile_area)`` as arrays: rows one CTA loads per k step, waves of
-    CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x width). Plain numbers or NumPy arrays: tile
-    selection is a property of the kernel, not of the symbolic step."""
+    CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x
+    width). Plain numbers or NumPy arrays: tile selection is a property of the kernel, not of the symbolic
+    step."""
     import numpy as np
 
     m, n = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(n, dtype=float))
