@@ -97,8 +97,9 @@ def _kernel_equations() -> list[tuple[str, str, str]]:
         ("GEMM timed alone, weights in L2", sp.Symbol("t_{gemm,L2}"),
          K.gemm_time(m, n, k, b_in, s.b_w, b_out, resident=True),
          "A benchmark that repeats one GEMM over a few weight copies re-reads them from L2 when the copies fit "
-         "in the usable part f_L2 of the cache (NVIDIA's collector cycles min(5, ceil(L2/w)) copies); a serving "
-         "step streams every layer's weights from HBM, so serving predictions never use this form."),
+         "in the usable part f_L2 of the cache (NVIDIA's collector cycles min(5, ceil(L2/w)) copies), never "
+         "slower than the HBM stream, which passes through L2 too; a serving step streams every layer's weights "
+         "from HBM, so serving predictions never use this form."),
         ("block-scaled fp8 GEMM", sp.Symbol("t_{gemm,8b}"),
          K.blockscaled_gemm_time(m, n, k, b_in, s.b_w, *sp.symbols("tau v pi alpha", positive=True),
                                   b_out),

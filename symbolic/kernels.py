@@ -56,10 +56,13 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     m, n, k : tokens, output width, input width (counts)
     b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
     eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
-    resident : the weights are re-read from L2 at :math:`n_{SM} r_{L2}` (a repeated benchmark, see
-        :func:`l2_resident`), not streamed from HBM
+    resident : the weights are re-read from L2 at :math:`\max(n_{SM} r_{L2}, \eta_W W)` (a repeated benchmark,
+        see :func:`l2_resident`), not streamed from HBM: every HBM byte passes through L2, so a resident
+        re-read is never slower than the stream (a card whose per-SM L2 rate, carried over from the fit,
+        would say otherwise is held at the stream's rate)
     """
-    weights = k * n * b_w / (s.r_L2 * s.n_sm) if resident else k * n * b_w / (s.eta_W * s.W)
+    stream_rate = s.eta_W * s.W
+    weights = k * n * b_w / (Max(s.r_L2 * s.n_sm, stream_rate) if resident else stream_rate)
     stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w)
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
@@ -94,7 +97,7 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
         :func:`blockscaled_tiles`
     resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
     """
-    w_rate = s.r_L2 * s.n_sm if resident else s.eta_W_8b * s.W
+    w_rate = Max(s.r_L2 * s.n_sm, s.eta_W_8b * s.W) if resident else s.eta_W_8b * s.W
     compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F)
     stream = Max(compute, (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + k * n * b_w / w_rate)
     chain = waves * k * tile_rows * b_w / s.r_kb

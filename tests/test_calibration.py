@@ -309,6 +309,24 @@ def test_l2_rereads_scale_with_the_die_not_its_hbm():
     assert big[0] / big[1] > 1.25  # 4.8 / 3.35 TB/s = 1.43, less the fixed times
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp8_block"])
+def test_an_l2_hit_is_never_slower_than_the_hbm_stream(precision):
+    """On a B200 the H100's per-SM L2 rate (x148 SMs) falls below the fitted fraction of its 8 TB/s HBM; every
+    HBM byte passes through L2, so a resident re-read is held at the stream's rate, never below it (on the
+    H100 the L2 is twice as fast as the stream, and the resident GEMM is faster)."""
+    cal = load_calibration().values
+    for card in ("b200", "h100-sxm"):
+        env = {**P.hardware_env(card), **cal}
+        hot = P.gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, env, precision, resident=True)
+        cold = P.gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, env, precision, resident=False)
+        assert hot <= cold * (1 + 1e-12), (card, hot, cold)
+    b200 = {**P.hardware_env("b200"), **cal}
+    assert b200["sm_count"] * cal["l2_bandwidth_per_sm_bytes_per_s"] < cal["eta_bw"] * b200["hbm_bandwidth_bytes_per_s"]
+    h100 = {**P.hardware_env("h100-sxm"), **cal}
+    assert (P.gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, h100, precision, resident=True)
+            < P.gemm(1.0, 2048.0, 1024.0, 2.0, 2.0, h100, precision, resident=False))
+
+
 def test_serving_never_reads_weights_from_l2():
     from inferonomics.optimize.calibration import serving as S
     from inferonomics.symbolic import catalog
