@@ -42,7 +42,8 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
     kernel's fixed time.
 
-    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{k n b_w}{\eta_W W} + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
+    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{k n b_w}{\eta_W W}
+              + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
               + \Big(\frac{\min(k b_w, c_k)}{r_k}\Big)^{p_o}\Big)^{1/p_o}
 
     The second term is the **k-loop latency**: a CTA walks its k-slice one pipelined k-tile after another,
