@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-import sympy as sp
 
 from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
-from inferonomics.symbolic.evaluate import bind_values, evaluate_step
+from inferonomics.symbolic.evaluate import bind_values
 from inferonomics.symbolic.formulas import get_formula
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 

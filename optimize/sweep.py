@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import sympy as sp
 
 from inferonomics.symbolic import model as M
 from inferonomics.symbolic.errors import InvalidInputError
