@@ -21,7 +21,8 @@ optimizer's ``batch`` means sequences decoding together, so its memory constrain
 (:func:`inferonomics.optimize.solver._memory_cap`: weights/TP plus KV at the *full* context ``isl + osl`` in
 HBM less 5 % and 2 GB) must not allow more than the resident cap: with the full context it is the tighter
 of the two except where the weights leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024,
-osl 512: 21 sequences by the solver's memory bound, 19 resident). There a batch past :func:`resident_cap` would be counted as throughput that the engine queues instead; the
+osl 512: 21 sequences by the solver's memory bound, 19 resident). There a batch past :func:`resident_cap` would be
+counted as throughput that the engine queues instead; the
 solver should cap the batch at ``min(memory cap, resident_cap)`` (not yet done: solver.py is not this
 module's).
 

@@ -36,8 +36,8 @@ from inferonomics.symbolic import symbols as s
 from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.evaluate import ARGS, bind_values
 
-from inferonomics.optimize.constraints import (REL_TOL, Budget, ChipLimit, Demand, DemandCovered, MemoryFits, MemoryReserve,
-                          TpotSLO, TtftSLO, Workload)
+from inferonomics.optimize.constraints import (REL_TOL, Budget, ChipLimit, Demand, DemandCovered, MemoryFits,
+                                               MemoryReserve, TpotSLO, TtftSLO, Workload)
 from inferonomics.optimize.objectives import objective as get_objective
 from inferonomics.optimize.result import DeploymentResult, Point, Status
 from inferonomics.optimize.space import DecisionSpace, Option

@@ -157,7 +157,8 @@ def kv_elements_per_token(model: Model | Architecture, context: int | float | No
     return full + n_slide * per * share
 
 
-def kv_bytes_per_token(model: Model | Architecture, kv_precision: object, context: int | float | None = None) -> Rational:
+def kv_bytes_per_token(model: Model | Architecture, kv_precision: object,
+                       context: int | float | None = None) -> Rational:
     """KV-cache bytes per token: elements x bytes per element of ``kv_precision`` (name or Precision)."""
     from .catalog import precision as _precision  # local: catalog imports nothing from here
 

@@ -67,7 +67,8 @@ def _model_equations() -> list[tuple[str, str, str]]:
         ("bytes", f"\\mathrm{{bytes}} = {to_latex(model.weight_bytes() + model.kv_read_bytes())}",
          "Weights are read once per step and shared by the batch; each sequence reads its own cache."),
         ("comm", f"t_{{comm}} = {to_latex(model.t_comm())}",
-         "n_ar ring all-reduces of the activations per layer: 2(t-1) hops of latency alpha, moving 2(t-1)/t of the message."),
+         "n_ar ring all-reduces of the activations per layer: 2(t-1) hops of latency alpha, "
+         "moving 2(t-1)/t of the message."),
         ("step", f"t_{{step}} = {to_latex(model.t_step('step'))}",
          "The 'step' policy: one roofline for the whole step, plus communication and fixed costs."),
         ("per-op", f"t_{{step}}^{{op}} = {to_latex(model.t_step('per-op'))}",

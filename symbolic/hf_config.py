@@ -125,8 +125,9 @@ def _extra(name: str, c: _Cfg, a: dict[str, Any]) -> None:
                  qk_nope_head_dim=c.int("qk_nope_head_dim"), qk_rope_head_dim=c.int("qk_rope_head_dim"),
                  v_head_dim=c.int("v_head_dim"), n_experts=c.int("n_routed_experts"),
                  experts_per_token=c.int("num_experts_per_tok"), shared_experts=c.int("n_shared_experts", 0, minimum=0),
-                 moe_ffn_dim=c.int("moe_intermediate_size"), first_dense_layers=c.int("first_k_dense_replace", 0, minimum=0),
-                 dense_ffn_dim=a["ffn_dim"], router_extra_per_expert=1 if c.data.get("topk_method") == "noaux_tc" else 0)
+                 moe_ffn_dim=c.int("moe_intermediate_size"),
+                 first_dense_layers=c.int("first_k_dense_replace", 0, minimum=0), dense_ffn_dim=a["ffn_dim"],
+                 router_extra_per_expert=1 if c.data.get("topk_method") == "noaux_tc" else 0)
         a["head_dim"] = a["qk_nope_head_dim"] + a["qk_rope_head_dim"]
         a["ffn_dim"] = a["moe_ffn_dim"]
     elif name == "GptOssForCausalLM":
@@ -149,7 +150,8 @@ def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
     arch_name = _architecture_name(c)
     a = _base(c)
     _extra(arch_name, c, a)
-    src = Source(f"{p} (Hugging Face config.json, read offline)", time.strftime("%Y-%m", time.gmtime(p.stat().st_mtime)))
+    src = Source(f"{p} (Hugging Face config.json, read offline)",
+                 time.strftime("%Y-%m", time.gmtime(p.stat().st_mtime)))
     arch = architecture_from_table(a, p, prefix="", source=src)
     label = name or str(c.data.get("_name_or_path") or (p.parent.name if p.name == "config.json" else p.stem))
     weight = "bf16"

@@ -60,7 +60,8 @@ def ttft(v: dict, tp: int, isl: float, moe: bool) -> float:
         wbytes = g("total_params") * g("bytes_per_weight")
     memory = wbytes / (tp * g("eta_bw", 1.0) * g("hbm_bandwidth_bytes_per_s"))
     beta = g("link_bandwidth_bytes_per_s", math.inf)
-    ar = 2 * (tp - 1) * g("link_latency_s") + 2 * (tp - 1) / tp * isl * g("d_model") * g("bytes_per_activation", 2.0) / beta
+    ar = (2 * (tp - 1) * g("link_latency_s")
+          + 2 * (tp - 1) / tp * isl * g("d_model") * g("bytes_per_activation", 2.0) / beta)
     comm = g("n_layers") * g("allreduces_per_layer", 2.0) * ar
     return max(compute, memory) + comm + g("n_layers") * g("layer_overhead_s") + g("overhead_s")
 
@@ -102,7 +103,8 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
         for b in range(1, problem.max_batch + 1):
             if b > resident:
                 break
-            mem = (v["total_params"] * v["bytes_per_weight"] + b * wl.context * v.get("kv_bytes_per_token", 0.0)) / opt.tp
+            mem = (v["total_params"] * v["bytes_per_weight"]
+                   + b * wl.context * v.get("kv_bytes_per_token", 0.0)) / opt.tp
             if not _le(mem, usable):
                 break
             step = step_of(problem, opt, b)

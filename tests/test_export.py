@@ -247,7 +247,8 @@ def js_results(tmp_path_factory):
     for r in RECORDS:
         _write(d, export(r, "javascript"))
         points, _ = cached_valid_points(r)
-        job.append({"module": f"./{r.name}.mjs", "name": r.name, "points": [list(p) for p in points + violating_points(r)]})
+        job.append({"module": f"./{r.name}.mjs", "name": r.name,
+                    "points": [list(p) for p in points + violating_points(r)]})
     (d / "job.json").write_text(json.dumps(job))
     (d / "harness.mjs").write_text(
         "import { readFileSync } from 'node:fs';\n"
@@ -258,7 +259,8 @@ def js_results(tmp_path_factory):
         "  out[item.name] = item.points.map((p) => mod[item.name](...p));\n"
         "}\n"
         "process.stdout.write(JSON.stringify(out));\n")
-    run = subprocess.run([NODE, str(d / "harness.mjs"), str(d / "job.json")], capture_output=True, text=True, check=True, cwd=d)
+    run = subprocess.run([NODE, str(d / "harness.mjs"), str(d / "job.json")], capture_output=True, text=True,
+                         check=True, cwd=d)
     raw = json.loads(run.stdout)  # JSON has no NaN: node writes null
     return {name: [math.nan if v is None else float(v) for v in vals] for name, vals in raw.items()}
 
@@ -347,7 +349,8 @@ def test_cli_unknown_names_one_line_exit_2(argv, needle, capsys):
 def test_cli_unwritable_output_one_line_exit_2_and_nothing_half_written(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("keep")
-    code, _, err = _cli(["export", "--formula", "utilization", "--format", "python", "-o", str(blocker / "x.py")], capsys)
+    code, _, err = _cli(["export", "--formula", "utilization", "--format", "python", "-o", str(blocker / "x.py")],
+                        capsys)
     assert code == 2 and err.count("\n") == 1 and "-o" in err
     existing = tmp_path / "dir"
     existing.mkdir()

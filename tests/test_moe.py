@@ -46,7 +46,8 @@ def _monte_carlo(b, e, k, trials, rng):
     return mask.any(axis=1).sum(axis=1)
 
 
-@pytest.mark.parametrize("b,e,k", [(1, 8, 2), (4, 8, 2), (16, 8, 2), (8, 128, 8), (32, 128, 8), (16, 256, 8), (64, 32, 4)])
+@pytest.mark.parametrize("b,e,k", [(1, 8, 2), (4, 8, 2), (16, 8, 2), (8, 128, 8), (32, 128, 8), (16, 256, 8),
+                                   (64, 32, 4)])
 def test_matches_monte_carlo(b, e, k):
     rng = np.random.default_rng(1234)
     counts = _monte_carlo(b, e, k, 2000, rng)
@@ -83,7 +84,8 @@ def test_against_h100_measurements():
 
 def test_weight_bytes_between_active_and_total():
     v = catalog.bind("deepseek-v3", "h100")
-    f = lambdify((B, E, K, S["dense_params"], S["expert_params"], S["bytes_per_weight"]), moe.moe_weight_bytes(), "numpy")
+    f = lambdify((B, E, K, S["dense_params"], S["expert_params"], S["bytes_per_weight"]), moe.moe_weight_bytes(),
+                 "numpy")
     args = (v["n_experts"], v["experts_per_token"], v["dense_params"], v["expert_params"], v["bytes_per_weight"])
     assert f(1, *args) == pytest.approx(v["active_params"] * v["bytes_per_weight"])
     assert f(1e5, *args) == pytest.approx(v["total_params"] * v["bytes_per_weight"])

@@ -118,7 +118,8 @@ def test_sweep_command(capsys, tmp_path):
     d = json.loads(out)
     assert d["configs"] == 2 * 2 * 2 * 64 * 4 and d["configs_per_s"] > 0 and d["best"] and d["worst"]
     out_csv = tmp_path / "s.csv"
-    code, _, err = run(capsys, ["sweep", *BASE, "--tp", "1", "--batch", "1:8", "--context", "0,1024", "-o", str(out_csv)])
+    code, _, err = run(capsys, ["sweep", *BASE, "--tp", "1", "--batch", "1:8", "--context", "0,1024",
+                                "-o", str(out_csv)])
     assert code == 0, err
     assert len(out_csv.read_text().splitlines()) == 1 + 2 * 2 * 8 * 2
     code, _, err = run(capsys, ["sweep", *BASE, "--batch", "0:8"])

@@ -45,7 +45,8 @@ def platforms(draw, name: str, moe: bool = False, tps=(1, 2, 4, 8), max_tps: int
         k = draw(st.integers(1, 4))
         share = draw(st.floats(0.3, 0.9))
         values.update(n_experts=float(n_exp), experts_per_token=float(k), dense_params=total * (1 - share),
-                      expert_params=total * share / n_exp, active_params=total * (1 - share) + k * total * share / n_exp)
+                      expert_params=total * share / n_exp,
+                      active_params=total * (1 - share) + k * total * share / n_exp)
     chosen = tuple(sorted(draw(st.sets(st.sampled_from(tps), min_size=1, max_size=min(max_tps, len(tps))))))
     price = draw(st.floats(0.5, 10.0))
     return Platform(name, PrecisionChoice("p", "p", "p"), values, chosen, price, n_exp)

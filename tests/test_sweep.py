@@ -39,7 +39,8 @@ def test_tiles_equal_evaluate_step(space):
     for tile in tiles(space, None, batch, context):
         for _ in range(3):
             i, j = rng.integers(tile.step_s.shape[0]), rng.integers(tile.step_s.shape[1])
-            plat = next(p for p in space.platforms if p.hardware == tile.hardware and p.precision.label == tile.precision)
+            plat = next(p for p in space.platforms
+                        if p.hardware == tile.hardware and p.precision.label == tile.precision)
             v = dict(plat.values, tp=tile.tp, batch=float(tile.batch[i, 0]), context=float(tile.context[0, j]))
             assert math.isclose(tile.step_s[i, j], evaluate_step(v).step_s, rel_tol=1e-12)
 

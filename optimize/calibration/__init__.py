@@ -9,7 +9,8 @@ datasheet rate (``eta_flop``, ``eta_flop_fp8``, ``eta_flop_fp8_block``, ``eta_bw
 ``eta_kv``, ``eta_kv_torch``, ``eta_link``, ``eta_link_nccl``), fixed times in seconds (``kernel_overhead_s``,
 ``kernel_overhead_fp8_s``, ``quant_overhead_s``, ``launch_overhead_s``, ``attn_kernel_s``, ``attn_item_s``,
 ``layer_overhead_s``, ``expert_overhead_s``, ``eager_layer_s``, ``collective_base_s``, ``nccl_base_s``,
-``link_latency_s``, ``overhead_{trtllm,vllm,sglang}_s``, ``overhead_per_seq_s``, ``request_overhead_{trtllm,vllm,sglang}_s``),
+``link_latency_s``, ``overhead_{trtllm,vllm,sglang}_s``, ``overhead_per_seq_s``,
+``request_overhead_{trtllm,vllm,sglang}_s``),
 and counts (``attn_items_per_sm``, ``attn_items_per_sm_torch``, ``attn_blocks_per_seq``, ``act_passes``).
 
 Attribution for NVIDIA's files: NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0.

@@ -43,7 +43,8 @@ DEFAULT_SM_COUNT = 132
 _MiB = 2**20
 #: L2 cache per chip: Hopper whitepaper (H100 SXM/PCIe 50 MB; H200 is the same GH100 die), Ampere whitepaper
 #: (A100 40 MB), Chips and Cheese's B200 review (126 MB,
-#: https://chipsandcheese.com/p/nvidias-b200-keeping-the-cuda-juggernaut; GB200 carries the same B200 die). NVIDIA's cache "MB" are binary (cudaDevAttrL2CacheSize on H100: 52,428,800).
+#: https://chipsandcheese.com/p/nvidias-b200-keeping-the-cuda-juggernaut; GB200 carries the same B200 die).
+#: NVIDIA's cache "MB" are binary (cudaDevAttrL2CacheSize on H100: 52,428,800).
 #: Blackwell Ultra (B300/GB300) is ASSUMED to keep B200's 126 MB: no published figure was found.
 L2_BYTES = {"h100-sxm": 50 * _MiB, "h100-pcie": 50 * _MiB, "h200-sxm": 50 * _MiB, "a100-sxm": 40 * _MiB,
             "b200": 126 * _MiB, "gb200": 126 * _MiB, "b300": 126 * _MiB, "gb300": 126 * _MiB}

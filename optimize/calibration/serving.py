@@ -10,7 +10,8 @@ the others queue, so TPOT is the step time at that resident batch. Under in-flig
 a fraction ``min(1, B/osl)`` of the steps also prefill a whole prompt
 (:func:`inferonomics.symbolic.kernels.inflight_step_time`); of that prompt work a backend's share
 ``prefill_share`` lands inside the decode steps (:func:`inferonomics.symbolic.kernels.serving_step_time`:
-fitted for SGLang, whose measured TPOT barely moves with the prompt; 1 for TRT-LLM and vLLM). Per layer: the weight GEMMs over all step tokens
+fitted for SGLang, whose measured TPOT barely moves with the prompt; 1 for TRT-LLM and vLLM).
+Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
 and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch

@@ -27,9 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--formula", metavar="NAME", help="one closed form, by name")
     which.add_argument("--all", action="store_true", help="every closed form")
-    p.add_argument("--format", dest="fmt", metavar="FMT", required=True, help="latex|python|numpy|c|javascript|json|all")
+    p.add_argument("--format", dest="fmt", metavar="FMT", required=True,
+                   help="latex|python|numpy|c|javascript|json|all")
     p.add_argument("-o", "--output", metavar="PATH",
-                   help="output file (one file; for C the .h goes beside the .c) or folder (several files); default stdout")
+                   help="output file (one file; for C the .h goes beside the .c) or folder (several files); "
+                        "default stdout")
     p.add_argument("--steps", action="store_true", help="LaTeX: add the derivation; JSON: add the steps (full record)")
     p.set_defaults(func=run_export)
 

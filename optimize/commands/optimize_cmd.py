@@ -25,7 +25,8 @@ def _ints(text: str) -> list[int]:
     try:
         return [positive_int(x) for x in _names(text)]
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of positive integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of positive integers, got {text!r}") from None
 
 
 def _pairs(items: list[str] | None, flag: str, cast) -> dict[str, float]:
@@ -48,7 +49,8 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
     p.add_argument("--hardware", required=True, type=_names, help="catalog hardware, comma-separated")
     p.add_argument("--precision", type=_names, default=None,
                    help="weight precisions to try, comma-separated (default: the model's)")
-    p.add_argument("--kv-precision", type=_names, default=None, help="KV-cache precisions to try (default: the model's)")
+    p.add_argument("--kv-precision", type=_names, default=None,
+                   help="KV-cache precisions to try (default: the model's)")
     p.add_argument("--tp", type=_ints, default=None,
                    help="TP degrees to try (default: powers of two up to each hardware's scale-up domain)")
     p.add_argument("--isl", type=positive_float, default=1024.0, help="prompt tokens per request (default 1024)")
@@ -106,7 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("users", help="minimum user base at which a deployment under the SLO reaches a utilization")
     _common(p, slo_required=True)
-    p.add_argument("--target-utilization", type=positive_float, default=0.5, help="fraction of peak FLOP/s (default 0.5)")
+    p.add_argument("--target-utilization", type=positive_float, default=0.5,
+                   help="fraction of peak FLOP/s (default 0.5)")
     p.add_argument("--minutes-per-day", type=positive_float, default=10.0, help="active minutes per user per day")
     p.add_argument("--peak-to-mean", type=positive_float, default=1.0)
     p.set_defaults(func=run_users)
@@ -213,7 +216,8 @@ def _text(res) -> str:
     lines = [f"OPTIMAL ({res.objective} = {res.objective_value:.6g}), solved in {res.solve_ms:.1f} ms"]
     for p in res.fleet:
         lines.append(f"  {p.replicas} x {p.tp} x {p.hardware} at {p.precision}: batch {p.batch} (max {p.batch_max}), "
-                     f"{p.step_s * 1e3:.2f} ms/token, TTFT {p.ttft_s * 1e3:.1f} ms, {p.fleet_tokens_per_s:,.0f} tokens/s, "
+                     f"{p.step_s * 1e3:.2f} ms/token, TTFT {p.ttft_s * 1e3:.1f} ms, "
+                     f"{p.fleet_tokens_per_s:,.0f} tokens/s, "
                      f"utilization {p.utilization:.1%}")
     cost = res.cost_usd_per_hour
     if cost is not None:

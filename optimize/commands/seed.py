@@ -99,24 +99,32 @@ def run(args: argparse.Namespace) -> int:
                                                "break_even_batch_with_kv", "critical_context",
                                                "latency_floor", "optimal_tp_degree")}
     lines = [
-        "The essay, reproduced (1.6e12-parameter dense model, 8-bit weights, 20 x H100 at ~3e15 FLOP/s and ~3 TB/s, TP 20)",
+        "The essay, reproduced (1.6e12-parameter dense model, 8-bit weights, "
+        "20 x H100 at ~3e15 FLOP/s and ~3 TB/s, TP 20)",
         "",
         f"  compute per token      {n['compute_ms']:.4f} ms   <- 2 N B / (t F)            [{CLAIMS['compute_ms']}]",
         f"  weight reads per token {n['memory_ms']:.2f} ms    <- N b_w / (t W)            [{CLAIMS['memory_ms']}]",
         f"  utilization, batch 1   {n['utilization_at_batch_1']:.2%}      <- {f['utilization'].plain()}",
         f"  utilization, batch 100 {n['utilization_at_batch_100']:.0%}        [{CLAIMS['utilization_at_batch_100']}]",
         f"  break-even batch B*    {n['break_even_batch']:.0f}        <- {f['break_even_batch'].plain()}",
-        f"  minimum user base      {n['min_user_base']:,.0f}    <- {f['min_user_base'].plain()}  (C = 1000, m = 10 min/day, rho = 1)",
+        f"  minimum user base      {n['min_user_base']:,.0f}    <- {f['min_user_base'].plain()}  "
+        "(C = 1000, m = 10 min/day, rho = 1)",
         f"  user base at C = B*    {n['min_user_base_at_break_even']:,.0f}",
         "",
         "Where the derivation refines the essay",
-        f"  * 2 FLOPs per parameter (multiply + add): B* = F b_w/(2W) = {n['break_even_batch']:.0f}, not the essay's {n['essay_break_even_batch']:.0f}.",
-        f"  * KV cache (assumed {r['assumed']['kv_bytes_per_token']:.0f} B/token, context {r['assumed']['context_example']:.0f}): "
-        f"B*_kv = {r['break_even_batch_with_kv']:.0f}; beyond c* = {r['critical_context']:,.0f} tokens no batch is compute-bound.",
+        f"  * 2 FLOPs per parameter (multiply + add): B* = F b_w/(2W) = {n['break_even_batch']:.0f}, "
+        f"not the essay's {n['essay_break_even_batch']:.0f}.",
+        f"  * KV cache (assumed {r['assumed']['kv_bytes_per_token']:.0f} B/token, "
+        f"context {r['assumed']['context_example']:.0f}): "
+        f"B*_kv = {r['break_even_batch_with_kv']:.0f}; beyond c* = {r['critical_context']:,.0f} tokens "
+        "no batch is compute-bound.",
         f"      B*_kv = {f['break_even_batch_with_kv'].plain()}   if {f['break_even_batch_with_kv'].condition_text[0]}",
-        f"  * TP communication (assumed {r['assumed']['link_latency_s'] * 1e6:.0f} us per all-reduce hop, {r['assumed']['n_layers']:.0f} layers, 2 all-reduces/layer): "
-        f"batch-1 latency {r['latency_floor_ms_without_comm']:.2f} -> {r['latency_floor_ms_with_comm']:.2f} ms at t = 20;",
-        f"      t* = {f['optimal_tp_degree'].plain()} = {r['optimal_tp_degree']:.1f}; communication equals weight reads at t = {r['tp_comm_crossover']:.1f}.",
+        f"  * TP communication (assumed {r['assumed']['link_latency_s'] * 1e6:.0f} us per all-reduce hop, "
+        f"{r['assumed']['n_layers']:.0f} layers, 2 all-reduces/layer): "
+        f"batch-1 latency {r['latency_floor_ms_without_comm']:.2f} -> {r['latency_floor_ms_with_comm']:.2f} ms "
+        "at t = 20;",
+        f"      t* = {f['optimal_tp_degree'].plain()} = {r['optimal_tp_degree']:.1f}; "
+        f"communication equals weight reads at t = {r['tp_comm_crossover']:.1f}.",
         "  * A fixed per-step overhead and achieved (not datasheet) rates: see `inferonomics evaluate --hardware`.",
         "",
         f"Under a real latency promise ({n['slo_deployment']['assumed']['tpot_slo_ms']:.0f} ms per token, "

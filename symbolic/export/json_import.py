@@ -22,7 +22,8 @@ from inferonomics.symbolic.closedform import ClosedForm, Step, to_latex
 from inferonomics.symbolic.errors import SpecError, UnsafeFormulaError
 from inferonomics.symbolic.export.names import check_identifier
 from inferonomics.symbolic.export.to_json import SCHEMA
-from inferonomics.symbolic.export.tree import ARITHMETIC, ARITY, ASSUMPTION_KEYS, CONSTANTS, DEFAULT_ASSUMPTIONS, LOGIC, NOTATION, RELATIONS, tree_hash
+from inferonomics.symbolic.export.tree import (ARITHMETIC, ARITY, ASSUMPTION_KEYS, CONSTANTS, DEFAULT_ASSUMPTIONS,
+                                              LOGIC, NOTATION, RELATIONS, tree_hash)
 
 MAX_TEXT_CHARS = 20_000_000
 MAX_DEPTH = 200
@@ -108,7 +109,8 @@ class _Decoder:
             raise UnsafeFormulaError("symbol assumptions must be an object")
         for key, value in assumptions.items():
             if key not in ASSUMPTION_KEYS or not isinstance(value, bool):
-                raise UnsafeFormulaError(f"symbol assumption {str(key)[:40]!r} is not one of {sorted(ASSUMPTION_KEYS)} with a boolean")
+                raise UnsafeFormulaError(f"symbol assumption {str(key)[:40]!r} is not one of {sorted(ASSUMPTION_KEYS)} "
+                                         "with a boolean")
         try:
             return sp.Symbol(name, **assumptions)
         except Exception as exc:  # inconsistent assumptions, e.g. positive and negative
@@ -291,7 +293,8 @@ def load_formula(source: str | bytes | Path) -> ClosedForm | LoadedFormula:
     args = tuple(dec.symbol(a.get("name"), a, notation=False) for a in raw_args)
     if len(set(args)) != len(args):
         raise SpecError(label, "args", "distinct names")
-    if not isinstance(raw_conds, list) or not all(isinstance(c, dict) and set(c) == {"tree", "text"} for c in raw_conds):
+    if not isinstance(raw_conds, list) or not all(isinstance(c, dict) and set(c) == {"tree", "text"}
+                                                  for c in raw_conds):
         raise SpecError(label, "conditions", 'a list of {"tree", "text"} objects')
     conditions = tuple(dec.boolean(c["tree"]) for c in raw_conds)
     condition_text = tuple(_text(c, "text", label) for c in raw_conds)
@@ -317,9 +320,11 @@ def load_formula(source: str | bytes | Path) -> ClosedForm | LoadedFormula:
 
 def _closed_form(doc: dict, dec: _Decoder, label: str, common: dict) -> ClosedForm:
     raw_steps = doc["steps"]
-    if not isinstance(raw_steps, list) or not all(isinstance(s, dict) and set(s) == {"lhs", "rhs", "why"} for s in raw_steps):
+    if not isinstance(raw_steps, list) or not all(isinstance(s, dict) and set(s) == {"lhs", "rhs", "why"}
+                                                  for s in raw_steps):
         raise SpecError(label, "steps", 'a list of {"lhs", "rhs", "why"} objects')
-    steps = tuple(Step(dec.expr(s["lhs"], doc=True), dec.expr(s["rhs"], doc=True), _text(s, "why", label)) for s in raw_steps)
+    steps = tuple(Step(dec.expr(s["lhs"], doc=True), dec.expr(s["rhs"], doc=True), _text(s, "why", label))
+                  for s in raw_steps)
     unknown = dec.expr(doc.get("unknown"), doc=True)
     if not isinstance(unknown, sp.Symbol):
         raise SpecError(label, "unknown", "a symbol")
@@ -329,6 +334,7 @@ def _closed_form(doc: dict, dec: _Decoder, label: str, common: dict) -> ClosedFo
             raise SpecError(label, "bracket", "null or [low, high]")
         bracket = (dec.expr(bracket[0]), dec.expr(bracket[1]))
     try:
-        return ClosedForm(**common, unknown=unknown, residual=dec.expr(doc.get("residual"), doc=True), steps=steps, bracket=bracket)
+        return ClosedForm(**common, unknown=unknown, residual=dec.expr(doc.get("residual"), doc=True), steps=steps,
+                          bracket=bracket)
     except ValueError as exc:
         raise SpecError(label, "record", str(exc)) from None

@@ -35,7 +35,8 @@ _GENERATED_CODE_NAMES = frozenset(
     "math numpy functools Math NAN INFINITY HUGE_VAL fmax fmin fabs sqrt cbrt pow exp log isnan"
     " builtins print max min abs".split()
 )
-RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | _C_KEYWORDS | _JS_RESERVED | _GENERATED_CODE_NAMES
+RESERVED = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | _C_KEYWORDS | _JS_RESERVED
+            | _GENERATED_CODE_NAMES)
 
 
 def check_identifier(name: object, *, what: str = "symbol name") -> str:

@@ -59,7 +59,8 @@ def to_document(record: Any, *, steps: bool = False) -> dict[str, Any]:
     if steps and getattr(record, "steps", None) is not None:
         doc["unknown"] = to_tree(record.unknown, doc=True)
         doc["residual"] = to_tree(record.residual, doc=True)
-        doc["steps"] = [{"lhs": to_tree(s.lhs, doc=True), "rhs": to_tree(s.rhs, doc=True), "why": s.why} for s in record.steps]
+        doc["steps"] = [{"lhs": to_tree(s.lhs, doc=True), "rhs": to_tree(s.rhs, doc=True), "why": s.why}
+                        for s in record.steps]
         bracket = getattr(record, "bracket", None)
         doc["bracket"] = None if bracket is None else [to_tree(b) for b in bracket]
     return doc

@@ -44,7 +44,8 @@ def render(routine: Routine) -> str:
     ind = "    "
     lines = [f"def {routine.name}({', '.join(names)}):", f"{ind}{routine.meaning!r}"]
     if names:
-        lines.append(f"{ind}{', '.join(names)}, = numpy.broadcast_arrays({', '.join(f'numpy.asarray({n}, dtype=float)' for n in names)})")
+        lines.append(f"{ind}{', '.join(names)}, = "
+                     f"numpy.broadcast_arrays({', '.join(f'numpy.asarray({n}, dtype=float)' for n in names)})")
     lines.append(f"{ind}with numpy.errstate(all='ignore'):")
     for sym, sub in replacements:
         lines.append(f"{ind * 2}{printer.doprint(sym)} = {printer.doprint(sub)}")

@@ -53,7 +53,8 @@ ARITY: dict[str, tuple[int, int | None]] = {
     **{k: (2, 2) for k in RELATIONS},
 }
 CONSTANTS: dict[str, sp.Basic] = {"pi": sp.pi, "E": sp.E}
-ASSUMPTION_KEYS = frozenset({"positive", "nonnegative", "negative", "nonpositive", "real", "nonzero", "finite", "integer"})
+ASSUMPTION_KEYS = frozenset({"positive", "nonnegative", "negative", "nonpositive", "real", "nonzero", "finite",
+                             "integer"})
 DEFAULT_ASSUMPTIONS = {"positive": True}
 
 

@@ -108,7 +108,8 @@ def main() -> None:
         res = solve(problem)
         print(f"solve, typical query ({label}; 1 model x 5 hardware x 3 precisions x TP 1..64 = {n_opt} options "
               f"after the scale-up domain and heads): median {ms:.2f} ms (with building the space: {e2e:.2f} ms)"
-              f" [target <= 50 ms] -> {res.point.replicas} x {res.point.tp} x {res.point.hardware} {res.point.precision}")
+              f" [target <= 50 ms] -> {res.point.replicas} x {res.point.tp} x {res.point.hardware} "
+              f"{res.point.precision}")
         if not ideal:  # the serving model's curves are cached per (option, workload): also time a cold cache
             from inferonomics.optimize import serving_step
 
