@@ -31,10 +31,11 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "measurements"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
                                   reason="../shared/measurements is absent: real-data checks skipped")
 
-# Held-out error budgets (percent), measured with the shipped calibration on the held-out rows of
-# ../shared/measurements (split.py says which rows). Where the issue's target is not reached, the budget is
-# the number reached (so a regression fails) and the target is noted.
-HELD_OUT = {
+# Held-out error budgets (percent) per card, measured with the shipped calibration on the held-out rows of
+# ../shared/measurements (split.py says which rows). Each card is judged on its own rows only (a B200 row never
+# counts against an H100 figure). Where the issue's target is not reached, the budget is the number reached
+# (so a regression fails) and the target is noted.
+H100 = {
     # (subset or kind, statistic): budget                      # issue target (in-sample H100)
     ("decode_gemm_ours", "median_abs_pct_error"): 4.0,         # target 4: met (3.67; 4.64 before decode rows
     ("decode_gemm_ours", "p90_abs_pct_error"): 8.0,            # weighed twice in the fit). target 10: met (6.77)
@@ -53,8 +54,21 @@ HELD_OUT = {
     ("serving_tpot_moe", "mape_pct"): 16.5,                    # target 20: met (16.1; 18.4 before the same fix)
     # no target (queueing is not modelled); 53 before each engine got its own request overhead
     ("serving_ttft", "mape_pct"): 40.0,
-    ("collectives", "median_abs_pct_error"): 15.0,
+    ("collectives", "median_abs_pct_error"): 15.0,             # 13.8
+    ("decode_attention", "median_abs_pct_error"): 20.0,        # 19.2; the "new card" issue's target is 10
 }
+# The B200's rows are predicted from its datasheet and the H100 fit (no B200 calibration yet): regression
+# guards at today's figures, not targets (the "new card" issue's targets: GEMM median 5 / p90 12, attention and
+# collectives median 10)
+B200 = {
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 13.0,      # 12.5
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 51.0,         # 49.9
+    ("gemm", "median_abs_pct_error"): 15.0,                    # 14.7
+    ("decode_attention", "median_abs_pct_error"): 17.0,        # 16.6
+    ("collectives", "median_abs_pct_error"): 27.5,             # 26.8
+}
+HELD_OUT = {(card, *key): budget for card, budgets in (("h100-sxm", H100), ("b200", B200))
+            for key, budget in budgets.items()}
 
 
 # ------------------------------------------------------------------------------------------ builders
@@ -587,12 +601,27 @@ def shared_validation():
 
 
 @needs_shared
-@pytest.mark.parametrize("key, stat", list(HELD_OUT))
-def test_held_out_errors_within_budget(shared_validation, key, stat):
+@pytest.mark.parametrize("card, key, stat", list(HELD_OUT))
+def test_held_out_errors_within_budget(shared_validation, card, key, stat):
     s = shared_validation
-    q = s["subsets"][key]["held_out"] if key in s["subsets"] else s["held_out"]["by_kind"][key]
+    sub = f"{key}@{card}"
+    q = s["subsets"][sub]["held_out"] if sub in s["subsets"] else s["held_out"]["by_card"][card][key]
     assert q["rows"] > 0
-    assert q[stat] <= HELD_OUT[(key, stat)], f"{key} {stat} = {q[stat]} (budget {HELD_OUT[(key, stat)]})"
+    budget = HELD_OUT[(card, key, stat)]
+    assert q[stat] <= budget, f"{sub} {stat} = {q[stat]} (budget {budget})"
+
+
+@needs_shared
+def test_each_card_is_judged_on_its_own_rows(shared_validation):
+    """A card's subset holds its rows only: the per-card row counts add up to the directory's."""
+    subsets = shared_validation["subsets"]
+    for name in ("decode_gemm_nvidia", "serving_tpot_dense"):
+        per_card = [v["held_out"]["rows"] for k, v in subsets.items() if k.startswith(name + "@")]
+        assert sum(per_card) == subsets[name]["held_out"]["rows"] > 0
+    by_card = shared_validation["held_out"]["by_card"]
+    assert {"h100-sxm", "b200"} <= set(by_card)
+    assert sum(c["gemm"]["rows"] for c in by_card.values() if "gemm" in c) == \
+        shared_validation["held_out"]["by_kind"]["gemm"]["rows"]
 
 
 @needs_shared
@@ -604,12 +633,89 @@ def test_moe_uniform_expectation_matches_touched(shared_validation):
 
 @needs_shared
 def test_regenerating_default_reproduces_parameters():
+    """A fresh fit lands on the shipped values within a tenth of each parameter's own stated 1-sigma
+    uncertainty (set parameters exactly); the data leave none of them free."""
     from inferonomics.optimize.calibration.api import calibrate
 
     shipped = load_calibration()
-    fresh = calibrate(SHARED, date=shipped.date)
+    fresh = calibrate(SHARED, hardware=shipped.hardware, date=shipped.date)
     assert fresh.converged
+    assert fresh.unconstrained == {} and shipped.unconstrained == {}
     for name, p in shipped.parameters.items():
         new = fresh.parameters[name].value
-        assert new == pytest.approx(p.value, rel=1e-3, abs=1e-9), name
+        assert abs(new - p.value) <= 0.1 * p.uncertainty + 1e-12 * abs(p.value), (name, new, p.value, p.uncertainty)
     assert [s.sha256 for s in fresh.sources] == [s.sha256 for s in shipped.sources]
+    assert all(not str(s.path).startswith("nvidia-silicon-b200") for s in shipped.sources)  # one card's files
+
+
+# ------------------------------------------------------------------------------------------ identifiability
+def test_unidentified_names_free_combinations_and_dead_columns():
+    from inferonomics.optimize.calibration.fit import unidentified
+
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 50))
+    names = ("a", "b", "c", "d")
+    # b and c enter only as b - 2c (columns proportional); d moves no residual
+    J = np.column_stack([a, b, -2 * b, np.zeros(50)])
+    out = unidentified(J, names)
+    assert set(out) == {"b", "c", "d"}
+    assert "combination of b, c" in out["b"] and "no fitted row" in out["d"]
+    assert unidentified(np.column_stack([a, b, c]), ("a", "b", "c")) == {}  # independent columns: all fixed
+
+
+@needs_shared
+def test_split_attention_sees_only_the_ratio_of_items_per_sm_to_blocks():
+    """Why attn_items_per_sm is set and not fitted: on NVIDIA's attention rows, scaling it and
+    attn_blocks_per_seq by the same factor changes no prediction, and the Jacobian test finds the pair."""
+    from inferonomics.optimize.calibration.fit import unidentified
+
+    meas = read_measurements(SHARED).of_hardware("h100-sxm")
+    table = meas.of_kind("decode_attention")[0]
+    table = dataclasses.replace(table, rows=table.rows[::50])
+    env = {**P.hardware_env("h100-sxm"), **load_calibration().values}
+    base = P.predict_table(table, env)
+    scaled = P.predict_table(table, {**env, "attn_items_per_sm": env["attn_items_per_sm"] * 3,
+                                     "attn_blocks_per_seq": env["attn_blocks_per_seq"] * 3})
+    np.testing.assert_allclose(scaled, base, rtol=1e-12)
+    names = ("eta_kv", "attn_items_per_sm", "attn_blocks_per_seq")
+    cols = []
+    for n in names:  # d log(prediction) / d log(parameter), by central differences
+        up = P.predict_table(table, {**env, n: env[n] * 1.01})
+        dn = P.predict_table(table, {**env, n: env[n] / 1.01})
+        cols.append((np.log(up) - np.log(dn)) / (2 * np.log(1.01)))
+    out = unidentified(np.column_stack(cols), names)
+    assert set(out) == {"attn_items_per_sm", "attn_blocks_per_seq"}
+
+
+def test_a_serving_only_set_says_which_parameters_it_cannot_constrain(tmp_path, capsys):
+    import shutil
+
+    from inferonomics.optimize.calibration.fit import STAGES
+
+    (tmp_path / "data" / "nvidia").mkdir(parents=True)
+    shutil.copy(FIX / "good" / "nvidia" / "serving_e2e.csv", tmp_path / "data" / "nvidia")
+    out = tmp_path / "c.toml"
+    rc = main(["calibrate", "--measurements", str(tmp_path / "data"), "-o", str(out), "--date", "2026-01-01"])
+    err = capsys.readouterr().err
+    cal = load_calibration(out)
+    kernel_names = {n for kinds, names in STAGES if "serving_tpot" not in kinds and "serving_ttft" not in kinds
+                    for n in names}
+    assert rc == 0 and kernel_names <= set(cal.unconstrained)
+    # two TRT-LLM rows: they fix its TTFT overhead, but its step overhead and the per-sequence cost only together;
+    # no row was served by vLLM, so nothing depends on its overheads
+    assert "request_overhead_trtllm_s" not in cal.unconstrained
+    assert "combination of overhead_trtllm_s, overhead_per_seq_s" in cal.unconstrained["overhead_trtllm_s"]
+    assert cal.unconstrained["overhead_vllm_s"] == "no fitted row depends on it"
+    assert all(math.isnan(cal.parameters[n].uncertainty) for n in kernel_names)
+    assert "do not constrain" in err and "eta_flop" in err
+
+
+def test_a_set_with_no_fitted_kind_is_refused(tmp_path, capsys):
+    import shutil
+
+    (tmp_path / "h100").mkdir()
+    for name in ("ceilings.csv", "env.txt"):
+        shutil.copy(FIX / "good" / "h100" / name, tmp_path / "h100")
+    rc = main(["calibrate", "--measurements", str(tmp_path), "-o", str(tmp_path / "c.toml")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and not (tmp_path / "c.toml").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +101,23 @@ def test_device_mapping(device, name):
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/measurements is absent (real data not checked out)")
-def test_whole_shared_directory_reads_fast():
-    t0 = time.perf_counter()
+def test_whole_shared_directory_reads_every_row():
+    """Each NVIDIA file's rows are counted a second way (the csv module, one row per system) and every card
+    folder keeps its own tables. (Read speed is a figure of tests/benchmarks/bench_calibration.py, per row.)"""
+    import csv
+    from collections import Counter
+
     m = read_measurements(SHARED)
-    elapsed = time.perf_counter() - t0
-    sizes = {(t.path.name, t.kind): len(t) for t in m.tables}
-    assert sizes[("gemm_h100_sxm.csv", "gemm")] == 100668
-    assert sizes[("serving_e2e.csv", "serving_tpot")] == 917
-    assert sizes[("decode_attention.csv", "decode_attention")] == 52033
-    assert elapsed < 6.0  # target 3 s on a quiet machine; CI runners are shared
+    got = Counter()
+    for t in m.tables:
+        if t.source == "nvidia" and t.kind != "serving_ttft":
+            got[(t.path.relative_to(SHARED).as_posix(), t.hardware)] += len(t)
+    want = Counter()
+    for path in sorted(SHARED.glob("nvidia-silicon*/*.csv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                system = row.get("system") or path.stem.split("_", 1)[1]  # gemm_<system>.csv has no column
+                want[(path.relative_to(SHARED).as_posix(), device_to_hardware(system))] += 1
+    assert got == want
+    assert want[("nvidia-silicon/gemm_h100_sxm.csv", "h100-sxm")] == 100668
+    assert want[("nvidia-silicon-b200/decode_attention.csv", "b200")] == 50520

@@ -21,8 +21,18 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`)."""
     meas = directory if isinstance(directory, Measurements) else read_measurements(directory)
     result = fit(meas, hardware, use_measured_ceilings=True) if use_measured_ceilings else fit(meas, hardware)
-    sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows) for f in meas.files)
+    sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows)
+                    for f in _files_of(meas, result.hardware))
     params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
                        params, sources, result.quality, result.message,
-                       "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet")
+                       "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet",
+                       dict(result.unconstrained))
+
+
+def _files_of(meas: Measurements, hardware: str) -> list:
+    """The files the fit of ``hardware`` read: its tables' files, and the ceilings when they are that card's
+    (another card's files in the same directory are no provenance of this calibration)."""
+    paths = {t.path for t in meas.tables if t.hardware == hardware}
+    ceilings = bool(meas.ceilings_for(hardware))
+    return [f for f in meas.files if f.path in paths or (ceilings and Path(f.path).name == "ceilings.csv")]

@@ -13,7 +13,7 @@ from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.symbols import TABLE
 
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
-CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-9"
+CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-10"
 
 _BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 
@@ -47,6 +47,8 @@ class Calibration:
     quality: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     message: str = ""
     ceilings: str = "datasheet"  # the rates the efficiencies are fractions of: "datasheet" or "measured"
+    #: parameters the fit's data did not constrain (they hold their starting values), with the reason
+    unconstrained: dict[str, str] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, float]:
@@ -109,6 +111,9 @@ def dumps(cal: Calibration, attribution: str = "") -> str:
               "", "[parameters]"]
     for name, p in cal.parameters.items():
         lines.append(f"{name} = {{ value = {_fmt(float(p.value))}, uncertainty = {_fmt(float(p.uncertainty))} }}")
+    if cal.unconstrained:
+        lines += ["", "# not constrained by the data: these parameters hold their starting values", "[unconstrained]"]
+        lines += [f"{name} = {_fmt(why)}" for name, why in cal.unconstrained.items()]
     for src in cal.sources:
         lines += ["", "[[sources]]", f"path = {_fmt(src.path)}", f"sha256 = {_fmt(src.sha256)}",
                   f"rows = {_fmt(int(src.rows))}"]
@@ -164,9 +169,12 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     _check_parameters(where, params)
     sources = tuple(SourceFile(str(s.get("path", "")), str(s.get("sha256", "")), int(s.get("rows", 0)))
                     for s in doc.get("sources", []))
+    unconstrained = doc.get("unconstrained", {})
+    if not isinstance(unconstrained, dict) or any(n not in params for n in unconstrained):
+        raise SpecError(where, "unconstrained", "a table of parameter names -> reasons")
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
                        params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
-                       str(doc.get("ceilings", "datasheet")))
+                       str(doc.get("ceilings", "datasheet")), {str(k): str(v) for k, v in unconstrained.items()})
 
 
 def _check_parameters(where: str, params: dict[str, Parameter]) -> None:

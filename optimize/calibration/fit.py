@@ -27,7 +27,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
       "splitk_chunk_bytes", "gemm_overlap_exp", "l2_bandwidth_per_sm_bytes_per_s", "launch_overhead_s",
       "quant_overhead_s")),
     (("decode_attention",),
-     ("eta_kv", "attn_kernel_s", "attn_items_per_sm", "attn_item_s", "attn_blocks_per_seq")),
+     ("eta_kv", "attn_kernel_s", "attn_item_s", "attn_blocks_per_seq")),
     (("collectives",), ("eta_link", "link_latency_s", "collective_base_s", "eta_link_nccl", "nccl_base_s")),
     (("layer_decode", "layer_prefill", "mixed_step", "moe_decode"),
      ("layer_overhead_s", "expert_overhead_s", "eta_kv_torch", "attn_items_per_sm_torch", "act_passes",
@@ -74,6 +74,8 @@ class FitResult:
     message: str
     cost: float
     quality: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: parameters the data do not constrain, with the reason; they keep their starting values
+    unconstrained: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,21 +149,55 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
     values = {**{n: v[0] for n, v in PARAMETERS.items()}, **FIXED}
     sigma = {**{n: float("nan") for n in PARAMETERS}, **{n: 0.0 for n in FIXED}}
     converged, messages, cost = True, [], 0.0
+    unconstrained: dict[str, str] = {}
     for kinds, names in STAGES:
         groups = _groups(meas, {**base, **values}, kinds)
         if not groups:
+            unconstrained.update((n, f"no usable {'/'.join(kinds)} rows") for n in names)
             continue
         res, scale = _fit_stage({**base, **values}, groups, names, max_nfev)
         values.update(zip(names, (res.x * scale).tolist()))
         sigma.update(zip(names, _uncertainty(res, scale).tolist()))
+        unconstrained.update(unidentified(res.jac, names))
         ok = bool(res.success) and res.status > 0
         converged &= ok
         messages.append(f"{'+'.join(kinds)}: {res.message}")
         cost += float(res.cost)
+    if len(unconstrained) == len(PARAMETERS):
+        from inferonomics.symbolic.errors import SpecError  # noqa: PLC0415
+        raise SpecError(meas.root, "measurements", "rows of at least one fitted kind (gemm, decode_attention, "
+                        f"collectives, layer/moe/mixed steps, serving) for {hw}; none is usable")
+    for name in unconstrained:  # a starting guess is not a measurement: say so in the uncertainty
+        sigma[name] = float("nan")
     if not converged:
         warnings.warn("calibration fit did not converge: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
     quality = fit_quality(meas, {**base, **values}, base)
-    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality)
+    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality, unconstrained)
+
+
+#: a direction of parameter space along which the residuals change less than this fraction of the stiffest
+#: direction's change (singular values of the column-normalized Jacobian) is not determined by the data
+RCOND = 1e-4
+
+
+def unidentified(jac: np.ndarray, names: tuple[str, ...]) -> dict[str, str]:
+    """Parameters the fit cannot determine, from its Jacobian, with the reason: no residual depends on the
+    parameter (a zero column), or it takes part in a combination the data leave free (a singular value of
+    the column-normalized Jacobian below :data:`RCOND` times the largest; the parameters that carry that
+    right singular vector are named together)."""
+    J = np.asarray(jac, dtype=float)
+    norms = np.linalg.norm(J, axis=0)
+    dead = norms <= 1e-12 * max(float(norms.max(initial=0.0)), 1e-300)
+    out = {names[j]: "no fitted row depends on it" for j in np.flatnonzero(dead)}
+    live = np.flatnonzero(~dead)
+    if live.size == 0:
+        return out
+    _, sv, vt = np.linalg.svd(J[:, live] / norms[live], full_matrices=False)
+    for i in np.flatnonzero(sv < RCOND * sv[0]):
+        members = [names[live[j]] for j in np.flatnonzero(np.abs(vt[i]) > 0.1)]
+        for name in members:
+            out.setdefault(name, "the data fix only a combination of " + ", ".join(members))
+    return out
 
 
 def _uncertainty(res, scale: np.ndarray) -> np.ndarray:

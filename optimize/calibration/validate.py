@@ -60,11 +60,11 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     all_parts, test_parts = [], []
     by_kind: dict[str, list] = {k: [] for k in KINDS}
     by_kind_test: dict[str, list] = {k: [] for k in KINDS}
+    by_card_test: dict[str, dict[str, list]] = {}  # card -> kind -> held-out parts: each card judged on its own
     by_file: dict[str, dict[str, object]] = {}
     points: dict[str, tuple[list, list]] = {}
     keys = _file_keys(meas)
     subset_parts: dict[str, dict[str, list]] = {}
-    several_cards = len(meas.hardware) > 1
     for table in meas.tables:
         ceilings = meas.ceilings_for(table.hardware) if use_measured_ceilings else None
         env = {**hardware_env(table.hardware, ceilings), **calibration.values}
@@ -79,19 +79,22 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
         test_parts.append(tpart)
         by_kind[table.kind].append(part)
         by_kind_test[table.kind].append(tpart)
+        by_card_test.setdefault(table.hardware, {}).setdefault(table.kind, []).append(tpart)
         by_file[keys[id(table)]] = {"hardware": table.hardware, "all": _aggregate([part]),
                                                       "held_out": _aggregate([tpart]),
                                                       # rows of kernels, models or modes the model does not
                                                       # cover: counted here, never predicted
                                                       "not_predicted": int((~np.isfinite(pred)).sum())}
-        _add_subsets(subset_parts, table, pred, ok, several_cards)
+        _add_subsets(subset_parts, table, pred, ok)
         mp = points.setdefault(table.kind, ([], []))
         mp[0].append(part[1])
         mp[1].append(part[0])
     summary: dict[str, object] = dict(_aggregate(all_parts))
     summary["by_kind"] = {k: _aggregate(v) for k, v in by_kind.items() if v}
     summary["held_out"] = {"all": _aggregate(test_parts),
-                           "by_kind": {k: _aggregate(v) for k, v in by_kind_test.items() if v}}
+                           "by_kind": {k: _aggregate(v) for k, v in by_kind_test.items() if v},
+                           "by_card": {hw: {k: _aggregate(v) for k, v in kinds.items()}
+                                       for hw, kinds in sorted(by_card_test.items())}}
     summary["subsets"] = {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
                                 for split, v in acc.items()} for key, acc in subset_parts.items()}
     summary["by_file"] = by_file
@@ -120,10 +123,10 @@ def _file_keys(meas: Measurements) -> dict[int, str]:
     return {id(t): k for t, k in zip(meas.tables, keys)}
 
 
-def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok: np.ndarray, several: bool) -> None:
+def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok: np.ndarray) -> None:
     """Add ``table``'s rows to the named subsets the targets are stated on (decode GEMMs per source, serving
-    TPOT dense vs MoE), over every table of the directory; where it holds several cards, also per card
-    (``<subset>@<hardware>``)."""
+    TPOT dense vs MoE), over every table of the directory and per card (``<subset>@<hardware>``: a target is
+    stated for one card, and another card's rows must not count against it)."""
     from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
     if table.kind not in ("gemm", "serving_tpot"):
@@ -135,7 +138,7 @@ def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok:
         moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
         groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
     for name, sel in groups.items():
-        for key in (name, f"{name}@{table.hardware}") if several else (name,):
+        for key in (name, f"{name}@{table.hardware}"):
             acc = parts.setdefault(key, {"all": [], "held_out": [], "fit": []})
             for split, mask in (("all", sel), ("held_out", sel & test), ("fit", sel & ~test)):
                 acc[split].append((pred[mask], r["latency_s"][mask]))

@@ -71,18 +71,24 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
+                                 "unconstrained": cal.unconstrained,
                                  "parameters": {k: {"value": p.value, "uncertainty": p.uncertainty}
                                                 for k, p in cal.parameters.items()},
                                  "quality": cal.quality}), indent=2))
     else:
         print(f"calibration for {cal.hardware} written to {args.output} (converged: {cal.converged})")
         for name, p in cal.parameters.items():
-            print(f"  {name:26s} {p.value:12.5g}  ± {p.uncertainty:.2g}")
+            note = f"  (not constrained: {cal.unconstrained[name]})" if name in cal.unconstrained else ""
+            print(f"  {name:26s} {p.value:12.5g}  ± {p.uncertainty:.2g}{note}")
         print(f"  {'file:kind':44s} {'split':5s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}")
         for key, splits in cal.quality.items():
             for split, q in splits.items():
                 print(f"  {key:44s} {split:5s} {q['rows']:7d} {_pct(q['mape_pct'])} "
                       f"{_pct(q['median_abs_pct_error'])} {_pct(q['p90_abs_pct_error'])}")
+    if cal.unconstrained:
+        print(f"inferonomics calibrate: warning: the data do not constrain {len(cal.unconstrained)} parameter(s), "
+              f"kept at their starting values: {', '.join(cal.unconstrained)} (listed under [unconstrained] in "
+              f"{args.output})", file=sys.stderr)
     if not cal.converged:
         print(f"inferonomics calibrate: warning: the fit did not converge ({cal.message}); "
               f"the partial fit was written with converged = false", file=sys.stderr)
