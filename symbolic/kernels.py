@@ -38,7 +38,7 @@ RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall
 
 
 def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = Integer(2),
-              eta_flop: Expr = s.eta_F, peak: Expr = s.F, resident: bool = False) -> Expr:
+              eta_flop: Expr = s.eta_F, peak: Expr = s.F, resident: bool = False, split_k: bool = True) -> Expr:
     r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
     kernel's fixed time.
 
@@ -57,6 +57,9 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     m, n, k : tokens, output width, input width (counts)
     b_in, b_w, b_out : bytes per activation in, per weight, per output element (byte)
     eta_flop, peak : the achieved fraction and the datasheet peak (FLOP/s) at the GEMM's precision
+    split_k : cuBLAS-style kernels cut k into slices of at most :math:`c_k` bytes; FP4 kernels (NVFP4 on
+        Blackwell) do not: their CTAs walk all of k at their own pace :math:`r_{k,4}`, which is why NVIDIA's B200
+        rows at few tokens take 14 us at k = 4096 and 37 us at k = 16384 whatever n is
     resident : the weights are re-read from L2 at :math:`\max(n_{SM} r_{L2}, \eta_W W)` (a repeated benchmark,
         see :func:`l2_resident`), not streamed from HBM: every HBM byte passes through L2, so a resident
         re-read is never slower than the stream (a card whose per-SM L2 rate, carried over from the fit,
@@ -65,7 +68,7 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     stream_rate = s.eta_W * s.W
     weights = k * n * b_w / (Max(s.r_L2 * s.n_sm, stream_rate) if resident else stream_rate)
     stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
-    chain = kloop_time(k, b_w)
+    chain = kloop_time(k, b_w) if split_k else k * b_w / s.r_k4
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
 
 

@@ -17,10 +17,15 @@ def _date_of(meas: Measurements, date: str | None) -> str:
 
 
 def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
-              date: str | None = None, use_measured_ceilings: bool = False) -> Calibration:
-    """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`)."""
+              date: str | None = None, use_measured_ceilings: bool = False,
+              prior: Calibration | None = None) -> Calibration:
+    """Fit the calibration terms on ``directory`` (a path or read :class:`Measurements`), each stage starting
+    from ``prior``'s values when given (another card's fit); stages the data lack keep them."""
     meas = directory if isinstance(directory, Measurements) else read_measurements(directory)
-    result = fit(meas, hardware, use_measured_ceilings=True) if use_measured_ceilings else fit(meas, hardware)
+    kwargs: dict = {"use_measured_ceilings": True} if use_measured_ceilings else {}
+    if prior is not None:
+        kwargs["prior"] = (prior.hardware, prior.values)
+    result = fit(meas, hardware, **kwargs)
     sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows)
                     for f in _files_of(meas, result.hardware))
     params = {k: Parameter(v, result.uncertainties[k]) for k, v in result.values.items()}

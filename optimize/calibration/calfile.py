@@ -6,14 +6,13 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.symbols import TABLE
 
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
-CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-10"
+CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-11"
 
 _BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 
@@ -131,14 +130,14 @@ def write_calibration(cal: Calibration, path: str | Path, attribution: str = "")
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _default_path():
-    return resources.files("inferonomics.optimize") / "data" / "calibration-h100.toml"
+def load_calibration(path: str | Path | None = None, *, hardware: str | None = None) -> Calibration:
+    """Read a calibration file; malformed or incompatible -> SpecError. ``path`` None: the shipped fit for
+    ``hardware`` (its own, else its architecture sibling's, else the H100's: :mod:`.shipped`); the H100's when
+    no card is named."""
+    from inferonomics.optimize.calibration.shipped import choose, shipped_path  # noqa: PLC0415
 
-
-def load_calibration(path: str | Path | None = None) -> Calibration:
-    """Read a calibration file (None = the shipped H100 default); malformed or incompatible -> SpecError."""
     if path is None:
-        ref = _default_path()
+        ref = shipped_path(choose(_canonical(hardware)).file if hardware else "calibration-h100.toml")
         if not ref.is_file():
             raise SpecError(str(ref), "file", "the shipped default calibration (reinstall inferonomics)")
         text, where = ref.read_text(encoding="utf-8"), str(ref)
@@ -175,6 +174,25 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
                        params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
                        str(doc.get("ceilings", "datasheet")), {str(k): str(v) for k, v in unconstrained.items()})
+
+
+def _canonical(hardware: str) -> str:
+    from inferonomics.symbolic import catalog  # noqa: PLC0415
+
+    return catalog.hardware(hardware).name
+
+
+def calibration_for(hardware: str, path: str | Path | None = None) -> tuple[Calibration, str]:
+    """The calibration a prediction for catalog ``hardware`` uses, and a sentence saying which and how it
+    was carried over (every output that uses a calibration prints it)."""
+    from inferonomics.optimize.calibration.shipped import Choice, choose  # noqa: PLC0415
+
+    name = _canonical(hardware)
+    if path is not None:
+        cal = load_calibration(path)
+        return cal, Choice(cal.hardware, str(path), "user file").describe(name)
+    choice = choose(name)
+    return load_calibration(hardware=name), choice.describe(name)
 
 
 def _check_parameters(where: str, params: dict[str, Parameter]) -> None:

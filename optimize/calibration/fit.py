@@ -25,7 +25,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
      ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_bw_torch", "eta_bw_fp8_block", "eta_bw_act",
       "kernel_overhead_s", "kernel_overhead_fp8_s", "kloop_rate_bytes_per_s", "kloop_rate_fp8_block_bytes_per_s",
       "splitk_chunk_bytes", "gemm_overlap_exp", "l2_bandwidth_per_sm_bytes_per_s", "launch_overhead_s",
-      "quant_overhead_s")),
+      "quant_overhead_s", "eta_flop_fp4", "kloop_rate_fp4_bytes_per_s")),
     (("decode_attention",),
      ("eta_kv", "attn_kernel_s", "attn_item_s", "attn_blocks_per_seq")),
     (("collectives",), ("eta_link", "link_latency_s", "collective_base_s", "eta_link_nccl", "nccl_base_s")),
@@ -136,10 +136,13 @@ def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, .
 
 
 def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
-        use_measured_ceilings: bool = False) -> FitResult:
+        use_measured_ceilings: bool = False, prior: tuple[str, dict[str, float]] | None = None) -> FitResult:
     """Least-squares fit of :data:`PARAMETERS`, stage by stage (:data:`STAGES`), on the fit split of ``meas``.
 
-    A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN).
+    A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN) and its
+    parameters are listed in ``unconstrained``. With ``prior`` = (card, values), another card's fit, every stage
+    starts from those values and a stage without data keeps them ("transferred"): how a card with kernel data
+    only gets its serving-level terms.
     With ``use_measured_ceilings`` the efficiencies are fractions of ceilings.csv's measured copy bandwidth
     and GEMM rates instead of the datasheet's.
     """
@@ -147,18 +150,26 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
     meas = _of_card(meas, hw)
     base = hardware_env(hw, meas.ceilings_for(hw) if use_measured_ceilings else None)
     values = {**{n: v[0] for n, v in PARAMETERS.items()}, **FIXED}
+    if prior is not None:
+        values.update({n: v for n, v in prior[1].items() if n in values})
     sigma = {**{n: float("nan") for n in PARAMETERS}, **{n: 0.0 for n in FIXED}}
     converged, messages, cost = True, [], 0.0
     unconstrained: dict[str, str] = {}
     for kinds, names in STAGES:
         groups = _groups(meas, {**base, **values}, kinds)
         if not groups:
-            unconstrained.update((n, f"no usable {'/'.join(kinds)} rows") for n in names)
+            why = f"no usable {'/'.join(kinds)} rows"
+            if prior is not None:
+                why += f": transferred from the {prior[0]} fit"
+            unconstrained.update((n, why) for n in names)
             continue
         res, scale = _fit_stage({**base, **values}, groups, names, max_nfev)
         values.update(zip(names, (res.x * scale).tolist()))
         sigma.update(zip(names, _uncertainty(res, scale).tolist()))
-        unconstrained.update(unidentified(res.jac, names))
+        free = unidentified(res.jac, names)
+        if prior is not None:  # the optimizer leaves a free parameter where it started: the prior's value
+            free = {n: f"{why}: transferred from the {prior[0]} fit" for n, why in free.items()}
+        unconstrained.update(free)
         ok = bool(res.success) and res.status > 0
         converged &= ok
         messages.append(f"{'+'.join(kinds)}: {res.message}")

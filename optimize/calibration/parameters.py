@@ -21,6 +21,8 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "kernel_overhead_fp8_s": (8e-6, 0.0, 1e-3),
     "kloop_rate_bytes_per_s": (1.7e9, 1e7, 1e12),
     "kloop_rate_fp8_block_bytes_per_s": (1e9, 1e7, 1e12),
+    "eta_flop_fp4": (0.5, 0.05, 1.0),
+    "kloop_rate_fp4_bytes_per_s": (5e8, 1e7, 1e12),
     "splitk_chunk_bytes": (6e3, 128.0, 1e7),
     "gemm_overlap_exp": (1.3, 1.0, 10.0),
     # per SM: 1.6x the H100's HBM rate over its 132 SMs is ~40 GB/s; the bounds span 1-1000 GB/s

@@ -47,16 +47,21 @@ def moe_uniform_check(meas: Measurements) -> dict[str, object] | None:
                                                                 atol=1e-3))}
 
 
-def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceilings: bool | None = None
-             ) -> ValidationResult:
-    """Compare predictions with every usable row of ``meas``; each table on its own card's datasheet.
+def validate(meas: Measurements, calibration: Calibration | None = None, *,
+             use_measured_ceilings: bool | None = None) -> ValidationResult:
+    """Compare predictions with every usable row of ``meas``; each table on its own card's datasheet, with
+    ``calibration`` or (None) each card's shipped calibration (:func:`.calfile.calibration_for`).
 
     ``use_measured_ceilings`` (default: as the calibration was fitted) takes ceilings.csv's copy bandwidth
     and GEMM rates as the rates the fitted efficiencies scale; a datasheet-fitted calibration applied to
     measured ceilings double-counts the gap, so fit with ``calibrate --use-measured-ceilings`` to compare.
     """
+    from inferonomics.optimize.calibration.calfile import calibration_for  # noqa: PLC0415
+
+    cards = {hw: ((calibration, f"calibration fitted on {calibration.hardware}") if calibration is not None
+                  else calibration_for(hw)) for hw in meas.hardware}
     if use_measured_ceilings is None:
-        use_measured_ceilings = calibration.ceilings == "measured"
+        use_measured_ceilings = any(cal.ceilings == "measured" for cal, _ in cards.values())
     all_parts, test_parts = [], []
     by_kind: dict[str, list] = {k: [] for k in KINDS}
     by_kind_test: dict[str, list] = {k: [] for k in KINDS}
@@ -67,7 +72,7 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     subset_parts: dict[str, dict[str, list]] = {}
     for table in meas.tables:
         ceilings = meas.ceilings_for(table.hardware) if use_measured_ceilings else None
-        env = {**hardware_env(table.hardware, ceilings), **calibration.values}
+        env = {**hardware_env(table.hardware, ceilings), **cards[table.hardware][0].values}
         pred = predict_table(table, env)
         ok = usable(table, pred)
         test = ok & held_out(table)
@@ -98,8 +103,8 @@ def validate(meas: Measurements, calibration: Calibration, *, use_measured_ceili
     summary["subsets"] = {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
                                 for split, v in acc.items()} for key, acc in subset_parts.items()}
     summary["by_file"] = by_file
-    summary["calibration"] = {"hardware": calibration.hardware, "model_version": calibration.model_version,
-                              "date": calibration.date}
+    summary["calibration"] = {hw: {"hardware": cal.hardware, "model_version": cal.model_version,
+                                   "date": cal.date, "used": note} for hw, (cal, note) in cards.items()}
     summary["measured_ceilings"] = bool(use_measured_ceilings and any(meas.ceilings_for(h) for h in meas.hardware))
     summary["moe_uniform_check"] = moe_uniform_check(meas)
     if any(t.source == "nvidia" for t in meas.tables):

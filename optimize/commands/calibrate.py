@@ -24,13 +24,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--date", metavar="YYYY-MM-DD", help="date to record (default: today)")
     cal.add_argument("--use-measured-ceilings", action="store_true",
                      help="fit efficiencies as fractions of ceilings.csv's measured rates, not the datasheet's")
+    cal.add_argument("--prior", metavar="FILE|shipped|none", default=None,
+                     help="start from this calibration's values and keep them where the data say nothing (default: "
+                          "the shipped fit when fitting another card than it, e.g. B200 kernels from the H100 fit; "
+                          "none: generic starting values)")
     cal.add_argument("--json", action="store_true", help="print the result as JSON")
     cal.set_defaults(func=run_calibrate)
 
     val = subparsers.add_parser("validate", help="compare predictions with measurements, per file and kind",
                                 description="Predict every measured row from datasheet figures plus a calibration.")
     val.add_argument("--measurements", required=True, metavar="DIR")
-    val.add_argument("--calibration", metavar="FILE", help="calibration TOML (default: the shipped H100 one)")
+    val.add_argument("--calibration", metavar="FILE",
+                     help="calibration TOML for every card (default: each card's shipped calibration: its own fit, "
+                          "else its architecture sibling's, else the H100's)")
     val.add_argument("--use-measured-ceilings", action="store_true", default=None,
                      help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's "
                           "(default: as the calibration was fitted)")
@@ -66,7 +72,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
     ensure_writable(args.output)  # before the fit, not after it
     cal = calibrate(args.measurements, hardware=args.hardware, date=args.date,
-                    use_measured_ceilings=args.use_measured_ceilings)
+                    use_measured_ceilings=args.use_measured_ceilings, prior=_prior(args.prior, args.hardware))
     write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION))
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
@@ -96,11 +102,28 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prior(choice: str | None, hardware: str | None):
+    """The calibration a fit starts from: a file, the shipped H100 fit, or none (generic starting values)."""
+    from inferonomics.optimize.calibration import load_calibration  # noqa: PLC0415
+    from inferonomics.optimize.calibration.shipped import FALLBACK  # noqa: PLC0415
+    from inferonomics.symbolic import catalog  # noqa: PLC0415
+
+    if choice == "none":
+        return None
+    if choice == "shipped":
+        return load_calibration()
+    if choice is not None:
+        return load_calibration(choice)
+    if hardware and catalog.hardware(hardware).name != FALLBACK:
+        return load_calibration()
+    return None
+
+
 def run_validate(args: argparse.Namespace) -> int:
     from inferonomics.optimize.calibration import load_calibration, read_measurements  # noqa: PLC0415
     from inferonomics.optimize.calibration.validate import validate, validation_png  # noqa: PLC0415
 
-    cal = load_calibration(args.calibration)
+    cal = load_calibration(args.calibration) if args.calibration else None
     if args.plot:
         ensure_writable(args.plot, flag="--plot")
     meas = read_measurements(args.measurements)
@@ -111,8 +134,9 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(s), indent=2))
         return 0
-    print(f"validation against {meas.root} (calibration: {cal.hardware}, {cal.date}; "
-          f"ceilings: {'measured' if s['measured_ceilings'] else 'datasheet'})")
+    print(f"validation against {meas.root} (ceilings: {'measured' if s['measured_ceilings'] else 'datasheet'})")
+    for hw, c in s["calibration"].items():
+        print(f"  {hw}: {c['used']}, {c['date']}")
     if "attribution" in s:
         print(f"data: {s['attribution']}")
     head = f"  {'':44s} {'rows':>7s} {'MAPE%':>7s} {'med%':>7s} {'p90%':>7s}  worst"
