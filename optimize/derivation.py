@@ -21,7 +21,7 @@ FIGURES = (
     ("roofline", "Roofline of the essay's H100 (3e15 FLOP/s, 3e12 B/s) with decode at several batch sizes."),
     ("utilization", "Utilization against batch for the essay's model; the break-even batch B* = 500 is marked."),
     ("cost", "Chip-hours per million tokens against batch (multiply by a price); flat beyond B*."),
-    ("context", "Break-even batch against context with an illustrative KV cache; it vanishes at c*."),
+    ("context", "Break-even batch against context with an illustrative KV cache; it diverges at c*."),
 )
 
 

@@ -38,7 +38,7 @@ def essay_example() -> EssayExample:
         "batch": 1.0,
         "context": 0.0,  # the essay ignores the KV cache
         "minutes_per_day": 10.0,
-        "peak_to_mean": 1.0,
+        "mean_to_trough": 1.0,  # a flat day: the essay's 144K users
     }
     # Not in the essay: figures we assume to show the refinements (KV cache, TP communication).
     # They are labelled as assumptions wherever they are printed.
@@ -46,6 +46,7 @@ def essay_example() -> EssayExample:
         "n_layers": 160.0,
         "d_model": 25600.0,
         "kv_bytes_per_token": 327680.0,  # 2 (K,V) x 160 layers x 8 KV heads x 128 dims x 1 byte
+        "n_kv_heads": 8.0,  # the 8 KV heads of the line above: past TP 8 heads are replicated
         "context_example": 4096.0,
         "link_latency_s": 1e-6,
         "allreduces_per_layer": 2.0,
