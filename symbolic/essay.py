@@ -11,7 +11,9 @@ CLAIMS = {
     "memory_ms": "... and ~27 ms reading weights per token",
     "utilization_at_batch_1": "for ~0.2% utilization",
     "utilization_at_batch_100": "batching 100 users lifts that to ~20%",
-    "break_even_batch": "the essay puts break-even at ~1000 users (one FLOP per parameter); with 2 FLOPs it is 500",
+    "break_even_batch": ("the essay counts 2 FLOPs per parameter (3.2e12 ops for 1.6e12 parameters), but its ~1000 "
+                         "break-even users is the raw FLOP:byte ratio F/W; 2 FLOPs per weight byte make it "
+                         "F b_w/(2W) = 500"),
     "min_user_base": "a service needs about 1000 concurrent users; at 10 minutes per user per day that is ~144K users",
 }
 

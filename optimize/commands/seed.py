@@ -42,6 +42,8 @@ def seed_numbers(*, deployment: bool = True) -> dict:
         "utilization_at_batch_100": at100.utilization,
         "break_even_batch": bstar,
         "essay_break_even_batch": ex.essay_break_even_claim,
+        # the essay's 3e15 FLOP/s is a round figure: the H100 SXM datasheet's dense fp8 rate is 1.979e15
+        "break_even_batch_h100_datasheet_fp8": _datasheet_break_even("h100-sxm", "fp8"),
         "min_user_base": users.evaluate(dict(v, concurrency=ex.essay_concurrency)),
         "min_user_base_at_break_even": users.evaluate(dict(v, concurrency=bstar)),
         "refinements": {
@@ -74,6 +76,15 @@ def seed_numbers(*, deployment: bool = True) -> dict:
         "min_user_base_at_50pct_utilization_refined": dep.get("users", {}).get("min_user_base"),
         "users_at_50pct": {"essay_assumptions": dep["essay_assumptions"].get("users"), "refined": dep.get("users")},
     }
+
+
+def _datasheet_break_even(hardware: str, precision: str) -> float:
+    from inferonomics.symbolic.catalog.loader import lookup
+
+    h = lookup("hardware", hardware)
+    return get_formula("break_even_batch").evaluate({"peak_flop_per_s": h.peak_flop_per_s[precision],
+                                                    "hbm_bandwidth_bytes_per_s": h.hbm_bandwidth_bytes_per_s,
+                                                    "bytes_per_weight": 1.0})
 
 
 def _deployment_line(label: str, d: dict) -> str:
@@ -115,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
         f"  user base at C = B*    {n['min_user_base_at_break_even']:,.0f}",
         "",
         "Where the derivation refines the essay",
-        f"  * 2 FLOPs per parameter (multiply + add): B* = F b_w/(2W) = {n['break_even_batch']:.0f}, "
-        f"not the essay's {n['essay_break_even_batch']:.0f}.",
+        f"  * The essay counts 2 FLOPs per parameter (3.2e12 ops for 1.6e12), but its break-even "
+        f"~{n['essay_break_even_batch']:.0f} is the raw FLOP:byte ratio F/W;",
+        f"      2 FLOPs per weight byte make it B* = F b_w/(2W) = {n['break_even_batch']:.0f} "
+        f"(at the H100's dense fp8 datasheet rate, 1.979e15 FLOP/s over 3.35 TB/s: "
+        f"{n['break_even_batch_h100_datasheet_fp8']:.0f}; the essay's 3e15 is a round figure).",
         f"  * KV cache (assumed {r['assumed']['kv_bytes_per_token']:.0f} B/token, "
         f"{r['assumed']['n_kv_heads']:.0f} KV heads, context {r['assumed']['context_example']:.0f}): "
         f"at TP 8 B*_kv = {r['break_even_batch_with_kv_tp8']:.0f} and c* = {r['critical_context_tp8']:,.0f} tokens; "
