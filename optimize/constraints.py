@@ -14,7 +14,8 @@ Conventions (documented here once, used by the solver, the oracle and the CLI):
   and 2 GB for the framework (CUDA context, allocator slack, graphs).
 * Demand from users: ``users x (minutes_per_day / 1440) x peak_to_mean x tokens_per_active_minute / 60``
   tokens/s: the fleet is sized for the daily PEAK, ``peak_to_mean`` (rho_pk) times the mean demand (the
-  minimum user base, which keeps a replica busy at the daily TROUGH, uses mean_to_trough, rho_tr); ``tokens_per_active_minute`` defaults to 600 (an assumption: 10 tokens/s read while active).
+  minimum user base, which keeps a replica busy at the daily TROUGH, uses mean_to_trough, rho_tr);
+  ``tokens_per_active_minute`` defaults to 600 (an assumption: 10 tokens/s read while active).
 """
 
 from __future__ import annotations

@@ -586,8 +586,8 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
     r"""Utilization rises with the batch (tokens per step over a step that grows at most affinely), so the
     smallest batch ``B_u`` reaching ``target`` is found by bisection on the integers up to ``B_max``; the user
     base is the closed form min_user_base, :math:`1440\,C\rho_{tr}/m` with ``C = B_u`` concurrent users on one
-    replica even at the daily trough (``mean_to_trough`` = mean/trough concurrency). ``only`` = (hardware, precision label, tp) restricts the search to one option; otherwise the
-    option needing the fewest users wins."""
+    replica even at the daily trough (``mean_to_trough`` = mean/trough concurrency). ``only`` = (hardware,
+    precision label, tp) restricts the search to one option; otherwise the option needing the fewest users wins."""
     from inferonomics.symbolic.formulas import get_formula
 
     if not 0 < target <= 1:

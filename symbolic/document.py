@@ -51,7 +51,8 @@ INTRO = (
 MODEL_TEXT = (
     "A replica is t chips in tensor parallelism; each chip does 1/t of the FLOPs and reads 1/t of the weights "
     "and 1/min(t, h_kv) of the KV cache: an attention head is never split, so beyond t = h_kv KV heads the "
-    "heads are replicated and each chip reads B c k/h_kv. Rates F and W are per chip; efficiencies eta scale the datasheet rates (the ideal "
+    "heads are replicated and each chip reads B c k/h_kv. Rates F and W are per chip; efficiencies eta scale "
+    "the datasheet rates (the ideal "
     "model sets them to 1 and the fixed costs to 0; a calibration fitted to measurements sets them otherwise). "
     "Two overlap policies are offered: 'step' puts the whole step on one roofline, as the essay and Epoch AI's "
     "simple model do; 'per-op' puts the weight matmuls and attention each on their own roofline and adds them, "

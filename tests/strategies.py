@@ -21,7 +21,8 @@ RANGES = {
     "tp": (1, 64), "replicas": (1, 1000), "allreduces_per_layer": (1, 4),
     "eta_flop": (0.3, 1), "eta_bw": (0.3, 1), "eta_kv": (0.3, 1), "overhead_s": (1e-6, 1e-3),
     "layer_overhead_s": (1e-7, 1e-4),
-    "minutes_per_day": (1, 600), "peak_to_mean": (1, 5), "mean_to_trough": (1, 10), "concurrency": (1, 1e5), "api_price_usd_per_mtok": (0.05, 100),
+    "minutes_per_day": (1, 600), "peak_to_mean": (1, 5), "mean_to_trough": (1, 10), "concurrency": (1, 1e5),
+    "api_price_usd_per_mtok": (0.05, 100),
     # results used as unknowns
     "utilization": (1e-4, 1), "time_per_token": (1e-4, 1), "user_base": (1, 1e8),
 }

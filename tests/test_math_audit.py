@@ -164,7 +164,8 @@ def test_latency_floor_includes_the_per_layer_cost():
 
 def test_critical_context_with_attention_flops_counted():
     v = {"total_params": 8e9, "bytes_per_weight": 2.0, "peak_flop_per_s": 1e15, "hbm_bandwidth_bytes_per_s": 3e12,
-         "kv_bytes_per_token": 131072.0, "n_layers": 32.0, "d_model": 4096.0, "d_attn": 4096.0, "tp": 1.0, "n_kv_heads": 8.0,
+         "kv_bytes_per_token": 131072.0, "n_layers": 32.0, "d_model": 4096.0, "d_attn": 4096.0, "tp": 1.0,
+         "n_kv_heads": 8.0,
          "batch": 1e12}  # a batch so large that the shared weight read no longer matters
 
     def gap(c: float) -> float:

@@ -263,7 +263,8 @@ def run_users(args: argparse.Namespace) -> int:
         print_json(ub.as_json())
     elif ub.users is not None:
         p = ub.point
-        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} at {p.precision}, "
+        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
+              f"at {p.precision}, "
               f"{p.step_s * 1e3:.2f} ms/token, utilization {p.utilization:.1%})")
     if ub.users is None:
         print(f"inferonomics users: infeasible: {ub.reason}", file=sys.stderr)

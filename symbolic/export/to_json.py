@@ -4,7 +4,8 @@ Keys: ``schema``, ``provenance``, ``name``, ``notation``, ``meaning``, ``unit``,
 ``assumptions``, ``args`` (in the record's order, each with ``name``, ``unit``, ``latex``,
 ``meaning`` from the symbol table, ``null`` for a name outside it), ``expr``, ``conditions``
 (each ``{"tree", "text"}``), ``error_bound`` (for an approximation, the tree of its bound on
-``|expr - root|/root``; ``null`` when ``expr`` is exact) and ``sha256`` (of the canonical ``{"args", "conditions", "expr"}``).
+``|expr - root|/root``; ``null`` when ``expr`` is exact) and ``sha256`` (of the canonical
+``{"args", "conditions", "expr"}``).
 With ``steps=True`` also ``unknown``, ``residual``, ``steps`` (each ``{"lhs", "rhs", "why"}``) and
 ``bracket``, enough for ``load_formula`` to rebuild the full ClosedForm.
 """
