@@ -270,3 +270,33 @@ def test_dense_example_labels_the_hop_latency_an_assumption():
     assert "ASSUMPTION" in dense.setting and f"alpha = {alpha_us:g} microseconds" in dense.setting
     rows = {r[0]: r[2] for r in dense.rows}
     assert rows["critical context at TP 16 (KV heads replicated)"].startswith("729")
+
+
+def test_solver_memory_counts_replicated_kv_heads():
+    import dataclasses
+
+    from inferonomics.optimize.essay import essay_problem
+    from inferonomics.optimize.solver import solve
+
+    problem = essay_problem(tpot_slo_s=None)
+    plat = dataclasses.replace(problem.space.platforms[0], tps=(32,))
+    problem = dataclasses.replace(problem, space=dataclasses.replace(problem.space, platforms=(plat,)))
+    # by hand: 80 GB less 5% and 2 GB = 74 GB usable; weights 1.6e12/32 = 50 GB; each sequence keeps
+    # 4096 tokens x 327,680 B over min(32, 8) = 8 chips = 167.8 MB: floor(24e9 / 167,772,160) = 143
+    assert solve(problem).point.batch == 143
+
+
+# -- the API crossover, two ways ------------------------------------------------------------------------
+
+
+def test_api_price_crossover_by_hand_and_by_the_step_model():
+    v = {"price_usd_per_chip_hour": 2.0, "total_params": 7e10, "bytes_per_weight": 2.0,
+         "hbm_bandwidth_bytes_per_s": 3.35e12, "api_price_usd_per_mtok": 1.0, "peak_flop_per_s": 9.89e14,
+         "tp": 4.0}
+    b_pi = get_formula("api_price_crossover").evaluate(v)
+    # by hand: $2/h x 1.4e11 B / (3600 s/h x 3.35e12 B/s x $1/Mtok) x 1e6 tokens/Mtok = 23.22
+    assert b_pi == pytest.approx(2 * 1.4e11 * 1e6 / (3600 * 3.35e12 * 1.0), rel=1e-12)
+    # the step model's cost per Mtok at that (memory-bound) batch is the API price
+    assert evaluate_step(dict(v, batch=b_pi)).cost_usd_per_million_tokens == pytest.approx(1.0, rel=1e-12)
+    users = get_formula("api_price_crossover_users").evaluate(dict(v, minutes_per_day=10.0, mean_to_trough=3.0))
+    assert users == pytest.approx(b_pi * 3 * 1440 / 10, rel=1e-12)
