@@ -300,3 +300,11 @@ def test_api_price_crossover_by_hand_and_by_the_step_model():
     assert evaluate_step(dict(v, batch=b_pi)).cost_usd_per_million_tokens == pytest.approx(1.0, rel=1e-12)
     users = get_formula("api_price_crossover_users").evaluate(dict(v, minutes_per_day=10.0, mean_to_trough=3.0))
     assert users == pytest.approx(b_pi * 3 * 1440 / 10, rel=1e-12)
+
+
+def test_economics_user_base_is_the_min_user_base_record():
+    import sympy as sp
+
+    from inferonomics.symbolic import economics
+
+    assert sp.simplify(economics.user_base() - get_formula("min_user_base").expr) == 0
