@@ -308,3 +308,15 @@ def test_economics_user_base_is_the_min_user_base_record():
     from inferonomics.symbolic import economics
 
     assert sp.simplify(economics.user_base() - get_formula("min_user_base").expr) == 0
+
+
+def test_sweep_memory_counts_replicated_kv_heads():
+    from inferonomics.optimize.constraints import Workload
+    from inferonomics.optimize.essay import essay_problem
+    from inferonomics.optimize.sweep import tiles
+
+    space = essay_problem().space
+    (tile,) = tiles(space, [32], np.array([10.0]), np.array([4096.0]), Workload(2048.0, 2048.0, mixed=False),
+                    essay_problem().reserve, np.float64)
+    # by hand: 1.6e12/32 B of weights + 10 x 4096 x 327,680 B over min(32, 8) chips
+    assert float(np.ravel(tile.memory_bytes)[0]) == pytest.approx(1.6e12 / 32 + 10 * 4096 * 327680 / 8, rel=1e-12)
