@@ -72,7 +72,7 @@ def break_even_batch_with_kv() -> ClosedForm:
         ),
         conditions=(cond,),
         condition_text=("the context is below the critical context: 2 N W > c k F max(1, t/h_kv)",),
-        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED, KV_HEADS),
+        assumptions=(DENSE, STEP_POLICY, ATTN_FLOPS, NO_FIXED, KV_HEADS),
         bracket=(sp.S.Zero, 4 * expr),
     )
 
