@@ -8,11 +8,14 @@ Conventions (documented here once, used by the solver, the oracle and the CLI):
 * With the calibrated serving model (the default for catalog deployments, optimize.serving_step), TPOT is
   the mean step under in-flight batching at the average context ``isl + osl/2`` and TTFT is the prompt's
   step beside the running batch, exactly as ``validate`` computes them; memory still uses ``isl + osl``.
-* Memory per chip: ``N b_w / t + B (isl + osl) k / t`` must fit in the usable HBM,
+* Memory per chip: ``N b_w / t + B (isl + osl) k / min(t, h_kv)`` (replicated KV heads are stored on every
+  chip that holds them) must fit in the usable HBM,
   ``M (1 - activation_reserve_fraction) - framework_reserve_bytes``; defaults 5 % of HBM for activations
   and 2 GB for the framework (CUDA context, allocator slack, graphs).
 * Demand from users: ``users x (minutes_per_day / 1440) x peak_to_mean x tokens_per_active_minute / 60``
-  tokens/s; ``tokens_per_active_minute`` defaults to 600 (an assumption: 10 tokens/s read while active).
+  tokens/s: the fleet is sized for the daily PEAK, ``peak_to_mean`` (rho_pk) times the mean demand (the
+  minimum user base, which keeps a replica busy at the daily TROUGH, uses mean_to_trough, rho_tr);
+  ``tokens_per_active_minute`` defaults to 600 (an assumption: 10 tokens/s read while active).
 """
 
 from __future__ import annotations

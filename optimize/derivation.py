@@ -21,7 +21,7 @@ FIGURES = (
     ("roofline", "Roofline of the essay's H100 (3e15 FLOP/s, 3e12 B/s) with decode at several batch sizes."),
     ("utilization", "Utilization against batch for the essay's model; the break-even batch B* = 500 is marked."),
     ("cost", "Chip-hours per million tokens against batch (multiply by a price); flat beyond B*."),
-    ("context", "Break-even batch against context with an illustrative KV cache; it vanishes at c*."),
+    ("context", "Break-even batch against context with an illustrative KV cache; it diverges at c*."),
 )
 
 
@@ -47,8 +47,9 @@ def _essay() -> Example:
         "The essay's example",
         "A 1.6e12-parameter dense model with 8-bit weights on 20 H100s at the essay's round figures "
         "(3e15 FLOP/s, 3e12 B/s), 20-way tensor parallelism, 1000 concurrent users at 10 minutes a day. "
-        "The KV and communication rows use illustrative figures (327,680 KV bytes per token, 160 layers, "
-        "1 microsecond per all-reduce hop) that the essay does not give.",
+        "The KV and communication rows use illustrative figures (327,680 KV bytes per token, 8 KV heads, "
+        "160 layers, 1 microsecond per all-reduce hop) that the essay does not give. At TP 20 the 8 KV heads "
+        "are replicated 2.5 times over, which brings the critical context below the 4096-token context.",
         (
             ("compute per token", "", _g(n["compute_ms"], "ms")),
             ("weight reads per token", "", _g(n["memory_ms"], "ms")),
@@ -57,8 +58,13 @@ def _essay() -> Example:
             ("break-even batch", "break_even_batch", _g(n["break_even_batch"])),
             ("minimum user base (C = 1000)", "min_user_base", _g(n["min_user_base"])),
             ("user base at C = B*", "min_user_base", _g(n["min_user_base_at_break_even"])),
-            ("break-even batch at 4096 context", "break_even_batch_with_kv", _g(r["break_even_batch_with_kv"])),
-            ("critical context", "critical_context", _g(r["critical_context"], "tokens")),
+            ("break-even batch at 4096 context, TP 8", "break_even_batch_with_kv",
+             _g(r["break_even_batch_with_kv_tp8"])),
+            ("critical context, TP 8", "critical_context", _g(r["critical_context_tp8"], "tokens")),
+            ("break-even batch at 4096 context, TP 20", "break_even_batch_with_kv",
+             "none: beyond the critical context" if r["break_even_batch_with_kv"] is None
+             else _g(r["break_even_batch_with_kv"])),
+            ("critical context, TP 20", "critical_context", _g(r["critical_context"], "tokens")),
             ("batch-1 latency with TP communication", "latency_floor", _g(r["latency_floor_ms_with_comm"], "ms")),
             ("optimal TP degree", "optimal_tp_degree", _g(r["optimal_tp_degree"])),
         ),
@@ -67,22 +73,29 @@ def _essay() -> Example:
 
 def _dense() -> Example:
     v = catalog.bind("llama3.1-70b", "h100-sxm", "bf16")
-    v.update(tp=8.0, allreduces_per_layer=2.0, overhead_s=0.0)
+    v.update(tp=8.0, allreduces_per_layer=2.0, overhead_s=0.0, layer_overhead_s=0.0)
     c = 1024.0
     return Example(
         "A modern dense model: Llama-3.1-70B on H100 SXM, bf16",
         "Catalog figures (datasheet rates, ideal model): "
         f"N = {_g(v['total_params'])} parameters counted from the architecture, "
-        f"{_g(v['kv_bytes_per_token'])} KV bytes per token (GQA, 8 KV heads), "
-        f"F = {_g(v['peak_flop_per_s'])} FLOP/s, W = {_g(v['hbm_bandwidth_bytes_per_s'])} B/s, 8-way TP.",
+        f"{_g(v['kv_bytes_per_token'])} KV bytes per token (GQA, {v['n_kv_heads']:.0f} KV heads), "
+        f"F = {_g(v['peak_flop_per_s'])} FLOP/s, W = {_g(v['hbm_bandwidth_bytes_per_s'])} B/s, 8-way TP. "
+        f"The hop latency alpha = {v['link_latency_s'] * 1e6:g} microseconds in the latency rows is the catalog's "
+        "ASSUMPTION (a placeholder, not a published figure), and so are the latency and optimal TP degree "
+        "that follow from it. Past TP 8 the 8 KV heads are replicated: at TP 16 the critical context halves.",
         (
             ("break-even batch, weights only", "break_even_batch", _g(get_formula("break_even_batch").evaluate(v))),
             ("break-even batch at 1024 context", "break_even_batch_with_kv",
              _g(get_formula("break_even_batch_with_kv").evaluate(dict(v, context=c)))),
             ("critical context", "critical_context", _g(get_formula("critical_context").evaluate(v), "tokens")),
+            ("critical context at TP 16 (KV heads replicated)", "critical_context",
+             _g(get_formula("critical_context").evaluate(dict(v, tp=16.0)), "tokens")),
             ("break-even batch at 8192 context", "break_even_batch_with_kv", "none: beyond the critical context"),
-            ("batch-1 latency at TP 8", "latency_floor", _g(get_formula("latency_floor").evaluate(v) * 1e3, "ms")),
-            ("optimal TP degree", "optimal_tp_degree", _g(get_formula("optimal_tp_degree").evaluate(v))),
+            ("batch-1 latency at TP 8 (alpha assumed)", "latency_floor",
+             _g(get_formula("latency_floor").evaluate(v) * 1e3, "ms")),
+            ("optimal TP degree (alpha assumed)", "optimal_tp_degree",
+             _g(get_formula("optimal_tp_degree").evaluate(v))),
         ),
     )
 

@@ -28,9 +28,9 @@ def essay_problem(tpot_slo_s: float = TPOT_SLO_S, refined: bool = True) -> Probl
     ex = essay_example()
     ill = ex.illustrative
     values = {k: v for k, v in ex.values.items() if k not in ("tp", "batch", "context", "minutes_per_day",
-                                                             "peak_to_mean")}
+                                                             "mean_to_trough")}
     if refined:
-        values.update({k: ill[k] for k in ("n_layers", "d_model", "kv_bytes_per_token", "link_latency_s",
+        values.update({k: ill[k] for k in ("n_layers", "d_model", "kv_bytes_per_token", "n_kv_heads", "link_latency_s",
                                            "allreduces_per_layer", "link_bandwidth_bytes_per_s",
                                            "bytes_per_activation")})
     values["hbm_capacity_bytes"] = 80e9  # "80 GB"
@@ -63,6 +63,6 @@ def _one(problem: Problem) -> dict:
     if best.optimal:
         p = best.point
         ub = users_at_utilization(problem, TARGET_UTILIZATION, ex.values["minutes_per_day"],
-                                  ex.values["peak_to_mean"], only=(p.hardware, p.precision, p.tp))
+                                  ex.values["mean_to_trough"], only=(p.hardware, p.precision, p.tp))
         out["users"] = ub.as_json()
     return out

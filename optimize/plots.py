@@ -133,7 +133,7 @@ def context(ax, v: Mapping[str, float]) -> dict:
     ax.semilogy(c, curve, color="C4")
     ax.axvline(crit, color="C3", ls="--", label=f"critical context c* = {crit:,.0f} tokens")
     ax.set(xlabel="context c (tokens)", ylabel="break-even batch B*_kv",
-           title="KV reads raise the break-even batch, which vanishes at c*")
+           title="KV reads raise the break-even batch, which diverges at c*")
     return {"critical_context": crit}
 
 
@@ -142,13 +142,14 @@ def users(ax, v: Mapping[str, float]) -> dict:
     base = get_formula("min_user_base")
     u_star = base.evaluate(dict(v, concurrency=bstar))
     n_users = np.logspace(1, np.log10(u_star) + 1.5, 300)
-    conc = np.maximum(1.0, n_users * v["minutes_per_day"] / (1440 * v["peak_to_mean"]))
+    # concurrency at the daily trough: the mean, n m/1440, over the mean-to-trough ratio (as min_user_base)
+    conc = np.maximum(1.0, n_users * v["minutes_per_day"] / (1440 * v["mean_to_trough"]))
     f = get_formula("utilization")
     w = _weights_only(v)
     util = lambdify_numpy(f.args, f.expr)(*[conc if a.name == "batch" else w[a.name] for a in f.args])
     ax.semilogx(n_users, util * 100, color="C1")
     ax.axvline(u_star, color="C3", ls="--", label=f"user base at B*: {u_star:,.0f}")
-    ax.set(xlabel="registered users (one replica)", ylabel="utilization (% of peak FLOP/s)",
+    ax.set(xlabel="registered users (one replica)", ylabel="utilization at the daily trough (% of peak FLOP/s)",
            title="Economies of scale: utilization against the user base")
     return {"user_base_at_break_even": u_star}
 
@@ -167,7 +168,7 @@ def render(kind: str, values: Mapping[str, float], fmt: str = "png") -> tuple[by
         raise UnknownNameError("plot kind", kind, KINDS)
     v = bind_values(values)
     v.setdefault("minutes_per_day", 10.0)
-    v.setdefault("peak_to_mean", 1.0)
+    v.setdefault("mean_to_trough", 1.0)
     import matplotlib
 
     with matplotlib.rc_context(_RC):  # the caller's matplotlib settings are left as they were

@@ -122,7 +122,7 @@ def ttft_expr(moe: bool) -> sp.Expr:
     flops = M.matmul_flops(batch=zero, prefill=s.isl) + M.attention_flops(batch=zero, context=zero, prefill=s.isl)
     weights = moe_weights(s.isl) if moe else M.weight_bytes()
     return (sp.Max(M.t_compute(flops), M.t_memory(weights), evaluate=False)  # see model.t_step
-            + M.t_comm(batch=s.isl) + M.t_overhead())
+            + M.t_comm(s.isl) + M.t_overhead())
 
 
 # -- one option ----------------------------------------------------------------------------------------
@@ -164,11 +164,16 @@ def step_at(c: Compiled, vec: list, batch: float) -> float:
     return c.parts(*vec)[4]
 
 
+def kv_chips(vec: list) -> float:
+    """Chips the KV cache is split over, min(t, h_kv): replicated KV heads take memory on every chip holding
+    them, as they cost reads (symbolic.model.kv_chips)."""
+    return min(vec[_INDEX["tp"]], vec[_INDEX["n_kv_heads"]])
+
+
 def memory_per_chip(vec: list, batch: float, workload: Workload) -> float:
     g = vec.__getitem__
-    t = g(_INDEX["tp"])
-    return (g(_INDEX["total_params"]) * g(_INDEX["bytes_per_weight"])
-            + batch * workload.context * g(_INDEX["kv_bytes_per_token"])) / t
+    return (g(_INDEX["total_params"]) * g(_INDEX["bytes_per_weight"]) / g(_INDEX["tp"])
+            + batch * workload.context * g(_INDEX["kv_bytes_per_token"]) / kv_chips(vec))
 
 
 @dataclass(frozen=True)
@@ -304,7 +309,7 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
         ev.miss = (ev.ttft_s / problem.ttft_slo_s, f"prefill of {wl.isl:g} tokens takes {ev.ttft_s * 1e3:.4g} ms "
                    f"on {where}; the TTFT SLO is {problem.ttft_slo_s * 1e3:g} ms")
         return ev
-    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / option.tp
+    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / kv_chips(vec)
     b_mem = (ev.usable - w_chip) / kv_chip if kv_chip > 0 else math.inf
     bounds = {"max_batch": float(problem.max_batch), "memory": b_mem}
     if problem.tpot_slo_s is not None:
@@ -334,7 +339,7 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
 def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     """Largest integer B <= max_batch whose weights + KV fit (checked on the integers), and which bound it is."""
     wl, vec = problem.workload, ev.vec
-    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / ev.option.tp
+    kv_chip = wl.context * vec[_INDEX["kv_bytes_per_token"]] / kv_chips(vec)
     w_chip = memory_per_chip(vec, 0.0, wl)
     b_mem = (ev.usable - w_chip) / kv_chip if kv_chip > 0 else math.inf
     b = int(max(0, math.floor(min(b_mem, problem.max_batch))))
@@ -560,14 +565,14 @@ class UserBase:
     point: Point | None
     target_utilization: float
     minutes_per_day: float
-    peak_to_mean: float
+    mean_to_trough: float
     reason: str = ""
 
     def as_json(self) -> dict:
         p = self.point.as_json() if self.point else {}
         return {"status": self.status.value, "min_user_base": self.users, "concurrency": self.concurrency,
                 "target_utilization": self.target_utilization, "minutes_per_day": self.minutes_per_day,
-                "peak_to_mean": self.peak_to_mean, "reason": self.reason,
+                "mean_to_trough": self.mean_to_trough, "reason": self.reason,
                 **{k: p.get(k) for k in ("hardware", "precision", "tp", "batch", "batch_max", "step_ms",
                                          "utilization", "tokens_per_s", "cost_usd_per_million_tokens")}}
 
@@ -576,13 +581,13 @@ def utilization_at(ev: OptionEval, problem: Problem, batch: int) -> float:
     return make_point(ev, problem, batch, 1).utilization
 
 
-def users_at_utilization(problem: Problem, target: float, minutes_per_day: float, peak_to_mean: float = 1.0,
+def users_at_utilization(problem: Problem, target: float, minutes_per_day: float, mean_to_trough: float = 1.0,
                          only: tuple[str, str, int] | None = None) -> UserBase:
     r"""Utilization rises with the batch (tokens per step over a step that grows at most affinely), so the
     smallest batch ``B_u`` reaching ``target`` is found by bisection on the integers up to ``B_max``; the user
-    base is the closed form min_user_base, :math:`1440\,C\rho/m` with ``C = B_u`` concurrent users on one
-    replica. ``only`` = (hardware, precision label, tp) restricts the search to one option; otherwise the
-    option needing the fewest users wins."""
+    base is the closed form min_user_base, :math:`1440\,C\rho_{tr}/m` with ``C = B_u`` concurrent users on one
+    replica even at the daily trough (``mean_to_trough`` = mean/trough concurrency). ``only`` = (hardware,
+    precision label, tp) restricts the search to one option; otherwise the option needing the fewest users wins."""
     from inferonomics.symbolic.formulas import get_formula
 
     if not 0 < target <= 1:
@@ -628,10 +633,11 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
             best = (lo, make_point(ev, problem, lo, 1))
     if best is None:
         why = closest[1] if closest else "no option meets the SLO and memory constraints at batch 1"
-        return UserBase(Status.INFEASIBLE, None, None, None, target, minutes_per_day, peak_to_mean, why)
+        return UserBase(Status.INFEASIBLE, None, None, None, target, minutes_per_day, mean_to_trough, why)
     b, pt = best
-    users = form.evaluate({"concurrency": float(b), "minutes_per_day": minutes_per_day, "peak_to_mean": peak_to_mean})
-    return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, peak_to_mean)
+    users = form.evaluate({"concurrency": float(b), "minutes_per_day": minutes_per_day,
+                           "mean_to_trough": mean_to_trough})
+    return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, mean_to_trough)
 
 
 def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray) -> np.ndarray:

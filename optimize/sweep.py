@@ -106,7 +106,8 @@ def tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
             vec = [dtype(v.get(a.name, 1.0)) for a in ARGS]
             vec[_INDEX["context"]] = ctx
             w = v["total_params"] * v["bytes_per_weight"] / t
-            kv = v.get("kv_bytes_per_token", 0.0) / t
+            # a KV head is never split: past t = h_kv each chip stores whole, replicated heads
+            kv = v.get("kv_bytes_per_token", 0.0) / min(t, v["n_kv_heads"])
             usable = reserve.usable(v["hbm_capacity_bytes"]) if "hbm_capacity_bytes" in p.values else math.inf
             for start in range(0, batch.size, rows):
                 b = np.asarray(batch[start:start + rows], dtype=dtype)[:, None]

@@ -50,7 +50,9 @@ INTRO = (
 
 MODEL_TEXT = (
     "A replica is t chips in tensor parallelism; each chip does 1/t of the FLOPs and reads 1/t of the weights "
-    "and of the KV cache. Rates F and W are per chip; efficiencies eta scale the datasheet rates (the ideal "
+    "and 1/min(t, h_kv) of the KV cache: an attention head is never split, so beyond t = h_kv KV heads the "
+    "heads are replicated and each chip reads B c k/h_kv. Rates F and W are per chip; efficiencies eta scale "
+    "the datasheet rates (the ideal "
     "model sets them to 1 and the fixed costs to 0; a calibration fitted to measurements sets them otherwise). "
     "Two overlap policies are offered: 'step' puts the whole step on one roofline, as the essay and Epoch AI's "
     "simple model do; 'per-op' puts the weight matmuls and attention each on their own roofline and adds them, "
@@ -68,7 +70,8 @@ def _model_equations() -> list[tuple[str, str, str]]:
          "Weights are read once per step and shared by the batch; each sequence reads its own cache."),
         ("comm", f"t_{{comm}} = {to_latex(model.t_comm())}",
          "n_ar ring all-reduces of the activations per layer: 2(t-1) hops of latency alpha, "
-         "moving 2(t-1)/t of the message."),
+         "moving 2(t-1)/t of the message. Under continuous batching the message carries the prompt tokens "
+         "too: B is replaced by B + P."),
         ("step", f"t_{{step}} = {to_latex(model.t_step('step'))}",
          "The 'step' policy: one roofline for the whole step, plus communication and fixed costs."),
         ("per-op", f"t_{{step}}^{{op}} = {to_latex(model.t_step('per-op'))}",

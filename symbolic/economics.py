@@ -42,5 +42,6 @@ def energy_per_token(step: Expr) -> Expr:
 
 
 def user_base(concurrency: Expr = s.C) -> Expr:
-    r"""Registered users needed to keep ``concurrency`` users active at peak: :math:`C\rho\,1440/m`."""
-    return concurrency * s.rho * s.MINUTES_PER_DAY / s.m
+    r"""Registered users needed to keep ``concurrency`` users active at every hour, the daily trough
+    included: :math:`C\rho_{tr}\,1440/m` (``rho_tr`` = mean/trough concurrency; formulas.min_user_base)."""
+    return concurrency * s.rho_tr * s.MINUTES_PER_DAY / s.m

@@ -11,7 +11,9 @@ CLAIMS = {
     "memory_ms": "... and ~27 ms reading weights per token",
     "utilization_at_batch_1": "for ~0.2% utilization",
     "utilization_at_batch_100": "batching 100 users lifts that to ~20%",
-    "break_even_batch": "the essay puts break-even at ~1000 users (one FLOP per parameter); with 2 FLOPs it is 500",
+    "break_even_batch": ("the essay counts 2 FLOPs per parameter (3.2e12 ops for 1.6e12 parameters), but its ~1000 "
+                         "break-even users is the raw FLOP:byte ratio F/W; 2 FLOPs per weight byte make it "
+                         "F b_w/(2W) = 500"),
     "min_user_base": "a service needs about 1000 concurrent users; at 10 minutes per user per day that is ~144K users",
 }
 
@@ -38,7 +40,7 @@ def essay_example() -> EssayExample:
         "batch": 1.0,
         "context": 0.0,  # the essay ignores the KV cache
         "minutes_per_day": 10.0,
-        "peak_to_mean": 1.0,
+        "mean_to_trough": 1.0,  # a flat day: the essay's 144K users
     }
     # Not in the essay: figures we assume to show the refinements (KV cache, TP communication).
     # They are labelled as assumptions wherever they are printed.
@@ -46,6 +48,7 @@ def essay_example() -> EssayExample:
         "n_layers": 160.0,
         "d_model": 25600.0,
         "kv_bytes_per_token": 327680.0,  # 2 (K,V) x 160 layers x 8 KV heads x 128 dims x 1 byte
+        "n_kv_heads": 8.0,  # the 8 KV heads of the line above: past TP 8 heads are replicated
         "context_example": 4096.0,
         "link_latency_s": 1e-6,
         "allreduces_per_layer": 2.0,

@@ -19,9 +19,13 @@ DEFAULTS = {
     "tp": 1.0, "batch": 1.0, "context": 0.0, "kv_bytes_per_token": 0.0,
     "n_layers": 0.0, "d_model": 0.0, "allreduces_per_layer": 2.0, "bytes_per_activation": 2.0,
     "link_latency_s": 0.0, "link_bandwidth_bytes_per_s": math.inf,
+    "n_kv_heads": math.inf,  # unknown head count: the KV cache splits over all t chips
     "prompt_len": 0.0, "output_len": 1.0,
     **model.IDEAL_VALUES,
 }
+
+#: the values that may be +inf: no link (free bandwidth), KV heads unknown (never replicated)
+INFINITE_OK = ("link_bandwidth_bytes_per_s", "n_kv_heads")
 
 ARGS = tuple(info.symbol for info in s.TABLE.values())
 
@@ -70,8 +74,8 @@ def _compiled(policy: str, mixed: bool, weights_key: str | None):
 
 
 def bind_values(values: Mapping[str, float]) -> dict[str, float]:
-    """Fill in the ideal-model defaults and check every value is a finite number >= 0 (or the
-    documented +inf link bandwidth); d_attn defaults to d_model."""
+    """Fill in the ideal-model defaults and check every value is a finite number >= 0 (or one of the
+    documented +inf defaults, link bandwidth and KV heads); d_attn defaults to d_model."""
     out = dict(DEFAULTS)
     for k, v in values.items():
         if v is None:
@@ -80,7 +84,7 @@ def bind_values(values: Mapping[str, float]) -> dict[str, float]:
         out[k] = float(v)
     out.setdefault("d_attn", out["d_model"])
     for k, v in out.items():
-        if math.isnan(v) or v < 0 or (math.isinf(v) and k != "link_bandwidth_bytes_per_s"):
+        if math.isnan(v) or v < 0 or (math.isinf(v) and k not in INFINITE_OK):
             raise InvalidInputError(k, "a finite number >= 0", v)
         if s.is_fraction(k) and not 0 < v <= 1:
             raise InvalidInputError(k, "a fraction in (0, 1]", v)

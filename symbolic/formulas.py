@@ -27,10 +27,15 @@ DENSE = "dense model: every token reads every weight (N_a = N)"
 WEIGHTS_ONLY = "KV-cache reads and attention FLOPs are neglected (short context)"
 NO_FIXED = "no communication and no fixed overhead in the step"
 ATTN_FLOPS = "attention FLOPs are neglected next to the 2N matmul FLOPs per token (4 L d_attn c << 2N)"
+STEP_POLICY = ("the 'step' policy (one roofline per step); under 'per-op' the weight matmuls still turn compute-bound "
+               "at B* whatever the context and only attention stays memory-bound")
+KV_HEADS = "a KV head is never split across chips: beyond t = h_kv heads are replicated (each chip reads B c k/h_kv)"
 
 _t_comp = 2 * s.N * s.B / (s.t * s.F)
 _t_w = s.N * s.b_w / (s.t * s.W)
-_t_kv = s.B * s.ctx * s.kv / (s.t * s.W)
+#: KV replication: per chip the cache read is B c k/min(t, h_kv) = B c k r/t (symbolic.model.kv_chips)
+_r = Max(1, s.t / s.h_kv)
+_t_kv = s.B * s.ctx * s.kv * _r / (s.t * s.W)
 
 
 def break_even_batch() -> ClosedForm:
@@ -52,76 +57,79 @@ def break_even_batch() -> ClosedForm:
 
 
 def break_even_batch_with_kv() -> ClosedForm:
-    expr = s.N * s.b_w * s.F / (2 * s.N * s.W - s.ctx * s.kv * s.F)
-    cond = 2 * s.N * s.W > s.ctx * s.kv * s.F
+    expr = s.N * s.b_w * s.F / (2 * s.N * s.W - s.ctx * s.kv * _r * s.F)
+    cond = 2 * s.N * s.W > s.ctx * s.kv * _r * s.F
     return ClosedForm(
         name="break_even_batch_with_kv", notation="B^{*}_{kv}",
         meaning="break-even batch when every sequence also reads its KV cache of c tokens",
-        expr=expr, args=(s.N, s.b_w, s.F, s.W, s.ctx, s.kv), unit=U.one, policy="step",
+        expr=expr, args=(s.N, s.b_w, s.F, s.W, s.ctx, s.kv, s.t, s.h_kv), unit=U.one, policy="step",
         unknown=s.B, residual=_t_comp - _t_w - _t_kv,
         steps=(
-            Step(sp.Symbol("t_{memory}"), _t_w + _t_kv, "Besides the shared weights, each of the B sequences reads its own c tokens of KV cache."),
+            Step(sp.Symbol("t_{memory}"), _t_w + _t_kv, "Besides the shared weights, each of the B sequences reads its own c tokens of KV cache, split over min(t, h_kv) chips since a KV head is never split."),
             Step(_t_comp, _t_w + _t_kv, "Break-even: compute time equals the time to read weights and caches."),
-            Step(s.B * (2 * s.N / s.F - s.ctx * s.kv / s.W), s.N * s.b_w / s.W, "Multiply by t and collect the terms in B: the cache eats into the compute side."),
-            Step(s.B, expr, "Divide; the result is positive, and so exists, only while the bracket is positive."),
+            Step(s.B * (2 * s.N / s.F - s.ctx * s.kv * _r / s.W), s.N * s.b_w / s.W, "Multiply by t and collect the terms in B: the cache eats into the compute side, r = max(1, t/h_kv) times over once heads are replicated."),
+            Step(s.B, expr, "Divide; the result is positive, and so exists, only while the bracket is positive: it diverges as c rises to c*."),
         ),
         conditions=(cond,),
-        condition_text=("the context is below the critical context: 2 N W > c k F",),
-        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED),
+        condition_text=("the context is below the critical context: 2 N W > c k F max(1, t/h_kv)",),
+        assumptions=(DENSE, STEP_POLICY, ATTN_FLOPS, NO_FIXED, KV_HEADS),
         bracket=(sp.S.Zero, 4 * expr),
     )
 
 
 def critical_context() -> ClosedForm:
-    expr = 2 * s.N * s.W / (s.kv * s.F)
+    expr = 2 * s.N * s.W / (s.kv * s.F * _r)
     return ClosedForm(
         name="critical_context", notation="c^{*}",
-        meaning="context beyond which decode never becomes compute-bound, at any batch",
-        expr=expr, args=(s.N, s.W, s.kv, s.F), unit=U.one, policy="step",
-        unknown=s.ctx, residual=2 * s.N / s.F - s.ctx * s.kv / s.W,
+        meaning="context beyond which decode never becomes compute-bound, at any batch (step policy)",
+        expr=expr, args=(s.N, s.W, s.kv, s.F, s.t, s.h_kv), unit=U.one, policy="step",
+        unknown=s.ctx, residual=2 * s.N / s.F - s.ctx * s.kv * _r / s.W,
         steps=(
             Step(sp.Symbol("t_{compute}") / s.B, 2 * s.N / (s.t * s.F), "Per sequence, compute grows by 2N/(tF) with each token of batch."),
-            Step(sp.Symbol("t_{kv}") / s.B, s.ctx * s.kv / (s.t * s.W), "Per sequence, memory grows by its cache read, c k/(tW)."),
-            Step(2 * s.N / s.F, s.ctx * s.kv / s.W, "If the cache term grows at least as fast, compute never catches up: batching stops helping."),
-            Step(s.ctx, expr, "Solve for the context; it is the pole of the break-even batch with KV."),
+            Step(sp.Symbol("t_{kv}") / s.B, s.ctx * s.kv * _r / (s.t * s.W), "Per sequence, memory grows by its cache read, c k/(min(t, h_kv) W): replicated heads are read on every chip that holds them."),
+            Step(2 * s.N / s.F, s.ctx * s.kv * _r / s.W, "If the cache term grows at least as fast, compute never catches up: batching stops helping."),
+            Step(s.ctx, expr, "Solve for the context; it is the pole of the break-even batch with KV, which diverges there."),
         ),
-        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED),
+        assumptions=(DENSE, STEP_POLICY, NO_FIXED, KV_HEADS,
+                     "attention FLOPs are neglected; counting their 4 L d_attn per cached token moves the critical "
+                     "context out to 2 N W/(k F max(1, t/h_kv) - 4 L d_attn W), and to infinity when k F max(1, t/h_kv) "
+                     "<= 4 L d_attn W"),
         bracket=(sp.S.Zero, 4 * expr),
     )
 
 
 def utilization() -> ClosedForm:
-    expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)), evaluate=False)
+    expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv * _r)), evaluate=False)
     step = Max(_t_comp, _t_w + _t_kv, evaluate=False)
     return ClosedForm(
         name="utilization", notation="U(B)",
         meaning="fraction of peak FLOP/s doing useful matmuls at batch B, in both regimes",
-        expr=expr, args=(s.B, s.N, s.b_w, s.W, s.F, s.ctx, s.kv), unit=U.one, policy="step",
+        expr=expr, args=(s.B, s.N, s.b_w, s.W, s.F, s.ctx, s.kv, s.t, s.h_kv), unit=U.one, policy="step",
         unknown=u_sym, residual=u_sym * step - _t_comp,
         steps=(
             Step(u_sym, _t_comp / step, "Useful compute time over the step time, which is the larger of compute and memory."),
-            Step(u_sym, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv)), "Memory-bound (B < B*): the chip waits on HBM, and utilization grows linearly with B while c k is small."),
-            Step(u_sym, sp.S.One, "Compute-bound (B >= B*): the matmuls set the pace; utilization saturates at one."),
+            Step(u_sym, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv * _r)), "Memory-bound (B < B*_kv, the break-even batch with KV; B* when c k is negligible): the chip waits on HBM, and utilization grows with B, linearly while c k is small."),
+            Step(u_sym, sp.S.One, "Compute-bound (B >= B*_kv, which exists only below c*): the matmuls set the pace; utilization saturates at one."),
             Step(u_sym, expr, "Both regimes in one expression."),
         ),
-        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED, "utilization is measured against the achieved rate F"),
+        assumptions=(DENSE, ATTN_FLOPS, NO_FIXED, KV_HEADS, "utilization is measured against the achieved rate F"),
         bracket=(sp.S.Zero, sp.Integer(2)),
     )
 
 
 # evaluate=False: Max's search for a provably larger argument costs ~0.1 s here and never succeeds
 _roof1 = Max(2 * s.N / (s.t * s.F), s.N * s.b_w / (s.t * s.W), evaluate=False)
-_latency = _roof1 + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha + s.t_o
+_latency = _roof1 + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha + s.L * s.t_layer + s.t_o
 
 
 def latency_floor() -> ClosedForm:
     return ClosedForm(
         name="latency_floor", notation=r"\tau_{1}(t)",
         meaning="time per output token at batch 1 on t chips: the fastest any user can be served",
-        expr=_latency, args=(s.N, s.b_w, s.W, s.F, s.t, s.L, s.n_ar, s.alpha, s.t_o), unit=U.second,
+        expr=_latency, args=(s.N, s.b_w, s.W, s.F, s.t, s.L, s.n_ar, s.alpha, s.t_layer, s.t_o), unit=U.second,
         policy="step", unknown=tau_sym, residual=tau_sym - _latency,
         steps=(
-            Step(tau_sym, _roof1 + sp.Symbol("t_{comm}") + s.t_o, "At batch 1 the step is one roofline plus communication and fixed overhead."),
+            Step(tau_sym, _roof1 + sp.Symbol("t_{comm}") + s.L * s.t_layer + s.t_o, "At batch 1 the step is one roofline plus communication and the fixed costs, L per-layer tails and one per-step overhead."),
             Step(sp.Symbol("t_{comm}"), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "n_ar ring all-reduces per layer of 2(t-1) hops each; at batch 1 the message is tiny, so only hop latency counts."),
             Step(tau_sym, _latency, "Substitute the communication term into the step time."),
         ),
@@ -131,18 +139,21 @@ def latency_floor() -> ClosedForm:
 
 
 def min_user_base() -> ClosedForm:
-    expr = s.MINUTES_PER_DAY * s.C * s.rho / s.m
+    expr = s.MINUTES_PER_DAY * s.C * s.rho_tr / s.m
     return ClosedForm(
         name="min_user_base", notation="U_{min}",
-        meaning="registered users needed to keep C users active at the daily peak",
-        expr=expr, args=(s.C, s.m, s.rho), unit=U.one, policy="any",
-        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho) - s.C,
+        meaning="registered users needed to keep at least C users active at every hour, the daily trough included",
+        expr=expr, args=(s.C, s.m, s.rho_tr), unit=U.one, policy="any",
+        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho_tr) - s.C,
         steps=(
             Step(sp.Symbol(r"\bar{C}"), users_sym * s.m / s.MINUTES_PER_DAY, "On average a user is active m of the day's 1440 minutes."),
-            Step(s.C, users_sym * s.m / (s.MINUTES_PER_DAY * s.rho), "The peak is rho times the mean, and the fleet is sized for the peak."),
+            Step(s.C, users_sym * s.m / (s.MINUTES_PER_DAY * s.rho_tr), "The trough is the mean divided by the mean-to-trough ratio rho_tr, and it must still bring C users."),
             Step(users_sym, expr, "Solve for the user base."),
         ),
-        assumptions=("users' active minutes are spread like the mean demand, scaled by the peak-to-mean ratio",),
+        assumptions=("rho_tr = 1 is a flat day (the essay's 144K users); a 24-hour service with a deep night trough "
+                     "needs rho_tr of several, which is the essay's 'perhaps even approach 1M users'",
+                     "sizing the fleet for the PEAK is another ratio, rho_pk = peak/mean, used by the demand a user "
+                     "base places on a fleet (optimize's --users)"),
         bracket=(sp.S.Zero, 4 * expr),
     )
 
@@ -160,11 +171,34 @@ def optimal_tp_degree() -> ClosedForm:
         steps=(
             Step(tau_sym, _tp_lat, "Batch-1 time: the weight read shrinks as 1/t while ring all-reduce latency grows as t - 1."),
             Step(sp.Derivative(tau_sym, s.t), sp.diff(_tp_lat, s.t), "The minimum of a convex function where its derivative vanishes."),
-            Step(s.t, expr, "Solve; the optimum grows as the square root of model size, which Epoch AI's model finds only numerically."),
+            Step(s.t, expr, "Solve; the optimum grows as the square root of model size because the ring's latency grows linearly in t (Epoch AI's latency, growing as sqrt(t), gives the 2/3 power instead: optimal_tp_degree_sqrt)."),
         ),
         conditions=(s.N * s.b_w >= 2 * s.W * s.L * s.n_ar * s.alpha,),
         condition_text=("the optimum is at least one chip: N b_w >= 2 W L n_ar alpha",),
         assumptions=(DENSE, "memory-bound at batch 1", "latency-only ring all-reduce; real degrees are integers and the optimizer compares neighbours"),
+        bracket=(expr / 4, 4 * expr),
+    )
+
+
+_tp_lat_sqrt = s.N * s.b_w / (s.t * s.W) + s.L * s.n_ar * (s.alpha_s * (sqrt(s.t) - 1) + s.alpha_0)
+
+
+def optimal_tp_degree_sqrt() -> ClosedForm:
+    expr = (2 * s.N * s.b_w / (s.alpha_s * s.L * s.n_ar * s.W)) ** Rational(2, 3)
+    return ClosedForm(
+        name="optimal_tp_degree_sqrt", notation=r"t^{*}_{\surd}",
+        meaning="tensor-parallel degree that minimizes batch-1 latency when all-reduce latency grows as the square root of the degree (Epoch AI's law)",
+        expr=expr, args=(s.N, s.b_w, s.W, s.L, s.n_ar, s.alpha_s), unit=U.one, policy="step",
+        unknown=s.t, residual=sp.diff(_tp_lat_sqrt, s.t),
+        steps=(
+            Step(tau_sym, _tp_lat_sqrt, "Batch-1 time: the weight read shrinks as 1/t while each all-reduce costs alpha_s (sqrt(t) - 1) + alpha_0, Epoch AI's latency law."),
+            Step(sp.Derivative(tau_sym, s.t), sp.diff(_tp_lat_sqrt, s.t), "The derivative changes sign once, from negative to positive, so its root is the minimum; the fixed alpha_0 drops out."),
+            Step(s.t ** Rational(3, 2), 2 * s.N * s.b_w / (s.alpha_s * s.L * s.n_ar * s.W), "Multiply by 2 t^2 sqrt(t)/(alpha_s L n_ar) and collect the powers of t."),
+            Step(s.t, expr, "Raise to the power 2/3: the optimum grows as the 2/3 power of model size, not as the square root of the ring's law."),
+        ),
+        conditions=(2 * s.N * s.b_w >= s.alpha_s * s.L * s.n_ar * s.W,),
+        condition_text=("the optimum is at least one chip: 2 N b_w >= alpha_s L n_ar W",),
+        assumptions=(DENSE, "memory-bound at batch 1", "latency-only all-reduce growing as sqrt(t) (Epoch AI); real degrees are integers and the optimizer compares neighbours"),
         bracket=(expr / 4, 4 * expr),
     )
 
@@ -211,14 +245,14 @@ def api_price_crossover() -> ClosedForm:
 
 def api_price_crossover_users() -> ClosedForm:
     b_pi = api_price_crossover().expr
-    expr = s.MINUTES_PER_DAY * s.rho * b_pi / s.m
+    expr = s.MINUTES_PER_DAY * s.rho_tr * b_pi / s.m
     return ClosedForm(
         name="api_price_crossover_users", notation=r"U_{\pi}",
         meaning="user base per replica at which self-hosting beats an API price per million tokens",
-        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho, s.F), unit=U.one, policy="step",
-        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho) - b_pi,
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho_tr, s.F), unit=U.one, policy="step",
+        unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho_tr) - b_pi,
         steps=(
-            Step(s.C, b_pi, "The replica must hold the crossover batch of concurrent users at peak."),
+            Step(s.C, b_pi, "The replica must hold the crossover batch of concurrent users at every hour, the daily trough included."),
             Step(users_sym, expr, "Convert concurrency to a user base as in the minimum user base."),
         ),
         conditions=api_price_crossover().conditions,
@@ -244,15 +278,17 @@ def moe_break_even_batch() -> ClosedForm:
     return ClosedForm(
         name="moe_break_even_batch", notation=r"B^{*}_{MoE}",
         meaning="break-even batch of a mixture-of-experts model (all experts touched), with its error bound",
-        expr=expr, args=(s.N_dense, s.E, s.N_exp, s.b_w, s.F, s.Na, s.W), unit=U.one, policy="step",
+        expr=expr, args=(s.N_dense, s.E, s.N_exp, s.b_w, s.F, s.Na, s.W, s.k_top), unit=U.one, policy="step",
         unknown=s.B, residual=_moe_residual(),
         steps=(
             Step(sp.Symbol(r"\bar{n}_{touched}"), touched, "With uniform top-k routing an expert escapes each token with probability 1 - k/E, so the batch touches this many experts on average."),
             Step(sp.Symbol("t_{memory}"), (s.N_dense + touched * s.N_exp) * s.b_w / (s.t * s.W), "Only the touched experts are read, beside the dense part every token uses."),
             Step(2 * s.Na * s.B / (s.t * s.F), (s.N_dense + touched * s.N_exp) * s.b_w / (s.t * s.W), "Break-even: the exact root of this equation is found numerically (brentq in the optimizer)."),
-            Step(s.B, expr, "Once every expert is touched the right side is the total weight bytes: the dense break-even batch times N/N_a."),
-            Step(sp.Symbol(r"\epsilon"), bound, "The saturated form overestimates the exact root by at most this fraction, since at least k experts are touched and (1 - k/E)^B <= exp(-Bk/E)."),
+            Step(s.B, expr, "Count every expert as touched (touched <= E) and the right side is the total weight bytes: the saturated form, the dense break-even batch times N/N_a, an UPPER bound on the exact root."),
+            Step(sp.Symbol(r"\epsilon"), bound, "The saturated form overestimates the exact root by at most this fraction, since the root is at least B_lo = (N_d + k N_e) F b_w/(2 N_a W), where k experts are touched, and (1 - k/E)^B <= exp(-Bk/E)."),
         ),
+        conditions=((s.N_dense + s.k_top * s.N_exp) * s.F * s.b_w >= 2 * s.Na * s.W,),
+        condition_text=("the error bound needs B_lo >= 1: (N_d + k_e N_e) F b_w >= 2 N_a W (one token already touches k experts)",),
         assumptions=("uniform top-k routing (real routers are skewed and touch fewer experts)", WEIGHTS_ONLY, NO_FIXED),
         bracket=(sp.S.Zero, 4 * expr), error_bound=bound,
     )
@@ -260,7 +296,7 @@ def moe_break_even_batch() -> ClosedForm:
 
 _BUILDERS = (
     break_even_batch, break_even_batch_with_kv, critical_context, utilization, latency_floor,
-    min_user_base, optimal_tp_degree, tp_comm_crossover, api_price_crossover, api_price_crossover_users,
+    min_user_base, optimal_tp_degree, optimal_tp_degree_sqrt, tp_comm_crossover, api_price_crossover, api_price_crossover_users,
     moe_break_even_batch,
 )
 

@@ -1,13 +1,14 @@
 """Builders of one decode step: FLOPs, bytes, and the times they take (pure functions returning SymPy).
 
 Conventions. A replica is ``t`` chips in tensor parallelism; each chip does 1/t of the FLOPs and reads
-1/t of the weights and of the KV cache. Rates are per chip. Efficiencies (``eta_*``) scale the datasheet
+1/t of the weights, and 1/min(t, h_kv) of the KV cache: beyond t = h_kv KV heads, heads are replicated and
+every chip reads whole heads (:func:`kv_chips`). Rates are per chip. Efficiencies (``eta_*``) scale the datasheet
 rates; the ideal model sets them to 1 and the overheads to 0 (see :func:`ideal`).
 """
 
 from __future__ import annotations
 
-from sympy import Expr, Integer, Max, S
+from sympy import Expr, Integer, Max, Min, S
 
 from . import symbols as s
 from .errors import UnknownNameError
@@ -48,6 +49,18 @@ def kv_read_bytes(batch: Expr = s.B, context: Expr = s.ctx) -> Expr:
     return batch * context * s.kv
 
 
+def kv_chips() -> Expr:
+    r"""Chips among which the KV cache is split, :math:`\min(t, h_{kv})`: a head is never split, so past
+    t = h_kv each head is replicated and a chip reads :math:`B c k / h_{kv}` (= :math:`B c k \max(1, t/h_{kv})/t`).
+    With the head count unknown (h_kv = +inf) this is t."""
+    return Min(s.t, s.h_kv)
+
+
+def t_kv(nbytes: Expr, efficiency: Expr = s.eta_kv) -> Expr:
+    """Time to stream ``nbytes`` of KV cache from HBM: split over :func:`kv_chips`, not over ``t``."""
+    return nbytes / (kv_chips() * efficiency * s.W)
+
+
 def t_compute(flops: Expr) -> Expr:
     """Time to do ``flops`` on ``t`` chips at the achieved fraction ``eta_flop`` of peak."""
     return flops / (s.t * s.eta_F * s.F)
@@ -67,9 +80,10 @@ def allreduce_time(message_bytes: Expr) -> Expr:
     return 2 * (s.t - 1) * s.alpha + 2 * (s.t - 1) / s.t * message_bytes / s.beta
 
 
-def t_comm(batch: Expr = s.B) -> Expr:
-    """Tensor-parallel communication per step: ``n_ar`` all-reduces of the activations per layer."""
-    return s.L * s.n_ar * allreduce_time(batch * s.d * s.b_a)
+def t_comm(tokens: Expr = s.B) -> Expr:
+    """Tensor-parallel communication per step: ``n_ar`` all-reduces per layer of the activations of every
+    token in the step (under continuous batching that is the decoded AND the prompt tokens)."""
+    return s.L * s.n_ar * allreduce_time(tokens * s.d * s.b_a)
 
 
 def t_overhead() -> Expr:
@@ -96,11 +110,11 @@ def t_step(policy: str = "step", *, weights: Expr | None = None, mixed: bool = F
     # evaluate=False: SymPy would otherwise search for provably-larger arguments (~25 ms per Max),
     # which never succeeds here and dominated the CLI's start-up
     if policy == "step":
-        roof = Max(t_compute(mm + att), t_memory(wbytes) + t_memory(kvb, s.eta_kv), evaluate=False)
+        roof = Max(t_compute(mm + att), t_memory(wbytes) + t_kv(kvb), evaluate=False)
     else:
         roof = (Max(t_compute(mm), t_memory(wbytes), evaluate=False)
-                + Max(t_compute(att), t_memory(kvb, s.eta_kv), evaluate=False))
-    return roof + (t_comm() if comm else S.Zero) + t_overhead()
+                + Max(t_compute(att), t_kv(kvb), evaluate=False))
+    return roof + (t_comm(s.B + prefill) if comm else S.Zero) + t_overhead()
 
 
 def step_parts(policy: str = "step", *, weights: Expr | None = None, mixed: bool = False) -> dict[str, Expr]:
@@ -109,8 +123,8 @@ def step_parts(policy: str = "step", *, weights: Expr | None = None, mixed: bool
     prefill = prefill_tokens_per_step() if mixed else S.Zero
     return {
         "compute": t_compute(matmul_flops(prefill=prefill) + attention_flops(prefill=prefill)),
-        "memory": t_memory(wbytes) + t_memory(kv_read_bytes(), s.eta_kv),
-        "comm": t_comm(),
+        "memory": t_memory(wbytes) + t_kv(kv_read_bytes()),
+        "comm": t_comm(s.B + prefill),
         "overhead": t_overhead(),
         "step": t_step(policy, weights=weights, mixed=mixed),
     }

@@ -51,6 +51,7 @@ L = _define("model", "n_layers", r"L", U.one, "decoder layers")
 d = _define("model", "d_model", r"d", U.one, "hidden size (width of the residual stream)")
 d_attn = _define("model", "d_attn", r"d_{\mathrm{attn}}", U.one, "query width n_heads x head_dim (attention FLOPs per context token)")
 kv = _define("model", "kv_bytes_per_token", r"k", U.byte, "KV-cache bytes per token of context, all layers, at the KV precision")
+h_kv = _define("model", "n_kv_heads", r"h_{kv}", U.one, "key/value heads per layer (MLA: 1, its one latent); TP beyond h_kv replicates heads, so a chip reads B c k/min(t, h_kv) of KV cache, not B c k/t")
 E = _define("model", "n_experts", r"E", U.one, "routed experts per MoE layer")
 k_top = _define("model", "experts_per_token", r"k_{e}", U.one, "routed experts each token is sent to (top-k)")
 N_exp = _define("model", "expert_params", r"N_{e}", U.one, "parameters of one routed expert, summed over MoE layers")
@@ -73,6 +74,8 @@ W = _define("hardware", "hbm_bandwidth_bytes_per_s", r"W", U.byte_per_s, "HBM ba
 M = _define("hardware", "hbm_capacity_bytes", r"M", U.byte, "HBM capacity of one chip")
 beta = _define("hardware", "link_bandwidth_bytes_per_s", r"\beta", U.byte_per_s, "scale-up link bandwidth per chip, one direction")
 alpha = _define("hardware", "link_latency_s", r"\alpha", U.second, "latency of one hop (one ring step) of an all-reduce")
+alpha_s = _define("hardware", "allreduce_sqrt_latency_s", r"\alpha_{s}", U.second, "coefficient of an all-reduce latency that grows as the square root of the degree, alpha_s (sqrt(t) - 1) + alpha_0 (Epoch AI's law; the ring's is 2 (t - 1) alpha)")
+alpha_0 = _define("hardware", "allreduce_base_latency_s", r"\alpha_{0}", U.second, "fixed latency of one all-reduce under the square-root law, whatever the degree")
 price = _define("hardware", "price_usd_per_chip_hour", r"p", U.usd_per_hour, "price of one chip for one hour")
 power = _define("hardware", "power_w", r"P", U.watt, "power drawn by one chip")
 
@@ -90,8 +93,11 @@ t_layer = _define("efficiency", "layer_overhead_s", r"t_{\ell}", U.second, "fixe
 
 # -- usage and economics -------------------------------------------------------------------------
 m = _define("usage", "minutes_per_day", r"m", U.one, "minutes each user is active per day (a ratio, min/day)")
-rho = _define("usage", "peak_to_mean", r"\rho", U.one, "peak-to-mean ratio of demand")
-C = _define("usage", "concurrency", r"C", U.one, "concurrent users the service must hold at peak")
+# Two daily swings, two symbols: a fleet is SIZED for the peak (rho_pk), while a user base keeps a replica
+# BUSY only if even the trough of the day brings it enough users (rho_tr).
+rho_pk = _define("usage", "peak_to_mean", r"\rho_{\mathrm{pk}}", U.one, "ratio of peak to mean concurrency over the day (>= 1): a fleet sized for the peak serves rho_pk times the mean demand")
+rho_tr = _define("usage", "mean_to_trough", r"\rho_{\mathrm{tr}}", U.one, "ratio of mean to trough concurrency over the day (>= 1): a user base keeps C users active all day only if its mean concurrency is rho_tr C")
+C = _define("usage", "concurrency", r"C", U.one, "concurrent users the service must keep active at every hour of the day (its trough)")
 api = _define("usage", "api_price_usd_per_mtok", r"\pi", U.usd, "API price per million output tokens")
 
 #: the day, in minutes; a unit conversion, not a model parameter

@@ -103,8 +103,10 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
         for b in range(1, problem.max_batch + 1):
             if b > resident:
                 break
-            mem = (v["total_params"] * v["bytes_per_weight"]
-                   + b * wl.context * v.get("kv_bytes_per_token", 0.0)) / opt.tp
+            # a KV head is never split: past tp = n_kv_heads each chip stores whole (replicated) heads
+            kv_split = min(opt.tp, v.get("n_kv_heads", float("inf")))
+            mem = (v["total_params"] * v["bytes_per_weight"] / opt.tp
+                   + b * wl.context * v.get("kv_bytes_per_token", 0.0) / kv_split)
             if not _le(mem, usable):
                 break
             step = step_of(problem, opt, b)

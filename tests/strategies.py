@@ -16,11 +16,13 @@ RANGES = {
     "batch": (1, 4096), "context": (1, 131072), "prompt_len": (16, 32768), "output_len": (16, 8192),
     "peak_flop_per_s": (1e13, 1e16), "hbm_bandwidth_bytes_per_s": (1e11, 1e13), "hbm_capacity_bytes": (1e10, 3e11),
     "link_bandwidth_bytes_per_s": (1e10, 2e12), "link_latency_s": (1e-7, 2e-5),
+    "allreduce_sqrt_latency_s": (1e-7, 5e-5), "allreduce_base_latency_s": (1e-7, 5e-5), "n_kv_heads": (1, 128),
     "price_usd_per_chip_hour": (0.2, 20), "power_w": (50, 2000),
     "tp": (1, 64), "replicas": (1, 1000), "allreduces_per_layer": (1, 4),
     "eta_flop": (0.3, 1), "eta_bw": (0.3, 1), "eta_kv": (0.3, 1), "overhead_s": (1e-6, 1e-3),
     "layer_overhead_s": (1e-7, 1e-4),
-    "minutes_per_day": (1, 600), "peak_to_mean": (1, 5), "concurrency": (1, 1e5), "api_price_usd_per_mtok": (0.05, 100),
+    "minutes_per_day": (1, 600), "peak_to_mean": (1, 5), "mean_to_trough": (1, 10), "concurrency": (1, 1e5),
+    "api_price_usd_per_mtok": (0.05, 100),
     # results used as unknowns
     "utilization": (1e-4, 1), "time_per_token": (1e-4, 1), "user_base": (1, 1e8),
 }

@@ -30,7 +30,8 @@ def test_seed_json_has_the_issue_keys(capsys):
 def test_seed_text_names_the_refinements(capsys):
     code, out, _ = run(capsys, "seed")
     assert code == 0
-    assert "not the essay's 1000" in out and "critical" in out.lower() and "F*b_w/(2*W)" in out
+    assert "raw FLOP:byte ratio" in out and "c* = " in out and "F*b_w/(2*W)" in out
+    assert "replicated" in out  # the illustrative 8 KV heads at TP 20
 
 
 def test_evaluate_reproduces_the_textbook_numbers(capsys):

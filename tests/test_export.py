@@ -178,6 +178,7 @@ def test_json_round_trip(record):
         loaded = load_formula(text)
         assert loaded.expr == record.expr and loaded.args == record.args and loaded.conditions == record.conditions
         assert loaded.condition_text == record.condition_text and loaded.name == record.name
+        assert loaded.error_bound == record.error_bound  # the MoE record's bound survives the trip
         if steps:
             assert loaded.steps == record.steps and loaded.residual == record.residual
     points, refs = cached_valid_points(record)

@@ -85,7 +85,7 @@ def test_equals_numeric_root(f):
 def test_break_even_with_kv_does_not_exist_beyond_critical_context():
     f, crit = get_formula("break_even_batch_with_kv"), get_formula("critical_context")
     p = {"total_params": 7e10, "bytes_per_weight": 2.0, "peak_flop_per_s": 1e15,
-         "hbm_bandwidth_bytes_per_s": 3.35e12, "kv_bytes_per_token": 327680.0}
+         "hbm_bandwidth_bytes_per_s": 3.35e12, "kv_bytes_per_token": 327680.0, "tp": 8.0, "n_kv_heads": 8.0}
     c_star = crit.evaluate(p)
     assert f.evaluate(dict(p, context=0.99 * c_star)) > 0
     with pytest.raises(ConditionError):
@@ -95,7 +95,7 @@ def test_break_even_with_kv_does_not_exist_beyond_critical_context():
 def test_break_even_with_kv_grows_with_context_and_reduces_to_weights_only():
     f, f0 = get_formula("break_even_batch_with_kv"), get_formula("break_even_batch")
     p = {"total_params": 7e10, "bytes_per_weight": 2.0, "peak_flop_per_s": 1e15,
-         "hbm_bandwidth_bytes_per_s": 3.35e12, "kv_bytes_per_token": 327680.0}
+         "hbm_bandwidth_bytes_per_s": 3.35e12, "kv_bytes_per_token": 327680.0, "tp": 8.0, "n_kv_heads": 8.0}
     values = [f.evaluate(dict(p, context=c)) for c in (1, 100, 500, 1000)]
     assert values == sorted(values)
     assert sp.limit(f.expr, sp.Symbol("context", positive=True), 0) == f0.expr
@@ -109,7 +109,8 @@ def test_crossover_is_above_optimum_by_the_stated_identity():
 def test_utilization_regimes():
     u = get_formula("utilization")
     p = {"total_params": 1e9, "bytes_per_weight": 1.0, "peak_flop_per_s": 3e15,
-         "hbm_bandwidth_bytes_per_s": 3e12, "kv_bytes_per_token": 1e-9, "context": 1e-9}
+         "hbm_bandwidth_bytes_per_s": 3e12, "kv_bytes_per_token": 1e-9, "context": 1e-9, "tp": 1.0,
+         "n_kv_heads": 8.0}
     assert u.evaluate(dict(p, batch=250)) == pytest.approx(0.5, rel=1e-6)  # below B* = 500: linear
     assert u.evaluate(dict(p, batch=2000)) == 1.0  # above: saturated
 

@@ -13,17 +13,21 @@ from inferonomics.symbolic.formulas import all_formulas, get_formula
 
 GOLDEN = {
     "break_even_batch": r"B^{*} = \frac{b_{w} F}{2 W}",
-    "break_even_batch_with_kv": r"B^{*}_{kv} = \frac{b_{w} F N}{- c k F + 2 W N}",
-    "critical_context": r"c^{*} = \frac{2 W N}{k F}",
-    "utilization": r"U(B) = \min\left(1, \frac{2 B W N}{F \left(B c k + b_{w} N\right)}\right)",
-    "latency_floor": r"\tau_{1}(t) = 2 n_{ar} \alpha L \left(t - 1\right) + t_{o} + "
+    "break_even_batch_with_kv": r"B^{*}_{kv} = \frac{b_{w} F N}"
+                                r"{- c k F \max\left(1, \frac{t}{h_{kv}}\right) + 2 W N}",
+    "critical_context": r"c^{*} = \frac{2 W N}{k F \max\left(1, \frac{t}{h_{kv}}\right)}",
+    "utilization": r"U(B) = \min\left(1, \frac{2 B W N}"
+                   r"{F \left(B c k \max\left(1, \frac{t}{h_{kv}}\right) + b_{w} N\right)}\right)",
+    "latency_floor": r"\tau_{1}(t) = 2 n_{ar} \alpha L \left(t - 1\right) + t_{\ell} L + t_{o} + "
                      r"\max\left(\frac{2 N}{F t}, \frac{b_{w} N}{W t}\right)",
-    "min_user_base": r"U_{min} = \frac{1440 C \rho}{m}",
+    "min_user_base": r"U_{min} = \frac{1440 C \rho_{\mathrm{tr}}}{m}",
     "optimal_tp_degree": r"t^{*} = \frac{\sqrt{2} \sqrt{b_{w}} \sqrt{N}}"
                          r"{2 \sqrt{n_{ar}} \sqrt{W} \sqrt{\alpha} \sqrt{L}}",
+    "optimal_tp_degree_sqrt": r"t^{*}_{\surd} = \frac{2^{\frac{2}{3}} b_{w}^{\frac{2}{3}} N^{\frac{2}{3}}}"
+                              r"{\alpha_{s}^{\frac{2}{3}} n_{ar}^{\frac{2}{3}} W^{\frac{2}{3}} L^{\frac{2}{3}}}",
     "tp_comm_crossover": r"t_{\times} = \sqrt{\frac{1}{4} + \frac{b_{w} N}{2 n_{ar} W \alpha L}} + \frac{1}{2}",
     "api_price_crossover": r"B_{\pi} = \frac{2500 b_{w} p N}{9 \pi W}",
-    "api_price_crossover_users": r"U_{\pi} = \frac{400000 b_{w} \rho p N}{\pi W m}",
+    "api_price_crossover_users": r"U_{\pi} = \frac{400000 b_{w} \rho_{\mathrm{tr}} p N}{\pi W m}",
     "moe_break_even_batch": r"B^{*}_{MoE} = \frac{b_{w} F \left(N_{d} + N_{e} E\right)}{2 N_{a} W}",
 }
 

@@ -90,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--demand-tokens-per-s", type=positive_float, help="fleet output tokens/s at peak")
     g.add_argument("--users", type=positive_float, help="registered users (with --minutes-per-day)")
     g.add_argument("--minutes-per-day", type=positive_float, help="active minutes per user per day")
-    g.add_argument("--peak-to-mean", type=positive_float, default=1.0, help="peak-to-mean demand (default 1)")
+    g.add_argument("--peak-to-mean", type=positive_float, default=1.0,
+                   help="peak over mean concurrency of the day: the fleet is sized for the peak (default 1)")
     g.add_argument("--tokens-per-active-minute", type=positive_float, default=600.0,
                    help="output tokens a user consumes per active minute (default 600, an assumption)")
     p.add_argument("--max-chips", action="append", metavar="H=N", help="chips available per hardware")
@@ -111,7 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-utilization", type=positive_float, default=0.5,
                    help="fraction of peak FLOP/s (default 0.5)")
     p.add_argument("--minutes-per-day", type=positive_float, default=10.0, help="active minutes per user per day")
-    p.add_argument("--peak-to-mean", type=positive_float, default=1.0)
+    p.add_argument("--mean-to-trough", type=positive_float, default=1.0,
+                   help="mean over trough concurrency of the day: the replica must stay busy at the trough (default 1)")
     p.set_defaults(func=run_users)
 
     p = sub.add_parser("sweep", help="evaluate model x hardware x precision x TP x batch x context, vectorised")
@@ -256,12 +258,13 @@ def run_users(args: argparse.Namespace) -> int:
     if args.minutes_per_day > 1440:
         raise InvalidInputError("--minutes-per-day", "at most 1440", args.minutes_per_day)
     problem = _problem(args, _space(args, False), objective="usd_per_mtok")
-    ub = users_at_utilization(problem, args.target_utilization, args.minutes_per_day, args.peak_to_mean)
+    ub = users_at_utilization(problem, args.target_utilization, args.minutes_per_day, args.mean_to_trough)
     if args.json:
         print_json(ub.as_json())
     elif ub.users is not None:
         p = ub.point
-        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent at peak on {p.tp} x {p.hardware} at {p.precision}, "
+        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
+              f"at {p.precision}, "
               f"{p.step_s * 1e3:.2f} ms/token, utilization {p.utilization:.1%})")
     if ub.users is None:
         print(f"inferonomics users: infeasible: {ub.reason}", file=sys.stderr)

@@ -31,10 +31,10 @@ def seed_numbers(*, deployment: bool = True) -> dict:
     bstar = get_formula("break_even_batch").evaluate(v)
     users = get_formula("min_user_base")
     ill = ex.illustrative
-    kv = dict(v, **ill, context=ill["context_example"])
+    kv = dict(v, **ill, context=ill["context_example"], overhead_s=0.0, layer_overhead_s=0.0)
     bkv = get_formula("break_even_batch_with_kv")
-    floor_no_comm = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0, link_latency_s=0.0))
-    floor = get_formula("latency_floor").evaluate(dict(kv, overhead_s=0.0))
+    floor_no_comm = get_formula("latency_floor").evaluate(dict(kv, link_latency_s=0.0))
+    floor = get_formula("latency_floor").evaluate(kv)
     out = {
         "compute_ms": at1.compute_s * 1e3,
         "memory_ms": at1.memory_s * 1e3,
@@ -42,11 +42,16 @@ def seed_numbers(*, deployment: bool = True) -> dict:
         "utilization_at_batch_100": at100.utilization,
         "break_even_batch": bstar,
         "essay_break_even_batch": ex.essay_break_even_claim,
+        # the essay's 3e15 FLOP/s is a round figure: the H100 SXM datasheet's dense fp8 rate is 1.979e15
+        "break_even_batch_h100_datasheet_fp8": _datasheet_break_even("h100-sxm", "fp8"),
         "min_user_base": users.evaluate(dict(v, concurrency=ex.essay_concurrency)),
         "min_user_base_at_break_even": users.evaluate(dict(v, concurrency=bstar)),
         "refinements": {
             "assumed": ill,
-            "break_even_batch_with_kv": bkv.evaluate(kv),
+            # None: the context is beyond c* (at TP 20 the 8 KV heads are replicated 2.5 times over)
+            "break_even_batch_with_kv": None if bkv.failed_conditions(kv) else bkv.evaluate(kv),
+            "break_even_batch_with_kv_tp8": bkv.evaluate(dict(kv, tp=min(8.0, ill["n_kv_heads"]))),
+            "critical_context_tp8": get_formula("critical_context").evaluate(dict(kv, tp=min(8.0, ill["n_kv_heads"]))),
             "critical_context": get_formula("critical_context").evaluate(kv),
             "latency_floor_ms_without_comm": floor_no_comm * 1e3,
             "latency_floor_ms_with_comm": floor * 1e3,
@@ -71,6 +76,15 @@ def seed_numbers(*, deployment: bool = True) -> dict:
         "min_user_base_at_50pct_utilization_refined": dep.get("users", {}).get("min_user_base"),
         "users_at_50pct": {"essay_assumptions": dep["essay_assumptions"].get("users"), "refined": dep.get("users")},
     }
+
+
+def _datasheet_break_even(hardware: str, precision: str) -> float:
+    from inferonomics.symbolic.catalog.loader import lookup
+
+    h = lookup("hardware", hardware)
+    return get_formula("break_even_batch").evaluate({"peak_flop_per_s": h.peak_flop_per_s[precision],
+                                                    "hbm_bandwidth_bytes_per_s": h.hbm_bandwidth_bytes_per_s,
+                                                    "bytes_per_weight": 1.0})
 
 
 def _deployment_line(label: str, d: dict) -> str:
@@ -108,16 +122,21 @@ def run(args: argparse.Namespace) -> int:
         f"  utilization, batch 100 {n['utilization_at_batch_100']:.0%}        [{CLAIMS['utilization_at_batch_100']}]",
         f"  break-even batch B*    {n['break_even_batch']:.0f}        <- {f['break_even_batch'].plain()}",
         f"  minimum user base      {n['min_user_base']:,.0f}    <- {f['min_user_base'].plain()}  "
-        "(C = 1000, m = 10 min/day, rho = 1)",
+        "(C = 1000, m = 10 min/day, rho_tr = 1)",
         f"  user base at C = B*    {n['min_user_base_at_break_even']:,.0f}",
         "",
         "Where the derivation refines the essay",
-        f"  * 2 FLOPs per parameter (multiply + add): B* = F b_w/(2W) = {n['break_even_batch']:.0f}, "
-        f"not the essay's {n['essay_break_even_batch']:.0f}.",
+        f"  * The essay counts 2 FLOPs per parameter (3.2e12 ops for 1.6e12), but its break-even "
+        f"~{n['essay_break_even_batch']:.0f} is the raw FLOP:byte ratio F/W;",
+        f"      2 FLOPs per weight byte make it B* = F b_w/(2W) = {n['break_even_batch']:.0f} "
+        f"(at the H100's dense fp8 datasheet rate, 1.979e15 FLOP/s over 3.35 TB/s: "
+        f"{n['break_even_batch_h100_datasheet_fp8']:.0f}; the essay's 3e15 is a round figure).",
         f"  * KV cache (assumed {r['assumed']['kv_bytes_per_token']:.0f} B/token, "
-        f"context {r['assumed']['context_example']:.0f}): "
-        f"B*_kv = {r['break_even_batch_with_kv']:.0f}; beyond c* = {r['critical_context']:,.0f} tokens "
-        "no batch is compute-bound.",
+        f"{r['assumed']['n_kv_heads']:.0f} KV heads, context {r['assumed']['context_example']:.0f}): "
+        f"at TP 8 B*_kv = {r['break_even_batch_with_kv_tp8']:.0f} and c* = {r['critical_context_tp8']:,.0f} tokens; "
+        f"at TP 20 the heads are replicated {20 / r['assumed']['n_kv_heads']:g}x, c* = {r['critical_context']:,.0f}"
+        + (f" and B*_kv = {r['break_even_batch_with_kv']:.0f}." if r["break_even_batch_with_kv"] is not None
+           else ": decode is memory-bound at every batch (step policy)."),
         f"      B*_kv = {f['break_even_batch_with_kv'].plain()}   if {f['break_even_batch_with_kv'].condition_text[0]}",
         f"  * TP communication (assumed {r['assumed']['link_latency_s'] * 1e6:.0f} us per all-reduce hop, "
         f"{r['assumed']['n_layers']:.0f} layers, 2 all-reduces/layer): "

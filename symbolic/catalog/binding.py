@@ -41,6 +41,8 @@ def _model_values(m: Model, kv: Precision) -> dict[str, float]:
         "d_model": float(a.d_model),
         "d_attn": float(a.n_heads * (a.qk_nope_head_dim + a.qk_rope_head_dim if a.attention == "MLA" else a.head_dim)),  # type: ignore[operator]
         "kv_bytes_per_token": float(A.kv_bytes_per_token(a, kv)),
+        # a KV head is never split across chips; MLA's one latent is read whole by every rank
+        "n_kv_heads": 1.0 if a.attention == "MLA" else float(a.n_kv_heads),
         "expert_params": float(A.expert_params(a)),
         "dense_params": float(A.dense_params(a)),
         # a dense model is a one-expert MoE that always routes to it; expert_params = 0, so

@@ -57,6 +57,8 @@ class LoadedFormula:
     conditions: tuple[sp.Basic, ...] = ()
     condition_text: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    #: for an approximation: the bound on |expr - root|/root that the export carried; None when exact
+    error_bound: sp.Expr | None = None
 
     def latex(self) -> str:
         return f"{self.notation} = {to_latex(self.expr)}"
@@ -308,10 +310,15 @@ def load_formula(source: str | bytes | Path) -> ClosedForm | LoadedFormula:
     assumptions = doc.get("assumptions", [])
     if not isinstance(assumptions, list) or not all(isinstance(a, str) for a in assumptions):
         raise SpecError(label, "assumptions", "a list of strings")
+    raw_bound = doc.get("error_bound")
+    error_bound = None if raw_bound is None else dec.expr(raw_bound)
+    if error_bound is not None and not error_bound.free_symbols <= set(args):
+        raise SpecError(label, "error_bound", "an expression in the args")
     common = dict(
         name=name, notation=_text(doc, "notation", label, ""), meaning=_text(doc, "meaning", label, ""), expr=expr,
         args=args, unit=_text(doc, "unit", label, "1"), policy=_text(doc, "policy", label, ""),
         conditions=conditions, condition_text=condition_text, assumptions=tuple(assumptions),
+        error_bound=error_bound,
     )
     if "steps" not in doc:
         return LoadedFormula(**common)

@@ -3,7 +3,9 @@
 Keys: ``schema``, ``provenance``, ``name``, ``notation``, ``meaning``, ``unit``, ``policy``,
 ``assumptions``, ``args`` (in the record's order, each with ``name``, ``unit``, ``latex``,
 ``meaning`` from the symbol table, ``null`` for a name outside it), ``expr``, ``conditions``
-(each ``{"tree", "text"}``) and ``sha256`` (of the canonical ``{"args", "conditions", "expr"}``).
+(each ``{"tree", "text"}``), ``error_bound`` (for an approximation, the tree of its bound on
+``|expr - root|/root``; ``null`` when ``expr`` is exact) and ``sha256`` (of the canonical
+``{"args", "conditions", "expr"}``).
 With ``steps=True`` also ``unknown``, ``residual``, ``steps`` (each ``{"lhs", "rhs", "why"}``) and
 ``bracket``, enough for ``load_formula`` to rebuild the full ClosedForm.
 """
@@ -54,6 +56,7 @@ def to_document(record: Any, *, steps: bool = False) -> dict[str, Any]:
         "args": [arg_entry(a) for a in record.args],
         "expr": expr,
         "conditions": [{"tree": t, "text": text} for t, text in zip(conditions, record.condition_text)],
+        "error_bound": None if getattr(record, "error_bound", None) is None else to_tree(record.error_bound),
         "sha256": tree_hash(expr, names, conditions),
     }
     if steps and getattr(record, "steps", None) is not None:
