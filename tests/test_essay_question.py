@@ -71,3 +71,23 @@ def test_seed_json_and_text_carry_the_claims(capsys):
     assert main(["seed"]) == 0
     out = capsys.readouterr().out
     assert "not the essay's 1000x" in out and "ASSUMED" in out and "hop latency" in out
+
+
+def test_derivation_section_engineered_away():
+    from inferonomics.optimize.derivation_balance import engineered_away_section
+    from inferonomics.symbolic.document import render_markdown, render_tex
+
+    sec = engineered_away_section()
+    rows = {q: v for q, _, v in sec.table.rows}
+    # hand: 70e9 bytes over 230 MB chips = 304.3 -> 305 chips; over 44 GB wafers = 1.59 -> 2; 1.6e12 / 8 = 200 GB
+    assert rows["70B at 8 bits: 230 MB Groq chips to hold it"] == "305"
+    assert rows["70B at 8 bits: 44 GB Cerebras wafers to hold it"] == "2"
+    assert rows["1.6T at 8 bits: SRAM per chip on one 8-chip server"] == "200 GB"
+    assert rows["bandwidth for B* = 1 on the essay's H100"] == "1,500 TB/s"  # F b_w / 2 = 1.5e15 B/s
+    assert rows["H100 SXM B*, 4-bit weights, bf16 compute"] == "73.8"  # 989e12 x 0.5 / (2 x 3.35e12)
+    text = " ".join(sec.paragraphs)
+    assert "Assumptions:" in text and "no precision removes it" in text and "not cheaply" in text
+    md, tex = render_markdown(sections=(sec,)), render_tex(sections=(sec,))
+    assert "## Can the imbalance be engineered away?" in md and r"\section{Can the imbalance" in tex
+    for name in sec.formulas:
+        assert f"`{name}`" in md
