@@ -78,6 +78,7 @@ def model_on_card(values: Mapping[str, float], price_usd_per_chip_hour: float | 
         "batch1_tokens_per_s": step.tokens_per_s,
         "batch1_chip_hours_per_mtok": chip_hours_per_mtok,
         "break_even_chip_hours_per_mtok": chip_hours_per_mtok / card_ratio,
-        "batch1_usd_per_mtok": None if price_usd_per_chip_hour is None else chip_hours_per_mtok * price_usd_per_chip_hour,
+        "batch1_usd_per_mtok": (None if price_usd_per_chip_hour is None
+                                else chip_hours_per_mtok * price_usd_per_chip_hour),
         "batch1_assumes": "weights only, ideal rates, no communication: a lower bound on the time per token",
     }

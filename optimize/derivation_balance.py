@@ -91,9 +91,10 @@ def engineered_away_section() -> Section:
         "Bandwidth. To make batch 1 as efficient as a full batch, bandwidth must rise to F b_w/2: "
         f"{e['single_user_cost_ratio']:,.0f} times the essay's H100. SRAM machines buy that bandwidth "
         f"({groq.hbm_bandwidth_bytes_per_s / 1e12:,.0f} TB/s per Groq chip, a balance of "
-        f"{groq.ridge('fp16'):.1f} FLOP per byte) but pay in capacity: hundreds to thousands of chips just to hold a large model, so the cost "
-        "moves from idle arithmetic to idle silicon area. Compute-in-memory is the same trade taken further: "
-        "it raises bandwidth per byte stored, and every byte of a model must still be stored once per replica.",
+        f"{groq.ridge('fp16'):.1f} FLOP per byte) but pay in capacity: hundreds to thousands of chips just to "
+        "hold a large model, so the cost moves from idle arithmetic to idle silicon area. Compute-in-memory is "
+        "the same trade taken further: it raises bandwidth per byte stored, and every byte of a model must "
+        "still be stored once per replica.",
         "Quantization. The break-even batch is proportional to F b_w. Shrinking the weights alone (4-bit "
         "weights computed in bf16) divides it by four; shrinking weights and arithmetic together (fp8 on an "
         "fp8 chip) leaves it where bf16 had it. Quantization moves the wall; no precision removes it.",

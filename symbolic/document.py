@@ -166,7 +166,8 @@ def _sections_tex(sections: Sequence[Section]) -> list[str]:
                     tex_text(f"{f.meaning[0].upper() + f.meaning[1:]} (derived in closed form {f.name})."), ""]
         out += [tex_text(p) + "\n" for p in sec.paragraphs]
         if sec.table is not None:
-            out += [tex_text(sec.table.setting), "", r"\begin{tabular}{llr}", r"quantity & closed form & value \\ \hline"]
+            out += [tex_text(sec.table.setting), "", r"\begin{tabular}{llr}",
+                    r"quantity & closed form & value \\ \hline"]
             out += [f"{tex_text(q)} & {tex_text(n)} & {tex_text(v)} \\\\" for q, n, v in sec.table.rows]
             out += [r"\end{tabular}", ""]
     return out

@@ -98,13 +98,15 @@ def essay_question_lines(n: dict) -> list[str]:
         f"(swing {a['daily_swing']:g}; {n['users_for_24h_service_at_break_even']:,.0f} at C = B*); the essay's 1M "
         f"implies a swing of {n['daily_swing_implied_by_essay_1m_users']:.1f}.",
         f"      {a['daily_swing_note']}.",
-        f"  * NVLink at ~1 TB/s: batch 1 goes {n['batch1_ms_without_comm']:.2f} -> {n['batch1_ms_with_nvlink']:.2f} ms "
-        f"from bandwidth alone, {n['batch1_ms_with_nvlink_and_hop_latency']:.2f} ms with {a['hop_latency_s'] * 1e6:g} us "
-        "per hop (assumed): hop latency, not link bandwidth, is what hurts batch 1.",
+        f"  * NVLink at ~1 TB/s: batch 1 goes {n['batch1_ms_without_comm']:.2f} -> "
+        f"{n['batch1_ms_with_nvlink']:.2f} ms from bandwidth alone, "
+        f"{n['batch1_ms_with_nvlink_and_hop_latency']:.2f} ms with {a['hop_latency_s'] * 1e6:g} us per hop "
+        "(assumed): hop latency, not link bandwidth, is what hurts batch 1.",
         f"  * energy at {a['h100_power_w']:.0f} W per H100: {n['energy_j_per_token_batch1']:.0f} J/token at batch 1, "
         f"{n['energy_j_per_token_at_break_even']:.2f} J/token at B*.",
         f"  * the brain's ~100 TB at {a['human_tokens_per_s']:.1f} tokens/s (assumed) needs "
-        f"{n['brain_bandwidth_needed_bytes_per_s'] / 1e12:,.0f} TB/s at batch 1: {n['essay_h100s_for_brain_bandwidth']:.0f} "
-        f"essay H100s of bandwidth, {n['h100s_to_hold_brain_parameters']:,.0f} of 80 GB to hold it; the brain: 20 W, "
+        f"{n['brain_bandwidth_needed_bytes_per_s'] / 1e12:,.0f} TB/s at batch 1: "
+        f"{n['essay_h100s_for_brain_bandwidth']:.0f} essay H100s of bandwidth, "
+        f"{n['h100s_to_hold_brain_parameters']:,.0f} of 80 GB to hold it; the brain: 20 W, "
         f"{n['brain_energy_j_per_token']:.0f} J/token.",
     ]
