@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from inferonomics.symbolic import catalog
+from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.formulas import get_formula
 
 from .balance import ESSAY_MINUTES_PER_DAY, ESSAY_PEAK_TO_MEAN
@@ -55,6 +56,9 @@ def loglinear_fit(years, values) -> dict:
     """Least squares of log10(value) on year: slope with its standard error, and what an interval needs."""
     x, y = np.asarray(years, float), np.log10(np.asarray(values, float))
     n = len(x)
+    if n < 3 or np.ptp(x) == 0:  # a slope and its error need three cards over at least two years
+        raise InvalidInputError("--precision", "a precision that at least 3 off-chip-memory cards of two or more "
+                                               "release years publish a rate for", f"{n} card(s)")
     (slope, intercept), cov = np.polyfit(x, y, 1, cov="unscaled")  # cov = (X^T X)^-1
     resid = y - (slope * x + intercept)
     s2 = float(resid @ resid) / (n - 2)

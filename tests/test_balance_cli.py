@@ -185,3 +185,15 @@ def test_plot_balance(tmp_path, capsys):
     marks = json.loads(out)
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert marks["n_cards_plotted"] >= 20 and marks["essay_h100"]["year"] == 2022
+
+
+def test_fit_refuses_too_few_cards():
+    from inferonomics.optimize.memory_wall import loglinear_fit
+    from inferonomics.symbolic.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="at least 3"):
+        loglinear_fit([2022, 2023], [1.0, 2.0])
+    with pytest.raises(InvalidInputError, match="at least 3"):
+        loglinear_fit([2024, 2024, 2024], [1.0, 2.0, 3.0])
+    fit = loglinear_fit([2020, 2021, 2022], [1.0, 10.0, 100.0])  # exactly 10x a year: slope 1, no scatter
+    assert fit["slope"] == pytest.approx(1.0) and fit["slope_se"] == pytest.approx(0.0, abs=1e-9)

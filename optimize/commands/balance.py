@@ -51,7 +51,10 @@ def card_numbers(args: argparse.Namespace) -> dict:
         raise InvalidInputError("--hardware", "a catalog card (see `inferonomics list hardware`), or --trend")
     _default_precisions(args)
     values = catalog_args.resolve_catalog_values(args)
-    out: dict = {"hardware": args.hardware or args.hardware_file, "precision": args.precision,
+    from inferonomics.symbolic import catalog
+
+    hw = catalog.hardware(args.hardware).name if args.hardware else args.hardware_file
+    out: dict = {"hardware": hw, "precision": args.precision,
                  "compute_precision": args.activation_precision}
     out.update(card_balance(values, target_break_even_batch=args.target_break_even_batch,
                             minutes_per_day=args.minutes_per_day))
