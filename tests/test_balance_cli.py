@@ -197,3 +197,29 @@ def test_fit_refuses_too_few_cards():
         loglinear_fit([2024, 2024, 2024], [1.0, 2.0, 3.0])
     fit = loglinear_fit([2020, 2021, 2022], [1.0, 10.0, 100.0])  # exactly 10x a year: slope 1, no scatter
     assert fit["slope"] == pytest.approx(1.0) and fit["slope_se"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("year, ok", [
+    (2022, True),  # a bare year: metadata, no source
+    ({"value": 2022, "source": "primary", "retrieved": "2026-11"}, True),
+    ({"value": 2022.5, "source": "primary", "retrieved": "2026-11"}, False),
+    ({"value": 1066, "source": "primary", "retrieved": "2026-11"}, False),
+    ({"value": 2022, "source": "nokey", "retrieved": "2026-11"}, False),
+    ({"value": 2022}, False),
+])
+def test_hardware_year_bare_or_sourced(year, ok, tmp_path):
+    import tomllib
+    from importlib import resources
+
+    from inferonomics.symbolic.catalog.loader import hardware_from_tree
+    from inferonomics.symbolic.errors import SpecError
+
+    data = resources.files("inferonomics.symbolic.catalog").joinpath("hardware", "h100-sxm.toml").read_bytes()
+    tree = tomllib.loads(data.decode())
+    tree["year"] = year
+    if ok:
+        hw = hardware_from_tree(tree, tmp_path / "x.toml")
+        assert hw.year == 2022 and (("year" in hw.sources) == isinstance(year, dict))
+    else:
+        with pytest.raises(SpecError, match="year"):
+            hardware_from_tree(tree, tmp_path / "x.toml")
