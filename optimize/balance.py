@@ -82,3 +82,17 @@ def model_on_card(values: Mapping[str, float], price_usd_per_chip_hour: float | 
                                 else chip_hours_per_mtok * price_usd_per_chip_hour),
         "batch1_assumes": "weights only, ideal rates, no communication: a lower bound on the time per token",
     }
+
+
+def speed_on_card(values: Mapping[str, float], tokens_per_s_per_user: float) -> dict:
+    """The aggregate bandwidth that serves one user alone at ``tokens_per_s_per_user`` (every weight it uses
+    read once per token, at the datasheet rate unless eta_bw is bound), and the chips of this card that supply it
+    (at least those that hold the model)."""
+    v = dict(values, tokens_per_s_per_user=tokens_per_s_per_user)
+    v.setdefault("eta_bw", 1.0)
+    if v.get("n_experts", 1.0) > 1:  # an MoE reads its dense part and k experts per token at batch 1
+        v["total_params"] = v["dense_params"] + v["experts_per_token"] * v["expert_params"]
+    need = get_formula("bandwidth_for_batch1_speed").evaluate(v)
+    hold = math.ceil(get_formula("chips_to_hold_model").evaluate(values) - 1e-9)
+    return {"tokens_per_s_per_user": tokens_per_s_per_user, "bandwidth_for_speed_bytes_per_s": need,
+            "chips_for_speed": max(hold, math.ceil(need / values["hbm_bandwidth_bytes_per_s"] - 1e-9))}

@@ -223,3 +223,18 @@ def test_hardware_year_bare_or_sourced(year, ok, tmp_path):
     else:
         with pytest.raises(SpecError, match="year"):
             hardware_from_tree(tree, tmp_path / "x.toml")
+
+
+def test_speed_on_card_by_hand(capsys):
+    n = balance_json(capsys, "--hardware", "h100-sxm", "--model", "llama3.1-70b", "--precision", "bf16",
+                     "--tokens-per-s-per-user", "200")
+    wbytes = catalog.bind("llama3.1-70b", "h100-sxm")["total_params"] * 2
+    assert n["bandwidth_for_speed_bytes_per_s"] == pytest.approx(wbytes * 200)  # every weight, 200 times a second
+    assert n["chips_for_speed"] == math.ceil(wbytes * 200 / 3.35e12) == 9
+    m = balance_json(capsys, "--hardware", "h100-sxm", "--model", "deepseek-v3", "--precision", "fp8",
+                     "--tokens-per-s-per-user", "1")
+    v = catalog.bind("deepseek-v3", "h100-sxm", "fp8")
+    assert m["bandwidth_for_speed_bytes_per_s"] == pytest.approx(v["dense_params"] + 8 * v["expert_params"])
+    assert m["chips_for_speed"] == m["chips_to_hold_model"]  # 1 token/s: holding it is the bound
+    code, out, err = run(capsys, "balance", "--hardware", "h100-sxm", "--tokens-per-s-per-user", "5")
+    assert code == 2 and out == "" and "--tokens-per-s-per-user" in err

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="break-even batch to reach (default 1: economies of scale vanish)")
     p.add_argument("--minutes-per-day", type=positive_float, default=10.0, metavar="M",
                    help="minutes each user is active per day (default: the essay's 10)")
+    p.add_argument("--tokens-per-s-per-user", type=positive_float, metavar="V",
+                   help="with --model: the bandwidth (and chips) to serve one user alone at V tokens/s")
     p.add_argument("--price-usd-per-hour", type=positive_float, metavar="USD",
                    help="price of one chip-hour, for $/Mtok (the catalog carries no prices)")
     catalog_args.add_catalog_args(p)
@@ -45,7 +47,7 @@ def _default_precisions(args: argparse.Namespace) -> None:
 
 
 def card_numbers(args: argparse.Namespace) -> dict:
-    from inferonomics.optimize.balance import card_balance, model_on_card
+    from inferonomics.optimize.balance import card_balance, model_on_card, speed_on_card
 
     if not (args.hardware or args.hardware_file):
         raise InvalidInputError("--hardware", "a catalog card (see `inferonomics list hardware`), or --trend")
@@ -63,6 +65,10 @@ def card_numbers(args: argparse.Namespace) -> dict:
             args.weights = "(dense_params + experts_per_token*expert_params)*bytes_per_weight"
         out["model"] = args.model or args.model_file or args.model_config
         out.update(model_on_card(values, args.price_usd_per_hour, getattr(args, "weights", None)))
+        if args.tokens_per_s_per_user is not None:
+            out.update(speed_on_card(values, args.tokens_per_s_per_user))
+    elif args.tokens_per_s_per_user is not None:
+        raise InvalidInputError("--tokens-per-s-per-user", "a model to serve (--model, --model-file or --model-config)")
     return out
 
 
@@ -86,6 +92,10 @@ def _text_card(n: dict) -> list[str]:
             + (f" = ${usd:,.2f}/Mtok" if usd is not None else " (give --price-usd-per-hour for $/Mtok)"),
             f"    at B*: {n['break_even_chip_hours_per_mtok']:.3g} chip-hours/Mtok; {n['batch1_assumes']}",
         ]
+    if "bandwidth_for_speed_bytes_per_s" in n:
+        lines.append(f"    one user at {n['tokens_per_s_per_user']:g} tokens/s needs "
+                     f"{n['bandwidth_for_speed_bytes_per_s'] / 1e12:,.1f} TB/s: {n['chips_for_speed']} chip(s) of "
+                     "bandwidth, at batch 1")
     return lines
 
 
