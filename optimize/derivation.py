@@ -262,7 +262,11 @@ def render_all(fig_dir: str = "figures", reuse_dir: Path | None = None, parallel
         drawn = rendered.copy
     ex = examples()
     figs = [Figure(f"{fig_dir}/{kind}.png", caption) for kind, caption in FIGURES]
-    files: dict[str, bytes] = {TEX_NAME: render_tex(ex, figs).encode(), MD_NAME: render_markdown(ex, figs).encode()}
+    from .derivation_balance import engineered_away_section
+
+    sec = (engineered_away_section(),)  # issue 16: the essay's closing question
+    files: dict[str, bytes] = {TEX_NAME: render_tex(ex, figs, sec).encode(),
+                               MD_NAME: render_markdown(ex, figs, sec).encode()}
     pngs.update(drawn())
     manifest = {}
     for kind, _ in FIGURES:

@@ -178,3 +178,7 @@ L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cach
 r_L2 = _define("efficiency", "l2_bandwidth_per_sm_bytes_per_s", r"r_{L2}", U.byte_per_s, "rate at which one SM re-reads an L2-resident operand; the chip's L2 serves n_SM r_L2 (an on-chip rate: the same die keeps it whatever HBM it is paired with)")
 f_L2 = _define("efficiency", "l2_resident_fraction", r"f_{L2}", U.one, "fraction of the L2 a benchmark's cycled operand copies may fill and still be re-read from L2; fixed at 0.75, not fitted")
 eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fraction of HBM bandwidth for a GEMM's activation reads and output writes (each output tile re-reads its rows of X)")
+
+# -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
+v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")
+r_fb = _define("hardware", "flop_per_byte", r"r", U.flop_per_byte, "the chip's balance F/W: peak FLOP/s per byte/s of memory bandwidth (the roofline ridge point)")

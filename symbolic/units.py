@@ -17,9 +17,11 @@ usd = "USD"
 usd_per_hour = "USD/h"
 watt = "W"
 joule = "J"
+per_second = "1/s"
+flop_per_byte = "FLOP/byte"
 
 #: every unit string the table may use
-UNITS = (one, second, byte, flop_per_s, byte_per_s, usd, usd_per_hour, watt, joule)
+UNITS = (one, second, byte, flop_per_s, byte_per_s, usd, usd_per_hour, watt, joule, per_second, flop_per_byte)
 
 
 @cache
@@ -42,7 +44,7 @@ def quantity(unit: str):
     table = {
         one: Integer(1), second: u.second, byte: u.byte, flop_per_s: flop / u.second,
         byte_per_s: u.byte / u.second, usd: dollar, usd_per_hour: dollar / u.hour,
-        watt: u.watt, joule: u.joule,
+        watt: u.watt, joule: u.joule, per_second: 1 / u.second, flop_per_byte: flop / u.byte,
     }
     return table[unit]
 

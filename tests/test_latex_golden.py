@@ -29,6 +29,12 @@ GOLDEN = {
     "api_price_crossover": r"B_{\pi} = \frac{2500 b_{w} p N}{9 \pi W}",
     "api_price_crossover_users": r"U_{\pi} = \frac{400000 b_{w} \rho_{\mathrm{tr}} p N}{\pi W m}",
     "moe_break_even_batch": r"B^{*}_{MoE} = \frac{b_{w} F \left(N_{d} + N_{e} E\right)}{2 N_{a} W}",
+    # issue 16, the inverse forms (720 = 1440/2: the minimum user base at C = B* = r b_w/2)
+    "bandwidth_for_break_even_batch": r"W_{B} = \frac{b_{w} F}{2 B}",
+    "bandwidth_for_batch1_speed": r"W_{v} = \frac{b_{w} v N}{\eta_{W}}",
+    "chips_to_hold_model": r"t_{M} = \frac{b_{w} N}{M}",
+    "min_user_base_vs_balance": r"U_{r} = \frac{720 b_{w} r \rho}{m}",
+    "single_user_cost_ratio": r"\kappa_{1} = \frac{b_{w} F}{2 W}",
 }
 
 

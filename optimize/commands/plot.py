@@ -10,11 +10,11 @@ from inferonomics.symbolic.errors import InvalidInputError
 from . import catalog_args
 from ._io import print_json, write_atomic
 
-KINDS = ("roofline", "utilization", "cost", "context", "users")
+KINDS = ("roofline", "utilization", "cost", "context", "users", "balance")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot", help="draw roofline|utilization|cost|context|users",
+    p = sub.add_parser("plot", help="draw roofline|utilization|cost|context|users|balance",
                        description="Without catalog flags, draws the essay's example.")
     p.add_argument("kind", choices=KINDS)
     p.add_argument("-o", "--output", required=True, help="FILE.png or FILE.svg")
@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise InvalidInputError("-o", "a file name ending in .png or .svg", str(out))
-    data, marks = render(args.kind, plot_values(args), fmt)
+    if args.kind == "balance":  # the catalog's memory wall (issue 16): every card, not one configuration
+        from inferonomics.optimize.memory_wall import render as render_balance
+
+        data, marks = render_balance(args.precision or "bf16", fmt)
+    else:
+        data, marks = render(args.kind, plot_values(args), fmt)
     write_atomic(out, data)
     if args.json:
         print_json({"kind": args.kind, "output": str(out), **marks})

@@ -59,6 +59,9 @@ def seed_numbers(*, deployment: bool = True) -> dict:
             "tp_comm_crossover": get_formula("tp_comm_crossover").evaluate(kv),
         },
     }
+    from inferonomics.symbolic.essay_question import essay_question_numbers
+
+    out.update(essay_question_numbers())  # issue 16: the essay's closing claims
     if not deployment:
         return out
     from inferonomics.optimize.essay import seed_deployment
@@ -104,6 +107,8 @@ def _users_line(u: dict | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inferonomics.symbolic.essay_question import essay_question_lines
+
     n = seed_numbers()
     if args.json:
         print_json(n)
@@ -145,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         f"      t* = {f['optimal_tp_degree'].plain()} = {r['optimal_tp_degree']:.1f}; "
         f"communication equals weight reads at t = {r['tp_comm_crossover']:.1f}.",
         "  * A fixed per-step overhead and achieved (not datasheet) rates: see `inferonomics evaluate --hardware`.",
+        "",
+        *essay_question_lines(n),
         "",
         f"Under a real latency promise ({n['slo_deployment']['assumed']['tpot_slo_ms']:.0f} ms per token, "
         f"illustrative ${n['slo_deployment']['assumed']['price_usd_per_chip_hour']:.2f}/chip-hour, not a quote)",

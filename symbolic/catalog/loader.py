@@ -56,6 +56,18 @@ def _aliases(tree: Mapping[str, Any], path: object) -> tuple[str, ...]:
     return tuple(a)
 
 
+def _year(tree: Mapping[str, Any], path: object, cites: Mapping[str, str]) -> tuple[int, Source | None]:
+    """The release year: a bare integer (metadata) or, like every quantity, a sourced table (the memory-wall
+    trend of `inferonomics balance --trend` fits on it, so it is data there)."""
+    t = tree.get("year")
+    if not isinstance(t, dict):
+        return get_int(path, tree, "year", minimum=1900), None  # type: ignore[return-value]
+    value, src = get_sourced(path, tree, "year", citations=cites)  # type: ignore[misc]
+    if value != int(value) or value < 1900:
+        raise SpecError(path, "year.value", f"a whole year >= 1900, got {value!r}")
+    return int(value), src
+
+
 def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
     _check_provenance(tree, path)
     check_keys(path, tree, _HW_KEYS)
@@ -83,12 +95,15 @@ def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
         got = get_sourced(path, peaks_t, key, prefix="peak_flop_per_s.", required=False, citations=cites)
         if got is not None:
             peaks[key], sources[f"peak_flop_per_s.{key}"] = got
+    year, year_src = _year(tree, path, cites)
+    if year_src is not None:
+        sources["year"] = year_src
     kind = get_str(path, tree, "memory_kind")
     if kind not in MEMORY_KINDS:
         raise SpecError(path, "memory_kind", f"one of {', '.join(MEMORY_KINDS)}, got {kind!r}")
     return Hardware(
         name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),  # type: ignore[arg-type]
-        vendor=get_str(path, tree, "vendor"), year=get_int(path, tree, "year", minimum=1900),  # type: ignore[arg-type]
+        vendor=get_str(path, tree, "vendor"), year=year,  # type: ignore[arg-type]
         memory_kind=kind, peak_flop_per_s=frozen_map(peaks), notes=get_str(path, tree, "notes"),  # type: ignore[arg-type]
         sources=frozen_map(sources), aliases=_aliases(tree, path), path=str(path), **vals,
     )
