@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "catalog_cmds",
     "optimize_cmd",
     "calibrate",
+    "web",
 )
 
 EXIT_BAD_INPUT = 2
