@@ -137,6 +137,14 @@ def examples() -> tuple[Example, ...]:
 
 
 MANIFEST = "figures/manifest.json"
+#: the static web calculator (`inferonomics web`), generated from the same closed forms as the documents
+CALCULATOR = "calculator/index.html"
+
+
+def _calculator_page() -> bytes:
+    from inferonomics.optimize.web import build_page
+
+    return build_page().encode()
 
 
 def figure_key(kind: str, values: dict[str, float]) -> str:
@@ -250,6 +258,7 @@ def render_all(fig_dir: str = "figures", reuse_dir: Path | None = None, parallel
     ex = examples()
     figs = [Figure(f"{fig_dir}/{kind}.png", caption) for kind, caption in FIGURES]
     files: dict[str, bytes] = {TEX_NAME: render_tex(ex, figs).encode(), MD_NAME: render_markdown(ex, figs).encode()}
+    files[CALCULATOR] = _calculator_page()
     pngs.update(drawn())
     manifest = {}
     for kind, _ in FIGURES:

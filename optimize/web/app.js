@@ -70,8 +70,10 @@ function resolve() {
     const s = input.symbol;
     if (input.flag in state.given) {
       const p = parse(state.given[input.flag], input);
+      // a bad number is reported, never silently replaced: what needs it waits
       if (p.error) bad[input.flag] = p.error;
-      else { values[s] = p.value; from[s] = "given"; continue; }
+      else { values[s] = p.value; from[s] = "given"; }
+      continue;
     }
     if (s in cat.values) { values[s] = cat.values[s].value; from[s] = `from ${cat.values[s].from}`; }
     else if (CALC.defaults[s] !== null && CALC.defaults[s] !== undefined) {

@@ -121,6 +121,7 @@ def build_page() -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <meta name="generator" content="inferonomics {version}, SymPy {sp.__version__}">
 <title>inferonomics: the economics of LLM inference, live</title>
 <style>
