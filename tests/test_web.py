@@ -103,6 +103,14 @@ def test_any_formula_can_be_wired_by_name(monkeypatch):
     assert 'id="in-api-price-usd-per-mtok"' in html
 
 
+def test_default_price_is_the_seeds_illustrative_price():
+    from inferonomics.optimize.essay import ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR
+    from inferonomics.optimize.web import data
+
+    assert data.defaults()["price_usd_per_chip_hour"] == ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR == ESSAY[
+        "price_usd_per_chip_hour"]
+
+
 def test_generation_is_deterministic(page):
     assert build_page() == page
 
@@ -117,10 +125,15 @@ def test_cli_writes_index_html(tmp_path, capsys):
     assert len(err) == 1 and "-o" in err[0]
 
 
-def test_derive_writes_the_calculator():
-    from inferonomics.optimize.derivation import render_all
+def test_derive_writes_the_calculator(page):
+    """derive's files include the page (test_derivations checks every one of them is committed current)."""
+    from pathlib import Path
 
-    assert render_all()["calculator/index.html"] == build_page().encode()
+    from inferonomics.optimize.derivation import CALCULATOR, _calculator_page
+
+    assert _calculator_page() == page.encode()
+    committed = Path(__file__).resolve().parents[1] / "derivations" / CALCULATOR
+    assert committed.read_bytes() == page.encode(), "run `inferonomics derive --out derivations`"
 
 
 # -- in a real browser ---------------------------------------------------------------------------------------
@@ -322,7 +335,8 @@ def test_screenshot_is_not_blank(browser, site, tmp_path):
     (tmp_path / "calculator.png").write_bytes(png)
     img = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
     assert img.shape[0] >= 600 and img.shape[1] >= 800
-    flat = (img * 255).round().astype(int).reshape(-1, 3)
-    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    rgb = (img * 255).round().astype(np.int64)
+    _, counts = np.unique(rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2], return_counts=True)
+    colours, flat = counts, rgb.reshape(-1, 3)
     assert len(colours) > 100  # text, MathML, charts
     assert counts.max() / len(flat) < 0.9  # not one flat background

@@ -281,11 +281,14 @@ function rooflineChart(values) {
   svg.append(polyline(roof, "curve"));
   svg.append(el("line", {x1: sx(ridge), x2: sx(ridge), y1: BOX.top, y2: BOX.bottom, class: "mark"}));
   svg.append(el("text", {x: sx(ridge) + 4, y: BOX.bottom - 8, class: "label"}, `ridge F/W = ${fmtHuman(ridge)}`));
+  let lastLabel = -Infinity;
   pts.forEach(([b, x, y], k) => {
     const chosen = k === pts.length - 1 && b === values.batch;
+    const crowded = Math.abs(sx(x) - lastLabel) < 28;  // long contexts bunch the points: label fewer
+    if (!chosen && !crowded) lastLabel = sx(x);
     svg.append(el("circle", {cx: sx(x), cy: sy(y), r: chosen ? 7 : 3.5, class: chosen ? "point chosen" : "point"}));
     const right = sx(x) > BOX.right - 40;  // keep labels near the right edge inside the frame
-    if (!chosen) {
+    if (!chosen && !crowded) {
       svg.append(el("text", {x: sx(x) + (right ? -5 : 5), y: sy(y) + 14, class: "small",
                              "text-anchor": right ? "end" : "start"}, `B=${b}`));
     }

@@ -50,9 +50,12 @@ def defaults() -> dict[str, float]:
     return v
 
 
-def _illustrative_price() -> float:
-    from inferonomics.optimize.essay import ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR
+#: the seed's ILLUSTRATIVE price of a chip-hour (optimize.essay.ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR; a test keeps
+#: them equal): importing that module would load the solver and NumPy, a seventh of `web`'s run time
+ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR = 2.0
 
+
+def _illustrative_price() -> float:
     return ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR
 
 
