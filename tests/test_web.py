@@ -171,7 +171,8 @@ def _load(b: wd.Browser, site: str, params: dict) -> None:
 def _read(b: wd.Browser) -> dict:
     return b.run("""return Object.fromEntries([...document.querySelectorAll('output[data-formula]')].map(o => [
         o.dataset.formula, {text: o.textContent, valid: o.dataset.valid,
-        holds: [...document.querySelectorAll(`#out-${o.dataset.formula} li[data-condition]`)].map(li => li.dataset.holds)}]))""")
+        holds: [...document.querySelectorAll(`#out-${o.dataset.formula} li[data-condition]`)]
+               .map(li => li.dataset.holds)}]))""")
 
 
 def _reference(params: dict) -> dict:
@@ -217,7 +218,8 @@ def _random_params(rng: random.Random) -> dict:
         p.update({"params": f"{10 ** rng.uniform(9, 12.5):.6g}", "bytes-per-weight": rng.choice(["0.5", "1", "2"]),
                   "kv-bytes-per-token": f"{10 ** rng.uniform(4, 6.5):.5g}", "layers": str(rng.randint(16, 128))})
     if kind in ("raw", "model") or rng.random() < 0.2:
-        p.update({"peak-flops": f"{10 ** rng.uniform(14, 16):.5g}", "hbm-bandwidth": f"{10 ** rng.uniform(11.5, 13):.5g}"})
+        p.update({"peak-flops": f"{10 ** rng.uniform(14, 16):.5g}",
+                  "hbm-bandwidth": f"{10 ** rng.uniform(11.5, 13):.5g}"})
     p.update({"tp": str(rng.choice([1, 2, 4, 8, 16, 20, 64])), "batch": f"{10 ** rng.uniform(0, 4):.6g}",
               "context": str(rng.choice([0, rng.randint(1, 256), rng.randint(256, 200_000)])),
               "concurrency": str(rng.randint(1, 100_000)), "minutes-per-day": f"{rng.uniform(1, 240):.4g}",

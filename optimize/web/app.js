@@ -99,6 +99,12 @@ function fmtHuman(x) {
   return i.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (f ? "." + f : "");
 }
 
+// The same number for people: in the output's display unit, rounded, with thousands separators.
+function humanText(o, x) {
+  if (o.scale !== 1 || o.unit === "%") return `= ${fmtHuman(x * o.scale)} ${o.unit}`;
+  return fmtHuman(x) !== fmtExact(x) ? `\u2248 ${fmtHuman(x)} ${o.unit}` : o.unit;
+}
+
 function evaluate(name, values) {
   const f = FORMULAS[name];
   const missing = f.args.filter((a) => !(a in values));
@@ -128,8 +134,7 @@ function showOutputs(values) {
       human.textContent = ""; note.textContent = "does not exist here: a validity condition fails";
     } else {
       card.dataset.state = "valid"; out.dataset.valid = "true"; out.textContent = fmtExact(r.x);
-      human.textContent = o.unit === "%" ? `= ${fmtHuman(r.x * o.scale)} %`
-        : `${o.scale !== 1 ? "= " + fmtHuman(r.x * o.scale) + " " : fmtHuman(r.x) !== fmtExact(r.x) ? "\u2248 " + fmtHuman(r.x) + " " : ""}${o.unit}`;
+      human.textContent = humanText(o, r.x);
       note.textContent = "";
     }
   }
@@ -265,8 +270,9 @@ function rooflineChart(values) {
   };
   const pts = [...batches, values.batch].map(point).filter(([, x, y]) => x > 0 && y > 0 && Number.isFinite(x + y));
   const xs = pts.map((p) => p[1]);
-  const xlo = 10 ** Math.floor(Math.log10(Math.min(ridge / 100, ...xs))), xhi = 10 ** Math.ceil(Math.log10(Math.max(ridge * 10, ...xs)));
-  const ylo = 10 ** Math.floor(Math.log10(Math.min(CHART.roof(F, W, xlo), ...pts.map((p) => p[2])))), yhi = 10 ** Math.ceil(Math.log10(F * 1.5));
+  const down = (v) => 10 ** Math.floor(Math.log10(v)), up = (v) => 10 ** Math.ceil(Math.log10(v));
+  const xlo = down(Math.min(ridge / 100, ...xs)), xhi = up(Math.max(ridge * 10, ...xs));
+  const ylo = down(Math.min(CHART.roof(F, W, xlo), ...pts.map((p) => p[2]))), yhi = up(F * 1.5);
   const sx = logScale(xlo, xhi, BOX.left, BOX.right), sy = logScale(ylo, yhi, BOX.bottom, BOX.top);
   const every = (ts) => (ts.length > 7 ? ts.filter((_, k) => k % 2 === 0) : ts);
   frame(svg, every(decades(xlo, xhi)), every(decades(ylo, yhi)), sx, sy, "arithmetic intensity (FLOP per byte read)",
