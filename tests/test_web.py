@@ -7,6 +7,7 @@ import argparse
 import io
 import random
 import re
+import time
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
@@ -294,6 +295,25 @@ def test_typing_and_choosing_update_the_numbers_and_the_link(browser, site):
     browser.get(link)  # the link reproduces the result
     browser.wait("return document.documentElement.dataset.readyMs")
     assert _read(browser) == shown
+
+
+@needs_chromium
+def test_the_batch_slider_sets_the_batch(browser, site):
+    _load(browser, site, {"model": "llama3.1-8b", "hardware": "b200"})
+    browser.run("""const s = document.getElementById('slide-batch');
+        s.value = '2.5'; s.dispatchEvent(new Event('input'));""")
+    assert browser.run("return document.getElementById('in-batch').value") == "316"  # round(10^2.5)
+    _check(_read(browser), _reference({"model": "llama3.1-8b", "hardware": "b200", "batch": "316"}), "slider")
+
+
+@needs_chromium
+def test_the_harness_sees_javascript_errors(chrome, site):
+    """The check every browser test ends with is not blind: an uncaught error reaches the console log."""
+    _load(chrome, site, {})
+    chrome.console()
+    chrome.run("setTimeout(() => { throw new Error('planted'); }, 0);")
+    time.sleep(0.3)
+    assert any(e["level"] == "SEVERE" and "planted" in e["message"] for e in chrome.console())
 
 
 @needs_chromium

@@ -38,7 +38,6 @@ function parse(text, input) {
 // Catalog values, as catalog_args.resolve_catalog_values binds them.
 function catalogValues() {
   const cat = CALC.catalog, values = {}, errors = [];
-  let label = "";
   const find = (kind, table, name) => {
     if (!name) return null;
     if (!(name in table)) errors.push(`unknown ${kind} "${name}"`);
@@ -59,7 +58,7 @@ function catalogValues() {
     put(hw.values.bf16, `${hw.display}, bf16 compute`);
   }
   if (!m && w) values.bytes_per_weight = {value: cat.precisions[w].bytes_per_weight, from: w};
-  return {values, errors, label};
+  return {values, errors};
 }
 
 // Every symbol's value and where it came from; bad: flags whose typed text is not a valid number.
