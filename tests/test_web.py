@@ -298,6 +298,20 @@ def test_typing_and_choosing_update_the_numbers_and_the_link(browser, site):
 
 
 @needs_chromium
+def test_catalog_names_are_spelt_as_the_cli_accepts_them(browser, site):
+    canonical = {"model": "llama3.1-70b", "hardware": "h100-sxm", "precision": "fp8", "batch": "64"}
+    _load(browser, site, canonical)
+    want = _read(browser)
+    spelt = {"model": catalog.model("llama3.1-70b").display_name.upper(),
+             "hardware": catalog.hardware("h100-sxm").display_name, "precision": "FP8", "batch": "64"}
+    _load(browser, site, spelt)
+    assert _read(browser) == want
+    assert browser.run("return document.getElementById('in-hardware').value") == "h100-sxm"
+    _load(browser, site, {"model": "llama-9"})
+    assert "llama-9" in browser.run("return document.getElementById('catalog-error').textContent")
+
+
+@needs_chromium
 def test_the_batch_slider_sets_the_batch(browser, site):
     _load(browser, site, {"model": "llama3.1-8b", "hardware": "b200"})
     browser.run("""const s = document.getElementById('slide-batch');

@@ -15,11 +15,18 @@ function blank() {
 function readUrl() {
   const problems = [];
   for (const [key, value] of new URLSearchParams(location.search)) {
-    if (CALC.catalogFlags.includes(key)) state[key] = value.trim().toLowerCase();
+    if (CALC.catalogFlags.includes(key)) state[key] = canonical(key, value);
     else if (key in BY_FLAG) state.given[key] = value;
     else problems.push(`unknown parameter "${key}" ignored`);
   }
   return problems;
+}
+
+// A catalog name as the CLI looks it up (catalog.loader.lookup): any spelling it knows, case and "_" aside.
+function canonical(flag, text) {
+  const key = text.toLowerCase().replaceAll("_", "-").trim().split(/\s+/).join(" ");
+  const table = CALC.catalog.spellings[flag];
+  return table[key] || table[key.replaceAll(" ", "-")] || text.trim();
 }
 
 // A number the CLI would accept for this flag, or an error message (its number types, in words).

@@ -29,10 +29,10 @@ def page_inputs(formulas: list) -> list[Input]:
     extra = []
     for f in formulas:
         for a in f.args:
-            if a.name not in have:
+            if a.name not in have:  # a positive symbol: the CLI's "a finite number > 0"
                 have.add(a.name)
                 extra.append(Input(flag_of.get(a.name, a.name.replace("_", "-")), a.name, info(a.name).meaning,
-                                   "other", low_inclusive=a.name in ("context", "overhead_s")))
+                                   "other"))
     return [*INPUTS, *extra]
 
 
@@ -93,4 +93,9 @@ def catalog_data(inputs: list[Input]) -> dict:
             "display": hw.display_name,
             "values": {p: _try(lambda p=p: catalog.hardware_values(hw, p), hw_syms) for p in precs},
             "activation": {p: catalog.default_activation_precision(catalog.precision(p), hw) for p in precs}}
+    # every spelling the CLI accepts (name, display name, alias; normalised as catalog.loader does) -> name
+    from inferonomics.symbolic.catalog.loader import _index
+
+    out["spellings"] = {kind: dict(sorted(_index(table).items()))
+                        for kind, table in (("model", "models"), ("hardware", "hardware"), ("precision", "precisions"))}
     return out
