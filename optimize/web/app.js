@@ -296,7 +296,7 @@ function rooflineChart(values) {
   let lastLabel = -Infinity;
   pts.forEach(([b, x, y], k) => {
     const chosen = k === pts.length - 1 && b === values.batch;
-    const crowded = Math.abs(sx(x) - lastLabel) < 28;  // long contexts bunch the points: label fewer
+    const crowded = Math.abs(sx(x) - lastLabel) < 46;  // long contexts bunch the points: label fewer
     if (!chosen && !crowded) lastLabel = sx(x);
     svg.append(el("circle", {cx: sx(x), cy: sy(y), r: chosen ? 7 : 3.5, class: chosen ? "point chosen" : "point"}));
     const right = sx(x) > BOX.right - 40;  // keep labels near the right edge inside the frame
