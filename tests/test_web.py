@@ -312,6 +312,15 @@ def test_catalog_names_are_spelt_as_the_cli_accepts_them(browser, site):
 
 
 @needs_chromium
+def test_a_mixture_of_experts_is_flagged(browser, site):
+    hidden = {}
+    for name in ("deepseek-v3", "llama3.1-70b"):
+        _load(browser, site, {"model": name})
+        hidden[name] = browser.run("return document.getElementById('catalog-note').hidden")
+    assert hidden == {"deepseek-v3": False, "llama3.1-70b": True}
+
+
+@needs_chromium
 def test_the_batch_slider_sets_the_batch(browser, site):
     _load(browser, site, {"model": "llama3.1-8b", "hardware": "b200"})
     browser.run("""const s = document.getElementById('slide-batch');

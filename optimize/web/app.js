@@ -164,6 +164,8 @@ function showFields(res) {
     }
   }
   for (const flag of CALC.catalogFlags) $(`in-${flag}`).value = state[flag] in optionsOf(flag) ? state[flag] : "";
+  const model = CALC.catalog.models[state.model];
+  $("catalog-note").hidden = !(model && model.moe);
   const err = $("catalog-error");
   err.hidden = !res.errors.length; err.textContent = res.errors.join("; ");
 }

@@ -85,6 +85,8 @@ def catalog_data(inputs: list[Input]) -> dict:
         m = catalog.model(name)
         out["models"][name] = {
             "display": m.display_name, "default_precision": m.weight_precision,
+            # the page's closed forms are the dense ones (N_a = N): say so for a mixture of experts
+            "moe": catalog.model_values(m).get("n_experts", 1.0) > 1,
             "values": {p: _try(lambda p=p: catalog.model_values(m, p), model_syms) for p in precs}}
     out["hardware"] = {}
     for name in catalog.list_hardware():

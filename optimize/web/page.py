@@ -66,7 +66,11 @@ def _catalog_html(cat: dict) -> str:
             + select("model", "model", cat["models"], "none: raw numbers below")
             + select("hardware", "card", cat["hardware"], "none: raw numbers below")
             + select("precision", "weight precision", cat["precisions"], "the model's own")
-            + '<p class="error" id="catalog-error" hidden></p></fieldset>')
+            + '<p class="error" id="catalog-error" hidden></p>'
+            '<p class="notice" id="catalog-note" hidden>A mixture of experts: these closed forms assume a dense '
+            'model (every token reads and multiplies all N parameters), so they overstate its compute per token. '
+            '<code>inferonomics evaluate</code> models its routing, and the derivation document derives its '
+            'break-even batch.</p></fieldset>')
 
 
 def _card_html(o: Output, f) -> str:
