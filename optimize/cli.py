@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "optimize_cmd",
     "calibrate",
     "balance",
+    "web",
 )
 
 EXIT_BAD_INPUT = 2

@@ -150,6 +150,14 @@ def examples() -> tuple[Example, ...]:
 
 
 MANIFEST = "figures/manifest.json"
+#: the static web calculator (`inferonomics web`), generated from the same closed forms as the documents
+CALCULATOR = "calculator/index.html"
+
+
+def _calculator_page() -> bytes:
+    from inferonomics.optimize.web import build_page
+
+    return build_page().encode()
 
 
 def figure_key(kind: str, values: dict[str, float]) -> str:
@@ -267,6 +275,7 @@ def render_all(fig_dir: str = "figures", reuse_dir: Path | None = None, parallel
     sec = (engineered_away_section(),)  # issue 16: the essay's closing question
     files: dict[str, bytes] = {TEX_NAME: render_tex(ex, figs, sec).encode(),
                                MD_NAME: render_markdown(ex, figs, sec).encode()}
+    files[CALCULATOR] = _calculator_page()
     pngs.update(drawn())
     manifest = {}
     for kind, _ in FIGURES:
