@@ -408,6 +408,10 @@ def test_incompatible_or_malformed_files(tmp_path):
      r"kernel_overhead_s: .* got -1e-06"),
     (lambda t: t.replace("[parameters]\n", "[parameters]\neta_fudge = { value = 1.0, uncertainty = 0.0 }\n"),
      r"eta_fudge: .*no such parameter"),
+    (lambda t: re.sub(r"(?m)^gemm = \{ lo = [^,]*", "gemm = { lo = 0.5", t), r"intervals\.gemm: .*lo < hi"),
+    (lambda t: re.sub(r"(?m)^serving_tpot = \{ lo = [^,]*", "serving_tpot = { lo = nan", t),
+     r"intervals\.serving_tpot"),
+    (lambda t: t.replace("[unconstrained]\n", "[unconstrained]\neta_fudge = \"why\"\n"), r"unconstrained"),
 ])
 def test_a_hand_edited_calibration_is_refused_whole(tmp_path, edit, match):
     """A calibration file missing a parameter, or with one outside its physical range (an efficiency above 1, a
@@ -775,3 +779,49 @@ def test_the_fp4_kernel_class_walks_all_of_k():
     assert t[1] == pytest.approx(5e-6 + stream[1] + 16384 * 0.5625 / 3e8, rel=1e-9)
     big = float(P.gemm(8192.0, 8192.0, 16384.0, 0.5625, 0.5625, env, "fp4"))
     assert big >= 2 * 8192 ** 2 * 16384 / (0.4 * env["peak_fp4"])  # compute-bound at the FP4 rate
+
+
+# ------------------------------------------------------------------------------------------ intervals
+def test_interval_arithmetic_by_hand():
+    from inferonomics.optimize.calibration import intervals as I
+
+    x = np.linspace(-1.0, 1.0, 101)  # quantiles of an even grid: 10% -> -0.8, 90% -> 0.8
+    lo, hi = I.quantiles(x)
+    assert (lo, hi) == pytest.approx((-0.8, 0.8))
+    assert I.widened((lo, hi), 0.1) == pytest.approx((-0.8 - 0.12815515655446004, 0.8 + 0.12815515655446004))
+    a, b = I.apply(np.array([2.0]), (math.log(0.5), math.log(3.0)))
+    assert (a[0], b[0]) == pytest.approx((1.0, 6.0))
+    assert I.coverage(np.array([1.0, 2.0, 5.0, 7.0]), np.full(4, 1.5), np.full(4, 6.0)) == 0.5
+
+
+@needs_shared
+def test_eighty_percent_intervals_cover_most_held_out_rows(shared_validation):
+    """The bounds come from the fit rows only; on held-out rows they should cover about 80%. Kernel kinds with
+    enough rows land in 70-90%. Serving TPOT is the known miss: its held-out rows include every MoE model and
+    no fit row does, so the fit-row spread is too narrow there (60.7%; the guard keeps it from falling)."""
+    cov = shared_validation["interval_coverage"]
+    for card in ("h100-sxm", "b200"):
+        for kind in ("gemm", "decode_attention", "collectives"):
+            assert 0.70 <= cov[card][kind]["coverage"] <= 0.90, (card, kind, cov[card][kind])
+    assert cov["h100-sxm"]["serving_ttft"]["coverage"] >= 0.70
+    assert cov["h100-sxm"]["serving_tpot"]["coverage"] >= 0.58
+
+
+def test_rows_out_writes_every_row_with_its_measurement(tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "rows.csv"
+    assert main(["validate", "--measurements", str(FIX / "good"), "--rows-out", str(out)]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    meas = read_measurements(FIX / "good")
+    assert len(rows) == sum(len(t) for t in meas.tables)
+    with open(FIX / "good" / "nvidia" / "gemm_h100_sxm.csv", newline="") as f:  # the measurement, read again
+        first = next(csv.DictReader(f))
+    row = next(r for r in rows if r["file"] == "nvidia/gemm_h100_sxm.csv" and r["line"] == "2")
+    assert float(row["measured_s"]) == pytest.approx(float(first["latency_ms"]) / 1e3, rel=1e-12)
+    assert row["m"] == "4353.0" and row["kind"] == "gemm" and row["hardware"] == "h100-sxm"
+    lo, p, hi = (float(row[k]) for k in ("lo_s", "predicted_s", "hi_s"))
+    cal = load_calibration()
+    assert lo == pytest.approx(p * math.exp(cal.intervals["gemm"][0])) and hi == pytest.approx(
+        p * math.exp(cal.intervals["gemm"][1]))

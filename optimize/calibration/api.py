@@ -25,6 +25,7 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     kwargs: dict = {"use_measured_ceilings": True} if use_measured_ceilings else {}
     if prior is not None:
         kwargs["prior"] = (prior.hardware, prior.values)
+        kwargs["prior_intervals"] = prior.intervals
     result = fit(meas, hardware, **kwargs)
     sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows)
                     for f in _files_of(meas, result.hardware))
@@ -32,7 +33,7 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
                        params, sources, result.quality, result.message,
                        "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet",
-                       dict(result.unconstrained))
+                       dict(result.unconstrained), dict(result.intervals))
 
 
 def _files_of(meas: Measurements, hardware: str) -> list:

@@ -12,7 +12,7 @@ from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.symbols import TABLE
 
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
-CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-11"
+CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-12"
 
 _BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 
@@ -48,6 +48,8 @@ class Calibration:
     ceilings: str = "datasheet"  # the rates the efficiencies are fractions of: "datasheet" or "measured"
     #: parameters the fit's data did not constrain (they hold their starting values), with the reason
     unconstrained: dict[str, str] = field(default_factory=dict)
+    #: kind -> (lo, hi) bounds of log(measured/predicted) at the intervals' level, from the fit rows
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, float]:
@@ -113,6 +115,11 @@ def dumps(cal: Calibration, attribution: str = "") -> str:
     if cal.unconstrained:
         lines += ["", "# not constrained by the data: these parameters hold their starting values", "[unconstrained]"]
         lines += [f"{name} = {_fmt(why)}" for name, why in cal.unconstrained.items()]
+    if cal.intervals:
+        lines += ["", "# log(measured/predicted) bounds of an 80% prediction interval per kind, from the fit rows",
+                  "[intervals]"]
+        lines += [f"{kind} = {{ lo = {_fmt(float(lo))}, hi = {_fmt(float(hi))} }}"
+                  for kind, (lo, hi) in cal.intervals.items()]
     for src in cal.sources:
         lines += ["", "[[sources]]", f"path = {_fmt(src.path)}", f"sha256 = {_fmt(src.sha256)}",
                   f"rows = {_fmt(int(src.rows))}"]
@@ -171,9 +178,19 @@ def load_calibration(path: str | Path | None = None, *, hardware: str | None = N
     unconstrained = doc.get("unconstrained", {})
     if not isinstance(unconstrained, dict) or any(n not in params for n in unconstrained):
         raise SpecError(where, "unconstrained", "a table of parameter names -> reasons")
+    bounds = {}
+    for kind, b in dict(doc.get("intervals", {})).items():
+        try:
+            lo, hi = float(b["lo"]), float(b["hi"])
+        except (TypeError, ValueError, KeyError):
+            raise SpecError(where, f"intervals.{kind}", "{ lo = <number>, hi = <number> }") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise SpecError(where, f"intervals.{kind}", f"finite bounds with lo < hi, got [{lo:g}, {hi:g}]")
+        bounds[str(kind)] = (lo, hi)
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
                        params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
-                       str(doc.get("ceilings", "datasheet")), {str(k): str(v) for k, v in unconstrained.items()})
+                       str(doc.get("ceilings", "datasheet")), {str(k): str(v) for k, v in unconstrained.items()},
+                       bounds)
 
 
 def _canonical(hardware: str) -> str:

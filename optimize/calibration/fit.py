@@ -76,6 +76,8 @@ class FitResult:
     quality: dict[str, dict[str, object]] = field(default_factory=dict)
     #: parameters the data do not constrain, with the reason; they keep their starting values
     unconstrained: dict[str, str] = field(default_factory=dict)
+    #: kind -> (lo, hi) bounds of log(measured/predicted) at intervals.LEVEL (:mod:`.intervals`)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, .
 
 
 def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
-        use_measured_ceilings: bool = False, prior: tuple[str, dict[str, float]] | None = None) -> FitResult:
+        use_measured_ceilings: bool = False, prior: tuple[str, dict[str, float]] | None = None,
+        prior_intervals: dict[str, tuple[float, float]] | None = None) -> FitResult:
     """Least-squares fit of :data:`PARAMETERS`, stage by stage (:data:`STAGES`), on the fit split of ``meas``.
 
     A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN) and its
@@ -183,7 +186,35 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
     if not converged:
         warnings.warn("calibration fit did not converge: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
     quality = fit_quality(meas, {**base, **values}, base)
-    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality, unconstrained)
+    bounds = {**(prior_intervals or {}), **fit_intervals(meas, {**base, **values}, sigma)}
+    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality, unconstrained, bounds)
+
+
+def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, float], every: int = 20
+                  ) -> dict[str, tuple[float, float]]:
+    """Per kind: the :data:`~.intervals.LEVEL` quantiles of log(measured/predicted) on the fit split, widened
+    by the prediction spread the parameters' 1-sigma uncertainties cause (every ``every``-th row, each
+    parameter moved by its sigma alone, summed in quadrature, median over rows)."""
+    from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
+
+    logs: dict[str, list[np.ndarray]] = {}
+    spreads: dict[str, list[np.ndarray]] = {}
+    movable = {n: v for n, v in sigma.items() if n in PARAMETERS and np.isfinite(v) and v > 0}
+    for table in meas.tables:
+        pred = predict_table(table, env)
+        sel = usable(table, pred) & ~held_out(table)
+        if not sel.any():
+            continue
+        logs.setdefault(table.kind, []).append(np.log(table.rows["latency_s"][sel] / pred[sel]))
+        few = replace(table, rows=table.rows[sel][::every])
+        base = np.log(predict_table(few, env))
+        var = np.zeros(len(few))
+        for name, sd in movable.items():
+            moved = predict_table(few, {**env, name: env[name] + sd})
+            var += np.nan_to_num(np.log(moved) - base) ** 2
+        spreads.setdefault(table.kind, []).append(np.sqrt(var))
+    return {kind: I.widened(I.quantiles(np.concatenate(v)), float(np.median(np.concatenate(spreads[kind]))))
+            for kind, v in logs.items()}
 
 
 #: a direction of parameter space along which the residuals change less than this fraction of the stiffest

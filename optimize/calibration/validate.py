@@ -20,6 +20,8 @@ class ValidationResult:
 
     summary: dict[str, object]
     points: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (measured, predicted)
+    #: per table: (table, predicted, lo, hi, usable, held out), for row-level output
+    rows: list[tuple] = field(default_factory=list)
 
 
 def _aggregate(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, object]:
@@ -70,12 +72,15 @@ def validate(meas: Measurements, calibration: Calibration | None = None, *,
     points: dict[str, tuple[list, list]] = {}
     keys = _file_keys(meas)
     subset_parts: dict[str, dict[str, list]] = {}
+    row_parts: list[tuple] = []
     for table in meas.tables:
         ceilings = meas.ceilings_for(table.hardware) if use_measured_ceilings else None
         env = {**hardware_env(table.hardware, ceilings), **cards[table.hardware][0].values}
         pred = predict_table(table, env)
         ok = usable(table, pred)
         test = ok & held_out(table)
+        lo, hi = _interval(pred, table, cards[table.hardware][0], calibration is None)
+        row_parts.append((table, pred, lo, hi, ok, test))
         r = table.rows
         label = np.full(len(r), table.path.name)
         part = (pred[ok], r["latency_s"][ok], r["line"][ok], label[ok])
@@ -103,6 +108,7 @@ def validate(meas: Measurements, calibration: Calibration | None = None, *,
     summary["subsets"] = {key: {split: error_stats(np.concatenate([p for p, _ in v]), np.concatenate([m for _, m in v]))
                                 for split, v in acc.items()} for key, acc in subset_parts.items()}
     summary["by_file"] = by_file
+    summary["interval_coverage"] = _coverage(row_parts)
     summary["calibration"] = {hw: {"hardware": cal.hardware, "model_version": cal.model_version,
                                    "date": cal.date, "used": note} for hw, (cal, note) in cards.items()}
     summary["measured_ceilings"] = bool(use_measured_ceilings and any(meas.ceilings_for(h) for h in meas.hardware))
@@ -110,7 +116,75 @@ def validate(meas: Measurements, calibration: Calibration | None = None, *,
     if any(t.source == "nvidia" for t in meas.tables):
         summary["attribution"] = NVIDIA_ATTRIBUTION
     pts = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in points.items()}
-    return ValidationResult(summary, pts)
+    return ValidationResult(summary, pts, row_parts)
+
+
+def _interval(pred: np.ndarray, table, cal: Calibration, shipped: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The prediction interval of each row: its calibration's bounds for the kind, or where the card borrows
+    another card's fit, the spread measured for that kind of transfer (NaN where neither exists)."""
+    from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
+    from inferonomics.optimize.calibration.shipped import choose  # noqa: PLC0415
+
+    bounds = cal.intervals.get(table.kind)
+    if shipped and choose(table.hardware).transfer != "own card":
+        bounds = I.TRANSFER.get(table.kind, bounds)
+    if bounds is None:
+        nan = np.full(len(pred), np.nan)
+        return nan, nan
+    return I.apply(pred, bounds)
+
+
+def _coverage(row_parts: list[tuple]) -> dict[str, dict[str, object]]:
+    """Per card and kind: the share of held-out rows inside their prediction interval (nominal: LEVEL)."""
+    from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
+
+    acc: dict[tuple[str, str], list] = {}
+    for table, _, lo, hi, _, test in row_parts:
+        acc.setdefault((table.hardware, table.kind), []).append(
+            (table.rows["latency_s"][test], lo[test], hi[test]))
+    out: dict[str, dict[str, object]] = {}
+    for (hw, kind), parts in sorted(acc.items()):
+        m, lo, hi = (np.concatenate(x) for x in zip(*parts))
+        cov = I.coverage(m, lo, hi)
+        if cov is not None:
+            out.setdefault(hw, {})[kind] = {"rows": int(m.size), "coverage": round(cov, 4), "level": I.LEVEL}
+    return out
+
+
+def rows_csv(result: ValidationResult, root) -> str:
+    """One CSV row per measured row: where it is, what was predicted (with its interval) and measured, whether
+    it is held out, and the row's own configuration columns (the union over kinds; empty where a kind has none)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from inferonomics.optimize.calibration.readers import relative_name  # noqa: PLC0415
+
+    fixed = ["file", "line", "kind", "hardware", "predicted_s", "measured_s", "lo_s", "hi_s", "usable", "held_out"]
+    config: list[str] = []
+    for table, *_ in result.rows:
+        config += [c for c in table.rows.dtype.names if c not in ("line", "latency_s") and c not in config]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(fixed + config)
+    for table, pred, lo, hi, ok, test in result.rows:
+        r = table.rows
+        name = relative_name(table.path, root)
+        cols = [r[c] if c in r.dtype.names else None for c in config]
+        for i in range(len(r)):
+            w.writerow([name, int(r["line"][i]), table.kind, table.hardware, _g(pred[i]), _g(r["latency_s"][i]),
+                        _g(lo[i]), _g(hi[i]), int(ok[i]), int(test[i])]
+                       + ["" if c is None else _cell(c[i]) for c in cols])
+    return buf.getvalue()
+
+
+def _g(x) -> str:
+    return "" if not np.isfinite(x) else repr(float(x))
+
+
+def _cell(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if not np.isfinite(v) else repr(float(v))
+    return str(v)
 
 
 def _file_keys(meas: Measurements) -> dict[int, str]:

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's "
                           "(default: as the calibration was fitted)")
     val.add_argument("--plot", metavar="FILE.png", help="write predicted-vs-measured (log-log) here")
+    val.add_argument("--rows-out", metavar="FILE.csv",
+                     help="write one CSV row per measured row: file, line, kind, hardware, predicted_s, measured_s, "
+                          "lo_s, hi_s (80%% prediction interval), usable, held_out and the row's configuration")
     val.add_argument("--json", action="store_true")
     val.set_defaults(func=run_validate)
 
@@ -126,10 +129,16 @@ def run_validate(args: argparse.Namespace) -> int:
     cal = load_calibration(args.calibration) if args.calibration else None
     if args.plot:
         ensure_writable(args.plot, flag="--plot")
+    if args.rows_out:
+        ensure_writable(args.rows_out, flag="--rows-out")
     meas = read_measurements(args.measurements)
     result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
     if args.plot:
         write_atomic(args.plot, validation_png(result), flag="--plot")
+    if args.rows_out:
+        from inferonomics.optimize.calibration.validate import rows_csv  # noqa: PLC0415
+
+        write_atomic(args.rows_out, rows_csv(result, meas.root), flag="--rows-out")
     s = result.summary
     if args.json:
         print(json.dumps(_clean(s), indent=2))
@@ -157,6 +166,9 @@ def run_validate(args: argparse.Namespace) -> int:
         row(f"held-out {kind}", q)
     for name, q in s["subsets"].items():
         row(f"subset {name}", q["all"])
+    for hw, kinds in s["interval_coverage"].items():
+        for kind, c in kinds.items():
+            print(f"  80% interval coverage, held-out {kind}@{hw}: {c['coverage'] * 100:.1f}% of {c['rows']} rows")
     if s.get("moe_uniform_check"):
         m = s["moe_uniform_check"]
         print(f"  MoE experts touched vs uniform expectation: max gap {m['max_rel_gap_pct']}%, "

@@ -1,0 +1,56 @@
+r"""Prediction intervals: how far a calibrated prediction may be from the measurement, per kind of row.
+
+An interval is read off the rows the fit saw: the :data:`LEVEL` central quantiles of
+:math:`\log(\text{measured}/\text{predicted})` over the fit split of each kind, widened on both sides by
+:math:`z\,\sigma_p`, the spread of the log prediction that the fitted parameters' own 1-sigma uncertainties
+cause (propagated one parameter at a time, median over the rows). The held-out rows never enter it, so
+``validate``'s coverage of the held-out rows is an honest check of the stated level.
+
+A card predicted with another card's fit (:mod:`.shipped`) gets the spread measured for that kind of transfer
+where one was measured (:data:`TRANSFER`), else its fit's own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: nominal coverage of every interval
+LEVEL = 0.8
+#: standard normal quantile of (1 + LEVEL) / 2
+Z = 1.2815515655446004
+
+#: log(measured/predicted) quantiles at LEVEL of a kind predicted across architectures: the B200's held-out
+#: kernel rows predicted with the H100 fit carried over by datasheet ratios (tests/benchmarks/bench_intervals.py
+#: prints them). No Hopper sibling (H200) or Blackwell sibling (B300) has kernel rows here, so a sibling
+#: transfer is ASSUMED to spread like this too: a conservative choice, since a sibling shares the kernels
+TRANSFER: dict[str, tuple[float, float]] = {
+    "gemm": (-0.287, 0.363), "decode_attention": (-0.274, 0.415), "collectives": (-0.039, 0.516),
+}
+
+
+def quantiles(log_ratio: np.ndarray) -> tuple[float, float]:
+    """The central :data:`LEVEL` interval of ``log_ratio`` (log measured/predicted)."""
+    lo, hi = np.quantile(log_ratio, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(lo), float(hi)
+
+
+def widened(bounds: tuple[float, float], sigma_p: float) -> tuple[float, float]:
+    """``bounds`` widened by the parameters' own spread :math:`z\\sigma_p` on each side."""
+    return bounds[0] - Z * sigma_p, bounds[1] + Z * sigma_p
+
+
+def apply(predicted, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of a prediction (seconds; arrays broadcast) under log-ratio ``bounds``."""
+    p = np.asarray(predicted, dtype=float)
+    return p * math.exp(bounds[0]), p * math.exp(bounds[1])
+
+
+def coverage(measured: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | None:
+    """Fraction of ``measured`` inside [lo, hi] (None without rows)."""
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return None
+    m = measured[ok]
+    return float(np.mean((m >= lo[ok]) & (m <= hi[ok])))
