@@ -33,7 +33,7 @@ GOLDEN = {
     "bandwidth_for_break_even_batch": r"W_{B} = \frac{b_{w} F}{2 B}",
     "bandwidth_for_batch1_speed": r"W_{v} = \frac{b_{w} v N}{\eta_{W}}",
     "chips_to_hold_model": r"t_{M} = \frac{b_{w} N}{M}",
-    "min_user_base_vs_balance": r"U_{r} = \frac{720 b_{w} r \rho}{m}",
+    "min_user_base_vs_balance": r"U_{r} = \frac{720 b_{w} r \rho_{\mathrm{tr}}}{m}",
     "single_user_cost_ratio": r"\kappa_{1} = \frac{b_{w} F}{2 W}",
 }
 
