@@ -196,10 +196,10 @@ def prefetch(spec: ServingSpec, items, isl: float, osl: float, mixed: bool) -> N
 
 
 @lru_cache(maxsize=8)
-def _shipped(path: str | None):
+def _shipped(path: str | None, hardware: str):
     from inferonomics.optimize.calibration import load_calibration  # noqa: PLC0415
 
-    return load_calibration(path)
+    return load_calibration(path, hardware=hardware)
 
 
 def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEND, calibration=None,
@@ -222,7 +222,8 @@ def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEN
     if prec is None:
         raise InvalidInputError("precision", "bf16/fp16, fp8 (fp8 compute) or a 4-bit weight format with 16-bit "
                                 "compute (the calibrated serving model's precisions)", precision)
-    cal = _shipped(calibration) if calibration is None or isinstance(calibration, str) else calibration
+    cal = (_shipped(calibration, hw.name) if calibration is None or isinstance(calibration, str)
+           else calibration)
     return make_spec(m.architecture, hw.name, prec, backend, cal)
 
 
