@@ -30,7 +30,8 @@ module's).
 Conventions: attention data parallelism 1; for an MoE the experts are split ``ep`` ways and each expert's
 FFN ``tp/ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8 compute -> ``fp8``
 (the serving model then reads the KV cache at 1 byte, as NVIDIA's fp8 rows do); 4-bit weights with 16-bit
-compute -> ``fp4`` (W4A16, 4.25 bits per weight). Other combinations have no calibrated serving model.
+compute -> ``w4a16`` (4.25 bits per weight); NVFP4/MXFP4 weights with FP4 compute -> ``fp4`` (the FP4 kernel class,
+on cards with FP4 tensor cores). Other combinations have no calibrated serving model.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ DEFAULT_BACKEND = "trtllm"
 
 _SIXTEEN = {"bf16", "fp16", "f16", "float16", "bfloat16"}
 _FOUR = {"int4", "fp4", "mxfp4", "nvfp4", "w4a16", "int4-awq", "int4-gptq"}
+#: 4-bit formats with block scales that FP4 tensor cores compute on directly (both operands 4-bit)
+_FP4_COMPUTE = {"fp4", "mxfp4", "nvfp4"}
 
 
 def serving_precision(weights: str, activations: str) -> str | None:
@@ -58,6 +61,8 @@ def serving_precision(weights: str, activations: str) -> str | None:
     if w.startswith("fp8") and a.startswith("fp8"):
         return "fp8"
     if w in _FOUR and a in _SIXTEEN:
+        return "w4a16"
+    if w in _FP4_COMPUTE and a in _FP4_COMPUTE:
         return "fp4"
     return None
 
@@ -67,7 +72,7 @@ class ServingSpec:
     """What the calibrated serving model needs for one (model, hardware, precision, backend): hashed by identity."""
 
     arch: object  # catalog Architecture
-    precision: str  # serving precision: bf16 | fp8 | fp4
+    precision: str  # serving precision: bf16 | fp8 | w4a16 | fp4
     backend: str
     env: Mapping[str, float]
     hardware: str = ""
@@ -191,10 +196,10 @@ def prefetch(spec: ServingSpec, items, isl: float, osl: float, mixed: bool) -> N
 
 
 @lru_cache(maxsize=8)
-def _shipped(path: str | None):
+def _shipped(path: str | None, hardware: str):
     from inferonomics.optimize.calibration import load_calibration  # noqa: PLC0415
 
-    return load_calibration(path)
+    return load_calibration(path, hardware=hardware)
 
 
 def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEND, calibration=None,
@@ -217,7 +222,8 @@ def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEN
     if prec is None:
         raise InvalidInputError("precision", "bf16/fp16, fp8 (fp8 compute) or a 4-bit weight format with 16-bit "
                                 "compute (the calibrated serving model's precisions)", precision)
-    cal = _shipped(calibration) if calibration is None or isinstance(calibration, str) else calibration
+    cal = (_shipped(calibration, hw.name) if calibration is None or isinstance(calibration, str)
+           else calibration)
     return make_spec(m.architecture, hw.name, prec, backend, cal)
 
 

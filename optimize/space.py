@@ -128,15 +128,19 @@ def check_tp_list(user: Sequence[int], n_heads: int | None, n_kv_heads: int | No
 
 
 def _calibrator(calibration: str | None, ideal: bool):
-    """The calibration to apply to catalog hardware: None for the ideal model; else (object, note)."""
+    """The calibration each catalog card gets: None for the ideal model; else a function of the card's name
+    returning (calibration, a sentence saying which one and how it was carried over)."""
     if ideal:
         if calibration:
             raise InvalidInputError("--ideal", "not together with --calibration")
-        return None, "ideal model (efficiencies 1, no fixed overheads)"
-    from inferonomics.optimize.calibration import load_calibration
+        return None
+    from inferonomics.optimize.calibration import calibration_for
 
-    cal = load_calibration(calibration)
-    return cal, f"calibration {calibration or 'shipped default'}"
+    calibration_for(_ANY_CARD, calibration)  # a bad file fails here, before any card is bound
+    return lambda hw: calibration_for(hw, calibration)
+
+
+_ANY_CARD = "h100-sxm"
 
 
 def _apply(cal, values: dict, activation: str, backend: str) -> dict:
@@ -195,7 +199,8 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     from inferonomics.optimize.serving_step import check_backend
 
     check_backend(backend)
-    cal, note = _calibrator(calibration, ideal)
+    cal_for = _calibrator(calibration, ideal)
+    used: dict[str, str] = {}  # card -> which calibration it got
     closed_form: list[str] = []
     prices = {catalog.hardware(k).name: v for k, v in (prices or {}).items()}
     platforms, skipped = [], []
@@ -215,8 +220,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                 if "peak_flop_per_s" not in values:
                     skipped.append(f"{hw.name}: publishes no FLOP/s rate")
                     continue
-                spec = None
-                if cal is not None:
+                spec, cal = None, None
+                if cal_for is not None:
+                    cal, used[hw.name] = cal_for(hw.name)
                     values = _apply(cal, values, act, backend)
                     if serving:
                         spec, why = _serving_spec(cal, arch, hw.name, wp.name, act, backend)
@@ -229,8 +235,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                 price = prices.get(hw.name, values.get("price_usd_per_chip_hour"))
                 platforms.append(Platform(hw.name, PrecisionChoice(wp.name, kvp.name, act), dict(values), tps,
                                           price, int(values.get("n_experts", 1)), hw.display_name, spec))
-    notes = [note]
-    if cal is not None and serving:
+    notes = ([f"{hw}: {how}" for hw, how in used.items()] if cal_for is not None
+             else ["ideal model (efficiencies 1, no fixed overheads)"])
+    if cal_for is not None and serving:
         notes.append(f"TPOT and TTFT from the calibrated serving model (backend {backend}; as `validate` "
                      f"computes them)" + (f"; closed-form step model for {'; '.join(closed_form)}" if closed_form
                                           else ""))

@@ -59,6 +59,7 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
     env = {"hbm_bandwidth_bytes_per_s": ds.hbm_bandwidth_bytes_per_s,
            "peak_bf16": ds.peak_bf16_flop_per_s, "peak_fp8": ds.peak_fp8_flop_per_s,
            "peak_fp4": ds.peak_fp4_flop_per_s or ds.peak_fp8_flop_per_s,
+           "fp4_tensor_cores": 1.0 if ds.peak_fp4_flop_per_s else 0.0,
            "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count),
            "hbm_capacity_bytes": hbm_capacity(name), "l2_capacity_bytes": ds.l2_bytes}
     if ceilings:

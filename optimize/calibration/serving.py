@@ -54,13 +54,25 @@ def _col(r: np.ndarray, name: str, default: float) -> np.ndarray:
     return np.where(np.isfinite(v) & (v > 0), v, default)
 
 
-def _precision(p: str) -> tuple[str, float, float]:
-    """(GEMM precision, bytes per weight, bytes per KV element) of a serving row's precision column."""
+def fp4_compute(env) -> bool:
+    """Whether the card computes FP4 GEMMs on FP4 tensor cores (the catalog gives it an FP4 rate)."""
+    return float(env.get("fp4_tensor_cores", 0.0)) > 0
+
+
+def _precision(p: str, env) -> tuple[str, float, float, float]:
+    """(GEMM precision, bytes per activation in, per weight, per KV element) of a serving precision.
+
+    ``w4a16``: 4-bit weights (4 bits + an 8-bit scale per 32) with 16-bit math. ``fp4``: what an engine runs
+    for FP4 weights: on a card with FP4 tensor cores both operands in NVFP4 (4 bits + an FP8 scale per 16) on
+    the FP4 kernel class, with the FP8 KV cache NVIDIA's FP4 checkpoints ship (kv_cache_quant_algo FP8);
+    elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" serving rows run."""
     if p == "fp8":
-        return "fp8", 1.0, 1.0
-    if p == "fp4":  # MXFP4 weights (4 bits + an 8-bit scale per 32), bf16 compute (W4A16 on H100)
-        return "bf16", 0.5 + 1 / 32, 2.0
-    return "bf16", 2.0, 2.0
+        return "fp8", 1.0, 1.0, 1.0
+    if p == "fp4" and fp4_compute(env):
+        return "fp4", 0.5625, 0.5625, 1.0
+    if p in ("fp4", "w4a16"):
+        return "bf16", 2.0, 0.5 + 1 / 32, 2.0
+    return "bf16", 2.0, 2.0, 2.0
 
 
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
@@ -69,8 +81,7 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     from inferonomics.optimize.calibration.predict import (  # noqa: PLC0415 - predict imports this module
         collective, decode_attention, gemm, prefill_attention, roofline)
 
-    prec, b_w, b_kv = _precision(precision)
-    b_in = 1.0 if prec == "fp8" else 2.0
+    prec, b_in, b_w, b_kv = _precision(precision, env)
     p = batch * isl / osl if prefill_tokens is None else prefill_tokens
     ctx = isl + osl / 2 if context is None else context
     tokens = (batch + p) / dp  # tokens one attention rank sees; TP ranks share them
@@ -166,7 +177,7 @@ def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarra
 
     if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):  # a card of unknown capacity: no cap
         return np.asarray(batch, dtype=float)
-    _, b_w, b_kv = _precision(precision)
+    _, _, b_w, b_kv = _precision(precision, env)
     ctx = isl + osl / 2
     kv_seq = _kv_bytes_per_token(a, b_kv, tp / dp, ctx) * ctx
     return compiled("kv_resident_batch", ("batch", "weight_bytes", "kv_bytes_per_seq", "chips"))(

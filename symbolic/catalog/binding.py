@@ -15,13 +15,22 @@ def _prec(p: Precision | str) -> Precision:
     return p if isinstance(p, Precision) else lookup("precisions", p)  # type: ignore[no-any-return]
 
 
-def default_activation_precision(weight: Precision, hw: Hardware) -> str:
-    """bf16, except FP8 weights compute at FP8 when the hardware has an FP8 rate.
+#: block-scaled 4-bit formats that FP4 tensor cores take as both operands (NVIDIA Blackwell architecture brief:
+#: "second-generation Transformer Engine ... NVFP4 and MXFP4"); plain FP4 elements without block scales are not
+FP4_COMPUTE_FORMATS = ("nvfp4", "mxfp4")
 
-    Weight-only formats (int8, int4, fp4, mxfp4) compute at the activation precision, bf16 by default.
+
+def default_activation_precision(weight: Precision, hw: Hardware) -> str:
+    """bf16, except FP8 weights compute at FP8 when the hardware has an FP8 rate, and NVFP4/MXFP4 weights at
+    FP4 (both operands 4-bit) when it has an FP4 rate.
+
+    Weight-only formats (int8, int4, plain fp4, and NVFP4/MXFP4 on cards without FP4 tensor cores) compute at the
+    activation precision, bf16 by default.
     """
     if weight.name == "fp8" and "fp8" in hw.peak_flop_per_s:
         return "fp8"
+    if weight.name in FP4_COMPUTE_FORMATS and "fp4" in hw.peak_flop_per_s:
+        return weight.name
     return "bf16"
 
 
