@@ -410,3 +410,21 @@ def test_citation_keys_resolve():
     tree = _tree("hardware", "h100-sxm.toml")
     tree["power_w"]["source"] = "Smith et al. 2024, arXiv:2401.00001"  # a literal citation is fine
     assert hardware_from_tree(tree, "x.toml").sources["power_w"].source.startswith("Smith")
+
+
+def test_sm_count_and_l2_come_from_the_catalog_with_sources():
+    """The kernel model's per-card figures are catalog data with citations, keyed by any spelling of the card;
+    a card the catalog gives no SM count is refused, never given another card's."""
+    from inferonomics.optimize.calibration.hardware import datasheet
+    from inferonomics.symbolic.errors import InvalidInputError
+
+    for spelling in ("b200", "B200", "hgx-b200"):
+        ds = datasheet(spelling)
+        assert ds.name == "b200" and ds.sm_count == 148 and ds.l2_bytes == 126 * 2**20
+    assert datasheet("h100").sm_count == 132 and datasheet("mi300x").sm_count == 304
+    for name in ("h100-sxm", "b200", "mi300x", "a100-sxm"):
+        hw = catalog.hardware(name)
+        assert hw.sources["sm_count"].source.strip()
+    assert "ASSUMPTION" in catalog.hardware("b300").sources["l2_cache_bytes"].source
+    with pytest.raises(InvalidInputError, match="SM"):
+        datasheet("tpu-v5e")

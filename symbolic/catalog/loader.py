@@ -31,8 +31,8 @@ from .schema import (
 
 _HW_KEYS = {"name", "display_name", "aliases", "vendor", "year", "memory_kind", "notes", "hbm_capacity_bytes",
             "hbm_bandwidth_bytes_per_s", "peak_flop_per_s", "link_bandwidth_bytes_per_s", "link_latency_s",
-            "scaleup_domain_size", "power_w", "price_usd_per_chip_hour", "citations"}
-_HW_OPTIONAL = ("link_bandwidth_bytes_per_s", "link_latency_s", "power_w", "price_usd_per_chip_hour")
+            "scaleup_domain_size", "power_w", "price_usd_per_chip_hour", "citations", "sm_count", "l2_cache_bytes"}
+_HW_OPTIONAL = ("link_bandwidth_bytes_per_s", "link_latency_s", "power_w", "price_usd_per_chip_hour", "l2_cache_bytes")
 
 
 def parse_toml_bytes(data: bytes, path: object) -> dict[str, Any]:
@@ -76,16 +76,17 @@ def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
         raise SpecError(path, "citations", "a table of key = \"citation (URL or paper)\"")
     sources: dict[str, Source] = {}
     vals: dict[str, Any] = {}
-    for key in ("hbm_capacity_bytes", "hbm_bandwidth_bytes_per_s", *_HW_OPTIONAL, "scaleup_domain_size"):
+    for key in ("hbm_capacity_bytes", "hbm_bandwidth_bytes_per_s", *_HW_OPTIONAL, "scaleup_domain_size", "sm_count"):
         got = get_sourced(path, tree, key, required=key.startswith("hbm_"), citations=cites)
         vals[key] = None if got is None else got[0]
         if got is not None:
             sources[key] = got[1]
-    if vals["scaleup_domain_size"] is not None:
-        n = vals["scaleup_domain_size"]
-        if n != int(n):
-            raise SpecError(path, "scaleup_domain_size.value", f"a whole number of chips, got {n}")
-        vals["scaleup_domain_size"] = int(n)
+    for key, what in (("scaleup_domain_size", "chips"), ("sm_count", "streaming multiprocessors (compute units)")):
+        n = vals[key]
+        if n is not None:
+            if n != int(n):
+                raise SpecError(path, f"{key}.value", f"a whole number of {what}, got {n}")
+            vals[key] = int(n)
     peaks_t = tree.get("peak_flop_per_s", {})
     if not isinstance(peaks_t, dict):
         raise SpecError(path, "peak_flop_per_s", "a table keyed by precision (" + ", ".join(PEAK_KEYS) + ")")

@@ -200,6 +200,11 @@ class Hardware:
     sources: Mapping[str, Source]
     aliases: tuple[str, ...] = ()
     path: str = ""
+    #: streaming multiprocessors (NVIDIA) or compute units (AMD), from the architecture whitepapers; None where
+    #: the catalog has no figure (the kernel-level serving model then does not apply to the card)
+    sm_count: int | None = None
+    #: on-chip L2 cache, bytes; None where no figure is published here
+    l2_cache_bytes: float | None = None
 
     def ridge(self, key: str = "bf16") -> float:
         """Roofline balance point, FLOP per byte, at compute precision ``key``."""
