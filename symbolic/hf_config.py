@@ -17,6 +17,7 @@ from typing import Any
 from .catalog.loader import architecture_from_table
 from .catalog.schema import Model, Source
 from .errors import SpecError
+from .readfile import read_text
 
 SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
              "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM")
@@ -49,16 +50,13 @@ class _Cfg:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(path, "<file>", f"a readable config.json ({e.strerror})") from e
-    except UnicodeDecodeError as e:
-        raise SpecError(path, "<file>", "UTF-8 JSON") from e
+    text = read_text(path, "<file>", max_bytes=16 * 1024 * 1024)  # a config.json is a few KB
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise SpecError(path, f"line {e.lineno}", f"valid JSON ({e.msg})") from e
+    except (ValueError, RecursionError) as e:  # a number over Python's digit limit, deep nesting
+        raise SpecError(path, "<file>", f"valid JSON ({str(e).splitlines()[0][:80]})") from None
     if not isinstance(data, dict):
         raise SpecError(path, "<file>", "a JSON object at the top level")
     return data
