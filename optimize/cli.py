@@ -2,14 +2,17 @@
 
 Each command lives in ``inferonomics.optimize.commands.<module>`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int``.
-Errors from the package's own tree become one line on stderr and exit code 2.
+Errors from the package's own tree, and OSErrors (a full disk), become one line on stderr and exit code 2;
+Ctrl-C is one line and exit code 130, SIGTERM one line and 143, after temporary files are removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from inferonomics.symbolic.errors import InferonomicsError
 
@@ -44,16 +47,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(SystemExit):
+    """Raised by the SIGTERM handler, so every ``except BaseException`` cleanup (temporary files) runs."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise Terminated(EXIT_TERMINATED)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = (argv if argv is not None else sys.argv[1:] or ["inferonomics"])[0]
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
         return int(args.func(args) or 0)
     except InferonomicsError as exc:
-        print(f"inferonomics {args.command}: error: {exc}", file=sys.stderr)
+        print(f"inferonomics {command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk, a vanished folder: the environment, in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"inferonomics {command}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"inferonomics {command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"inferonomics {command}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -434,11 +434,16 @@ def replicas_for(ev: OptionEval, problem: Problem, tps_max: float) -> int:
     if problem.demand is None:
         return 1
     d = problem.demand.tokens_per_s
-    r = max(1, math.ceil(d / tps_max))
-    while r > 1 and covers((r - 1) * tps_max, d):
-        r -= 1
-    while not covers(r * tps_max, d):
-        r += 1
+    # the smallest R with covers(R x tps_max, d), up to the rounding of one division; a few unit steps
+    # settle that rounding (unbounded loops spun forever past 2**53, where R - 1 and R are one float)
+    r = max(1, math.ceil(d * (1 - REL_TOL) / tps_max))
+    for _ in range(4):
+        if r > 1 and covers((r - 1) * tps_max, d):
+            r -= 1
+        elif not covers(r * tps_max, d):
+            r += 1
+        else:
+            break
     return r
 
 

@@ -8,7 +8,7 @@ import json
 import math
 import sys
 
-from inferonomics.optimize.commands._io import ensure_writable, write_atomic
+from inferonomics.optimize.commands._io import ensure_writable, image_format, write_atomic
 
 EXIT_NOT_CONVERGED = 1
 
@@ -64,10 +64,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     if args.hardware:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
-    ensure_writable(args.output)  # before the fit, not after it
+    ensure_writable(args.output, "-o")  # before the fit, not after it
     cal = calibrate(args.measurements, hardware=args.hardware, date=args.date,
                     use_measured_ceilings=args.use_measured_ceilings)
-    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION))
+    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
@@ -96,11 +96,12 @@ def run_validate(args: argparse.Namespace) -> int:
 
     cal = load_calibration(args.calibration)
     if args.plot:
+        fmt = image_format(args.plot, "--plot")
         ensure_writable(args.plot, flag="--plot")
     meas = read_measurements(args.measurements)
     result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
     if args.plot:
-        write_atomic(args.plot, validation_png(result), flag="--plot")
+        write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
     s = result.summary
     if args.json:
         print(json.dumps(_clean(s), indent=2))
