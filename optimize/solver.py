@@ -517,18 +517,20 @@ def _limits_miss(point: Point, problem: Problem) -> tuple[float, str] | None:
 
 
 def _homogeneous(problem: Problem, obj, feasible: list[OptionEval], evals: list[OptionEval]) -> DeploymentResult:
-    best, best_key, misses = None, None, [e.miss for e in evals if e.miss]
+    best, best_key, misses, limit_misses = None, None, [e.miss for e in evals if e.miss], []
     for ev in feasible:
         pt = candidate_point(ev, problem)
         miss = _limits_miss(pt, problem)
         if miss:
-            misses.append(miss)
+            limit_misses.append(miss)
             continue
         key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp)
         if best_key is None or key < best_key:
             best, best_key = (ev, pt), key
     if best is None:
-        return infeasible(problem, misses)
+        # an option that met every SLO and fit in memory failed only on the budget or the chip limit: that is
+        # what to relax, whatever the ratio of another option's SLO miss
+        return infeasible(problem, limit_misses or misses)
     ev, pt = best
     return DeploymentResult(Status.OPTIMAL, obj.name, obj.value(pt), pt, (pt,), *explain(problem, ev, pt))
 
