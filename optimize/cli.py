@@ -59,12 +59,17 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise Terminated(EXIT_TERMINATED)
 
 
+def _prog(command: str) -> str:
+    return f"inferonomics {command}" if command else "inferonomics"
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = (argv if argv is not None else sys.argv[1:] or ["inferonomics"])[0]
+    words = argv if argv is not None else sys.argv[1:]
+    command = words[0] if words and not words[0].startswith("-") else ""
     previous = None
     if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -74,19 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         command = args.command
         return int(args.func(args) or 0)
     except InferonomicsError as exc:
-        print(f"inferonomics {command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{_prog(command)}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return 0
     except OSError as exc:  # a full disk, a vanished folder: the environment, in one line
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"inferonomics {command}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        print(f"{_prog(command)}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"inferonomics {command}: interrupted", file=sys.stderr)
+        print(f"{_prog(command)}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
-        print(f"inferonomics {command}: terminated", file=sys.stderr)
+        print(f"{_prog(command)}: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
         if previous is not None:

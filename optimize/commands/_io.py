@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import stat
-import tempfile
+import secrets
 from pathlib import Path
 
 from inferonomics.symbolic.errors import InvalidInputError
@@ -118,15 +118,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, flag: str = "-o") -
         except OSError as exc:
             raise _unwritable(flag, p, exc) from None
         return p
+    tmp = _temp_name(p)  # named before it exists, so a signal at any moment after can remove it
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=TMP_SUFFIX)
-    except OSError as exc:
-        raise _unwritable(flag, p, exc) from None
-    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, mode, **_open_kw(data)) as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file honours the umask
+        os.chmod(tmp, 0o666 & ~_umask())  # made 0600 first; a normal file honours the umask
         os.replace(tmp, p)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -135,6 +133,11 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, flag: str = "-o") -
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def _temp_name(target: Path) -> Path:
+    """``.NAME.XXXXXXXX.inferonomics.tmp`` beside ``target``: random, so two runs never collide."""
+    return target.parent / f".{target.name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
 
 
 def _umask() -> int:
@@ -156,14 +159,11 @@ def write_set(folder: str | os.PathLike, files: dict[str, str | bytes], flag: st
         target = _stat(out / rel)
         if target is not None and stat.S_ISDIR(target.st_mode):
             raise InvalidInputError(flag, "a folder whose files are not folders", str(out / rel))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out if st is not None else out.parent, prefix=f".{out.name}.",
-                                    suffix=TMP_SUFFIX))
-    except OSError as exc:
-        raise _unwritable(flag, out, exc) from None
+    tmp = _temp_name(out / out.name if st is not None else out)
     mode = 0o666 & ~_umask()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(tmp, 0o700)
         for rel, data in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp / rel, "wb" if isinstance(data, bytes) else "w", **_open_kw(data)) as f:
