@@ -719,7 +719,9 @@ def test_a_signalled_export_all_leaves_no_temporaries(sig, code, tmp_path):
         _, err = proc.communicate(timeout=120)
         assert not _leftovers(tmp_path), err
         assert "Traceback" not in err
-        assert proc.returncode in (0, code), err
+        # -sig: the signal came before main() took it over (during start-up, or interpreter shutdown after the
+        # work was done); the files must be consistent all the same
+        assert proc.returncode in (0, code, -sig), err
         if proc.returncode == code:
             assert err.strip().splitlines()[-1].endswith(("interrupted", "terminated"))
         assert not out.exists() or len(list(out.iterdir())) == complete
