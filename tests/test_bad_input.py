@@ -54,7 +54,8 @@ def _measurements(root: Path, name: str, csv_bytes: bytes) -> Path:
     return d
 
 
-LAYER_HEADER = b"model_shape,batch,context,mode,ms_per_layer,weight_bytes_per_layer,kv_bytes_per_layer,flops_per_layer\n"
+LAYER_HEADER = (b"model_shape,batch,context,mode,ms_per_layer,weight_bytes_per_layer,kv_bytes_per_layer,"
+                b"flops_per_layer\n")
 
 
 @pytest.fixture
