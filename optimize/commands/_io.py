@@ -6,9 +6,9 @@ import argparse
 import json
 import math
 import os
+import secrets
 import shutil
 import stat
-import secrets
 from pathlib import Path
 
 from inferonomics.symbolic.errors import InvalidInputError
