@@ -13,6 +13,7 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 
 from inferonomics.symbolic.errors import InferonomicsError
 
@@ -77,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         command = args.command
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            # numpy's overflow warnings span lines; every command checks its results are finite instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args) or 0)
     except InferonomicsError as exc:
         print(f"{_prog(command)}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a vanished folder: the environment, in one line
         where = f": {exc.filename}" if exc.filename else ""
         print(f"{_prog(command)}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OverflowError, RecursionError) as exc:  # a number out of any float's range, past the flags' checks
+        print(f"{_prog(command)}: error: a value is out of range ({type(exc).__name__}: {_one_line(exc)[:120]})",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{_prog(command)}: interrupted", file=sys.stderr)

@@ -51,6 +51,10 @@ nonnegative_float = _number_type("a finite number >= 0", lambda x: x >= 0)
 positive_int = _number_type("a positive integer", lambda x: x >= 1, integer=True)
 #: a batch: a finite number >= 1
 batch_value = _number_type("a number >= 1", lambda x: x >= 1)
+#: token counts (prompt, output, context, batch) above a billion exceed every model's window a hundredfold and
+#: overflow the step model's floats further on
+MAX_TOKENS = 1e9
+token_count = _number_type(f"a number of tokens in (0, {MAX_TOKENS:g}]", lambda x: 0 < x <= MAX_TOKENS)
 
 
 #: every temporary file or folder this package writes ends so: a killed run (SIGKILL cannot be caught)

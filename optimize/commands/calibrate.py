@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import sys
@@ -77,6 +78,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     if args.hardware:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
+    if args.date is not None:
+        try:
+            datetime.date.fromisoformat(args.date)
+        except ValueError:
+            raise InvalidInputError("--date", "a date YYYY-MM-DD", args.date) from None
     ensure_writable(args.output, "-o")  # before the fit, not after it
     meas = read_measurements(args.measurements)
     _require_fitted_rows(meas, args)

@@ -9,8 +9,8 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
-from inferonomics.optimize.commands._io import (ensure_writable, image_format, nonnegative_float, positive_float,
-                                               positive_int, print_json, write_atomic)
+from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, image_format, nonnegative_float,
+                                               positive_float, positive_int, print_json, token_count, write_atomic)
 
 EXIT_INFEASIBLE = 3
 
@@ -22,12 +22,19 @@ def _names(text: str) -> list[str]:
     return out
 
 
+#: TP degrees: no scale-up domain comes near this
+MAX_TP = 1 << 20
+
+
 def _ints(text: str) -> list[int]:
     try:
-        return [positive_int(x) for x in _names(text)]
+        out = [positive_int(x) for x in _names(text)]
     except argparse.ArgumentTypeError:
+        out = []
+    if not out or max(out) > MAX_TP:
         raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of positive integers, got {text!r}") from None
+            f"expected a comma-separated list of positive integers up to {MAX_TP:,}, got {text!r}")
+    return out
 
 
 def _pairs(items: list[str] | None, flag: str, cast) -> dict[str, float]:
@@ -54,8 +61,8 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
                    help="KV-cache precisions to try (default: the model's)")
     p.add_argument("--tp", type=_ints, default=None,
                    help="TP degrees to try (default: powers of two up to each hardware's scale-up domain)")
-    p.add_argument("--isl", type=positive_float, default=1024.0, help="prompt tokens per request (default 1024)")
-    p.add_argument("--osl", type=positive_float, default=1024.0, help="output tokens per request (default 1024)")
+    p.add_argument("--isl", type=token_count, default=1024.0, help="prompt tokens per request (default 1024)")
+    p.add_argument("--osl", type=token_count, default=1024.0, help="output tokens per request (default 1024)")
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
     p.add_argument("--price-usd-per-hour", action="append", metavar="H=USD",
@@ -298,8 +305,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     from inferonomics.optimize.constraints import Workload
     from inferonomics.optimize.sweep import csv_writer, parse_range, sweep
 
-    batch = parse_range(args.batch, "--batch", minimum=1)
-    context = parse_range(args.context, "--context", minimum=0)
+    batch = parse_range(args.batch, "--batch", minimum=1, maximum=MAX_TOKENS)
+    context = parse_range(args.context, "--context", minimum=0, maximum=MAX_TOKENS)
     if args.output and not args.summary and batch.size * context.size > MAX_CSV_ROWS:
         raise InvalidInputError("-o", f"a grid of at most {MAX_CSV_ROWS:,} (batch x context) rows per "
                                 "configuration for a CSV (use --summary for larger sweeps)",
