@@ -746,3 +746,20 @@ def test_a_signalled_export_all_leaves_no_temporaries(sig, code, tmp_path):
         if proc.returncode == code:
             assert err.strip().splitlines()[-1].endswith(("interrupted", "terminated"))
         assert not out.exists() or len(list(out.iterdir())) == complete
+
+
+def test_the_readme_users_example_succeeds(capsys):
+    """The README's own `users` example once exited 3; run it as written there."""
+    import shlex
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("inferonomics users --model"))
+    text = ""
+    for line in lines[start:]:
+        text += line.split("#")[0].rstrip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    argv = shlex.split(text)[1:]
+    code, out, err = run(capsys, argv)
+    assert code == 0, err
+    assert "users (" in out and "utilization" in out
