@@ -2,14 +2,18 @@
 
 Each command lives in ``inferonomics.optimize.commands.<module>`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int``.
-Errors from the package's own tree become one line on stderr and exit code 2.
+Errors from the package's own tree, and OSErrors (a full disk), become one line on stderr and exit code 2;
+Ctrl-C is one line and exit code 130, SIGTERM one line and 143, after temporary files are removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+import warnings
 
 from inferonomics.symbolic.errors import InferonomicsError
 
@@ -46,16 +50,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(SystemExit):
+    """Raised by the SIGTERM handler, so every ``except BaseException`` cleanup (temporary files) runs."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise Terminated(EXIT_TERMINATED)
+
+
+def _prog(command: str) -> str:
+    return f"inferonomics {command}" if command else "inferonomics"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = argv if argv is not None else sys.argv[1:]
+    command = words[0] if words and not words[0].startswith("-") else ""
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread only
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        with warnings.catch_warnings():
+            # numpy's overflow warnings span lines; every command checks its results are finite instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args) or 0)
     except InferonomicsError as exc:
-        print(f"inferonomics {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{_prog(command)}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk, a vanished folder: the environment, in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{_prog(command)}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OverflowError, RecursionError) as exc:  # a number out of any float's range, past the flags' checks
+        print(f"{_prog(command)}: error: a value is out of range ({type(exc).__name__}: {_one_line(exc)[:120]})",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{_prog(command)}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"{_prog(command)}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ option and batch: no point on it is both slower and dearer than another deployme
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from dataclasses import asdict, dataclass
 
@@ -91,17 +93,20 @@ def pareto_mask(cost: np.ndarray, speed: np.ndarray) -> np.ndarray:
 
 
 def to_csv(front: Frontier) -> str:
-    lines = [",".join(FIELDS)]
+    """The frontier as CSV through the csv module: a precision label such as ``w=fp8,kv=bf16,a=fp8`` holds
+    commas and is quoted, so every row has as many fields as the header."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(FIELDS)
     for p in front.points:
         d = asdict(p)
-        lines.append(",".join(str(d[k]) if isinstance(d[k], (str, int)) else f"{d[k]:.10g}" for k in FIELDS))
-    return "\n".join(lines) + "\n"
+        w.writerow([str(d[k]) if isinstance(d[k], (str, int)) else f"{d[k]:.10g}" for k in FIELDS])
+    return buf.getvalue()
 
 
-def plot_png(front: Frontier, title: str) -> bytes:
-    """A PNG of the frontier: $/Mtok on a log axis against tokens/s per user, one colour per hardware."""
-    import io
-
+def plot_png(front: Frontier, title: str, fmt: str = "png") -> bytes:
+    """A PNG (or, with ``fmt="svg"``, an SVG) of the frontier: $/Mtok on a log axis against tokens/s per user,
+    one colour per hardware."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,6 +125,6 @@ def plot_png(front: Frontier, title: str) -> bytes:
     ax.legend()
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=fmt)
     plt.close(fig)
     return buf.getvalue()

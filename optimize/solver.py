@@ -439,11 +439,16 @@ def replicas_for(ev: OptionEval, problem: Problem, tps_max: float) -> int:
     if problem.demand is None:
         return 1
     d = problem.demand.tokens_per_s
-    r = max(1, math.ceil(d / tps_max))
-    while r > 1 and covers((r - 1) * tps_max, d):
-        r -= 1
-    while not covers(r * tps_max, d):
-        r += 1
+    # the smallest R with covers(R x tps_max, d), up to the rounding of one division; a few unit steps
+    # settle that rounding (unbounded loops spun forever past 2**53, where R - 1 and R are one float)
+    r = max(1, math.ceil(d * (1 - REL_TOL) / tps_max))
+    for _ in range(4):
+        if r > 1 and covers((r - 1) * tps_max, d):
+            r -= 1
+        elif not covers(r * tps_max, d):
+            r += 1
+        else:
+            break
     return r
 
 
@@ -517,18 +522,20 @@ def _limits_miss(point: Point, problem: Problem) -> tuple[float, str] | None:
 
 
 def _homogeneous(problem: Problem, obj, feasible: list[OptionEval], evals: list[OptionEval]) -> DeploymentResult:
-    best, best_key, misses = None, None, [e.miss for e in evals if e.miss]
+    best, best_key, misses, limit_misses = None, None, [e.miss for e in evals if e.miss], []
     for ev in feasible:
         pt = candidate_point(ev, problem)
         miss = _limits_miss(pt, problem)
         if miss:
-            misses.append(miss)
+            limit_misses.append(miss)
             continue
         key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp)
         if best_key is None or key < best_key:
             best, best_key = (ev, pt), key
     if best is None:
-        return infeasible(problem, misses)
+        # an option that met every SLO and fit in memory failed only on the budget or the chip limit: that is
+        # what to relax, whatever the ratio of another option's SLO miss
+        return infeasible(problem, limit_misses or misses)
     ev, pt = best
     return DeploymentResult(Status.OPTIMAL, obj.name, obj.value(pt), pt, (pt,), *explain(problem, ev, pt))
 

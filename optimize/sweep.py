@@ -35,8 +35,9 @@ COLUMNS = ("model", "hardware", "precision", "tp", "batch", "context", "step_ms"
 MAX_AXIS_VALUES = 10_000_000
 
 
-def parse_range(text: str, name: str, minimum: float = 0) -> np.ndarray:
-    """``A:B`` -> every integer A..B; ``A:B:N`` -> N evenly spaced values; ``A,B,C`` -> those values."""
+def parse_range(text: str, name: str, minimum: float = 0, maximum: float = np.inf) -> np.ndarray:
+    """``A:B`` -> every integer A..B; ``A:B:N`` -> N evenly spaced values; ``A,B,C`` -> those values, each in
+    [minimum, maximum]."""
     try:
         if ":" in text:
             parts = [float(x) for x in text.split(":")]
@@ -59,14 +60,16 @@ def parse_range(text: str, name: str, minimum: float = 0) -> np.ndarray:
         raise
     except ValueError:
         raise InvalidInputError(name, "A:B (integers A..B), A:B:N (N values) or a comma list", text) from None
-    if out.size == 0 or not np.all(np.isfinite(out)) or np.any(out < minimum):
-        raise InvalidInputError(name, f"a non-empty range of numbers >= {minimum:g}", text)
+    if out.size == 0 or not np.all(np.isfinite(out)) or np.any(out < minimum) or np.any(out > maximum):
+        bound = f" and <= {maximum:g}" if np.isfinite(maximum) else ""
+        raise InvalidInputError(name, f"a non-empty range of numbers >= {minimum:g}{bound}", text)
     return out
 
 
 def _check_axis(name: str, text: str, count: int) -> None:
     if count > MAX_AXIS_VALUES:
-        raise InvalidInputError(name, f"at most {MAX_AXIS_VALUES:,} values per axis (this range has {count:,})", text)
+        shown = f"{count:,}" if count < 10**15 else f"{count:.3g}"
+        raise InvalidInputError(name, f"at most {MAX_AXIS_VALUES:,} values per axis (this range has {shown})", text)
 
 
 @cache

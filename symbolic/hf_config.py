@@ -17,6 +17,7 @@ from typing import Any
 from .catalog.loader import architecture_from_table
 from .catalog.schema import Model, Source
 from .errors import SpecError
+from .readfile import read_text
 
 SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
              "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM")
@@ -49,16 +50,13 @@ class _Cfg:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(path, "<file>", f"a readable config.json ({e.strerror})") from e
-    except UnicodeDecodeError as e:
-        raise SpecError(path, "<file>", "UTF-8 JSON") from e
+    text = read_text(path, "<file>", max_bytes=16 * 1024 * 1024)  # a config.json is a few KB
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise SpecError(path, f"line {e.lineno}", f"valid JSON ({e.msg})") from e
+    except (ValueError, RecursionError) as e:  # a number over Python's digit limit, deep nesting
+        raise SpecError(path, "<file>", f"valid JSON ({str(e).splitlines()[0][:80]})") from None
     if not isinstance(data, dict):
         raise SpecError(path, "<file>", "a JSON object at the top level")
     return data
@@ -77,6 +75,12 @@ def _base(c: _Cfg) -> dict[str, Any]:
     d, heads = c.int("hidden_size"), c.int("num_attention_heads")
     kv = c.int("num_key_value_heads", heads)
     hd = c.data.get("head_dim")
+    # grouped-query attention shares each KV head among heads/kv query heads: kv must divide heads
+    if kv > heads or heads % kv:
+        raise SpecError(c.path, "num_key_value_heads", f"a divisor of num_attention_heads ({heads}), got {kv}")
+    if hd is None and d % heads:
+        raise SpecError(c.path, "hidden_size", f"a multiple of num_attention_heads ({heads}) when head_dim is "
+                                               f"absent, got {d}")
     return dict(n_layers=c.int("num_hidden_layers"), d_model=d, vocab=c.int("vocab_size"), n_heads=heads,
                 n_kv_heads=kv, head_dim=c.int("head_dim") if hd is not None else d // heads,
                 ffn_dim=c.int("intermediate_size"), ffn_kind="gated", max_context=c.int("max_position_embeddings"),
@@ -150,6 +154,8 @@ def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
     arch_name = _architecture_name(c)
     a = _base(c)
     _extra(arch_name, c, a)
+    if a.get("experts_per_token", 1) > a.get("n_experts", 1):
+        raise SpecError(p, "num_experts_per_tok", f"at most the {a['n_experts']} experts, got {a['experts_per_token']}")
     src = Source(f"{p} (Hugging Face config.json, read offline)",
                  time.strftime("%Y-%m", time.gmtime(p.stat().st_mtime)))
     arch = architecture_from_table(a, p, prefix="", source=src)

@@ -42,9 +42,11 @@ def test_loads_from_a_path(tmp_path):
 
 
 def test_big_integers_up_to_the_limit_round_trip():
-    big = sp.Integer(7) ** 6000  # over Python's 4300-digit str/int limit
+    big = sp.Integer(7) ** 1183  # 1000 digits: the limit (no exported formula comes near it)
     loaded = load_formula(doc(to_tree(big * s.B)))
     assert loaded.expr == big * s.B
+    with pytest.raises(UnsafeFormulaError, match="digits"):  # 7**1184 has 1001
+        load_formula(doc(to_tree(big * 7 * s.B)))
 
 
 HOSTILE = {
@@ -109,8 +111,15 @@ def test_depth_bombs():
 
 
 def test_node_count_bomb():
-    with pytest.raises(UnsafeFormulaError, match="nodes"):
+    with pytest.raises(UnsafeFormulaError):  # 4 MB: over the text limit before any node is built
         load_formula(doc({"op": "Add", "args": [X] * 200_001}))
+    with pytest.raises(UnsafeFormulaError, match="nodes"):  # one operation's arguments
+        load_formula(doc({"op": "Add", "args": [X] * 65}))
+    node = X  # 40 levels of 60 arguments: 2,401 nodes, each operation within its limit
+    for _ in range(40):
+        node = {"op": "Add", "args": [node] + [X] * 59}
+    with pytest.raises(UnsafeFormulaError, match="more than 2000 nodes"):
+        load_formula(doc(node))
 
 
 def test_json_nan_constant_refused():

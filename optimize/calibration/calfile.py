@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inferonomics.symbolic.errors import SpecError
+from inferonomics.symbolic.readfile import read_text
 from inferonomics.symbolic.symbols import TABLE
 
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
@@ -150,9 +151,9 @@ def load_calibration(path: str | Path | None = None, *, hardware: str | None = N
         text, where = ref.read_text(encoding="utf-8"), str(ref)
     else:
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise SpecError(p, "file", "an existing calibration TOML file")
-        text, where = p.read_text(encoding="utf-8"), str(p)
+        text, where = read_text(p, "file", max_bytes=16 * 1024 * 1024), str(p)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from inferonomics.optimize.calibration.calfile import SourceFile
 from inferonomics.symbolic.errors import SpecError
+from inferonomics.symbolic.readfile import read_bytes, read_text
 
 #: every kind of row a table can hold
 KINDS = ("gemm", "layer_decode", "layer_prefill", "moe_decode", "mixed_step", "serving_tpot", "serving_ttft",
@@ -112,23 +114,28 @@ def device_to_hardware(device: str) -> str | None:
 
 # ------------------------------------------------------------------------------------------ CSV core
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def _read_columns(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = (),
                   optional: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], int]:
     """Read ``path`` into column arrays; required numeric columns must parse, optional ones may be empty."""
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no column
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise SpecError(path, "line 1", "a CSV header") from None
-        body, line_nums = [], []
+    # -sig: a spreadsheet's byte-order mark is no column; read_text refuses devices and non-UTF-8 bytes
+    reader = csv.reader(io.StringIO(read_text(path, "file", encoding="utf-8-sig"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SpecError(path, "line 1", "a CSV header") from None
+    except csv.Error as exc:
+        raise SpecError(path, "line 1", f"a CSV header ({exc})") from None
+    body, line_nums = [], []
+    try:
         for r in reader:
             if r:  # blank lines carry nothing
                 body.append(r)
                 line_nums.append(reader.line_num)
+    except csv.Error as exc:  # e.g. a field over csv's size limit, a NUL byte
+        raise SpecError(path, f"line {reader.line_num}", f"well-formed CSV ({exc})") from None
     lines = np.asarray(line_nums, dtype=np.int64)
     missing = [c for c in (*numeric, *text) if c not in header]
     if missing:
@@ -222,7 +229,7 @@ def _by_system(path: Path, cols: dict[str, np.ndarray]) -> list[tuple[str, dict[
 def _read_env(path: Path) -> str:
     if not path.is_file():
         raise SpecError(path, "device", "env.txt beside our CSVs, naming the device")
-    for lineno, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, text in enumerate(read_text(path, "device").splitlines(), start=1):
         if text.startswith("device:"):
             device = text.split(":", 1)[1].strip()
             hw = device_to_hardware(device)

@@ -223,9 +223,9 @@ def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok:
                 acc[split].append((pred[mask], r["latency_s"][mask]))
 
 
-def validation_png(results: ValidationResult) -> bytes:
-    """Predicted against measured on log-log axes, one color per kind, as PNG bytes (a bare Agg figure: no
-    pyplot state, the caller's matplotlib settings untouched)."""
+def validation_png(results: ValidationResult, fmt: str = "png") -> bytes:
+    """Predicted against measured on log-log axes, one color per kind, as PNG bytes (``fmt="svg"``: SVG; a
+    bare Agg figure: no pyplot state, the caller's matplotlib settings untouched)."""
     import io  # noqa: PLC0415
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
@@ -255,7 +255,7 @@ def validation_png(results: ValidationResult) -> bytes:
         fig.text(0.01, 0.005, str(results.summary["attribution"]), fontsize=6)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=fmt)
     return buf.getvalue()
 
 

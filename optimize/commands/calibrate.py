@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import sys
 
-from inferonomics.optimize.commands._io import ensure_writable, write_atomic
+from inferonomics.optimize.commands._io import ensure_writable, image_format, write_atomic
+from inferonomics.symbolic.errors import InvalidInputError
 
 EXIT_NOT_CONVERGED = 1
 
@@ -65,18 +67,37 @@ def _pct(x: object) -> str:
     return "-" if x is None else f"{float(x):7.2f}"
 
 
+def _require_fitted_rows(meas, args: argparse.Namespace) -> None:
+    """A fit on data holding no row of any kind it fits would only return its starting values as "converged"."""
+    from inferonomics.optimize.calibration.fit import STAGES  # noqa: PLC0415
+
+    fitted = {kind for kinds, _ in STAGES for kind in kinds}
+    tables = [t for t in meas.tables if not args.hardware or t.hardware == args.hardware]
+    if not any(t.kind in fitted and len(t) for t in tables):
+        on = f" of {args.hardware}" if args.hardware else ""
+        raise InvalidInputError("--measurements", f"rows{on} of a kind the fit uses ({', '.join(sorted(fitted))}); "
+                                "these measurements constrain no parameter", str(args.measurements))
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
-    from inferonomics.optimize.calibration import calibrate  # noqa: PLC0415
+    from inferonomics.optimize.calibration import calibrate, read_measurements  # noqa: PLC0415
     from inferonomics.optimize.calibration.calfile import dumps  # noqa: PLC0415
     from inferonomics.optimize.calibration.hardware import datasheet  # noqa: PLC0415
     from inferonomics.optimize.calibration.readers import NVIDIA_ATTRIBUTION  # noqa: PLC0415
 
     if args.hardware:
         datasheet(args.hardware)  # unknown -> UnknownNameError, one line, exit 2
-    ensure_writable(args.output)  # before the fit, not after it
-    cal = calibrate(args.measurements, hardware=args.hardware, date=args.date,
-                    use_measured_ceilings=args.use_measured_ceilings, prior=_prior(args.prior, args.hardware))
-    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION))
+    if args.date is not None:
+        try:
+            datetime.date.fromisoformat(args.date)
+        except ValueError:
+            raise InvalidInputError("--date", "a date YYYY-MM-DD", args.date) from None
+    ensure_writable(args.output, "-o")  # before the fit, not after it
+    meas = read_measurements(args.measurements)
+    _require_fitted_rows(meas, args)
+    cal = calibrate(meas, hardware=args.hardware, date=args.date, use_measured_ceilings=args.use_measured_ceilings,
+                    prior=_prior(args.prior, args.hardware))
+    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
@@ -128,13 +149,14 @@ def run_validate(args: argparse.Namespace) -> int:
 
     cal = load_calibration(args.calibration) if args.calibration else None
     if args.plot:
+        fmt = image_format(args.plot, "--plot")
         ensure_writable(args.plot, flag="--plot")
     if args.rows_out:
         ensure_writable(args.rows_out, flag="--rows-out")
     meas = read_measurements(args.measurements)
     result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
     if args.plot:
-        write_atomic(args.plot, validation_png(result), flag="--plot")
+        write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
     if args.rows_out:
         from inferonomics.optimize.calibration.validate import rows_csv  # noqa: PLC0415
 

@@ -75,6 +75,16 @@ def _hardware(args: argparse.Namespace) -> catalog.Hardware | None:
     return None
 
 
+def model_record(args: argparse.Namespace) -> catalog.Model | None:
+    """The model named by --model, --model-file or --model-config (None without one)."""
+    return _model(args)
+
+
+def hardware_record(args: argparse.Namespace) -> catalog.Hardware | None:
+    """The hardware named by --hardware or --hardware-file (None without one)."""
+    return _hardware(args)
+
+
 def resolve_catalog_values(args: argparse.Namespace) -> dict[str, float]:
     """Symbol values bound from the catalog flags, then ``--set`` overrides; {} when none was given."""
     if not any(getattr(args, f, None) for f in _FLAGS):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ._io import print_json, write_atomic
+from ._io import print_json, write_set
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,9 +42,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{f['name']}({', '.join(f['args'])}) = {f['expression']}{cond}")
         return 0
     from inferonomics.optimize.derivation import build_pdf, check, render_all
+    from inferonomics.symbolic.errors import InvalidInputError
 
+    flag = "--out" if args.out else "--check"
     out = Path(args.out or "derivations")
-    files = render_all(reuse_dir=out, parallel=True)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(flag, "a folder", str(out))
+    if args.check and not out.is_dir():
+        print(f"inferonomics derive: {out} is missing: no derivation documents to check "
+              f"(run `inferonomics derive --out {out}`)", file=sys.stderr)
+        return 1
+    files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
     if args.check:
         stale = check(out, files)
         if stale:
@@ -51,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is current ({len(files)} files)")
         return 0
-    for rel, data in files.items():
-        write_atomic(out / rel, data)
+    write_set(out, files, flag="--out")
     pdf = None if args.no_pdf else build_pdf(out)
     written = sorted(files) + ([pdf.name] if pdf else [])
     if args.json:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
 from . import catalog_args
 from ._io import batch_value, nonnegative_float, positive_float, positive_int, print_json
+
+#: a configuration whose weights, KV cache and reserves do not fit in HBM: printed, and exit code 3 as optimize's
+#: infeasible answers
+EXIT_INFEASIBLE = 3
 
 #: flag -> symbol name; every flag is an override on top of any catalog values
 RAW_FLAGS = {
@@ -106,6 +112,65 @@ def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> d
     }
 
 
+def _flag(args: argparse.Namespace, name: str, symbol: str) -> str:
+    return f"--{name.replace('_', '-')}" if getattr(args, name, None) is not None else f"--set {symbol}"
+
+
+def check_deployment(args: argparse.Namespace, values: dict[str, float]) -> None:
+    """TP and batch as optimize takes them: TP a whole number that splits the model's heads (space.heads_allow,
+    the rule optimize applies) and is at most the hardware's scale-up domain; a batch of at least 1."""
+    from inferonomics.optimize.space import heads_allow
+
+    tp, flag = values.get("tp", 1.0), _flag(args, "tp", "tp")
+    if tp != int(tp) or tp < 1:
+        raise InvalidInputError(flag, "a positive integer (chips per replica)", tp)
+    if values.get("batch", 1.0) < 1:
+        raise InvalidInputError(_flag(args, "batch", "batch"), "a number >= 1", values["batch"])
+    m, hw = catalog_args.model_record(args), catalog_args.hardware_record(args)
+    arch = m.architecture if m is not None else None
+    if arch is not None:
+        why = heads_allow(int(tp), arch.n_heads, arch.n_kv_heads if arch.attention != "MLA" else None)
+        if why is not None:
+            raise InvalidInputError(flag, f"a degree the model's heads split evenly: {why}", int(tp))
+    if hw is not None and tp > (hw.scaleup_domain_size or 1):
+        raise InvalidInputError(flag, f"at most {hw.name}'s scale-up domain ({hw.scaleup_domain_size or 1} chips), "
+                                "as optimize takes it", int(tp))
+
+
+def memory_per_chip(values: dict[str, float]) -> dict:
+    """Per-chip HBM under optimize's convention (optimize.constraints): weights/TP, the KV cache of B sequences
+    at the context/TP, the activation reserve (a fraction of HBM) and the framework reserve; {} without an
+    HBM capacity."""
+    from inferonomics.optimize.constraints import ACTIVATION_RESERVE_FRACTION, FRAMEWORK_RESERVE_BYTES, REL_TOL
+
+    hbm = values.get("hbm_capacity_bytes")
+    if not hbm:
+        return {}
+    tp = values.get("tp", 1.0)
+    parts = {
+        "weights": values["total_params"] * values["bytes_per_weight"] / tp,
+        "kv_cache": values.get("batch", 1.0) * values.get("context", 0.0) * values.get("kv_bytes_per_token", 0.0) / tp,
+        "activations": ACTIVATION_RESERVE_FRACTION * hbm,
+        "reserve": FRAMEWORK_RESERVE_BYTES,
+    }
+    total = sum(parts.values())
+    return {"fits_in_memory": total <= hbm * (1 + REL_TOL),
+            "memory_per_chip_gb": {**{k: v / 1e9 for k, v in parts.items()}, "total": total / 1e9, "hbm": hbm / 1e9}}
+
+
+def _finite(out: dict, args: argparse.Namespace) -> None:
+    bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise InvalidInputError("evaluate", "inputs within range: " + ", ".join(bad) + " came out infinite or NaN "
+                                f"(check the largest inputs: {_largest(args)})")
+
+
+def _largest(args: argparse.Namespace) -> str:
+    given = {f: getattr(args, f) for f in RAW_FLAGS if isinstance(getattr(args, f, None), (int, float))}
+    top = sorted(given.items(), key=lambda kv: -abs(kv[1]))[:2]
+    return ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in top) or "--set values"
+
+
 def run(args: argparse.Namespace) -> int:
     from inferonomics.symbolic.evaluate import evaluate_step
 
@@ -115,13 +180,28 @@ def run(args: argparse.Namespace) -> int:
         if name not in values:
             raise InvalidInputError(flag, "a value (or --model/--hardware/--precision from the catalog)")
     values.setdefault("batch", 1.0)
-    result = evaluate_step(values, args.overlap, mixed=args.mixed)
-    out = result.as_json()
-    out.update(_calibrated_serving(args, values))
+    check_deployment(args, values)
+    try:
+        out = evaluate_step(values, args.overlap, mixed=args.mixed).as_json()
+        _finite(out, args)
+        out.update(memory_per_chip(values))
+        out.update(_calibrated_serving(args, values))
+    except (OverflowError, ZeroDivisionError):
+        raise InvalidInputError("evaluate", f"inputs within range (a result overflowed; check the largest inputs: "
+                                f"{_largest(args)})") from None
+    _finite(out, args)
     if args.json:
         print_json(out)
-        return 0
-    width = max(map(len, out))
-    for k, v in out.items():
-        print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    else:
+        width = max(map(len, out))
+        for k, v in out.items():
+            if isinstance(v, dict):
+                v = ", ".join(f"{kk} {vv:.4g}" for kk, vv in v.items())
+            print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if out.get("fits_in_memory") is False:
+        mem = out["memory_per_chip_gb"]
+        print(f"inferonomics evaluate: infeasible: {mem['total']:.4g} GB per chip (weights {mem['weights']:.4g} GB, "
+              f"KV cache {mem['kv_cache']:.4g} GB, reserves {mem['activations'] + mem['reserve']:.4g} GB) do not fit "
+              f"in {mem['hbm']:.4g} GB of HBM at TP {values.get('tp', 1.0):g}", file=sys.stderr)
+        return EXIT_INFEASIBLE
     return 0

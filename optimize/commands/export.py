@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inferonomics.symbolic.errors import InvalidInputError, UnknownNameError
+from inferonomics.symbolic.errors import UnknownNameError
 
-from inferonomics.optimize.commands._io import print_json, write_atomic
+from inferonomics.optimize.commands._io import print_json, write_atomic, write_set
 
 
 def _formulas() -> Any:
@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output file (one file; for C the .h goes beside the .c) or folder (several files); "
                         "default stdout")
     p.add_argument("--steps", action="store_true", help="LaTeX: add the derivation; JSON: add the steps (full record)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"files": [paths written]} (with -o), else {"files": [{"name", "text"}]}')
     p.set_defaults(func=run_export)
 
     q = sub.add_parser("import-formula", help="load an exported JSON formula safely (no eval) and print it")
@@ -57,25 +59,26 @@ def _generate(args: argparse.Namespace) -> list[tuple[str, str]]:
 def run_export(args: argparse.Namespace) -> int:
     files = _generate(args)  # everything is generated before anything is written
     if not args.output:
+        if args.json:
+            print_json({"files": [{"name": name, "text": text} for name, text in files]})
+            return 0
         for name, text in files:
             if len(files) > 1:
                 print(f"==> {name} <==")
             sys.stdout.write(text)
         return 0
     out = Path(args.output)
-    single_target = len(files) == 1 or (len(files) == 2 and not args.all and args.fmt == "c")
-    if single_target:
-        targets = [out] if len(files) == 1 else [out.parent / name for name, _ in files]
+    if len(files) == 1:
+        written = [write_atomic(out, files[0][1], flag="-o")]
+    elif not args.all and args.fmt == "c":  # the .c and its .h, beside each other
+        written = write_set(out.parent, dict(files), flag="-o")
     else:
-        if out.exists() and not out.is_dir():
-            raise InvalidInputError("-o", "a folder when several files are written", str(out))
-        targets = [out / name for name, _ in files]
-    for target, (_, text) in zip(targets, files):
-        try:
-            write_atomic(target, text)
-        except OSError as exc:
-            raise InvalidInputError("-o", f"a writable path ({exc.strerror or exc})", str(target)) from None
-        print(target, file=sys.stderr)
+        written = write_set(out, dict(files), flag="-o")
+    if args.json:
+        print_json({"files": [str(t) for t in written]})
+    else:
+        for target in written:
+            print(target, file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,8 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
-from inferonomics.optimize.commands._io import nonnegative_float, positive_float, positive_int, print_json, write_atomic
+from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, image_format, nonnegative_float,
+                                               positive_float, positive_int, print_json, token_count, write_atomic)
 
 EXIT_INFEASIBLE = 3
 
@@ -21,12 +22,19 @@ def _names(text: str) -> list[str]:
     return out
 
 
+#: TP degrees: no scale-up domain comes near this
+MAX_TP = 1 << 20
+
+
 def _ints(text: str) -> list[int]:
     try:
-        return [positive_int(x) for x in _names(text)]
+        out = [positive_int(x) for x in _names(text)]
     except argparse.ArgumentTypeError:
+        out = []
+    if not out or max(out) > MAX_TP:
         raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of positive integers, got {text!r}") from None
+            f"expected a comma-separated list of positive integers up to {MAX_TP:,}, got {text!r}")
+    return out
 
 
 def _pairs(items: list[str] | None, flag: str, cast) -> dict[str, float]:
@@ -53,8 +61,8 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
                    help="KV-cache precisions to try (default: the model's)")
     p.add_argument("--tp", type=_ints, default=None,
                    help="TP degrees to try (default: powers of two up to each hardware's scale-up domain)")
-    p.add_argument("--isl", type=positive_float, default=1024.0, help="prompt tokens per request (default 1024)")
-    p.add_argument("--osl", type=positive_float, default=1024.0, help="output tokens per request (default 1024)")
+    p.add_argument("--isl", type=token_count, default=1024.0, help="prompt tokens per request (default 1024)")
+    p.add_argument("--osl", type=token_count, default=1024.0, help="output tokens per request (default 1024)")
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
     p.add_argument("--price-usd-per-hour", action="append", metavar="H=USD",
@@ -170,6 +178,11 @@ def _problem(args, space, **kw):
                    max_batch=args.max_batch, **kw)
 
 
+#: the largest fleet demand taken, tokens/s: 1e15 is 100,000 tokens/s for each of 10 billion people; beyond
+#: it replica counts leave the integers numpy and floats count exactly
+MAX_DEMAND_TOKENS_PER_S = 1e15
+
+
 def _demand(args):
     from inferonomics.optimize.constraints import Demand
 
@@ -178,13 +191,21 @@ def _demand(args):
     if args.demand_tokens_per_s is not None:
         if args.minutes_per_day is not None:
             raise InvalidInputError("--minutes-per-day", "only with --users")
-        return Demand(args.demand_tokens_per_s, f"{args.demand_tokens_per_s:g} tokens/s given")
-    if args.users is not None:
+        demand, flag = Demand(args.demand_tokens_per_s, f"{args.demand_tokens_per_s:g} tokens/s given"), \
+            "--demand-tokens-per-s"
+    elif args.users is not None:
         if args.minutes_per_day is None:
             raise InvalidInputError("--users", "with --minutes-per-day")
-        return Demand.from_users(args.users, args.minutes_per_day, peak_to_mean=args.peak_to_mean,
-                                 tokens_per_active_minute=args.tokens_per_active_minute)
-    return None
+        if args.minutes_per_day > 1440:
+            raise InvalidInputError("--minutes-per-day", "at most 1440", args.minutes_per_day)
+        demand, flag = Demand.from_users(args.users, args.minutes_per_day, peak_to_mean=args.peak_to_mean,
+                                         tokens_per_active_minute=args.tokens_per_active_minute), "--users"
+    else:
+        return None
+    if not demand.tokens_per_s <= MAX_DEMAND_TOKENS_PER_S:
+        raise InvalidInputError(flag, f"a demand of at most {MAX_DEMAND_TOKENS_PER_S:g} tokens/s",
+                                f"{demand.tokens_per_s:g} tokens/s")
+    return demand
 
 
 def run_optimize(args: argparse.Namespace) -> int:
@@ -233,12 +254,17 @@ def run_pareto(args: argparse.Namespace) -> int:
     from inferonomics.optimize.pareto import plot_png, to_csv
     from inferonomics.optimize.pareto import frontier as make_frontier
 
+    if args.output:
+        ensure_writable(args.output, "-o")  # before the search, not after it
+    if args.plot:
+        fmt = image_format(args.plot, "--plot")
+        ensure_writable(args.plot, "--plot")
     front = make_frontier(_problem(args, _space(args, True), objective="usd_per_mtok"))
     if args.output:
-        write_atomic(args.output, to_csv(front))
+        write_atomic(args.output, to_csv(front), "-o")
     if args.plot:
         slo = f", TPOT <= {args.tpot_slo_ms:g} ms" if args.tpot_slo_ms else ""
-        write_atomic(args.plot, plot_png(front, f"{args.model}: cost vs speed per user{slo}"))
+        write_atomic(args.plot, plot_png(front, f"{args.model}: cost vs speed per user{slo}", fmt), "--plot")
     if args.json:
         print_json({"points": [p.__dict__ for p in front.points], "candidates": front.candidates,
                     "seconds": front.seconds, "reason": front.reason})
@@ -282,12 +308,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     from inferonomics.optimize.constraints import Workload
     from inferonomics.optimize.sweep import csv_writer, parse_range, sweep
 
-    batch = parse_range(args.batch, "--batch", minimum=1)
-    context = parse_range(args.context, "--context", minimum=0)
+    batch = parse_range(args.batch, "--batch", minimum=1, maximum=MAX_TOKENS)
+    context = parse_range(args.context, "--context", minimum=0, maximum=MAX_TOKENS)
     if args.output and not args.summary and batch.size * context.size > MAX_CSV_ROWS:
-        raise InvalidInputError("--output", f"a grid of at most {MAX_CSV_ROWS:,} (batch x context) rows per "
+        raise InvalidInputError("-o", f"a grid of at most {MAX_CSV_ROWS:,} (batch x context) rows per "
                                 "configuration for a CSV (use --summary for larger sweeps)",
                                 f"{batch.size * context.size:,}")
+    if args.output and not args.summary:
+        ensure_writable(args.output, "-o")
     args.price_usd_per_hour = None
     space = _space(args, False, serving=False)
     dtype = np.float32 if args.dtype == "float32" else np.float64
@@ -297,7 +325,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
         buf = io.StringIO()
         summ = sweep(space, None, batch, context, workload=wl, sink=csv_writer(buf, space.model), dtype=dtype)
-        write_atomic(args.output, buf.getvalue())
+        write_atomic(args.output, buf.getvalue(), "-o")
     else:
         summ = sweep(space, None, batch, context, workload=wl, dtype=dtype)
     out = {"configs": summ.configs, "seconds": summ.seconds, "configs_per_s": summ.configs_per_s,

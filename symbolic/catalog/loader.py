@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError, UnknownNameError
+from ..readfile import read_bytes
 from .schema import (
     MEMORY_KINDS,
     PEAK_KEYS,
@@ -214,11 +215,7 @@ _PARSERS = {"hardware": hardware_from_tree, "models": model_from_tree, "precisio
 
 def _read_path(path: str | Path) -> tuple[dict[str, Any], Path]:
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise SpecError(p, "<file>", f"a readable file ({e.strerror})") from e
-    return parse_toml_bytes(data, p), p
+    return parse_toml_bytes(read_bytes(p, "<file>", max_bytes=16 * 1024 * 1024), p), p
 
 
 def load_hardware_file(path: str | Path) -> Hardware:

@@ -3,9 +3,16 @@
 SymPy's own ``srepr`` -> ``sympify`` round trip evaluates text and so can carry code (sympy issue
 #10805), and a Symbol whose name is code runs when lambdified (sympy issue #24990). Here every node
 is checked against the schema in ``tree.py`` and built by calling the SymPy class directly; every
-name passes ``names.check_identifier``; sizes are bounded (text, nesting depth, node count, integer
-digits, exact powers). Anything else raises UnsafeFormulaError (or SpecError for a file that is
+name passes ``names.check_identifier``; sizes are bounded (text, nesting depth, node count, arguments
+per operation, distinct symbols, integer digits, exact powers, and the bits of every integer the
+file makes SymPy build). Anything else raises UnsafeFormulaError (or SpecError for a file that is
 merely malformed), with a one-line message.
+
+The bounds are sized from what the exporter writes (the largest record, with its derivation, has about
+200 nodes, 8 arguments per operation and 9 symbols) times ten or more, and so that a hostile file is
+refused or loaded in well under two seconds: SymPy's cost grows faster than linearly in the terms of
+one sum (a flat Add of 10,000 symbols took 20 s; of 100,000, all memory) and in the digits of a number
+it must factor (sqrt of a 3,000-digit integer took 10 s).
 """
 
 from __future__ import annotations
@@ -24,15 +31,25 @@ from inferonomics.symbolic.export.names import check_identifier
 from inferonomics.symbolic.export.to_json import SCHEMA
 from inferonomics.symbolic.export.tree import (ARITHMETIC, ARITY, ASSUMPTION_KEYS, CONSTANTS, DEFAULT_ASSUMPTIONS,
                                               LOGIC, NOTATION, RELATIONS, tree_hash)
+from inferonomics.symbolic.readfile import read_text
 
-MAX_TEXT_CHARS = 20_000_000
+MAX_TEXT_CHARS = 2_000_000
 MAX_DEPTH = 200
-MAX_NODES = 100_000
-MAX_INT_DIGITS = 10**6
+MAX_NODES = 2_000
+#: arguments of one operation (Add, Mul, And, ...); nesting flattens, so MAX_NODES bounds a whole sum
+MAX_OP_ARGS = 64
+#: distinct symbols in one document
+MAX_SYMBOLS = 64
+MAX_INT_DIGITS = 1_000
 #: an exact power p**e of rationals is refused when bits(p) * |numerator(e)| exceeds this
-MAX_POWER_BITS = 4_000_000
-MAX_FLOAT_CHARS = 10_000
-MAX_FLOAT_PREC = 100_000
+MAX_POWER_BITS = 10_000
+#: a rational raised to a fractional power is factored by SymPy: its numerator and denominator stay small
+MAX_ROOT_BASE_BITS = 256
+#: bits of every integer literal and exact power together: products of them stay printable (Python
+#: refuses to print integers over 4,300 digits, about 14,000 bits)
+MAX_TOTAL_BITS = 12_000
+MAX_FLOAT_CHARS = 1_000
+MAX_FLOAT_PREC = 4_096
 MAX_TEXT_FIELD = 100_000
 
 _DECIMAL = re.compile(r"-?[0-9]+\Z")
@@ -71,11 +88,11 @@ class LoadedFormula:
 
 
 def parse_decimal(text: object, what: str = "int") -> int:
-    """A decimal string (at most 10**6 digits) as an int; anything else is unsafe."""
+    """A decimal string (at most MAX_INT_DIGITS digits) as an int; anything else is unsafe."""
     if not isinstance(text, str):
         raise UnsafeFormulaError(f"{what}: expected a decimal string, got {type(text).__name__}")
-    if len(text) > MAX_INT_DIGITS + 1:
-        raise UnsafeFormulaError(f"{what}: integer of {len(text)} digits exceeds 10**6 digits")
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise UnsafeFormulaError(f"{what}: integer of {len(text)} digits exceeds {MAX_INT_DIGITS} digits")
     if not _DECIMAL.match(text):
         raise UnsafeFormulaError(f"{what}: {text[:40]!r} is not a decimal integer")
     try:
@@ -99,6 +116,19 @@ class _Decoder:
 
     def __init__(self) -> None:
         self.nodes = 0
+        self.bits = 0
+        self.symbols: set[str] = set()
+
+    def spend_bits(self, bits: int) -> None:
+        """Count the bits of an integer the document makes SymPy hold; refuse past MAX_TOTAL_BITS."""
+        self.bits += bits
+        if self.bits > MAX_TOTAL_BITS:
+            raise UnsafeFormulaError(f"integers total more than {MAX_TOTAL_BITS} bits")
+
+    def integer(self, text: object, what: str = "int") -> int:
+        value = parse_decimal(text, what)
+        self.spend_bits(value.bit_length())
+        return value
 
     def symbol(self, name: object, node: dict, notation: bool) -> sp.Symbol:
         if notation:
@@ -106,6 +136,9 @@ class _Decoder:
                 raise UnsafeFormulaError(f"notation {str(name)[:60]!r} has characters outside {NOTATION.pattern}")
         else:
             check_identifier(name)
+        self.symbols.add(name)
+        if len(self.symbols) > MAX_SYMBOLS:
+            raise UnsafeFormulaError(f"more than {MAX_SYMBOLS} distinct symbols")
         assumptions = node.get("assumptions", DEFAULT_ASSUMPTIONS)
         if not isinstance(assumptions, dict):
             raise UnsafeFormulaError("symbol assumptions must be an object")
@@ -148,12 +181,12 @@ class _Decoder:
                 raise UnsafeFormulaError("a notation symbol may appear only in derivation steps")
             return self.symbol(node["notation"], node, notation=True)
         if "int" in node:
-            return sp.Integer(parse_decimal(node["int"]))
+            return sp.Integer(self.integer(node["int"]))
         if "rational" in node:
             pq = node["rational"]
             if not isinstance(pq, list) or len(pq) != 2:
                 raise UnsafeFormulaError("rational: expected [P, Q] decimal strings")
-            p, q = parse_decimal(pq[0], "rational"), parse_decimal(pq[1], "rational")
+            p, q = self.integer(pq[0], "rational"), self.integer(pq[1], "rational")
             if q == 0:
                 raise UnsafeFormulaError("rational: zero denominator")
             return sp.Rational(p, q)
@@ -200,18 +233,22 @@ class _Decoder:
         low, high = ARITY[op]
         if len(raw_args) < low or (high is not None and len(raw_args) > high):
             raise UnsafeFormulaError(f"{op}: wrong number of args ({len(raw_args)})")
+        if len(raw_args) > MAX_OP_ARGS:
+            raise UnsafeFormulaError(f"{op}: {len(raw_args)} argument nodes exceed {MAX_OP_ARGS}")
         args = [self.node(a, depth + 1, doc) for a in raw_args]
         for a in args:
             if not (is_condition(a) if op in LOGIC else isinstance(a, sp.Expr)):
                 want = "a condition" if op in LOGIC else "an expression"
                 raise UnsafeFormulaError(f"{op}: argument of type {type(a).__name__} where {want} belongs")
         if op == "Pow":
-            check_power(*args)
+            self.spend_bits(check_power(*args))
         return cls(*args)
 
     def piecewise(self, raw: list, depth: int, doc: bool) -> sp.Basic:
         if not raw:
             raise UnsafeFormulaError("Piecewise: no pieces")
+        if len(raw) > MAX_OP_ARGS:
+            raise UnsafeFormulaError(f"Piecewise: {len(raw)} pieces exceed {MAX_OP_ARGS}")
         pieces = []
         for piece in raw:
             if not isinstance(piece, dict) or set(piece) != {"expr", "cond"}:
@@ -223,29 +260,32 @@ class _Decoder:
         return sp.Piecewise(*pieces)
 
 
-def check_power(base: sp.Expr, exp: sp.Expr) -> None:
-    """Refuse exact powers whose evaluation would build an enormous number (2**(10**9))."""
-    if isinstance(base, sp.Rational) and isinstance(exp, sp.Rational):
-        bits = max(int(base.p).bit_length(), int(base.q).bit_length())
-        if bits > 1 and bits * abs(int(exp.p)) > MAX_POWER_BITS:
-            raise UnsafeFormulaError("Pow: exact power too large to evaluate")
+def check_power(base: sp.Expr, exp: sp.Expr) -> int:
+    """Refuse exact powers whose evaluation would build an enormous number (2**(10**9)) or factor a large
+    one (sqrt of a 3,000-digit integer); return the bits the power may build."""
+    if not (isinstance(base, sp.Rational) and isinstance(exp, sp.Rational)):
+        return 0
+    bits = max(int(base.p).bit_length(), int(base.q).bit_length())
+    if bits > 1 and bits * abs(int(exp.p)) > MAX_POWER_BITS:
+        raise UnsafeFormulaError("Pow: exact power too large to evaluate")
+    if not exp.is_integer and bits > MAX_ROOT_BASE_BITS:
+        raise UnsafeFormulaError(f"Pow: a fractional power of a number over {MAX_ROOT_BASE_BITS} bits")
+    return bits * abs(int(exp.p)) if bits > 1 else 0
 
 
 def _read(source: str | bytes | Path) -> tuple[str, str]:
     """(label, text) of a path or of JSON text (a str starting with '{' is text)."""
     if isinstance(source, bytes):
-        source = source.decode("utf-8", errors="strict")
+        try:
+            source = source.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise SpecError("<json bytes>", "text", f"UTF-8 ({exc.reason} at byte {exc.start})") from None
     if isinstance(source, str) and source.lstrip().startswith("{"):
         if len(source) > MAX_TEXT_CHARS:
             raise UnsafeFormulaError(f"JSON text over {MAX_TEXT_CHARS} characters")
         return "<json text>", source
     path = Path(source)
-    try:
-        if path.stat().st_size > MAX_TEXT_CHARS:
-            raise UnsafeFormulaError(f"{path}: file over {MAX_TEXT_CHARS} bytes")
-        return str(path), path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, "file", f"a readable UTF-8 JSON file ({getattr(exc, 'strerror', None) or exc})") from None
+    return str(path), read_text(path, "file", max_bytes=MAX_TEXT_CHARS)  # regular files only: not /dev/zero
 
 
 def _reject_constant(name: str) -> None:
