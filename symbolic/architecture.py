@@ -10,7 +10,8 @@ Conventions (checked against the published totals in tests/test_catalog_models.p
   ``qk_rope_head_dim`` (with its RMSNorm), then up-projects to per-head nope keys and values.
 * FFN: gated (SwiGLU/GeGLU) = 3 matrices of ``d x ffn``, plain (GELU) = 2.
 * MoE layers: routed experts + shared experts + a router ``d x n_experts`` (+ bias / correction bias);
-  the first ``first_dense_layers`` layers use a dense FFN of ``dense_ffn_dim``.
+  the first ``first_dense_layers`` layers use a dense FFN of ``dense_ffn_dim``, and after them only every
+  ``moe_layer_step``-th layer is MoE (Llama-4 Maverick interleaves dense and MoE layers).
 * norms: ``norms_per_layer`` vectors of ``d`` per layer (x2 with bias), a final norm, QK-norm vectors.
 
 Active parameters are those a token uses: everything except the routed experts it was not sent to. Both
@@ -69,7 +70,7 @@ def ffn_params(a: Architecture, width: int) -> int:
 
 
 def n_moe_layers(a: Architecture) -> int:
-    return a.n_layers - a.first_dense_layers if a.is_moe else 0
+    return (a.n_layers - a.first_dense_layers) // a.moe_layer_step if a.is_moe else 0
 
 
 def breakdown(model: Model | Architecture) -> dict[str, int]:

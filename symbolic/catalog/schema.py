@@ -243,6 +243,9 @@ class Architecture:
     moe_ffn_dim: int | None = None
     first_dense_layers: int = 0
     dense_ffn_dim: int | None = None
+    #: after the first dense layers, every moe_layer_step-th layer is MoE and the others dense (Llama-4
+    #: Maverick: 2, HF's interleave_moe_layer_step); 1: every layer MoE
+    moe_layer_step: int = 1
     router_bias: bool = False
     router_extra_per_expert: int = 0  # e.g. DeepSeek's e_score_correction_bias
     # counting convention of the published active figure: gpt-oss's model card leaves the input
