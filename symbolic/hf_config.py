@@ -1,7 +1,8 @@
 """Read a Hugging Face ``config.json`` offline into a catalog Model (architecture only; nothing is fetched).
 
 Supported ``architectures``: LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,
-Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM.
+Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM,
+MiniMaxM2ForCausalLM (its full-width QK-norm is counted per head: 0.4M parameters short).
 The Model's ``published_total_params`` is the count from the config itself (a config publishes no total);
 its source names the file.
 """
@@ -19,7 +20,8 @@ from .catalog.schema import Model, Source
 from .errors import SpecError
 
 SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-             "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM")
+             "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
+             "MiniMaxM2ForCausalLM")
 
 
 class _Cfg:
@@ -136,6 +138,12 @@ def _extra(name: str, c: _Cfg, a: dict[str, Any]) -> None:
                  n_experts=c.int("num_local_experts"), experts_per_token=c.int("num_experts_per_tok"),
                  moe_ffn_dim=a["ffn_dim"])
         _window(c, a, "alternate")
+    elif name == "MiniMaxM2ForCausalLM":
+        a.update(qk_norm=c.bool("use_qk_norm", False), n_experts=c.int("num_local_experts"),
+                 experts_per_token=c.int("num_experts_per_tok"), moe_ffn_dim=a["ffn_dim"],
+                 router_extra_per_expert=1 if c.bool("use_routing_bias", False) else 0)
+        if c.int("shared_intermediate_size", 0, minimum=0):
+            raise SpecError(c.path, "shared_intermediate_size", "0 (shared experts are not read for MiniMax-M2)")
     elif name == "Gemma2ForCausalLM":
         a.update(tied_embeddings=c.bool("tie_word_embeddings", True), norms_per_layer=4)
         _window(c, a, "alternate")
