@@ -23,6 +23,7 @@ ACTIVE_TOLERANCE = {"deepseek-v3": 0.015,
                     # "17B activated" and "3.3B activated" are two significant figures: 17.17B, 17.18B and 3.35B
                     # round to them within half a unit of the last digit, which is above 1% here
                     "llama4-scout": 0.015, "llama4-maverick": 0.015, "qwen3-30b-a3b": 0.02,
+                    "qwen3.5-397b-a17b": 0.025,  # 17.35B counted
                     # MiniMax's "10B activated" (its report: 9.8B) counts no embedding table; leaving out the input
                     # table alone, the one switch the schema has, gives 10.42B
                     "minimax-m2.5": 0.05}
@@ -175,3 +176,20 @@ def test_minimax_and_qwen3_30b_by_hand():
 def test_llama33_has_llama31_70b_architecture():
     a, b = catalog.model("llama3.3-70b").architecture, catalog.model("llama3.1-70b").architecture
     assert A.total_params(a) == A.total_params(b)
+
+
+def test_qwen35_hybrid_layers_by_hand():
+    """15 gated full-attention layers and 45 Gated DeltaNet layers; only the full ones cache tokens."""
+    m = catalog.model("qwen3.5-397b-a17b")
+    a = m.architecture
+    full = 4096 * 32 * 256 * 2 + 2 * 4096 * 2 * 256 + 32 * 256 * 4096 + 2 * 256  # q+gate, k, v, o, QK-norm
+    linear = (4096 * (2 * 16 * 128 + 2 * 64 * 128)  # q, k, v, z
+              + 4096 * 2 * 64  # beta and the decay's a, one per value head
+              + (2 * 16 * 128 + 64 * 128) * 4  # depthwise conv over q, k, v
+              + 64 + 64 + 128  # A_log, dt_bias, the gated norm
+              + 64 * 128 * 4096)  # out
+    assert A.attention_params(a) == full
+    assert A.linear_attention_params(a) == linear
+    assert A.breakdown(m)["attention"] == 15 * full + 45 * linear
+    assert A.kv_elements_per_token(m) == 15 * 2 * 2 * 256
+    assert A.breakdown(m)["routed_experts"] == 60 * 512 * 3 * 4096 * 1024

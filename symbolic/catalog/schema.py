@@ -254,6 +254,15 @@ class Architecture:
     # sliding window
     window: int | None = None
     sliding_window_pattern: str | None = None  # "alternate": layers 0, 2, 4, ... use the window
+    # hybrid linear attention (Qwen3-Next, Qwen3.5): only every full_attention_interval-th layer is full
+    # attention with a KV cache; the others are Gated DeltaNet layers holding a fixed state per sequence
+    full_attention_interval: int | None = None
+    linear_key_heads: int | None = None
+    linear_value_heads: int | None = None
+    linear_key_head_dim: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel: int | None = None
+    attn_output_gate: bool = False  # full attention's q projection also emits a sigmoid gate (q width x 2)
     source: Source | None = None
 
     @property
