@@ -70,13 +70,6 @@ def test_every_model_path_in_nvidias_serving_rows_resolves():
     assert serving.architecture("acme/not-a-model") is None
 
 
-def test_minimax_config_reads_like_its_catalog_entry():
-    m = model_from_hf_config(CONFIGS / "MiniMaxAI--MiniMax-M2.5.json")
-    assert m.weight_precision == "fp8"
-    # the same fields give the same count as the hand-written entry
-    assert A.total_params(m) == A.total_params(catalog.model("minimax-m2.5"))
-
-
 def test_measurement_folder_configs_give_serving_rows_an_architecture(tmp_path):
     name = "acme/Qwen3-30B-A3B-Clone-7"
     assert serving.architecture(name) is None
@@ -105,3 +98,20 @@ def test_a_bad_config_in_a_measurement_folder_is_a_spec_error(tmp_path):
     shutil.copy(SERVING, tmp_path / "serving_e2e.csv")
     with pytest.raises(SpecError, match="architectures"):
         read_measurements(tmp_path)
+
+
+@pytest.mark.parametrize(("config", "entry", "precision"), [
+    ("MiniMaxAI--MiniMax-M2.5.json", "minimax-m2.5", "fp8"),
+    ("Qwen--Qwen3-30B-A3B.json", "qwen3-30b-a3b", "bf16"),
+    ("Qwen--Qwen3.5-397B-A17B.json", "qwen3.5-397b-a17b", "bf16"),
+    ("meta-llama--Llama-4-Maverick-17B-128E-Instruct.json", "llama4-maverick", "bf16"),
+    ("meta-llama--Llama-4-Scout-17B-16E-Instruct.json", "llama4-scout", "bf16"),
+    ("moonshotai--Kimi-K2.5.json", "kimi-k2.5", "int4"),
+    ("zai-org--GLM-5-FP8.json", "glm-5", "fp8"),
+])
+def test_catalog_entries_transcribe_their_config(config, entry, precision):
+    """Each hand-written entry counts what its model's own config.json, read offline, counts."""
+    m, e = model_from_hf_config(CONFIGS / config), catalog.model(entry)
+    assert A.breakdown(m) == A.breakdown(e)
+    assert A.kv_elements_per_token(m) == A.kv_elements_per_token(e)
+    assert m.weight_precision == precision
