@@ -8,9 +8,16 @@ Conventions (checked against the published totals in tests/test_catalog_models.p
   ``n_heads*head_dim -> d`` (o). MLA (DeepSeek-V2/V3) projects q through a low-rank ``q_lora_rank``
   (with its RMSNorm) and k/v through one shared latent ``kv_lora_rank`` plus a decoupled RoPE key of
   ``qk_rope_head_dim`` (with its RMSNorm), then up-projects to per-head nope keys and values.
+* hybrid linear attention (Qwen3.5): only every ``full_attention_interval``-th layer is full attention (its q
+  projection doubled when ``attn_output_gate``); the others are Gated DeltaNet layers: q, k (``linear_key_heads``
+  of ``linear_key_head_dim``), v and an output gate z (``linear_value_heads`` of ``linear_value_head_dim``)
+  projected from d, two per-value-head scalars (beta, the decay) projected from d, a depthwise causal conv of
+  ``linear_conv_kernel`` taps over q, k and v, two per-value-head vectors (A, dt bias), a gated RMSNorm of the
+  value head width, and the output projection. They cache nothing per token (a fixed state per sequence).
 * FFN: gated (SwiGLU/GeGLU) = 3 matrices of ``d x ffn``, plain (GELU) = 2.
 * MoE layers: routed experts + shared experts + a router ``d x n_experts`` (+ bias / correction bias);
-  the first ``first_dense_layers`` layers use a dense FFN of ``dense_ffn_dim``.
+  the first ``first_dense_layers`` layers use a dense FFN of ``dense_ffn_dim``, and after them only every
+  ``moe_layer_step``-th layer is MoE (Llama-4 Maverick interleaves dense and MoE layers).
 * norms: ``norms_per_layer`` vectors of ``d`` per layer (x2 with bias), a final norm, QK-norm vectors.
 
 Active parameters are those a token uses: everything except the routed experts it was not sent to. Both
@@ -47,7 +54,7 @@ def attention_params(a: Architecture) -> int:
         return q + kv + o
     q_width = a.n_heads * a.head_dim
     kv_width = a.n_kv_heads * a.head_dim
-    n = d * q_width + 2 * d * kv_width + q_width * d
+    n = d * q_width * (2 if a.attn_output_gate else 1) + 2 * d * kv_width + q_width * d
     if a.attn_bias:
         n += q_width + 2 * kv_width
     if a.o_bias:
@@ -57,6 +64,21 @@ def attention_params(a: Architecture) -> int:
     if a.attention_sinks:
         n += a.n_heads
     return n
+
+
+def n_linear_attention_layers(a: Architecture) -> int:
+    """Layers of linear attention (Gated DeltaNet) in a hybrid model; 0 when every layer is full attention."""
+    return 0 if a.full_attention_interval is None else a.n_layers - a.n_layers // a.full_attention_interval
+
+
+def linear_attention_params(a: Architecture) -> int:
+    """Weights of ONE Gated DeltaNet layer (HF Qwen3-Next/Qwen3.5 ``linear_attn``)."""
+    d = a.d_model
+    k_width = a.linear_key_heads * a.linear_key_head_dim  # type: ignore[operator]
+    v_width = a.linear_value_heads * a.linear_value_head_dim  # type: ignore[operator]
+    proj = d * (2 * k_width + 2 * v_width) + d * 2 * a.linear_value_heads  # q, k, v, z; beta and decay a
+    conv = (2 * k_width + v_width) * a.linear_conv_kernel  # type: ignore[operator]
+    return proj + conv + 2 * a.linear_value_heads + a.linear_value_head_dim + v_width * d  # type: ignore[operator]
 
 
 def ffn_params(a: Architecture, width: int) -> int:
@@ -69,7 +91,7 @@ def ffn_params(a: Architecture, width: int) -> int:
 
 
 def n_moe_layers(a: Architecture) -> int:
-    return a.n_layers - a.first_dense_layers if a.is_moe else 0
+    return (a.n_layers - a.first_dense_layers) // a.moe_layer_step if a.is_moe else 0
 
 
 def breakdown(model: Model | Architecture) -> dict[str, int]:
@@ -84,7 +106,8 @@ def breakdown(model: Model | Architecture) -> dict[str, int]:
         "embedding": a.vocab * a.d_model,
         "unembedding": 0 if a.tied_embeddings else a.vocab * a.d_model,
         "positions": (a.learned_positions or 0) * a.d_model,
-        "attention": a.n_layers * attention_params(a),
+        "attention": ((a.n_layers - n_linear_attention_layers(a)) * attention_params(a)
+                      + (n_linear_attention_layers(a) * linear_attention_params(a) if a.full_attention_interval else 0)),
         "dense_ffn": dense_layers * ffn_params(a, dense_width),
         "shared_experts": 0,
         "routed_experts": 0,
@@ -147,7 +170,7 @@ def kv_elements_per_token(model: Model | Architecture, context: int | float | No
     a = _arch(model)
     per = kv_elements_per_layer(a)
     n_slide = n_sliding_layers(a)
-    full = (a.n_layers - n_slide) * per
+    full = (a.n_layers - n_slide - n_linear_attention_layers(a)) * per  # linear layers cache no tokens
     if context is None or n_slide == 0:
         return Rational(full + n_slide * per)
     if not context > 0:

@@ -1,7 +1,13 @@
 """Read a Hugging Face ``config.json`` offline into a catalog Model (architecture only; nothing is fetched).
 
 Supported ``architectures``: LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,
-Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM.
+Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM,
+MiniMaxM2ForCausalLM (its full-width QK-norm is counted per head: 0.4M parameters short), and, reading their
+``text_config``, the multimodal wrappers' text decoders: Llama4ForConditionalGeneration (interleaved MoE layers,
+one shared expert), KimiK25ForConditionalGeneration (DeepSeek-V3's MLA and MoE), Qwen3_5MoeForConditionalGeneration
+(hybrid Gated DeltaNet and gated full attention); GlmMoeDsaForCausalLM reads as DeepSeek-V3's MLA and MoE with
+GLM-5's widths, its sparse-attention indexer (about 0.1% of the weights) left out. Vision encoders and MTP
+layers are never counted.
 The Model's ``published_total_params`` is the count from the config itself (a config publishes no total);
 its source names the file.
 """
@@ -20,7 +26,11 @@ from .errors import SpecError
 from .readfile import read_text
 
 SUPPORTED = ("LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-             "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM")
+             "Qwen3MoeForCausalLM", "DeepseekV3ForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
+             "MiniMaxM2ForCausalLM", "Llama4ForConditionalGeneration", "KimiK25ForConditionalGeneration",
+             "GlmMoeDsaForCausalLM", "Qwen3_5MoeForConditionalGeneration")
+#: architectures whose text decoder is DeepSeek-V3's (MLA + MoE with a score-correction bias)
+_DEEPSEEK_LIKE = ("DeepseekV3ForCausalLM", "KimiK25ForConditionalGeneration", "GlmMoeDsaForCausalLM")
 
 
 class _Cfg:
@@ -83,7 +93,7 @@ def _base(c: _Cfg) -> dict[str, Any]:
                                                f"absent, got {d}")
     return dict(n_layers=c.int("num_hidden_layers"), d_model=d, vocab=c.int("vocab_size"), n_heads=heads,
                 n_kv_heads=kv, head_dim=c.int("head_dim") if hd is not None else d // heads,
-                ffn_dim=c.int("intermediate_size"), ffn_kind="gated", max_context=c.int("max_position_embeddings"),
+                ffn_dim=c.int("intermediate_size", c.data.get("moe_intermediate_size")), ffn_kind="gated", max_context=c.int("max_position_embeddings"),
                 tied_embeddings=c.bool("tie_word_embeddings", False), attention="GQA" if kv < heads else "MHA")
 
 
@@ -124,7 +134,7 @@ def _extra(name: str, c: _Cfg, a: dict[str, Any]) -> None:
                 raise SpecError(c.path, "mlp_only_layers", "empty with decoder_sparse_step 1 (every layer MoE)")
             a.update(n_experts=c.int("num_experts"), experts_per_token=c.int("num_experts_per_tok"),
                      moe_ffn_dim=c.int("moe_intermediate_size"))
-    elif name == "DeepseekV3ForCausalLM":
+    elif name in _DEEPSEEK_LIKE:
         a.update(attention="MLA", q_lora_rank=c.int("q_lora_rank"), kv_lora_rank=c.int("kv_lora_rank"),
                  qk_nope_head_dim=c.int("qk_nope_head_dim"), qk_rope_head_dim=c.int("qk_rope_head_dim"),
                  v_head_dim=c.int("v_head_dim"), n_experts=c.int("n_routed_experts"),
@@ -140,9 +150,45 @@ def _extra(name: str, c: _Cfg, a: dict[str, Any]) -> None:
                  n_experts=c.int("num_local_experts"), experts_per_token=c.int("num_experts_per_tok"),
                  moe_ffn_dim=a["ffn_dim"])
         _window(c, a, "alternate")
+    elif name == "MiniMaxM2ForCausalLM":
+        a.update(qk_norm=c.bool("use_qk_norm", False), n_experts=c.int("num_local_experts"),
+                 experts_per_token=c.int("num_experts_per_tok"), moe_ffn_dim=a["ffn_dim"],
+                 router_extra_per_expert=1 if c.bool("use_routing_bias", False) else 0)
+        if c.int("shared_intermediate_size", 0, minimum=0):
+            raise SpecError(c.path, "shared_intermediate_size", "0 (shared experts are not read for MiniMax-M2)")
+    elif name == "Llama4ForConditionalGeneration":
+        step = c.int("interleave_moe_layer_step", 1)
+        # its QK-norm is a weightless L2 norm: no parameters
+        a.update(n_experts=c.int("num_local_experts"), experts_per_token=c.int("num_experts_per_tok"),
+                 shared_experts=1, moe_ffn_dim=a["ffn_dim"], moe_layer_step=step)
+        if step > 1:
+            a["dense_ffn_dim"] = c.int("intermediate_size_mlp")
+    elif name == "Qwen3_5MoeForConditionalGeneration":
+        moe = c.int("moe_intermediate_size")
+        if c.int("shared_expert_intermediate_size", moe) != moe:
+            raise SpecError(c.path, "shared_expert_intermediate_size", f"equal to moe_intermediate_size ({moe})")
+        a.update(qk_norm=True, attn_output_gate=c.bool("attn_output_gate", False),
+                 full_attention_interval=c.int("full_attention_interval"),
+                 linear_key_heads=c.int("linear_num_key_heads"), linear_value_heads=c.int("linear_num_value_heads"),
+                 linear_key_head_dim=c.int("linear_key_head_dim"),
+                 linear_value_head_dim=c.int("linear_value_head_dim"),
+                 linear_conv_kernel=c.int("linear_conv_kernel_dim"), n_experts=c.int("num_experts"),
+                 experts_per_token=c.int("num_experts_per_tok"), shared_experts=1, moe_ffn_dim=moe)
     elif name == "Gemma2ForCausalLM":
         a.update(tied_embeddings=c.bool("tie_word_embeddings", True), norms_per_layer=4)
         _window(c, a, "alternate")
+
+
+def _compressed_bits(q: Mapping[str, Any]) -> int | None:
+    """Bits of the integer weights of a compressed-tensors checkpoint (Kimi-K2.5: 4), when one group says so."""
+    groups = q.get("config_groups")
+    if not isinstance(groups, dict):
+        return None
+    for g in groups.values():
+        w = g.get("weights") if isinstance(g, dict) else None
+        if isinstance(w, dict) and w.get("type") == "int" and isinstance(w.get("num_bits"), int):
+            return int(w["num_bits"])
+    return None
 
 
 def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
@@ -150,7 +196,11 @@ def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
     from .architecture import active_params, total_params
 
     p = Path(path)
-    c = _Cfg(_read(p), p)
+    data = _read(p)
+    text = data.get("text_config")
+    if isinstance(text, dict):  # a multimodal wrapper: the text decoder's fields, the wrapper's name and quantization
+        data = {**text, **{k: data[k] for k in ("architectures", "quantization_config", "_name_or_path") if k in data}}
+    c = _Cfg(data, p)
     arch_name = _architecture_name(c)
     a = _base(c)
     _extra(arch_name, c, a)
@@ -164,6 +214,8 @@ def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
     if isinstance(c.data.get("quantization_config"), dict):
         method = c.data["quantization_config"].get("quant_method")
         weight = {"fp8": "fp8", "mxfp4": "mxfp4"}.get(str(method), "bf16")
+        if method == "compressed-tensors" and _compressed_bits(c.data["quantization_config"]) == 4:
+            weight = "int4"
     return Model(name=label, display_name=label, published_total_params=float(total_params(arch)),
                  published_active_params=float(active_params(arch)), weight_precision=weight, kv_precision="bf16",
                  architecture=arch, notes=f"Imported from {p} ({arch_name}); totals are counted, not published.",

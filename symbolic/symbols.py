@@ -107,7 +107,8 @@ MINUTES_PER_DAY = 1440
 def is_fraction(name: str) -> bool:
     """Whether a symbol is a fraction in (0, 1]: an achieved efficiency (eta_*, a share of a datasheet rate)
     or a named share of memory or work. More than all of a datasheet rate is not a model, it is a typo."""
-    return name.startswith("eta_") or name.endswith("_fraction") or name == "prefill_in_decode_sglang"
+    return (name.startswith("eta_") or name.endswith("_fraction")
+            or name in ("prefill_in_decode_sglang", "acceptance_rate"))
 
 
 def info(name_or_symbol: str | Symbol) -> SymbolInfo:
@@ -182,3 +183,8 @@ eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fra
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
 v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")
 r_fb = _define("hardware", "flop_per_byte", r"r", U.flop_per_byte, "the chip's balance F/W: peak FLOP/s per byte/s of memory bandwidth (the roofline ridge point)")
+
+# -- speculative decoding and multi-token prediction (issue 14) ------------------------------------------------
+acc = _define("workload", "acceptance_rate", r"\alpha_{\mathrm{acc}}", U.one, "probability that the target model accepts one drafted token, i.i.d. per position (Leviathan et al. 2023's alpha)")
+gamma = _define("deployment", "draft_tokens", r"\gamma", U.one, "tokens drafted per sequence per verification step (speculative decoding's lookahead, or the number of MTP heads)")
+c_draft = _define("deployment", "draft_cost_ratio", r"c_{\mathrm{d}}", U.one, "time of one draft step over one target step at the same batch (a draft model of N_draft/N parameters, or MTP heads: a layer's share of the model)")

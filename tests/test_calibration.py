@@ -51,7 +51,9 @@ H100 = {
     # (prefill_in_decode_sglang, fitted 0.53); 12.3 before the GEMM k-loop term; 11.9 before TRT-LLM's fp8
     # input quantization (a structural fix read off held-out residuals: see serving.QUANTIZES_FP8_INPUTS)
     ("serving_tpot_dense", "mape_pct"): 10.5,
-    ("serving_tpot_moe", "mape_pct"): 16.5,                    # target 20: met (16.1; 18.4 before the same fix)
+    # target 20: met. 18.6 since the name resolver gives MiniMax-M2.5's 30 rows (half of them attention-DP 4 with
+    # EP 16) an architecture; 16.2 on the rows covered before (16.1; 18.4 before the same fix)
+    ("serving_tpot_moe", "mape_pct"): 19.0,
     # no target (queueing is not modelled); 53 before each engine got its own request overhead
     ("serving_ttft", "mape_pct"): 40.0,
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)

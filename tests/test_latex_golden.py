@@ -35,6 +35,16 @@ GOLDEN = {
     "chips_to_hold_model": r"t_{M} = \frac{b_{w} N}{M}",
     "min_user_base_vs_balance": r"U_{r} = \frac{720 b_{w} r \rho_{\mathrm{tr}}}{m}",
     "single_user_cost_ratio": r"\kappa_{1} = \frac{b_{w} F}{2 W}",
+    # issue 14, speculative decoding: E = (1 - a^(g+1))/(1 - a); S = E max(B, B*)/(g c max(B, B*) + max((g+1) B, B*));
+    # B*_spec = B* (E - g c)/(g + 1), with B* = b_w F/(2W)
+    "spec_decode_tokens_per_step": r"\bar{n}_{spec} = \frac{1 - \alpha_{\mathrm{acc}}^{\gamma + 1}}{1 - \alpha_{\mathrm{acc}}}",
+    "spec_decode_speedup": r"S_{spec}(B) = \frac{\left(1 - \alpha_{\mathrm{acc}}^{\gamma + 1}\right) "
+                           r"\max\left(B, \frac{b_{w} F}{2 W}\right)}{\left(1 - \alpha_{\mathrm{acc}}\right) "
+                           r"\left(c_{\mathrm{d}} \gamma \max\left(B, \frac{b_{w} F}{2 W}\right) + "
+                           r"\max\left(B \left(\gamma + 1\right), \frac{b_{w} F}{2 W}\right)\right)}",
+    "spec_decode_break_even_batch": r"B^{*}_{spec} = \frac{b_{w} F \left(- c_{\mathrm{d}} \gamma + "
+                                    r"\frac{1 - \alpha_{\mathrm{acc}}^{\gamma + 1}}{1 - \alpha_{\mathrm{acc}}}\right)}"
+                                    r"{2 W \left(\gamma + 1\right)}",
 }
 
 

@@ -7,7 +7,9 @@ Two sources are understood:
   naming the device;
 * NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0: ``serving_e2e.csv``,
   ``gemm_<system>.csv``, ``collectives.csv``, ``decode_attention.csv``, whose ``system`` column (or, for
-  GEMMs, the file name) names the card.
+  GEMMs, the file name) names the card;
+* beside either, ``configs/<org>--<model>.json``: Hugging Face config.json files of models the catalog lacks,
+  registered with the catalog's name resolver so that serving rows naming them get an architecture.
 
 Every table is a numpy structured array (fast on the 100k-row GEMM file) with a ``line`` column (the
 1-based line in the CSV) and ``latency_s``, the measured time in seconds. Malformed rows raise
@@ -26,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from inferonomics.optimize.calibration.calfile import SourceFile
-from inferonomics.symbolic.errors import SpecError
+from inferonomics.symbolic import catalog
+from inferonomics.symbolic.errors import SpecError, UnknownNameError
+from inferonomics.symbolic.hf_config import model_from_hf_config
 from inferonomics.symbolic.readfile import read_bytes, read_text
 
 #: every kind of row a table can hold
@@ -316,6 +320,7 @@ def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilin
         path = folder / "ceilings.csv"
         ceilings.update(_read_ceilings(path))
         files.append(SourceFile(path, _sha256(path), len(ceilings)))
+    _read_configs(folder, files)
     for path in sorted(folder.glob("*.csv")):
         reader = _NVIDIA.get(path.name) or (_read_nvidia_gemm if path.name.startswith("gemm_")
                                             and path.name != "gemm_decode_sweep.csv" else None)
@@ -325,6 +330,20 @@ def _read_dir(folder: Path, tables: list[Table], files: list[SourceFile], ceilin
         tables.extend(new)
         files.append(SourceFile(path, _sha256(path), sum(len(t) for t in new if t.kind == new[0].kind)))
     return hw if has_ceilings else None
+
+
+def _read_configs(folder: Path, files: list[SourceFile]) -> None:
+    """``configs/<org>--<model>.json``: Hugging Face config.json files of models the catalog lacks, registered
+    under ``<org>/<model>`` so that serving rows naming them (``model_path``) resolve to their architecture."""
+    for path in sorted((folder / "configs").glob("*.json")):
+        name = path.stem.replace("--", "/")
+        try:
+            catalog.model(name)
+            continue  # the catalog's own, sourced entry wins over a copied config
+        except UnknownNameError:
+            pass
+        catalog.register_model(model_from_hf_config(path, name=name))
+        files.append(SourceFile(path, _sha256(path), 1))
 
 
 def read_measurements(directory: str | Path) -> Measurements:

@@ -21,12 +21,10 @@ serving (separate prefill/decode pools) and models missing from the catalog.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 import numpy as np
 
 from inferonomics.symbolic import catalog
+from inferonomics.symbolic.errors import UnknownNameError
 
 _BACKENDS = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 #: each engine's fixed time to first token beyond the prefill (the engines' front ends and schedulers differ:
@@ -35,18 +33,14 @@ _REQUEST = {"trtllm": "request_overhead_trtllm_s", "vllm": "request_overhead_vll
             "sglang": "request_overhead_sglang_s"}
 
 
-@lru_cache(maxsize=None)
 def architecture(model_path: str):
-    """The catalog architecture for a Hugging Face model path, or None when the catalog lacks it."""
-    candidates = [model_path, re.sub(r"-(FP8|Instruct)$", "", model_path), re.sub(r"-(FP8|Instruct)", "", model_path)]
-    if "DeepSeek-R1" in model_path:  # same architecture as V3
-        candidates.append("deepseek-v3")
-    for name in candidates:
-        try:
-            return catalog.model(name).architecture
-        except Exception:  # noqa: BLE001 - unknown names fall through to the next candidate
-            continue
-    return None
+    """The catalog architecture for a Hugging Face model path (resolved as engines write names, e.g.
+    ``nvidia/Llama-3.1-8B-Instruct-FP8``, and including models registered from a measurement folder's
+    ``configs/*.json``), or None when neither knows it."""
+    try:
+        return catalog.resolve_model(model_path).model.architecture
+    except UnknownNameError:
+        return None
 
 
 def _col(r: np.ndarray, name: str, default: float) -> np.ndarray:

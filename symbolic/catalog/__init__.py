@@ -10,6 +10,9 @@ from .binding import model_values as model_values
 from .loader import load_hardware_file as load_hardware_file
 from .loader import load_kind, lookup
 from .loader import load_model_file as load_model_file
+from .names import Resolved as Resolved
+from .names import register as register_model
+from .names import resolve as resolve_model
 from .schema import Architecture as Architecture
 from .schema import Hardware as Hardware
 from .schema import Model as Model
@@ -23,8 +26,10 @@ def hardware(name: str) -> Hardware:
 
 
 def model(name: str) -> Model:
-    """A model record by name, display name or alias (case-insensitive); UnknownNameError otherwise."""
-    return lookup("models", name)  # type: ignore[no-any-return]
+    """A model record by name, display name or alias (case-insensitive), or by a checkpoint name as serving
+    engines write it (``nvidia/Llama-3.1-8B-Instruct-FP8``: see :func:`resolve_model`, which also returns the
+    precision such a name states); UnknownNameError otherwise."""
+    return resolve_model(name).model
 
 
 def precision(name: str) -> Precision:
@@ -51,7 +56,7 @@ def load_all() -> None:
 
 
 __all__ = [
-    "Architecture", "Hardware", "Model", "Precision", "Source", "bind", "default_activation_precision",
+    "Architecture", "Hardware", "Model", "Precision", "Resolved", "Source", "bind", "default_activation_precision",
     "hardware", "hardware_values", "list_hardware", "list_models", "list_precisions", "load_all", "load_hardware_file",
-    "load_model_file", "model", "model_values", "precision",
+    "load_model_file", "model", "model_values", "precision", "register_model", "resolve_model",
 ]

@@ -112,11 +112,15 @@ def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
 
 
 _ARCH_REQUIRED = ("n_layers", "d_model", "vocab", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "max_context")
+_LINEAR = ("full_attention_interval", "linear_key_heads", "linear_value_heads", "linear_key_head_dim",
+           "linear_value_head_dim", "linear_conv_kernel")
 _ARCH_INT_OPTIONAL = ("norms_per_layer", "learned_positions", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
                       "qk_rope_head_dim", "v_head_dim", "n_experts", "experts_per_token", "shared_experts",
-                      "moe_ffn_dim", "first_dense_layers", "dense_ffn_dim", "router_extra_per_expert", "window")
+                      "moe_ffn_dim", "first_dense_layers", "dense_ffn_dim", "router_extra_per_expert", "window",
+                      "moe_layer_step", *_LINEAR)
 _ARCH_BOOLS = ("tied_embeddings", "norm_has_bias", "final_norm", "attn_bias", "o_bias", "ffn_bias", "qk_norm",
-               "attention_sinks", "router_bias", "active_excludes_input_embedding")
+               "attention_sinks", "router_bias", "active_excludes_input_embedding",
+               "attn_output_gate")
 _ZERO_OK = {"shared_experts", "first_dense_layers", "router_extra_per_expert", "norms_per_layer"}
 _ATTN = ("MHA", "GQA", "MQA", "MLA")
 
@@ -153,8 +157,13 @@ def architecture_from_table(t: Mapping[str, Any], path: object, prefix: str = "a
                 raise SpecError(path, prefix + k, "an integer >= 1 (required for a mixture-of-experts model)")
         if kw["experts_per_token"] > kw["n_experts"]:
             raise SpecError(path, prefix + "experts_per_token", f"at most n_experts ({kw['n_experts']})")
-    if kw.get("first_dense_layers") and "dense_ffn_dim" not in kw:
-        raise SpecError(path, prefix + "dense_ffn_dim", "an integer >= 1 (required with first_dense_layers)")
+    if (kw.get("first_dense_layers") or kw.get("moe_layer_step", 1) > 1) and "dense_ffn_dim" not in kw:
+        raise SpecError(path, prefix + "dense_ffn_dim", "an integer >= 1 (required with first_dense_layers "
+                                                        "or moe_layer_step)")
+    if "full_attention_interval" in kw:
+        for k in _LINEAR[1:]:
+            if k not in kw:
+                raise SpecError(path, prefix + k, "an integer >= 1 (required with full_attention_interval)")
     pattern = get_str(path, t, "sliding_window_pattern", prefix=prefix, required=False)
     if pattern is not None and pattern not in ("alternate", "all"):
         raise SpecError(path, prefix + "sliding_window_pattern", f"'alternate' or 'all', got {pattern!r}")

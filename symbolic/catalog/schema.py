@@ -248,6 +248,9 @@ class Architecture:
     moe_ffn_dim: int | None = None
     first_dense_layers: int = 0
     dense_ffn_dim: int | None = None
+    #: after the first dense layers, every moe_layer_step-th layer is MoE and the others dense (Llama-4
+    #: Maverick: 2, HF's interleave_moe_layer_step); 1: every layer MoE
+    moe_layer_step: int = 1
     router_bias: bool = False
     router_extra_per_expert: int = 0  # e.g. DeepSeek's e_score_correction_bias
     # counting convention of the published active figure: gpt-oss's model card leaves the input
@@ -256,6 +259,15 @@ class Architecture:
     # sliding window
     window: int | None = None
     sliding_window_pattern: str | None = None  # "alternate": layers 0, 2, 4, ... use the window
+    # hybrid linear attention (Qwen3-Next, Qwen3.5): only every full_attention_interval-th layer is full
+    # attention with a KV cache; the others are Gated DeltaNet layers holding a fixed state per sequence
+    full_attention_interval: int | None = None
+    linear_key_heads: int | None = None
+    linear_value_heads: int | None = None
+    linear_key_head_dim: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel: int | None = None
+    attn_output_gate: bool = False  # full attention's q projection also emits a sigmoid gate (q width x 2)
     source: Source | None = None
 
     @property
