@@ -34,20 +34,23 @@ class Output:
 
 
 #: The page's inputs. Flags are `inferonomics evaluate`'s where it has one (``evaluate.RAW_FLAGS``), else
-#: the usage commands' (``--minutes-per-day``, ``--peak-to-mean``); ``concurrency`` has no CLI flag yet.
+#: the usage commands' (``--minutes-per-day``, ``--mean-to-trough``); ``concurrency`` has no CLI flag yet.
 INPUTS: tuple[Input, ...] = (
     Input("tp", "tp", "tensor-parallel degree", "deployment", low=1, low_inclusive=True, integer=True),
     Input("batch", "batch", "batch (concurrent sequences per replica)", "deployment", low=1, low_inclusive=True),
     Input("context", "context", "context per sequence, tokens", "deployment", low_inclusive=True),
     Input("concurrency", "concurrency", "concurrent users at peak", "usage"),
     Input("minutes-per-day", "minutes_per_day", "active minutes per user per day", "usage"),
-    Input("peak-to-mean", "peak_to_mean", "daily swing (peak-to-mean demand)", "usage"),
+    Input("mean-to-trough", "mean_to_trough", "daily swing (mean over trough concurrency)", "usage",
+          low=1, low_inclusive=True),
     Input("price-usd-per-hour", "price_usd_per_chip_hour", "price of one chip-hour, USD", "usage"),
     Input("params", "total_params", "parameters", "model", source="model"),
     Input("bytes-per-weight", "bytes_per_weight", "bytes per weight", "model", source="model"),
     Input("kv-bytes-per-token", "kv_bytes_per_token", "KV-cache bytes per token", "model", low_inclusive=True,
           source="model"),
     Input("layers", "n_layers", "layers", "model", source="model"),
+    Input("kv-heads", "n_kv_heads", "KV heads (a TP degree beyond them replicates the KV cache)", "model",
+          low=1, low_inclusive=True, source="model"),
     Input("peak-flops", "peak_flop_per_s", "peak FLOP/s per chip", "hardware", source="hardware"),
     Input("hbm-bandwidth", "hbm_bandwidth_bytes_per_s", "HBM bandwidth per chip, bytes/s", "hardware",
           source="hardware"),
