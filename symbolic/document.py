@@ -13,7 +13,7 @@ from . import model
 from . import symbols as s
 from .closedform import ClosedForm, to_latex
 from .formulas import all_formulas
-from .prose import markdown_prose, tex_prose, tex_text
+from .prose import markdown_prose, tex_code, tex_prose, tex_text
 
 #: the document's file name without extension (the essay's term: economies of scale)
 DOC_STEM = "economies-of-scale"
@@ -122,6 +122,7 @@ KERNEL_LOCALS = (
     Local("n_pre", r"n_{\mathrm{pre}}", "n_pre", "prompt tokens processed in one step"),
     Local("cbar", r"\bar{c}", "cbar", "tokens each prompt token attends to, on average (half its prompt under "
           "the causal mask)"),
+    Local("n_tok", r"n_{\mathrm{tok}}", "n_tok", "tokens one step processes (decode and prompt tokens)"),
     Local("s_msg", r"s_{\mathrm{msg}}", "s_msg", "bytes of one all-reduce message"),
     Local("w_tok", r"w_{\mathrm{tok}}", "w_tok", "bytes of one token's activations that an elementwise pass streams"),
     Local("t_dec", r"t_{\mathrm{dec}}", "t_dec", "time of a pure decode step"),
@@ -132,16 +133,14 @@ KERNEL_LOCALS = (
 LOCAL_NOTATION = {v.plain: v.latex for v in KERNEL_LOCALS}
 
 
-def _kernel_equations() -> list[tuple[str, str, str]]:
-    """(title, LaTeX, sentence) of the per-kernel terms the calibration fits (symbolic.kernels).
+def kernel_terms() -> list[tuple[str, str, object, str]]:
+    """(title, LaTeX of the left side, SymPy expression, sentence) of the per-kernel terms the calibration
+    fits (symbolic.kernels).
 
-    These are the refinements real silicon demands; each is a named term with a symbol in the table,
-    so the document shows exactly what the calibrated model adds to the roofline.
+    These are the refinements real silicon demands; each is a named term whose symbols are in the notation
+    table or in KERNEL_LOCALS, so the document shows exactly what the calibrated model adds to the roofline.
     """
-    import sympy as sp
-
     from . import kernels as K
-    from .latex_print import latex
 
     v = {x.name: x.symbol for x in KERNEL_LOCALS}
     m, n, k, b_in, b_out = (v[x] for x in ("m_g", "n_g", "k_g", "b_in", "b_out"))
@@ -173,15 +172,22 @@ def _kernel_equations() -> list[tuple[str, str, str]]:
         ("all-reduce", r"t_{\mathrm{ar}}", K.collective_time(v["s_msg"]),
          "A ring all-reduce pays a fixed kernel time, 2(t-1) hop latencies and moves 2(t-1)/t of the message "
          "at a fraction of the link bandwidth."),
-        ("unfused elementwise traffic", r"t_{\mathrm{elt}}", K.elementwise_time(tokens, v["w_tok"]),
-         "Norms, activations and residual adds that a framework does not fuse stream each token's activations "
-         "n_act times."),
+        ("unfused elementwise traffic", r"t_{\mathrm{elt}}", K.elementwise_time(v["n_tok"], v["w_tok"]),
+         "Norms, activations and residual adds that a framework does not fuse stream the activations of each "
+         "of the step's n_tok tokens n_act times."),
         ("in-flight batching", r"\bar{t}", K.inflight_step_time(v["t_dec"], v["t_mix"]),
          "Each step admits B/n_out new requests, so a fraction min(1, B/n_out) of the steps also prefill a "
          "prompt: the mean step interpolates between a pure decode step and a mixed one."),
     ]
+    return rows
+
+
+def _kernel_equations() -> list[tuple[str, str, str]]:
+    """(title, LaTeX, sentence) of :func:`kernel_terms`."""
+    from .latex_print import latex
+
     names = {**s.latex_names(), **{x.symbol: x.latex for x in KERNEL_LOCALS}}
-    return [(title, f"{lhs} = {latex(sp.sympify(expr), names)}", why) for title, lhs, expr, why in rows]
+    return [(title, f"{lhs} = {latex(expr, names)}", why) for title, lhs, expr, why in kernel_terms()]
 
 
 KERNEL_TEXT = (
@@ -237,15 +243,10 @@ def _display(tex: str, numbered: bool = False) -> list[str]:
     return [f"\\begin{{{env}}}", f"\\fiteq[{'3em' if numbered else '0pt'}]{{{tex}}}", f"\\end{{{env}}}"]
 
 
-def _code(name: str) -> str:
-    """A closed form's name in type, breakable at its underscores (it sits in a narrow column)."""
-    return r"\texttt{" + tex_text(name).replace(r"\_", r"\_\allowbreak{}") + "}" if name else ""
-
-
 def _values_table(table: Example) -> list[str]:
-    out = [r"\begin{longtable}{@{}L{0.5\linewidth}L{0.27\linewidth}R{0.17\linewidth}@{}}",
+    out = [r"\begin{longtable}{@{}L{0.46\linewidth}L{0.28\linewidth}R{0.2\linewidth}@{}}",
            r"quantity & closed form & value \\ \hline", r"\endhead"]
-    out += [f"{_prose(q)} & {_code(n)} & {_prose(v)} \\\\" for q, n, v in table.rows]
+    out += [f"{_prose(q)} & {tex_code(n)} & {_prose(v)} \\\\" for q, n, v in table.rows]
     return out + [r"\end{longtable}", ""]
 
 
@@ -270,7 +271,7 @@ def _sections_tex(sections: Sequence[Section]) -> list[str]:
         out += [f"\\section{{{tex_text(sec.title)}}}"]
         for f in _section_formulas(sec):
             out += _display(f.latex())
-            out += [_prose(f.meaning[0].upper() + f.meaning[1:]) + f" (derived in closed form {_code(f.name)}).", ""]
+            out += [_prose(f.meaning[0].upper() + f.meaning[1:]) + f" (derived in closed form {tex_code(f.name)}).", ""]
         out += [_prose(p) + "\n" for p in sec.paragraphs]
         if sec.table is not None:
             out += [_prose(sec.table.setting), ""] + _values_table(sec.table)

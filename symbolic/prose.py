@@ -32,17 +32,24 @@ def table_notation() -> dict[str, str]:
     return {i.plain: i.latex for i in s.TABLE.values() if len(i.plain) > 1 and i.plain not in ("pi",)}
 
 
+def tex_code(name: str) -> str:
+    """An identifier in type, breakable after its underscores (closed-form names are long)."""
+    return r"\texttt{" + tex_text(name).replace(r"\_", r"\_\allowbreak{}") + "}" if name else ""
+
+
 _POWER_BASE = r"(?:\w+\*?|\([^()]*\))"
 _POWER = rf"(?P<pb>{_POWER_BASE})\^(?P<pe>\{{[^{{}}]*\}}|\w+|\([^()]*\))"
 _STAR = r"(?P<sb>[A-Za-z])\*(?:_(?P<ss>[A-Za-z0-9]{1,3}))?(?![\w*])"
 _SUB = r"(?P<ib>[A-Za-z])_(?P<is>[A-Za-z0-9]{1,3})(?![\w,])"
 _REL = r"(?P<rel>>=|<=)"
+#: any other snake_case identifier is code (a closed form's or an argument's name): set in type
+_CODE = r"(?P<code>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)(?![\w])"
 
 
 @lru_cache(maxsize=8)
 def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     named = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"{_POWER}|(?<![\w\\])(?:(?P<name>{named})(?![\w])|{_STAR}|{_SUB})|{_REL}")
+    return re.compile(rf"{_POWER}|(?<![\w\\])(?:(?P<name>{named})(?![\w])|{_STAR}|{_SUB}|{_CODE})|{_REL}")
 
 
 def _math_of(m: re.Match[str], names: Mapping[str, str]) -> str:
@@ -61,11 +68,13 @@ def _math_of(m: re.Match[str], names: Mapping[str, str]) -> str:
     return {">=": r"\geq", "<=": r"\leq"}[m.group("rel")]
 
 
-def _convert(text: str, extra: Mapping[str, str], escape: Callable[[str], str]) -> str:
+def _convert(text: str, extra: Mapping[str, str], escape: Callable[[str], str],
+             code: Callable[[str], str]) -> str:
     names = {**table_notation(), **{g: "\\" + g for g in _GREEK}, **extra}
     out, pos = [], 0
     for m in _pattern(tuple(names)).finditer(text):
-        out += [escape(text[pos:m.start()]), f"${_math_of(m, names)}$"]
+        piece = code(m.group("code")) if m.group("code") else f"${_math_of(m, names)}$"
+        out += [escape(text[pos:m.start()]), piece]
         pos = m.end()
     out.append(escape(text[pos:]))
     return "".join(out)
@@ -73,9 +82,9 @@ def _convert(text: str, extra: Mapping[str, str], escape: Callable[[str], str]) 
 
 def tex_prose(text: str, extra: Mapping[str, str] = {}) -> str:
     """LaTeX of a sentence: text escaped, notation as inline math."""
-    return _convert(text, extra, tex_text)
+    return _convert(text, extra, tex_text, tex_code)
 
 
 def markdown_prose(text: str, extra: Mapping[str, str] = {}) -> str:
     """Markdown of a sentence: notation as ``$...$`` inline math (GitHub and Pandoc render it)."""
-    return _convert(text, extra, lambda t: t)
+    return _convert(text, extra, lambda t: t, lambda c: f"`{c}`")
