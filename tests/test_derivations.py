@@ -226,3 +226,19 @@ def test_render_leaves_the_callers_matplotlib_settings_alone():
     before = {k: matplotlib.rcParams[k] for k in ("axes.titley", "svg.hashsalt", "savefig.dpi")}
     render("cost", _essay_values(), "png")
     assert {k: matplotlib.rcParams[k] for k in before} == before
+
+
+@NO_PDFLATEX
+def test_derive_check_fails_on_a_stale_pdf(tmp_path, capsys):
+    from inferonomics.optimize.cli import main
+
+    shutil.copytree(ROOT / "derivations", tmp_path / "d")
+    assert main(["derive", "--check", "--out", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    if "not compared" in out:
+        pytest.skip(out.strip())
+    pdf = tmp_path / "d" / PDF_NAME
+    pdf.write_bytes(pdf.read_bytes().replace(b"inferonomics derive", b"inferonomics DERIVE", 1))
+    assert main(["derive", "--check", "--out", str(tmp_path / "d")]) == 1
+    assert PDF_NAME in capsys.readouterr().out
+    assert main(["derive", "--check", "--no-pdf", "--out", str(tmp_path / "d")]) == 0
