@@ -130,7 +130,7 @@ KERNEL_LOCALS = (
 )
 
 #: plain name -> LaTeX of the local symbols, for the prose (table names come from the symbol table)
-LOCAL_NOTATION = {v.plain: v.latex for v in KERNEL_LOCALS}
+LOCAL_NOTATION = {**{v.plain: v.latex for v in KERNEL_LOCALS}, "smax_p": r"\operatorname{smax}_{p}"}
 
 
 def kernel_terms() -> list[tuple[str, str, object, str]]:
@@ -183,11 +183,11 @@ def kernel_terms() -> list[tuple[str, str, object, str]]:
 
 
 def _kernel_equations() -> list[tuple[str, str, str]]:
-    """(title, LaTeX, sentence) of :func:`kernel_terms`."""
-    from .latex_print import latex
+    """(title, LaTeX, sentence) of :func:`kernel_terms`, soft maxima written as such (KERNEL_TEXT defines it)."""
+    from .latex_print import latex_softmax
 
     names = {**s.latex_names(), **{x.symbol: x.latex for x in KERNEL_LOCALS}}
-    return [(title, f"{lhs} = {latex(expr, names)}", why) for title, lhs, expr, why in kernel_terms()]
+    return [(title, f"{lhs} = {latex_softmax(expr, names)}", why) for title, lhs, expr, why in kernel_terms()]
 
 
 KERNEL_TEXT = (
@@ -195,7 +195,8 @@ KERNEL_TEXT = (
     "operator's roofline by the kernel terms below, whose constants (fractions of the datasheet rates, fixed "
     "times in seconds, SM counts from whitepapers) are fitted once on H100 measurements and carried to other "
     "cards by their datasheets; the notation table gives each constant's meaning, and the table below the "
-    "symbols that only these terms use."
+    "symbols that only these terms use. Where two times neither add nor hide one another, the terms join them by "
+    "a soft maximum, smax_p(x, y) = (x^p + y^p)^(1/p): their sum at p = 1, the longer alone as p grows."
 )
 
 

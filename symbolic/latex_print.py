@@ -93,3 +93,20 @@ class DocumentPrinter(LatexPrinter):
 
 def latex(expr: sp.Basic, symbol_names: dict[sp.Symbol, str]) -> str:
     return DocumentPrinter({"symbol_names": symbol_names}).doprint(expr)
+
+
+class SoftMaxPrinter(DocumentPrinter):
+    """Also prints a soft maximum ``(x^p + y^p + ...)^(1/p)`` as ``\\operatorname{smax}_{p}(x, y, ...)``, the
+    way a reader of the kernel terms wants it: which times compete, not the algebra that joins them."""
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        base, exp = expr.args
+        p = 1 / exp
+        if base.is_Add and all(t.is_Pow and t.args[1] == p for t in base.args) and not p.is_Number:
+            inner = ", ".join(self._print(t.args[0]) for t in base.args)
+            return rf"\operatorname{{smax}}_{{{self._print(p)}}}\left({inner}\right)"
+        return super()._print_Pow(expr)
+
+
+def latex_softmax(expr: sp.Basic, symbol_names: dict[sp.Symbol, str]) -> str:
+    return SoftMaxPrinter({"symbol_names": symbol_names}).doprint(expr)

@@ -89,3 +89,12 @@ def test_prose_notation():
     assert tex_prose("alphabet, etas, pizza") == "alphabet, etas, pizza"
     assert tex_prose("pace r_k,8b, then") == r"pace $r_{k,8b}$, then"
     assert markdown_prose("rho_tr = 1 and n_heads") == r"$\rho_{\mathrm{tr}}$ = 1 and `n_heads`"
+
+
+def test_soft_maximum_prints_as_smax():
+    from inferonomics.symbolic.latex_print import latex_softmax
+
+    x, y, p = sp.symbols("x y p", positive=True)
+    assert latex_softmax((x**p + y**p) ** (1 / p), {}) == r"\operatorname{smax}_{p}\left(x, y\right)"
+    assert latex_softmax((x**2 + y**2) ** sp.Rational(1, 2), {}) == r"\sqrt{x^{2} + y^{2}}"  # a norm stays one
+    assert latex_softmax((x**p + y) ** (1 / p), {}) == r"\left(x^{p} + y\right)^{\frac{1}{p}}"
