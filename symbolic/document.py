@@ -284,7 +284,8 @@ def _sections_markdown(sections: Sequence[Section]) -> list[str]:
     for sec in sections:
         out += [f"## {sec.title}", ""]
         for f in _section_formulas(sec):
-            out += ["$$", f.latex(), "$$", "", f"{_md(f.meaning[0].upper() + f.meaning[1:])} (derived in `{f.name}`).", ""]
+            meaning = _md(f.meaning[0].upper() + f.meaning[1:])
+            out += ["$$", f.latex(), "$$", "", f"{meaning} (derived in `{f.name}`).", ""]
         for p in sec.paragraphs:
             out += [_md(p), ""]
         if sec.table is not None:

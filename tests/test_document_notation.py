@@ -85,7 +85,8 @@ def test_prose_notation():
     assert tex_prose("floor 2 N p 10^6/(3600 F), 50% & more") == r"floor 2 N p $10^{6}$/(3600 F), 50\% \& more"
     assert tex_prose("B*_kv exceeds B*; N b_w >= x") == r"$B^{*}_{kv}$ exceeds $B^{*}$; N $b_{w}$ $\geq$ x"
     assert tex_prose("(1 - k/E)^B and t*^2") == r"$(1 - k/E)^{B}$ and ${t^{*}}^{2}$"
-    assert tex_prose("see optimal_tp_degree_sqrt") == r"see \texttt{optimal\_\allowbreak{}tp\_\allowbreak{}degree\_\allowbreak{}sqrt}"
+    assert tex_prose("see optimal_tp_degree_sqrt") == \
+        r"see \texttt{optimal\_\allowbreak{}tp\_\allowbreak{}degree\_\allowbreak{}sqrt}"
     assert tex_prose("alphabet, etas, pizza") == "alphabet, etas, pizza"
     assert tex_prose("pace r_k,8b, then") == r"pace $r_{k,8b}$, then"
     assert markdown_prose("rho_tr = 1 and n_heads") == r"$\rho_{\mathrm{tr}}$ = 1 and `n_heads`"

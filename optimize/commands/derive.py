@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true",
                    help="exit 1 if the documents in --out (default derivations/) differ from what the code generates; "
                         "the PDF is compared too when this pdflatex is the one that built it")
-    p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex even if it is installed (neither to write nor to check the PDF)")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="do not run pdflatex even if it is installed (neither to write nor to check the PDF)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
