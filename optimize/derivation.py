@@ -301,13 +301,33 @@ def check(out_dir: Path, files: dict[str, bytes]) -> list[str]:
 PDF_STAMP = f"{PDF_NAME}.json"
 
 
+#: what the document loads beyond Debian's texlive-latex-base, by file -> Debian package: Latin Modern's
+#: Type 1 fonts, without which T1 text is set in bitmap (Type 3) fonts
+TEX_EXTRA = {"lmodern.sty": "lmodern"}
+
+
+def tex_missing() -> str | None:
+    """Why the PDF cannot be built here (no pdflatex, or a package of TEX_EXTRA), or None when it can."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        return "pdflatex is not installed"
+    kpse = shutil.which("kpsewhich")
+    for sty, pkg in TEX_EXTRA.items():
+        if kpse is None or subprocess.run([kpse, sty], capture_output=True, timeout=60).returncode != 0:
+            return f"{sty} is not installed (Debian package {pkg})"
+    return None
+
+
 def pdflatex_version() -> str | None:
-    """pdflatex's banner line (``pdfTeX 3.14... (TeX Live 2022/Debian)``), or None when it is not installed."""
+    """pdflatex's banner line (``pdfTeX 3.14... (TeX Live 2022/Debian)``), or None when the PDF cannot be
+    built here (:func:`tex_missing`)."""
     import shutil
     import subprocess
 
     exe = shutil.which("pdflatex")
-    if exe is None:
+    if exe is None or tex_missing() is not None:
         return None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
     return out.splitlines()[0].strip() if out else None
@@ -316,7 +336,7 @@ def pdflatex_version() -> str | None:
 def compile_pdf(files: dict[str, bytes]) -> tuple[bytes, str] | None:
     """Compile the .tex of ``files`` (written to a scratch folder with its figures); (PDF bytes, last log).
 
-    None when pdflatex is not installed; a LaTeX error raises with the log's line. Byte-reproducible: the
+    None when it cannot be built here (:func:`tex_missing`); a LaTeX error raises with the log's line. Byte-reproducible: the
     preamble drops dates and ids, and SOURCE_DATE_EPOCH pins whatever date pdfTeX would still write.
     """
     import os
@@ -327,7 +347,7 @@ def compile_pdf(files: dict[str, bytes]) -> tuple[bytes, str] | None:
     from inferonomics.symbolic.errors import InferonomicsError
 
     exe = shutil.which("pdflatex")
-    if exe is None:
+    if exe is None or tex_missing() is not None:
         return None
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -373,7 +393,7 @@ def check_pdf(out_dir: Path, files: dict[str, bytes]) -> tuple[bool | None, str]
 
     version = pdflatex_version()
     if version is None:
-        return None, f"{PDF_NAME} not compared: pdflatex is not installed (the .tex and .md are checked)"
+        return None, f"{PDF_NAME} not compared: {tex_missing()} (the .tex and .md are checked)"
     stamp = out_dir / PDF_STAMP
     built_by = json.loads(stamp.read_text()).get("pdflatex") if stamp.is_file() else None
     if built_by is not None and built_by != version:

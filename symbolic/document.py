@@ -206,7 +206,7 @@ def _fmt_assumptions(f: ClosedForm) -> list[str]:
 
 # -- LaTeX ------------------------------------------------------------------------------------------
 
-#: the preamble. Byte-reproducible PDF (pdfTeX): no dates, no trailer id, no pdfTeX banner, fixed info;
+#: the preamble (Latin Modern: Type 1 fonts, not T1's bitmap fallback). Byte-reproducible PDF (pdfTeX): no dates, no trailer id, no pdfTeX banner, fixed info;
 #: derive also sets SOURCE_DATE_EPOCH. \fiteq shrinks an equation wider than the line (minus the room the
 #: optional argument keeps for an equation number) to the line, so no equation runs into the margin.
 PREAMBLE = r"""\documentclass[11pt]{article}
@@ -218,6 +218,7 @@ PREAMBLE = r"""\documentclass[11pt]{article}
     /Creator (inferonomics derive) /Producer (pdfTeX)}
 \fi
 \usepackage[T1]{fontenc}
+\usepackage{lmodern}
 \usepackage{amsmath}
 \usepackage{graphicx}
 \usepackage{array}

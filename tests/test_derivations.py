@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inferonomics.optimize.derivation import MD_NAME, PDF_NAME, TEX_NAME, check, check_pdf, compile_pdf, render_all
+from inferonomics.optimize.derivation import (MD_NAME, PDF_NAME, TEX_NAME, check, check_pdf, compile_pdf, render_all,
+                                              tex_missing)
 from inferonomics.optimize.plots import KINDS, render
 from inferonomics.symbolic.essay import essay_example
 from inferonomics.symbolic.formulas import all_formulas, get_formula
@@ -41,8 +42,8 @@ def test_document_carries_every_record(files):
         assert f"figures/{kind}.png" in tex and f"figures/{kind}.png" in md
 
 
-NO_PDFLATEX = pytest.mark.skipif(shutil.which("pdflatex") is None,
-                                 reason="pdflatex is not installed (CI installs texlive-latex-base via .ci/run)")
+NO_PDFLATEX = pytest.mark.skipif(tex_missing() is not None,
+                                 reason=f"{tex_missing()} (CI installs texlive-latex-base and lmodern via .ci/run)")
 
 
 @pytest.fixture(scope="module")

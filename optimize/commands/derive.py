@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 cond = f"   [if {'; '.join(f['conditions'])}]" if f["conditions"] else ""
                 print(f"{f['name']}({', '.join(f['args'])}) = {f['expression']}{cond}")
         return 0
-    from inferonomics.optimize.derivation import check, check_pdf, pdf_files, render_all
+    from inferonomics.optimize.derivation import check, check_pdf, pdf_files, render_all, tex_missing
 
     out = Path(args.out or "derivations")
     files = render_all(reuse_dir=out, parallel=True)
@@ -67,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {len(written)} files to {out}: {', '.join(written)}")
         if pdf is None and not args.no_pdf:
-            print(f"no PDF: pdflatex is not installed (the committed {out}/*.pdf is left as it was)")
+            print(f"no PDF: {tex_missing()} (the committed {out}/*.pdf is left as it was)")
     return 0
