@@ -9,12 +9,13 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from .errors import ConditionError, InvalidInputError
+from .latex_print import latex
 from .symbols import latex_names, plain_names
 
 
 def to_latex(expr: sp.Basic) -> str:
     """LaTeX of an expression with the symbol table's names (one place, so every document agrees)."""
-    return sp.latex(expr, symbol_names=latex_names())
+    return latex(expr, latex_names())
 
 
 @dataclass(frozen=True)

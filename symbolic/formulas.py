@@ -102,7 +102,7 @@ def utilization() -> ClosedForm:
     expr = Min(1, 2 * s.N * s.B * s.W / (s.F * (s.N * s.b_w + s.B * s.ctx * s.kv * _r)), evaluate=False)
     step = Max(_t_comp, _t_w + _t_kv, evaluate=False)
     return ClosedForm(
-        name="utilization", notation="U(B)",
+        name="utilization", notation="u(B)",
         meaning="fraction of peak FLOP/s doing useful matmuls at batch B, in both regimes",
         expr=expr, args=(s.B, s.N, s.b_w, s.W, s.F, s.ctx, s.kv, s.t, s.h_kv), unit=U.one, policy="step",
         unknown=u_sym, residual=u_sym * step - _t_comp,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from inferonomics.optimize.derivation import TEX_NAME, build_pdf, check, render_all
+from inferonomics.optimize.derivation import (MD_NAME, PDF_NAME, TEX_NAME, check, check_pdf, compile_pdf, render_all,
+                                              tex_missing)
 from inferonomics.optimize.plots import KINDS, render
 from inferonomics.symbolic.essay import essay_example
 from inferonomics.symbolic.formulas import all_formulas, get_formula
@@ -31,7 +33,7 @@ def test_generation_is_deterministic(files):
 
 def test_document_carries_every_record(files):
     tex = files[TEX_NAME].decode()
-    md = files["economics-of-scale.md"].decode()
+    md = files[MD_NAME].decode()
     for f in all_formulas():
         assert f.latex() in tex and f.latex() in md, f.name
         for step in f.steps:
@@ -40,13 +42,76 @@ def test_document_carries_every_record(files):
         assert f"figures/{kind}.png" in tex and f"figures/{kind}.png" in md
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (CI installs it)")
-def test_tex_compiles(tmp_path, files):
-    for rel, data in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(data)
-    pdf = build_pdf(tmp_path)
-    assert pdf is not None and pdf.stat().st_size > 10_000
+NO_PDFLATEX = pytest.mark.skipif(tex_missing() is not None,
+                                 reason=f"{tex_missing()} (CI installs texlive-latex-base and lmodern via .ci/run)")
+
+
+@pytest.fixture(scope="module")
+def compiled(files):
+    return compile_pdf(files)
+
+
+def overfull_boxes(log: str, tolerance_pt: float = 1.0) -> list[str]:
+    """pdfTeX's 'Overfull \\hbox (12.3pt too wide)' lines wider than the tolerance: text in the margin."""
+    return [m.group(0) for m in re.finditer(r"Overfull \\[hv]box \(([\d.]+)pt too (?:wide|high)\)[^\n]*", log)
+            if float(m.group(1)) > tolerance_pt]
+
+
+def test_overfull_parser_on_a_known_log():
+    log = ("Overfull \\hbox (12.5pt too wide) in paragraph at lines 3--4\n"
+           "Overfull \\hbox (0.4pt too wide) detected at line 9\nOverfull \\vbox (3.0pt too high) has occurred\n")
+    assert overfull_boxes(log) == ["Overfull \\hbox (12.5pt too wide) in paragraph at lines 3--4",
+                                   "Overfull \\vbox (3.0pt too high) has occurred"]
+
+
+@NO_PDFLATEX
+def test_pdf_compiles_with_nothing_in_the_margin(compiled):
+    pdf, log = compiled
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    assert not overfull_boxes(log), overfull_boxes(log)
+    assert "undefined" not in log.lower(), [ln for ln in log.splitlines() if "undefined" in ln.lower()]
+    assert "Rerun to get" not in log and "Table widths have changed" not in log
+    assert int(re.search(r"Output written on \S+ \((\d+) pages", log).group(1)) > 10
+
+
+def test_notation_table_breaks_across_pages(files):
+    """A tabular cannot break: the old notation table lost its last 25 rows off page 2. Every symbol is a
+    row of a longtable, whose meaning column wraps (p{}) instead of running into the margin."""
+    from inferonomics.symbolic.symbols import TABLE
+
+    tex = files[TEX_NAME].decode()
+    start = tex.index(r"\section{Notation}")
+    table = tex[start:tex.index(r"\end{longtable}", start)]
+    assert r"\begin{longtable}{@{}l l L{" in table and r"\begin{tabular}" not in table
+    assert sum(1 for ln in table.splitlines() if ln.startswith("$")) == len(TABLE)
+
+
+@NO_PDFLATEX
+def test_pdf_is_byte_reproducible(files, compiled):
+    again = compile_pdf(files)  # another scratch folder, another moment
+    assert again[0] == compiled[0]
+    assert b"/CreationDate" not in compiled[0] and b"/ModDate" not in compiled[0]
+    assert b"PTEX.FullBanner" not in compiled[0]
+
+
+@NO_PDFLATEX
+def test_committed_pdf_is_current(files):
+    same, why = check_pdf(ROOT / "derivations", files)
+    if same is None:
+        pytest.skip(why)
+    assert same, why
+
+
+def test_pdf_check_without_pdflatex_says_so(files, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    same, why = check_pdf(ROOT / "derivations", files)
+    assert same is None and "pdflatex is not installed" in why and PDF_NAME in why
+    assert compile_pdf(files) is None
+
+
+def test_pdf_is_committed_and_not_ignored():
+    assert (ROOT / "derivations" / PDF_NAME).is_file()
+    assert "derivations/*.pdf" not in (ROOT / ".gitignore").read_text().split()
 
 
 def _essay_values():
@@ -162,3 +227,19 @@ def test_render_leaves_the_callers_matplotlib_settings_alone():
     before = {k: matplotlib.rcParams[k] for k in ("axes.titley", "svg.hashsalt", "savefig.dpi")}
     render("cost", _essay_values(), "png")
     assert {k: matplotlib.rcParams[k] for k in before} == before
+
+
+@NO_PDFLATEX
+def test_derive_check_fails_on_a_stale_pdf(tmp_path, capsys):
+    from inferonomics.optimize.cli import main
+
+    shutil.copytree(ROOT / "derivations", tmp_path / "d")
+    assert main(["derive", "--check", "--out", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    if "not compared" in out:
+        pytest.skip(out.strip())
+    pdf = tmp_path / "d" / PDF_NAME
+    pdf.write_bytes(pdf.read_bytes().replace(b"inferonomics derive", b"inferonomics DERIVE", 1))
+    assert main(["derive", "--check", "--out", str(tmp_path / "d")]) == 1
+    assert PDF_NAME in capsys.readouterr().out
+    assert main(["derive", "--check", "--no-pdf", "--out", str(tmp_path / "d")]) == 0

@@ -1,6 +1,7 @@
 """Golden LaTeX strings of every closed form (SymPy pinned to 1.14: printing order changes between releases).
 
-Each string was checked by hand against its derivation (e.g. 2500/9 = 10^6/3600 in the API crossover,
+Each string was checked by hand against its derivation (e.g. 10^6/3600: tokens per million over seconds per hour
+in the API crossover, a sum leads with its positive term,
 sqrt(2)/2 = sqrt(1/2) in the optimal TP degree); a change here is a change in what readers see.
 """
 
@@ -14,9 +15,9 @@ from inferonomics.symbolic.formulas import all_formulas, get_formula
 GOLDEN = {
     "break_even_batch": r"B^{*} = \frac{b_{w} F}{2 W}",
     "break_even_batch_with_kv": r"B^{*}_{kv} = \frac{b_{w} F N}"
-                                r"{- c k F \max\left(1, \frac{t}{h_{kv}}\right) + 2 W N}",
+                                r"{2 W N - c k F \max\left(1, \frac{t}{h_{kv}}\right)}",
     "critical_context": r"c^{*} = \frac{2 W N}{k F \max\left(1, \frac{t}{h_{kv}}\right)}",
-    "utilization": r"U(B) = \min\left(1, \frac{2 B W N}"
+    "utilization": r"u(B) = \min\left(1, \frac{2 B W N}"
                    r"{F \left(B c k \max\left(1, \frac{t}{h_{kv}}\right) + b_{w} N\right)}\right)",
     "latency_floor": r"\tau_{1}(t) = 2 n_{ar} \alpha L \left(t - 1\right) + t_{\ell} L + t_{o} + "
                      r"\max\left(\frac{2 N}{F t}, \frac{b_{w} N}{W t}\right)",
@@ -26,8 +27,8 @@ GOLDEN = {
     "optimal_tp_degree_sqrt": r"t^{*}_{\surd} = \frac{2^{\frac{2}{3}} b_{w}^{\frac{2}{3}} N^{\frac{2}{3}}}"
                               r"{\alpha_{s}^{\frac{2}{3}} n_{ar}^{\frac{2}{3}} W^{\frac{2}{3}} L^{\frac{2}{3}}}",
     "tp_comm_crossover": r"t_{\times} = \sqrt{\frac{1}{4} + \frac{b_{w} N}{2 n_{ar} W \alpha L}} + \frac{1}{2}",
-    "api_price_crossover": r"B_{\pi} = \frac{2500 b_{w} p N}{9 \pi W}",
-    "api_price_crossover_users": r"U_{\pi} = \frac{400000 b_{w} \rho_{\mathrm{tr}} p N}{\pi W m}",
+    "api_price_crossover": r"B_{\pi} = \frac{10^{6} b_{w} p N}{3600 \pi W}",
+    "api_price_crossover_users": r"U_{\pi} = \frac{1440 \cdot 10^{6} b_{w} \rho_{\mathrm{tr}} p N}{3600 \pi W m}",
     "moe_break_even_batch": r"B^{*}_{MoE} = \frac{b_{w} F \left(N_{d} + N_{e} E\right)}{2 N_{a} W}",
     # issue 16, the inverse forms (720 = 1440/2: the minimum user base at C = B* = r b_w/2)
     "bandwidth_for_break_even_batch": r"W_{B} = \frac{b_{w} F}{2 B}",

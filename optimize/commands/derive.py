@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "document, its Markdown twin, the figures and (when pdflatex exists) the PDF.")
     p.add_argument("--out", help="directory to write the documents to (e.g. derivations/)")
     p.add_argument("--check", action="store_true",
-                   help="exit 1 if the documents in --out (default derivations/) differ from what the code generates")
-    p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex even if it is installed")
+                   help="exit 1 if the documents in --out (default derivations/) differ from what the code generates; "
+                        "the PDF is compared too when this pdflatex is the one that built it")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="do not run pdflatex even if it is installed (neither to write nor to check the PDF)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 cond = f"   [if {'; '.join(f['conditions'])}]" if f["conditions"] else ""
                 print(f"{f['name']}({', '.join(f['args'])}) = {f['expression']}{cond}")
         return 0
-    from inferonomics.optimize.derivation import build_pdf, check, render_all
+    from inferonomics.optimize.derivation import check, check_pdf, pdf_files, render_all, tex_missing
     from inferonomics.symbolic.errors import InvalidInputError
 
     flag = "--out" if args.out else "--check"
@@ -55,16 +57,21 @@ def run(args: argparse.Namespace) -> int:
     files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
     if args.check:
         stale = check(out, files)
+        same, why = (None, "PDF not compared (--no-pdf)") if args.no_pdf else check_pdf(out, files)
+        if same is False:
+            stale.append(why)
         if stale:
             print(f"inferonomics derive: {out} is stale: {', '.join(stale)} (run `inferonomics derive --out {out}`)")
             return 1
-        print(f"{out} is current ({len(files)} files)")
+        print(f"{out} is current ({len(files)} files; {why})")
         return 0
-    write_set(out, files, flag="--out")
-    pdf = None if args.no_pdf else build_pdf(out)
-    written = sorted(files) + ([pdf.name] if pdf else [])
+    pdf = None if args.no_pdf else pdf_files(files)
+    write_set(out, {**files, **(pdf or {})}, flag="--out")
+    written = sorted(files) + sorted(pdf or {})
     if args.json:
         print_json({"out": str(out), "files": written})
     else:
         print(f"wrote {len(written)} files to {out}: {', '.join(written)}")
+        if pdf is None and not args.no_pdf:
+            print(f"no PDF: {tex_missing()} (the committed {out}/*.pdf is left as it was)")
     return 0
