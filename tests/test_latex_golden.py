@@ -43,8 +43,8 @@ GOLDEN = {
                            r"\max\left(B, \frac{b_{w} F}{2 W}\right)}{\left(1 - \alpha_{\mathrm{acc}}\right) "
                            r"\left(c_{\mathrm{d}} \gamma \max\left(B, \frac{b_{w} F}{2 W}\right) + "
                            r"\max\left(B \left(\gamma + 1\right), \frac{b_{w} F}{2 W}\right)\right)}",
-    "spec_decode_break_even_batch": r"B^{*}_{spec} = \frac{b_{w} F \left(- c_{\mathrm{d}} \gamma + "
-                                    r"\frac{1 - \alpha_{\mathrm{acc}}^{\gamma + 1}}{1 - \alpha_{\mathrm{acc}}}\right)}"
+    "spec_decode_break_even_batch": r"B^{*}_{spec} = \frac{b_{w} F \left(\frac{1 - \alpha_{\mathrm{acc}}^{\gamma + 1}}"
+                                    r"{1 - \alpha_{\mathrm{acc}}} - c_{\mathrm{d}} \gamma\right)}"
                                     r"{2 W \left(\gamma + 1\right)}",
 }
 
