@@ -54,3 +54,13 @@ def coverage(measured: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | No
         return None
     m = measured[ok]
     return float(np.mean((m >= lo[ok]) & (m <= hi[ok])))
+
+
+def pessimistic_factor(bounds: tuple[float, float], confidence: float) -> float:
+    """The factor a prediction is multiplied by so that the measurement stays below it with probability
+    ``confidence``: exp of that quantile of log(measured/predicted), taken as normal with the 80% bounds'
+    centre and spread (at 0.9 it is exp(hi) exactly)."""
+    from statistics import NormalDist  # noqa: PLC0415
+
+    mid, sd = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0]) / (2 * Z)
+    return math.exp(mid + sd * NormalDist().inv_cdf(confidence))

@@ -80,9 +80,12 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
     if args.ideal and args.calibration:
         raise InvalidInputError("--ideal", "not together with --calibration")
     if args.calibration or (used_catalog and not args.ideal):
-        from inferonomics.optimize.calibration import load_calibration
+        from inferonomics.optimize.calibration import calibration_for, load_calibration
 
-        values = load_calibration(args.calibration).apply(values)
+        # a catalog card gets its own fit, else its architecture sibling's, else the H100's
+        cal = (calibration_for(args.hardware, args.calibration)[0] if args.hardware
+               else load_calibration(args.calibration))
+        values = cal.apply(values)
         values.update(catalog_args.parse_set(getattr(args, "set", None)))  # an explicit --set beats the fit
     for flag, name in RAW_FLAGS.items():
         v = getattr(args, flag, None)
@@ -102,14 +105,19 @@ def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> d
     precision = getattr(args, "precision", None) or catalog.model(args.model).weight_precision
     isl = args.prompt_len or 1024.0
     osl = args.output_len or 1024.0
+    from inferonomics.optimize.calibration import calibration_for
+    from inferonomics.optimize.calibration import intervals as I
+
     common = (args.model, args.hardware, precision, values.get("tp", 1.0), values.get("batch", 1.0), isl, osl,
               args.backend, args.calibration)
-    return {
-        "calibrated_tpot_ms": calibrated_tpot_s(*common) * 1e3,
-        "calibrated_ttft_ms": calibrated_ttft_s(*common) * 1e3,
-        "calibrated_model": f"serving model (kernel terms, in-flight batching, {args.backend}), "
-                            f"isl {isl:g}, osl {osl:g}",
-    }
+    cal, how = calibration_for(args.hardware, args.calibration)
+    out = {"calibrated_tpot_ms": calibrated_tpot_s(*common) * 1e3, "calibrated_ttft_ms": calibrated_ttft_s(*common) * 1e3}
+    for key, kind in (("calibrated_tpot_ms", "serving_tpot"), ("calibrated_ttft_ms", "serving_ttft")):
+        if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
+            out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
+    out["calibrated_model"] = (f"serving model (kernel terms, in-flight batching, {args.backend}), isl {isl:g}, "
+                               f"osl {osl:g}; {how}; intervals: {I.LEVEL:.0%} of the fit's serving rows")
+    return out
 
 
 def _flag(args: argparse.Namespace, name: str, symbol: str) -> str:

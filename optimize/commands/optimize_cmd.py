@@ -65,6 +65,10 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
     p.add_argument("--osl", type=token_count, default=1024.0, help="output tokens per request (default 1024)")
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
+    p.add_argument("--slo-confidence", type=float, default=None, metavar="P",
+                   help="meet the SLOs with probability P (0 < P < 1) under the calibration's prediction intervals: "
+                        "each predicted TPOT/TTFT is taken at its pessimistic end (0.9: the 90th percentile of "
+                        "measured/predicted on the fit's serving rows); default: the prediction itself")
     p.add_argument("--price-usd-per-hour", action="append", metavar="H=USD",
                    help="price per chip-hour per hardware (H=USD, comma-separated or repeated; a bare number "
                         "applies to all); the catalog has no prices")
@@ -173,9 +177,32 @@ def _problem(args, space, **kw):
     reserve = MemoryReserve(args.activation_reserve, args.framework_reserve_gb * 1e9)
     if not args.activation_reserve < 1:
         raise InvalidInputError("--activation-reserve", "a fraction below 1", args.activation_reserve)
-    ms = lambda x: None if x is None else x / 1e3  # noqa: E731
-    return Problem(space, wl, tpot_slo_s=ms(args.tpot_slo_ms), ttft_slo_s=ms(args.ttft_slo_ms), reserve=reserve,
-                   max_batch=args.max_batch, **kw)
+    tpot_f, ttft_f, note = _pessimism(args)
+    ms = lambda x, f: None if x is None else x / 1e3 / f  # noqa: E731
+    if note:
+        kw["notes"] = tuple(kw.get("notes", ())) + (note,)
+    return Problem(space, wl, tpot_slo_s=ms(args.tpot_slo_ms, tpot_f), ttft_slo_s=ms(args.ttft_slo_ms, ttft_f),
+                   reserve=reserve, max_batch=args.max_batch, **kw)
+
+
+def _pessimism(args) -> tuple[float, float, str]:
+    """Factors by which predicted TPOT and TTFT are taken pessimistically for ``--slo-confidence`` (the SLO is
+    divided by them), the largest over the cards' calibrations, and a note saying so."""
+    c = getattr(args, "slo_confidence", None)
+    if c is None:
+        return 1.0, 1.0, ""
+    if not (math.isfinite(c) and 0 < c < 1):
+        raise InvalidInputError("--slo-confidence", "a probability strictly between 0 and 1", c)
+    if getattr(args, "ideal", False):
+        raise InvalidInputError("--slo-confidence", "a calibrated model (the ideal one has no intervals): drop --ideal")
+    from inferonomics.optimize.calibration import calibration_for
+    from inferonomics.optimize.calibration import intervals as I
+
+    cals = [calibration_for(h, args.calibration)[0] for h in args.hardware]
+    f = [max((I.pessimistic_factor(cal.intervals[k], c) for cal in cals if k in cal.intervals), default=1.0)
+         for k in ("serving_tpot", "serving_ttft")]
+    return f[0], f[1], (f"SLOs met with probability {c:g} under the calibration's prediction intervals: predicted "
+                        f"TPOT taken x{f[0]:.3f}, TTFT x{f[1]:.3f}")
 
 
 #: the largest fleet demand taken, tokens/s: 1e15 is 100,000 tokens/s for each of 10 billion people; beyond
