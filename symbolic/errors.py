@@ -21,6 +21,9 @@ class InvalidInputError(InferonomicsError, ValueError):
         got_text = "" if got is None else f", got {got!r}"
         super().__init__(f"{name}: expected {expected}{got_text}")
 
+    def __reduce__(self):  # pickle (multiprocessing, joblib) calls __init__ with these, not with args
+        return type(self), (self.name, self.expected, self.got)
+
 
 class UnknownNameError(InferonomicsError, KeyError):
     """A name (hardware, model, precision, formula, format...) is not known; suggests close matches."""
@@ -35,6 +38,9 @@ class UnknownNameError(InferonomicsError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
+    def __reduce__(self):
+        return type(self), (self.kind, self.name, self.known)
+
 
 class SpecError(InferonomicsError, ValueError):
     """A data file (catalog TOML, config.json, calibration, measurement CSV) is malformed.
@@ -45,6 +51,9 @@ class SpecError(InferonomicsError, ValueError):
     def __init__(self, path: object, field: str, expected: str):
         self.path, self.field, self.expected = path, field, expected
         super().__init__(f"{path}: {field}: {expected}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.field, self.expected)
 
 
 class UnsafeFormulaError(InferonomicsError, ValueError):

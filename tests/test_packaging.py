@@ -67,3 +67,20 @@ def test_public_surface_resolves(package):
     assert mod.__all__
     for name in mod.__all__:
         assert getattr(mod, name) is not None, name
+
+
+def test_every_error_survives_pickling():
+    """Errors cross process boundaries (multiprocessing, the derive figure worker): each comes back as the same
+    class with the same fields and message."""
+    import pickle
+
+    from inferonomics.symbolic.errors import (ConditionError, InvalidInputError, SpecError, UnknownNameError,
+                                              UnsafeFormulaError)
+
+    for err in (InvalidInputError("--tp", "a positive integer", 3.5), InvalidInputError("x", "y"),
+                UnknownNameError("hardware", "h300", ["h100-sxm", "h200-sxm"]),
+                SpecError("/tmp/a.toml", "line 3", "a number"), UnsafeFormulaError("no calls"),
+                ConditionError("B < B*")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and back.args == err.args
+        assert vars(back) == vars(err)
