@@ -13,6 +13,7 @@ import sympy as sp
 from inferonomics.symbolic import catalog
 from inferonomics.symbolic.document import DOC_STEM, Example, Figure, render_markdown, render_tex
 from inferonomics.symbolic.essay import essay_example
+from inferonomics.symbolic.essay import essay_values as essay_values  # the documents' values (re-exported)
 from inferonomics.symbolic.formulas import get_formula
 
 TEX_NAME = f"{DOC_STEM}.tex"
@@ -34,9 +35,6 @@ def _g(x: float, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def essay_values() -> dict[str, float]:
-    ex = essay_example()
-    return dict(ex.values, **{k: v for k, v in ex.illustrative.items() if k != "context_example"})
 
 
 def _essay() -> Example:

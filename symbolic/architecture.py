@@ -183,7 +183,7 @@ def kv_elements_per_token(model: Model | Architecture, context: int | float | No
 def kv_bytes_per_token(model: Model | Architecture, kv_precision: object,
                        context: int | float | None = None) -> Rational:
     """KV-cache bytes per token: elements x bytes per element of ``kv_precision`` (name or Precision)."""
-    from .catalog import precision as _precision  # local: catalog imports nothing from here
+    from .catalog.loader import lookup  # the loader alone: the catalog package's binding imports this module
 
-    p = kv_precision if hasattr(kv_precision, "bytes_per_element") else _precision(str(kv_precision))
+    p = kv_precision if hasattr(kv_precision, "bytes_per_element") else lookup("precisions", str(kv_precision))
     return kv_elements_per_token(model, context) * p.bytes_per_element  # type: ignore[union-attr]

@@ -57,3 +57,10 @@ def essay_example() -> EssayExample:
     }
     return EssayExample(values, essay_concurrency=1000.0, essay_break_even_claim=1000.0,
                         utilization_batches=(1, 100), illustrative=illustrative)
+
+
+def essay_values() -> dict[str, float]:
+    """The essay's figures with their labelled illustrative refinements, as symbol values (what the derivation
+    documents and the web calculator open on)."""
+    ex = essay_example()
+    return dict(ex.values, **{k: v for k, v in ex.illustrative.items() if k != "context_example"})

@@ -39,7 +39,7 @@ def page_inputs(formulas: list) -> list[Input]:
 def defaults() -> dict[str, float]:
     """The essay's example (optimize.derivation's values: the essay's figures and their labelled
     illustrative refinements), at batch 100, 1000 concurrent users and the seed's illustrative price."""
-    from inferonomics.optimize.derivation import essay_values
+    from inferonomics.symbolic.essay import essay_values
     from inferonomics.symbolic.essay import essay_example
 
     v = essay_values()
