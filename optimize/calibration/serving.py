@@ -247,10 +247,21 @@ def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
                      context=isl) + request_overhead_s(backend, env)
 
 
-def _shape(r: np.ndarray, pool: str, n_experts) -> tuple[np.ndarray, ...]:
+def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:
     """(tp, dp, ep, moe_tp) of each row's pool (``pool`` is "" for aggregated rows, else "prefill_" or
-    "decode_"); empty or 0 = the engine default: attention DP 1, EP 1, the experts' TP over the rest."""
-    tp, dp = _col(r, f"{pool}tp_size", 1.0), _col(r, f"{pool}attention_dp_size", 1.0)
+    "decode_"); empty or 0 = the engine default: attention DP 1, EP 1, the experts' TP over the rest.
+
+    ``tp_size`` is the attention TP of each of ``attention_dp_size`` groups (aiconfigurator's convention,
+    ``moe_tp x moe_ep = tp x dp``). Where a row leaves ``attention_dp_size`` empty but its concurrency is a
+    multiple ``k > 1`` of its per-rank ``batch_size`` (``implied_dp``: TRT-LLM's attention DP over the TP
+    ranks, as on NVIDIA's gpt-oss rows), the worker is the ``moe_tp x moe_ep = tp`` chips run as ``k``
+    attention-DP groups of ``tp/k``."""
+    tp, dp = _col(r, f"{pool}tp_size", 1.0), _col(r, f"{pool}attention_dp_size", np.nan)
+    if implied_dp is not None:
+        k = np.where(np.isfinite(dp), 1.0, implied_dp)
+        tp = np.where(k > 1, tp / k, tp)
+        dp = np.where(k > 1, k, dp)
+    dp = np.where(np.isfinite(dp) & (dp > 0), dp, 1.0)
     ep = _col(r, f"{pool}moe_ep_size", 1.0)
     mtp = _col(r, f"{pool}moe_tp_size", np.nan)
     return tp, dp, ep, np.where(np.isfinite(mtp), mtp, tp * dp / ep)
@@ -276,11 +287,17 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
 
     out = np.full(len(r), np.nan)
     dis = r["mode"] == "disagg"
-    conc = np.where(np.isfinite(r["batch_size"]), r["batch_size"], r["silicon_concurrency"])
+    per_rank = r["silicon_concurrency"] / r["batch_size"]  # sequences per attention-DP rank (agg rows)
+    implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
+    agg = _shape(r, "", None, implied)
+    dec, pre = _shape(r, "decode_", None), _shape(r, "prefill_", None)
     nd = _col(r, "decode_num_workers", 1.0)
-    conc = np.where(np.isfinite(conc), conc, r["decode_batch_size"] * nd)
-    batch = np.where(dis, _col(r, "decode_batch_size", np.nan), conc)
-    batch = np.where(dis & ~np.isfinite(batch), conc / nd, batch)
+    # a worker decodes batch_size sequences per attention-DP group; a disaggregated row's concurrency C
+    # spreads over n_d decode workers
+    conc = np.where(np.isfinite(r["silicon_concurrency"]), r["silicon_concurrency"], r["batch_size"] * agg[1])
+    conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
+    batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
+    batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
     keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
                        np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
     ok = np.isin(r["mode"], ("agg", "disagg")) & np.isfinite(batch)
@@ -290,7 +307,6 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         if a is None or backend not in _BACKENDS:
             continue
         sel = ok & (keys == key)
-        agg, dec, pre = _shape(r, "", a.n_experts), _shape(r, "decode_", a.n_experts), _shape(r, "prefill_", a.n_experts)
         _check_rows(a, r, {"": agg}, sel & ~dis)
         _check_rows(a, r, {"decode": dec, "prefill": pre}, sel & dis)
         shape = tuple(np.where(dis, d, g)[sel] for d, g in zip(dec, agg))
@@ -309,6 +325,17 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
                                         _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env)
         out[sel] = np.where(d, ttft_dis, ttft_agg)
     return out
+
+
+def parallel_rows(r: np.ndarray) -> np.ndarray:
+    """Rows whose serving worker (the decode pool of a disaggregated row) runs attention data parallelism
+    (given, or implied by a concurrency that is a multiple of the per-rank batch) or expert parallelism."""
+    dis = r["mode"] == "disagg"
+    per_rank = r["silicon_concurrency"] / r["batch_size"]
+    implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
+    _, dp_a, ep_a, _ = _shape(r, "", None, implied)
+    _, dp_d, ep_d, _ = _shape(r, "decode_", None)
+    return np.where(dis, (dp_d > 1) | (ep_d > 1), (dp_a > 1) | (ep_a > 1))
 
 
 def _pipelined(fn, a, batch, isl, osl, shape, pp, prec, backend, env, **kw) -> np.ndarray:
