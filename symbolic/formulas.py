@@ -425,7 +425,7 @@ def disagg_pool_ratio() -> ClosedForm:
                  "B/(n_out t tau_d) requests a second per chip, t cancels."),
             Step(pool_sym * mu_p, mu_d, "Balanced pools finish as many prefills as decodes: rho prefill chips "
                  "per decode chip."),
-            Step(pool_sym, expr, "Divide by mu_p."),
+            Step(pool_sym, expr, "Divide both sides by mu_p: N_a, n_in and F land in the numerator."),
         ),
         conditions=(2 * s.Na * s.B * s.W <= s.F * decode_bytes,),
         condition_text=("the decode step is memory-bound (2 N_a B W <= F (N b_w + B c k)); past that a decode chip "
