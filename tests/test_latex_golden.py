@@ -35,6 +35,8 @@ GOLDEN = {
     "chips_to_hold_model": r"t_{M} = \frac{b_{w} N}{M}",
     "min_user_base_vs_balance": r"U_{r} = \frac{720 b_{w} r \rho}{m}",
     "single_user_cost_ratio": r"\kappa_{1} = \frac{b_{w} F}{2 W}",
+    # checked by hand: rho = mu_d / mu_p = [B W / (n_out (N b_w + B c k))] / [F / (2 N_a n_in)]
+    "disagg_pool_ratio": r"\rho_{p/d} = \frac{2 N_{a} B W n_{\mathrm{in}}}{n_{\mathrm{out}} F \left(B c k + b_{w} N\right)}",
 }
 
 

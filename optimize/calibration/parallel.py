@@ -19,7 +19,8 @@ Traffic per layer:
 
 A collective that spans more than one scale-up domain (8 NVLink chips on an HGX H100) is hierarchical
 (:func:`collective_span`): the part inside a node runs on NVLink, the part between nodes through NCCL over
-each chip's own scale-out NIC (the DGX reference platform's 400 Gb/s per GPU).
+each chip's own scale-out NIC (the DGX reference platform's 400 Gb/s per GPU), each network hop at NCCL's
+own latency figure (:data:`SCALEOUT_HOP_LATENCY_S`).
 
 Expert load is **uniform** (every EP rank gets ``k/ep`` of the token-expert pairs and ``E(1-(1-k/E)^T)/ep``
 of the touched experts). Real routers are not uniform: the busiest rank sets the step, so measured MoE steps
@@ -35,6 +36,12 @@ import numpy as np
 #: (facts table ``scaleout_bw_Gbps_per_chip``: DGX H100/H200/B200 and GB200 NVL72 carry one 400 Gb/s
 #: ConnectX-7 per GPU). Cards not listed have no scale-out figure: their collectives stay in one domain.
 SCALEOUT_BYTES_PER_S = {"h100-sxm": 400e9 / 8, "h200-sxm": 400e9 / 8, "b200": 400e9 / 8, "gb200": 400e9 / 8}
+
+
+#: latency of one network hop of an NCCL ring (InfiniBand/RoCE between nodes), seconds: NCCL's own tuning
+#: model (src/graph/tuning.cc, ``hwLat[NCCL_HW_NET]``, Ring/LL: 2.7 us, against 0.6 us for an NVLink hop,
+#: where our fitted ``link_latency_s`` is 0.48 us). Used for the hops of a collective between nodes.
+SCALEOUT_HOP_LATENCY_S = 2.7e-6
 
 
 def dispatch_copies(top_k, ep):
@@ -59,9 +66,9 @@ def collective_span(op: str, nbytes, gpus, env) -> np.ndarray:
     """One collective over ``gpus`` chips, hierarchical past one scale-up domain of ``D`` chips
     (``scaleup_domain_size``): the intra-node collective over ``min(gpus, D)`` chips, plus, across the
     ``N = gpus/D`` nodes, an NCCL collective over the scale-out NICs (``scaleout_bandwidth_bytes_per_s``
-    replaces the link bandwidth). Each chip drives its own NIC, so an all-reduce/all-gather/reduce-scatter
-    moves its ``1/D`` shard between nodes (the 2D ring), an all-to-all the ``(N-1)/N`` of its message that
-    is bound for other nodes."""
+    replaces the link bandwidth, :data:`SCALEOUT_HOP_LATENCY_S` the hop latency). Each chip drives its own
+    NIC (NCCL runs one ring per NIC), so an all-reduce/all-gather/reduce-scatter moves its ``1/D`` shard
+    between nodes, an all-to-all the ``(N-1)/N`` of its message bound for other nodes."""
     from inferonomics.optimize.calibration.predict import collective  # noqa: PLC0415
 
     gpus = np.asarray(gpus, dtype=float)
@@ -73,7 +80,8 @@ def collective_span(op: str, nbytes, gpus, env) -> np.ndarray:
     if not np.isfinite(out_bw) or not np.any(nodes > 1):
         return t
     shard = nbytes if op == "alltoall" else nbytes / inside
-    across = collective(op, shard, np.maximum(nodes, 2), {**env, "link_bandwidth_bytes_per_s": out_bw}, nccl=True)
+    nic = {**env, "link_bandwidth_bytes_per_s": out_bw, "link_latency_s": SCALEOUT_HOP_LATENCY_S}
+    across = collective(op, shard, np.maximum(nodes, 2), nic, nccl=True)
     return t + np.where(nodes > 1, across, 0.0)
 
 
