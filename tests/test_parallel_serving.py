@@ -179,3 +179,35 @@ def test_every_disagg_and_attention_dp_row_is_predicted():
         # the only rows left unpredicted are those of models the catalog lacks (MiniMax-M2.5 today)
         assert not np.any(~np.isfinite(pred) & known)
     assert counted == 2 * 107
+
+
+def test_deepseek_attention_dp64_ep8_on_h200_is_tens_of_ms():
+    """The issue's case (no such row in ../shared: its rows are H100): DeepSeek-R1 with attention DP 64 and
+    EP 8 on H200 was predicted at 1.7 s per token against 40 ms measured. 64 chips, each attention rank its
+    own 8-32 sequences: the step is now tens of ms, above the floor of reading each chip's weights once
+    (its full copy of the non-expert weights plus 1/64 of the experts, fp8) at the H200's 4.8 TB/s."""
+    from inferonomics.symbolic.architecture import breakdown
+
+    cal, _ = calibration_for("h100-sxm")
+    env = {**P.hardware_env("h200-sxm"), **cal.values}
+    a = S.architecture("deepseek-ai/DeepSeek-R1")
+    parts = breakdown(a)
+    floor = ((sum(parts.values()) - parts["routed_experts"]) + parts["routed_experts"] / 64) / 4.8e12
+    for per_rank in (8.0, 32.0):
+        t = float(S.serving_tpot_s(a, np.array([64 * per_rank]), 1024.0, 1024.0, 1.0, 64.0, 8.0, 8.0, "fp8",
+                                   "trtllm", env)[0])
+        assert floor < t < 0.06, (per_rank, t)
+
+
+def test_pipeline_stages_pass_micro_batches():
+    """pp = 2: a token crosses the whole stack at B/2 sequences, plus one hand-off between the stages."""
+    env = _env()
+    a = catalog.model("llama3.1-8b").architecture
+    b = np.array([64.0])
+    shape = (np.array([1.0]),) * 4
+    t2 = S._pipelined(S.serving_tpot_s, a, b, 1024.0, 128.0, shape, np.array([2.0]), "bf16", "trtllm", env)
+    half = S.serving_tpot_s(a, b / 2, 1024.0, 128.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", env)
+    full = S.serving_tpot_s(a, b, 1024.0, 128.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", env)
+    hop = t2 - half
+    assert 0 < hop < 50e-6  # 32 x 4096 x 2 bytes between two chips: microseconds
+    assert half < t2 < full

@@ -138,7 +138,9 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
         layer = layer + _input_quantization(a, tokens, tp, tp, env)
     head = gemm(np.maximum(batch, 1.0) / dp, a.vocab / tp, a.d_model, 2.0, 2.0, env, "bf16")
-    return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
+    # the host's per-sequence cost (sampling, scheduling) is paid by each attention-DP rank's own executor
+    # for its own batch/dp sequences, all ranks at once
+    return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch / dp * env["overhead_per_seq_s"]
 
 
 #: engines whose fp8 linear layers quantize their bf16 input in a kernel of its own before each GEMM: TRT-LLM's
