@@ -15,8 +15,11 @@ Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
 and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch
-(uniform routing), split by expert parallelism. Rows the model does not cover get NaN: disaggregated
-serving (separate prefill/decode pools) and models missing from the catalog.
+(uniform routing), split by expert parallelism. A worker is ``tp x attention_dp`` chips
+(:mod:`.parallel`: per-group batch, all-to-all dispatch/combine, collectives across nodes, KV and
+non-expert weights per attention group); MLA (DeepSeek-V3) runs its absorbed projections and reads its
+one latent per token. Disaggregated rows (separate prefill/decode pools) are :mod:`.disagg`'s; pipeline
+stages pass micro-batches (:func:`_pipelined`). Rows of models missing from the catalog get NaN.
 """
 
 from __future__ import annotations
