@@ -211,3 +211,18 @@ def test_pipeline_stages_pass_micro_batches():
     hop = t2 - half
     assert 0 < hop < 50e-6  # 32 x 4096 x 2 bytes between two chips: microseconds
     assert half < t2 < full
+
+
+def test_one_request_prompt_lands_on_one_attention_group():
+    """TTFT's prompt runs on one attention-DP group (it sets the step); in-flight prompts spread evenly.
+    Without attention DP the two are the same step."""
+    env = _env()
+    a = catalog.model("gpt-oss-120b").architecture
+    b, isl = np.array([192.0]), 4000.0
+    args = (a, b, isl, 1000.0, 1.0, 4.0, 1.0, 4.0, "fp8", "trtllm", env)
+    one = S.step_time(*args, prefill_tokens=np.array([isl]), context=isl, one_prompt=True)
+    spread = S.step_time(*args, prefill_tokens=np.array([isl]), context=isl)
+    assert one > spread
+    args1 = (a, b, isl, 1000.0, 4.0, 1.0, 1.0, 4.0, "fp8", "trtllm", env)
+    assert S.step_time(*args1, prefill_tokens=np.array([isl]), one_prompt=True) == pytest.approx(
+        S.step_time(*args1, prefill_tokens=np.array([isl])))

@@ -97,11 +97,13 @@ def _attention_kv_shape(a, tp):
 
 
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-              prefill_tokens=None, context=None) -> np.ndarray:
+              prefill_tokens=None, context=None, one_prompt: bool = False) -> np.ndarray:
     """Seconds of one step of a worker of ``tp x dp`` chips (:mod:`.parallel`: ``dp`` attention groups of
     ``tp`` ranks, experts over ``mtp x ep`` = the same chips) decoding ``batch`` sequences; ``prefill_tokens``
     (the worker's prompt tokens in the step) defaults to B*isl/osl (in-flight batching). A group's decode
-    attention covers its ``batch/dp`` sequences; a batch of 0 is a prefill-only step."""
+    attention covers its ``batch/dp`` sequences; a batch of 0 is a prefill-only step. The prompt tokens are
+    spread evenly over the groups (many admitted requests), or with ``one_prompt`` all land on one group (a
+    single request's prompt: that group sets the step)."""
     from inferonomics.optimize.calibration.parallel import layer_comm_time  # noqa: PLC0415
     from inferonomics.optimize.calibration.predict import decode_attention, gemm, prefill_attention, roofline  # noqa: PLC0415
 
@@ -109,7 +111,8 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     b_in = 1.0 if prec == "fp8" else 2.0
     p = batch * isl / osl if prefill_tokens is None else prefill_tokens
     ctx = isl + osl / 2 if context is None else context
-    tokens = (batch + p) / dp  # tokens one attention group sees; its TP ranks share them
+    p_group = p if one_prompt else p / dp  # prompt tokens of the busiest attention group
+    tokens = batch / dp + p_group  # tokens one attention group sees; its TP ranks share them
     seqs = np.maximum(batch / dp, 1.0)
     kvh, hd = _attention_kv_shape(a, tp)
     att = _attention_gemms(a, tokens, tp, b_in, b_w, env, prec)
@@ -119,7 +122,7 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         att_d = (att_d + att_w) / 2
     att_d = np.where(batch > 0, att_d, 0.0)
     span_dim = (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) / 2 if a.attention == "MLA" else a.head_dim
-    att_p = np.where(p > 0, prefill_attention(np.maximum(p / dp, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
+    att_p = np.where(p > 0, prefill_attention(np.maximum(p_group, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
     if a.n_experts:
         all_tokens = batch + p  # experts see every token of the worker
         routed = all_tokens * a.experts_per_token / ep  # uniform routing: every EP rank an equal share
@@ -249,7 +252,7 @@ def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
     scheduling)."""
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl) + request_overhead_s(backend, env)
+                     context=isl, one_prompt=True) + request_overhead_s(backend, env)
 
 
 def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:
