@@ -132,7 +132,8 @@ def test_disagg_queue_is_the_closed_loop_bound():
     t_p = D.prefill_time(a, isl, osl, shape, np.array([1.0]), "fp8", "vllm", env)
     kv = D.kv_transfer_time(a, isl, "fp8", 1.0, env)
     base = t_p + kv + env["request_overhead_vllm_s"]
-    few = D.disagg_ttft_s(a, np.array([1.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8", "vllm", env)
+    few = D.disagg_ttft_s(a, np.array([1.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8", "vllm",
+                          env)
     assert few == pytest.approx(base)  # one client never waits
     many = D.disagg_ttft_s(a, np.array([1000.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8",
                            "vllm", env)

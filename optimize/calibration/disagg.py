@@ -46,9 +46,9 @@ def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str
     per attention-DP group."""
     from inferonomics.optimize.calibration.serving import step_time  # noqa: PLC0415
 
-    tp, dp = shape[0], shape[1]
+    dp = shape[1]
     return step_time(a, np.zeros_like(np.asarray(isl, dtype=float)), isl, osl, *shape, precision, backend, env,
-                     prefill_tokens=prefill_batch * dp * isl, context=isl) + 0.0 * tp
+                     prefill_tokens=prefill_batch * dp * isl, context=isl)
 
 
 def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefill_workers, tpot, precision: str,
