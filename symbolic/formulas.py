@@ -483,6 +483,39 @@ def spec_decode_break_even_batch() -> ClosedForm:
         condition_text=(*_SPEC_TEXT, "speculation pays at small batch: E > 1 + gamma c_d, the expected tokens per step above the round's cost in plain steps"),
         assumptions=(SPEC_IID, SPEC_DRAFT, DENSE, SPEC_NO_KV, NO_FIXED, STEP_POLICY),
         bracket=(sp.S.Zero, 2 * _B_star),
+pool_sym = sp.Symbol("pool_ratio", positive=True)
+
+
+def disagg_pool_ratio() -> ClosedForm:
+    """Prefill chips per decode chip that balance a disaggregated deployment's two pools."""
+    mu_p = s.F / (2 * s.Na * s.isl)
+    decode_bytes = s.N * s.b_w + s.B * s.ctx * s.kv
+    mu_d = s.B * s.W / (s.osl * decode_bytes)
+    expr = 2 * s.Na * s.isl * s.B * s.W / (s.osl * s.F * decode_bytes)
+    return ClosedForm(
+        name="disagg_pool_ratio", notation=r"\rho_{p/d}",
+        meaning="prefill chips per decode chip at which a disaggregated deployment's prefill and decode pools "
+                "serve the same requests per second",
+        expr=expr, args=(s.Na, s.isl, s.B, s.W, s.osl, s.F, s.N, s.b_w, s.ctx, s.kv), unit=U.one, policy="step",
+        unknown=pool_sym, residual=pool_sym * mu_p - mu_d,
+        steps=(
+            Step(sp.Symbol(r"\mu_{p}"), mu_p, "A prefill chip is compute-bound: each prompt token costs 2 N_a FLOPs, "
+                 "so one chip prefills F/(2 N_a n_in) requests a second."),
+            Step(sp.Symbol(r"\tau_{d}"), decode_bytes / (s.t * s.W), "A decode step of B sequences on t chips is "
+                 "memory-bound: it reads every weight and each sequence's KV cache once."),
+            Step(sp.Symbol(r"\mu_{d}"), mu_d, "Each step emits B tokens and a request needs n_out of them: "
+                 "B/(n_out t tau_d) requests a second per chip, t cancels."),
+            Step(pool_sym * mu_p, mu_d, "Balanced pools finish as many prefills as decodes: rho prefill chips "
+                 "per decode chip."),
+            Step(pool_sym, expr, "Divide both sides by mu_p: N_a, n_in and F land in the numerator."),
+        ),
+        conditions=(2 * s.Na * s.B * s.W <= s.F * decode_bytes,),
+        condition_text=("the decode step is memory-bound (2 N_a B W <= F (N b_w + B c k)); past that a decode chip "
+                        "is compute-bound and the ratio tends to n_in/n_out",),
+        assumptions=("uniform requests of n_in prompt and n_out output tokens; no queueing slack in either pool",
+                     ATTN_FLOPS, "the decode batch reads every stored weight (an MoE's experts all touched)",
+                     "no KV replication (t <= h_kv), no KV-transfer time and no fixed cost in either pool"),
+        bracket=(expr / 4, 4 * expr),
     )
 
 
@@ -493,6 +526,7 @@ _BUILDERS = (
     bandwidth_for_break_even_batch, bandwidth_for_batch1_speed, chips_to_hold_model, min_user_base_vs_balance,
     single_user_cost_ratio,
     spec_decode_tokens_per_step, spec_decode_speedup, spec_decode_break_even_batch,
+    disagg_pool_ratio,
 )
 
 

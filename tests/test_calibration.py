@@ -51,11 +51,24 @@ H100 = {
     # (prefill_in_decode_sglang, fitted 0.53); 12.3 before the GEMM k-loop term; 11.9 before TRT-LLM's fp8
     # input quantization (a structural fix read off held-out residuals: see serving.QUANTIZES_FP8_INPUTS)
     ("serving_tpot_dense", "mape_pct"): 10.5,
-    # target 20: met. 18.6 since the name resolver gives MiniMax-M2.5's 30 rows (half of them attention-DP 4 with
-    # EP 16) an architecture; 16.2 on the rows covered before (16.1; 18.4 before the same fix)
+    # target 20: met (16.1; 18.4 before the same fix). 16.2 -> 15.9 with attention DP read off NVIDIA's gpt-oss
+    # TRT-LLM rows (concurrency = tp x per-rank batch); the issue-14 target 16: met. Aggregated rows only.
+    # MiniMax-M2.5's 30 rows (half attention-DP 4 with EP 16) now resolve to an architecture: re-measured below
     ("serving_tpot_moe", "mape_pct"): 19.0,
-    # no target (queueing is not modelled); 53 before each engine got its own request overhead
-    ("serving_ttft", "mape_pct"): 40.0,
+    # no target (queueing is not modelled); 53 before each engine got its own request overhead. Aggregated rows
+    # (38.68 -> 38.67: a request's prompt on one attention-DP group): the serving_ttft kind now also holds the
+    # disaggregated rows, budgeted below
+    ("serving_ttft_agg", "mape_pct"): 40.0,
+    # issue 14: rows whose (decode) pool runs attention DP or EP: target 20, met (19.7)
+    ("serving_tpot_attention_dp", "mape_pct"): 20.0,
+    # issue 14: disaggregated rows (all 107 held out: the fit sees aggregated runs only), target 25 each, NOT
+    # met (they were unpredicted). TPOT 35.8: 46 DeepSeek-R1 TRT-LLM rows carry no pool sizes (one decode
+    # worker assumed) and repeat runs of one configuration differ 2x (7.7 vs 14.0 ms at concurrency 6).
+    # TTFT 131.7: SGLang's request overhead fitted on its aggregated runs (1.07 s) does not hold behind
+    # Dynamo (0.2 s measured at concurrency 1), and NVIDIA's TRT-LLM disaggregated TTFTs are 3.7-13.7 s at
+    # concurrency 6-60, where prefill + KV transfer + the closed-loop queue come to well under a second
+    ("serving_tpot_disagg", "mape_pct"): 36.0,
+    ("serving_ttft_disagg", "mape_pct"): 132.0,
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)
     ("decode_attention", "median_abs_pct_error"): 20.0,        # 19.2; the "new card" issue's target is 10
 }

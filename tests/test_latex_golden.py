@@ -46,6 +46,8 @@ GOLDEN = {
     "spec_decode_break_even_batch": r"B^{*}_{spec} = \frac{b_{w} F \left(\frac{1 - \alpha_{\mathrm{acc}}^{\gamma + 1}}"
                                     r"{1 - \alpha_{\mathrm{acc}}} - c_{\mathrm{d}} \gamma\right)}"
                                     r"{2 W \left(\gamma + 1\right)}",
+    # checked by hand: rho = mu_d / mu_p = [B W / (n_out (N b_w + B c k))] / [F / (2 N_a n_in)]
+    "disagg_pool_ratio": r"\rho_{p/d} = \frac{2 N_{a} B W n_{\mathrm{in}}}{n_{\mathrm{out}} F \left(B c k + b_{w} N\right)}",
 }
 
 

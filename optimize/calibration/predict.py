@@ -62,6 +62,7 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
            "fp4_tensor_cores": 1.0 if ds.peak_fp4_flop_per_s else 0.0,
            "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count),
            "hbm_capacity_bytes": hbm_capacity(name), "l2_capacity_bytes": ds.l2_bytes}
+    env.update(_domain(name))
     if ceilings:
         if "d2d_copy_bf16_2GiB" in ceilings:
             env["hbm_bandwidth_bytes_per_s"] = ceilings["d2d_copy_bf16_2GiB"] * 1e12
@@ -70,6 +71,19 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
         if "gemm_fp8_8192cubed" in ceilings:
             env["peak_fp8"] = ceilings["gemm_fp8_8192cubed"] * 1e12
     return env
+
+
+def _domain(name: str) -> dict[str, float]:
+    """The card's scale-up domain size (catalog) and scale-out NIC bandwidth per chip
+    (:data:`.parallel.SCALEOUT_BYTES_PER_S`), where known: collectives past the domain cross nodes."""
+    from inferonomics.optimize.calibration.parallel import SCALEOUT_BYTES_PER_S  # noqa: PLC0415
+    from inferonomics.symbolic import catalog  # noqa: PLC0415
+
+    out = {}
+    size = catalog.hardware(name).scaleup_domain_size
+    if size and name in SCALEOUT_BYTES_PER_S:
+        out = {"scaleup_domain_size": float(size), "scaleout_bandwidth_bytes_per_s": SCALEOUT_BYTES_PER_S[name]}
+    return out
 
 
 #: GEMM kernel families: a serving engine's GEMMs (NVIDIA's TRT-LLM measurements) stream weights at

@@ -171,7 +171,10 @@ def _read_columns(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = 
 #: numeric columns where 0 is meaningful (no prompt tokens in a step, no sliding window, the first decode
 #: step); every other numeric column is a count, size or time that must be positive
 MAY_BE_ZERO = frozenset({"prefill_tokens", "window_size", "step", "decode_batch", "decode_context", "kv_bytes_read",
-                         "attention_dp_size", "moe_tp_size", "moe_ep_size", "pp_size"})
+                         "attention_dp_size", "moe_tp_size", "moe_ep_size", "pp_size",
+                         # a disaggregated pool's shape: 0 = the engine's default, as in the aggregated columns
+                         *(f"{pool}_{c}" for pool in ("prefill", "decode")
+                           for c in ("attention_dp_size", "moe_tp_size", "moe_ep_size", "pp_size"))})
 
 
 def _check_sign(path: Path, lines: np.ndarray, column: str, values: np.ndarray, *, positive: bool) -> None:
@@ -266,8 +269,9 @@ def _read_ceilings(path: Path) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------ NVIDIA's
 _SERVING_NUMERIC = ("isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 # disaggregated rows leave the aggregated-pool columns empty (NaN here) and fill the prefill_/decode_ ones
-_SERVING_OPTIONAL = ("batch_size", "silicon_concurrency", "decode_batch_size", "decode_tp_size", "tp_size", "pp_size",
-                     "attention_dp_size", "moe_tp_size", "moe_ep_size")
+_POOL = ("batch_size", "num_workers", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")
+_SERVING_OPTIONAL = ("batch_size", "silicon_concurrency", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size",
+                     "moe_ep_size", *(f"{pool}_{c}" for pool in ("prefill", "decode") for c in _POOL))
 
 
 def _read_serving(path: Path) -> list[Table]:

@@ -15,8 +15,11 @@ Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
 and the backend's fixed overhead. MoE layers run as grouped GEMMs over the experts the step's tokens touch
-(uniform routing), split by expert parallelism. Rows the model does not cover get NaN: disaggregated
-serving (separate prefill/decode pools) and models missing from the catalog.
+(uniform routing), split by expert parallelism. A worker is ``tp x attention_dp`` chips
+(:mod:`.parallel`: per-group batch, all-to-all dispatch/combine, collectives across nodes, KV and
+non-expert weights per attention group); MLA (DeepSeek-V3) runs its absorbed projections and reads its
+one latent per token. Disaggregated rows (separate prefill/decode pools) are :mod:`.disagg`'s; pipeline
+stages pass micro-batches (:func:`_pipelined`). Rows of models missing from the catalog get NaN.
 """
 
 from __future__ import annotations
@@ -69,31 +72,66 @@ def _precision(p: str, env) -> tuple[str, float, float, float]:
     return "bf16", 2.0, 2.0, 2.0
 
 
+def _attention_gemms(a, tokens, tp, b_in, b_w, env, prec) -> np.ndarray:
+    """The attention projections of one layer on one attention-TP rank. GQA/MHA: fused qkv and o, split by
+    ``tp`` (KV heads replicated when ranks outnumber them). MLA (DeepSeek-V3), absorbed as engines run it in
+    decode: the down-projections of q and of the KV latent (replicated on every rank), q's up-projection,
+    the per-head absorbed K and V up-projections (one batched GEMM each), and o -- the heads split ``tp``
+    ways."""
+    from inferonomics.optimize.calibration.predict import gemm  # noqa: PLC0415
+
+    if a.attention == "MLA":
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        h = a.n_heads / tp
+        down = gemm(tokens, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.d_model, b_in, b_w, env, prec)
+        q_up = gemm(tokens, h * qk, a.q_lora_rank, b_in, b_w, env, prec)
+        absorb = (gemm(tokens, h * a.kv_lora_rank, a.qk_nope_head_dim, 2.0, 2.0, env, "bf16")
+                  + gemm(tokens, h * a.v_head_dim, a.kv_lora_rank, 2.0, 2.0, env, "bf16"))
+        return down + q_up + absorb + gemm(tokens, a.d_model, h * a.v_head_dim, b_in, b_w, env, prec)
+    kvh = np.maximum(1.0, a.n_kv_heads / tp)
+    qkv = gemm(tokens, (a.n_heads / tp + 2 * kvh) * a.head_dim, a.d_model, b_in, b_w, env, prec)
+    return qkv + gemm(tokens, a.d_model, a.n_heads * a.head_dim / tp, b_in, b_w, env, prec)
+
+
+def _attention_kv_shape(a, tp):
+    """(KV heads, head dim) the decode-attention kernel streams per rank: MLA reads one latent of
+    ``kv_lora_rank + rope`` elements per token shared by every head (as one KV head of half that width,
+    the kernel term counting K and V), GQA ``max(1, h_kv/tp)`` heads of ``head_dim``."""
+    if a.attention == "MLA":
+        return 1.0, (a.kv_lora_rank + a.qk_rope_head_dim) / 2
+    return np.maximum(1.0, a.n_kv_heads / tp), a.head_dim
+
+
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-              prefill_tokens=None, context=None) -> np.ndarray:
-    """Seconds of one step of a replica; ``prefill_tokens`` defaults to B*isl/osl (in-flight batching)."""
+              prefill_tokens=None, context=None, one_prompt: bool = False) -> np.ndarray:
+    """Seconds of one step of a worker of ``tp x dp`` chips (:mod:`.parallel`: ``dp`` attention groups of
+    ``tp`` ranks, experts over ``mtp x ep`` = the same chips) decoding ``batch`` sequences; ``prefill_tokens``
+    (the worker's prompt tokens in the step) defaults to B*isl/osl (in-flight batching). A group's decode
+    attention covers its ``batch/dp`` sequences; a batch of 0 is a prefill-only step. The prompt tokens are
+    spread evenly over the groups (many admitted requests), or with ``one_prompt`` all land on one group (a
+    single request's prompt: that group sets the step)."""
+    from inferonomics.optimize.calibration.parallel import layer_comm_time  # noqa: PLC0415
     from inferonomics.optimize.calibration.predict import (  # noqa: PLC0415 - predict imports this module
-        collective, decode_attention, gemm, prefill_attention, roofline)
+        decode_attention, gemm, prefill_attention, roofline)
 
     prec, b_in, b_w, b_kv = _precision(precision, env)
     p = batch * isl / osl if prefill_tokens is None else prefill_tokens
     ctx = isl + osl / 2 if context is None else context
-    tokens = (batch + p) / dp  # tokens one attention rank sees; TP ranks share them
-    heads_q = a.n_heads * a.head_dim
-    attn_tp = tp / dp  # attention data parallelism replaces tensor parallelism for attention
-    kvh = np.maximum(1.0, a.n_kv_heads / attn_tp)
-    qkv = gemm(tokens, (a.n_heads / attn_tp + 2 * kvh) * a.head_dim, a.d_model, b_in, b_w, env, prec)
-    o = gemm(tokens, a.d_model, heads_q / attn_tp, b_in, b_w, env, prec)
-    att_d = decode_attention(batch / dp, ctx, a.n_heads / attn_tp, kvh, a.head_dim, b_kv, env, split=True)
+    p_group = p if one_prompt else p / dp  # prompt tokens of the busiest attention group
+    tokens = batch / dp + p_group  # tokens one attention group sees; its TP ranks share them
+    seqs = np.maximum(batch / dp, 1.0)
+    kvh, hd = _attention_kv_shape(a, tp)
+    att = _attention_gemms(a, tokens, tp, b_in, b_w, env, prec)
+    att_d = decode_attention(seqs, ctx, a.n_heads / tp, kvh, hd, b_kv, env, split=True)
     if a.window:  # alternate layers attend only within the window
-        att_w = decode_attention(batch / dp, np.minimum(ctx, a.window), a.n_heads / attn_tp, kvh, a.head_dim,
-                                 b_kv, env, split=True)
+        att_w = decode_attention(seqs, np.minimum(ctx, a.window), a.n_heads / tp, kvh, hd, b_kv, env, split=True)
         att_d = (att_d + att_w) / 2
-    att_p = np.where(p > 0, prefill_attention(np.maximum(p / dp, 1), a.n_heads / attn_tp, a.head_dim,
-                                               isl / 2, env), 0.0)
+    att_d = np.where(batch > 0, att_d, 0.0)
+    span_dim = (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) / 2 if a.attention == "MLA" else a.head_dim
+    att_p = np.where(p > 0, prefill_attention(np.maximum(p_group, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
     if a.n_experts:
-        all_tokens = batch + p  # experts see every token of the replica
-        routed = all_tokens * a.experts_per_token / ep
+        all_tokens = batch + p  # experts see every token of the worker
+        routed = all_tokens * a.experts_per_token / ep  # uniform routing: every EP rank an equal share
         touched = a.n_experts * (1 - (1 - a.experts_per_token / a.n_experts) ** all_tokens) / ep
         ffn = a.moe_ffn_dim / mtp
         flops = 2 * routed * 3 * a.d_model * ffn
@@ -107,12 +145,14 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         ff = a.ffn_dim / tp
         mlp = gemm(tokens, 2 * ff, a.d_model, b_in, b_w, env, prec) + gemm(tokens, a.d_model, ff, b_in, b_w,
                                                                            env, prec)
-    comm = np.where(tp > 1, 2 * collective("all_reduce", tokens * a.d_model * 2.0, np.maximum(tp, 2), env), 0.0)
-    layer = qkv + o + att_d + att_p + mlp + comm  # an engine fuses norms/rotary into these kernels
+    comm = layer_comm_time(tokens, tp, dp, ep, bool(a.n_experts), a.experts_per_token or 1, a.d_model, b_in, env)
+    layer = att + att_d + att_p + mlp + comm  # an engine fuses norms/rotary into these kernels
     if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
-        layer = layer + _input_quantization(a, tokens, tp, attn_tp, env)
-    head = gemm(batch / dp, a.vocab / attn_tp, a.d_model, 2.0, 2.0, env, "bf16")
-    return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch * env["overhead_per_seq_s"]
+        layer = layer + _input_quantization(a, tokens, tp, tp, env)
+    head = gemm(np.maximum(batch, 1.0) / dp, a.vocab / tp, a.d_model, 2.0, 2.0, env, "bf16")
+    # the host's per-sequence cost (sampling, scheduling) is paid by each attention-DP rank's own executor
+    # for its own batch/dp sequences, all ranks at once
+    return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch / dp * env["overhead_per_seq_s"]
 
 
 #: engines whose fp8 linear layers quantize their bf16 input in a kernel of its own before each GEMM: TRT-LLM's
@@ -127,7 +167,8 @@ def _input_quantization(a, tokens, tp, attn_tp, env) -> np.ndarray:
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
     q = compiled("quant_time", ("m", "k"))
-    t = q({"m": tokens, "k": a.d_model}, env) + q({"m": tokens, "k": a.n_heads * a.head_dim / attn_tp}, env)
+    o_in = a.n_heads * (a.v_head_dim if a.attention == "MLA" else a.head_dim) / attn_tp
+    t = q({"m": tokens, "k": a.d_model}, env) + q({"m": tokens, "k": o_in}, env)
     if a.n_experts:
         t = t + q({"m": tokens, "k": a.d_model}, env)
         if a.shared_experts:
@@ -137,11 +178,15 @@ def _input_quantization(a, tokens, tp, attn_tp, env) -> np.ndarray:
     return t
 
 
-def _weight_bytes(a, b_w: float) -> float:
-    """Bytes of the stored weights of one replica (every parameter at the row's weight precision)."""
-    from inferonomics.symbolic.architecture import total_params  # noqa: PLC0415
+def _weight_bytes(a, b_w: float, dp=1.0):
+    """Bytes of the stored weights of one worker (every parameter at the row's weight precision): each of
+    the ``dp`` attention groups keeps its own copy of everything but the routed experts, which are split
+    once over all the worker's chips."""
+    from inferonomics.symbolic.architecture import breakdown  # noqa: PLC0415
 
-    return float(total_params(a)) * b_w
+    parts = breakdown(a)
+    experts = float(parts["routed_experts"])
+    return ((float(sum(parts.values())) - experts) * dp + experts) * b_w
 
 
 def _kv_bytes_per_token(a, b_kv: float, attn_tp, context):
@@ -161,21 +206,24 @@ def _kv_bytes_per_token(a, b_kv: float, attn_tp, context):
 
 
 def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarray:
-    """Sequences a replica of ``tp`` chips keeps decoding at ``batch`` concurrent requests:
+    """Sequences a worker of ``tp x dp`` chips keeps decoding at ``batch`` concurrent requests:
     :func:`inferonomics.symbolic.kernels.kv_resident_batch` (``min(B, (phi M t - weights) / kv_per_seq)``,
     at least 1), each resident sequence holding KV for the average context ``isl + osl/2`` (paged KV: a
     sequence's blocks grow as it decodes; the same average context as its decode attention). Requests beyond
     the cap queue. ``phi`` is ``kv_memory_fraction`` (fixed, not fitted); the weights are every stored
-    parameter at the row's weight precision."""
+    parameter at the row's weight precision, the non-expert ones once per attention-DP group; a sequence's
+    KV is held by its own attention group (replicated over its TP ranks where they outnumber the KV
+    heads)."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
     if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):  # a card of unknown capacity: no cap
         return np.asarray(batch, dtype=float)
     _, _, b_w, b_kv = _precision(precision, env)
     ctx = isl + osl / 2
-    kv_seq = _kv_bytes_per_token(a, b_kv, tp / dp, ctx) * ctx
+    kv_seq = _kv_bytes_per_token(a, b_kv, tp, ctx) * ctx  # a sequence's KV lives in its attention group
     return compiled("kv_resident_batch", ("batch", "weight_bytes", "kv_bytes_per_seq", "chips"))(
-        {"batch": batch, "weight_bytes": _weight_bytes(a, b_w), "kv_bytes_per_seq": kv_seq, "chips": tp}, env)
+        {"batch": batch, "weight_bytes": _weight_bytes(a, b_w, dp), "kv_bytes_per_seq": kv_seq,
+         "chips": tp * dp}, env)
 
 
 def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
@@ -210,26 +258,112 @@ def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
     scheduling)."""
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl) + request_overhead_s(backend, env)
+                     context=isl, one_prompt=True) + request_overhead_s(backend, env)
+
+
+def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:
+    """(tp, dp, ep, moe_tp) of each row's pool (``pool`` is "" for aggregated rows, else "prefill_" or
+    "decode_"); empty or 0 = the engine default: attention DP 1, EP 1, the experts' TP over the rest.
+
+    ``tp_size`` is the attention TP of each of ``attention_dp_size`` groups (aiconfigurator's convention,
+    ``moe_tp x moe_ep = tp x dp``). Where a row leaves ``attention_dp_size`` empty but its concurrency is a
+    multiple ``k > 1`` of its per-rank ``batch_size`` (``implied_dp``: TRT-LLM's attention DP over the TP
+    ranks, as on NVIDIA's gpt-oss rows), the worker is the ``moe_tp x moe_ep = tp`` chips run as ``k``
+    attention-DP groups of ``tp/k``."""
+    tp, dp = _col(r, f"{pool}tp_size", 1.0), _col(r, f"{pool}attention_dp_size", np.nan)
+    if implied_dp is not None:
+        k = np.where(np.isfinite(dp), 1.0, implied_dp)
+        tp = np.where(k > 1, tp / k, tp)
+        dp = np.where(k > 1, k, dp)
+    dp = np.where(np.isfinite(dp) & (dp > 0), dp, 1.0)
+    ep = _col(r, f"{pool}moe_ep_size", 1.0)
+    mtp = _col(r, f"{pool}moe_tp_size", np.nan)
+    return tp, dp, ep, np.where(np.isfinite(mtp), mtp, tp * dp / ep)
+
+
+def _check_rows(a, r, shapes, mask) -> None:
+    from inferonomics.optimize.calibration.parallel import check_shape  # noqa: PLC0415
+
+    seen = set()
+    for i in np.flatnonzero(mask):
+        for pool, (tp, dp, ep, mtp) in shapes.items():
+            key = (pool, tp[i], dp[i], ep[i], mtp[i])
+            if key not in seen:
+                seen.add(key)
+                check_shape(a, tp[i], dp[i], ep[i], mtp[i], f"serving row line {int(r['line'][i])} {pool}".strip())
 
 
 def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
+    """Predictions for aggregated and disaggregated rows (:mod:`.disagg`); pipeline parallelism splits the
+    layers over ``pp`` stages that pass ``pp`` micro-batches of ``B/pp`` along: a token's step is the
+    whole stack at ``B/pp`` (:func:`_pipelined`)."""
+    from inferonomics.optimize.calibration import disagg  # noqa: PLC0415
+
     out = np.full(len(r), np.nan)
-    batch = np.where(np.isfinite(r["batch_size"]), r["batch_size"], r["silicon_concurrency"])
-    tp, dp = _col(r, "tp_size", 1.0), _col(r, "attention_dp_size", 1.0)
-    ep, mtp = _col(r, "moe_ep_size", 1.0), _col(r, "moe_tp_size", 1.0)
+    dis = r["mode"] == "disagg"
+    per_rank = r["silicon_concurrency"] / r["batch_size"]  # sequences per attention-DP rank (agg rows)
+    implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
+    agg = _shape(r, "", None, implied)
+    dec, pre = _shape(r, "decode_", None), _shape(r, "prefill_", None)
+    nd = _col(r, "decode_num_workers", 1.0)
+    # a worker decodes batch_size sequences per attention-DP group; a disaggregated row's concurrency C
+    # spreads over n_d decode workers
+    conc = np.where(np.isfinite(r["silicon_concurrency"]), r["silicon_concurrency"], r["batch_size"] * agg[1])
+    conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
+    batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
+    batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
     keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
                        np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
-    ok = (r["mode"] == "agg") & np.isfinite(batch) & (r["pp_size"] <= 1)
+    ok = np.isin(r["mode"], ("agg", "disagg")) & np.isfinite(batch)
     for key in np.unique(keys[ok]):
         model_path, prec, backend = str(key).split("|")
         a = architecture(model_path)
         if a is None or backend not in _BACKENDS:
             continue
         sel = ok & (keys == key)
-        args = (a, batch[sel], r["isl"][sel], r["osl"][sel], tp[sel], dp[sel], ep[sel], mtp[sel], prec, backend, env)
-        out[sel] = serving_ttft_s(*args) if ttft else serving_tpot_s(*args)
+        _check_rows(a, r, {"": agg}, sel & ~dis)
+        _check_rows(a, r, {"decode": dec, "prefill": pre}, sel & dis)
+        shape = tuple(np.where(dis, d, g)[sel] for d, g in zip(dec, agg))
+        pp = np.where(dis, _col(r, "decode_pp_size", 1.0), _col(r, "pp_size", 1.0))[sel]
+        isl, osl, b = r["isl"][sel], r["osl"][sel], batch[sel]
+        tpot_agg = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=True)
+        tpot_dis = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=False)
+        d = dis[sel]
+        tpot = np.where(d, tpot_dis, tpot_agg)
+        if not ttft:
+            out[sel] = tpot
+            continue
+        ttft_agg = _pipelined(serving_ttft_s, a, b, isl, osl, shape, pp, prec, backend, env)
+        pshape = tuple(x[sel] for x in pre)
+        ttft_dis = disagg.disagg_ttft_s(a, conc[sel], isl, osl, pshape, _col(r, "prefill_batch_size", 1.0)[sel],
+                                        _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env)
+        out[sel] = np.where(d, ttft_dis, ttft_agg)
     return out
+
+
+def parallel_rows(r: np.ndarray) -> np.ndarray:
+    """Rows whose serving worker (the decode pool of a disaggregated row) runs attention data parallelism
+    (given, or implied by a concurrency that is a multiple of the per-rank batch) or expert parallelism."""
+    dis = r["mode"] == "disagg"
+    per_rank = r["silicon_concurrency"] / r["batch_size"]
+    implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
+    _, dp_a, ep_a, _ = _shape(r, "", None, implied)
+    _, dp_d, ep_d, _ = _shape(r, "decode_", None)
+    return np.where(dis, (dp_d > 1) | (ep_d > 1), (dp_a > 1) | (ep_a > 1))
+
+
+def _pipelined(fn, a, batch, isl, osl, shape, pp, prec, backend, env, **kw) -> np.ndarray:
+    """``fn`` (TPOT or TTFT) of a worker whose layers are split over ``pp`` pipeline stages: the stages hold
+    ``1/pp`` of the weights each and pass ``pp`` micro-batches of ``B/pp`` sequences along, so a token
+    crosses every layer at ``B/pp`` sequences (the whole stack's time at ``B/pp``) plus ``pp - 1`` hand-offs
+    of its micro-batch's activations between stages (one all-to-all between two chips each)."""
+    from inferonomics.optimize.calibration.parallel import collective_span  # noqa: PLC0415
+
+    if np.all(pp <= 1):
+        return fn(a, batch, isl, osl, *shape, prec, backend, env, **kw)
+    t = fn(a, np.maximum(batch / pp, 1.0), isl, osl, *shape, prec, backend, env, **kw)
+    hop = collective_span("alltoall", np.maximum(batch / pp, 1.0) * a.d_model * 2.0, 2.0, env)
+    return t + (pp - 1) * hop
 
 
 def serving_tpot(r: np.ndarray, env) -> np.ndarray:

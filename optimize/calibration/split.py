@@ -6,8 +6,7 @@ Filters (rows the model is not meant to predict), each a documented rule:
   link: serving runs collectives under CUDA graphs;
 * decode-attention rows with 48 or more query heads per KV head (MQA/MLA-style kernels with one KV head,
   which run compute-bound in a different kernel the model does not describe);
-* serving rows the serving model does not cover (disaggregated pools, models missing from the catalog,
-  pipeline parallelism) are NaN-predicted and dropped;
+* serving rows of models missing from the catalog are NaN-predicted and dropped;
 * TPOT rows that are physically inconsistent: more than 20% faster than the same configuration at a
   smaller concurrency (a step with more sequences cannot be faster; e.g. gpt-oss-120b on vLLM at
   concurrency 512 reports a third of its concurrency-64 TPOT, so those runs did not hold 512 sequences);
@@ -20,7 +19,8 @@ Held-out (test) rows, by shape or by model, never by row:
 * layer decode: context 2048; layer prefill: seq 512; MoE: batch in {4, 64, 512}; mixed: prefill 256, 1024;
 * collectives: 4 GPUs; decode attention: batch in {4, 64, 1024};
 * serving (TPOT and TTFT): every model except Llama-3.1-8B, Llama-3.1-70B and Qwen3-32B on SGLang (the
-  only SGLang rows, needed to fit SGLang's step overhead).
+  only SGLang rows, needed to fit SGLang's step overhead); and every disaggregated row: the fit sees
+  aggregated runs only, and the disaggregated pools are predicted from what it fitted there.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def held_out(table: Table) -> np.ndarray:
         return np.isin(r["batch_size"], (4, 64, 1024))
     if kind in ("serving_tpot", "serving_ttft"):
         fit = np.isin(r["model_path"], FIT_SERVING) | (r["backend"] == "sglang")
-        return ~fit
+        return ~fit | (r["mode"] == "disagg")
     return np.zeros(len(r), dtype=bool)
 
 

@@ -203,19 +203,26 @@ def _file_keys(meas: Measurements) -> dict[int, str]:
 
 
 def _add_subsets(parts: dict[str, dict[str, list]], table, pred: np.ndarray, ok: np.ndarray) -> None:
-    """Add ``table``'s rows to the named subsets the targets are stated on (decode GEMMs per source, serving
-    TPOT dense vs MoE), over every table of the directory and per card (``<subset>@<hardware>``: a target is
+    """Add ``table``'s rows to the named subsets the targets are stated on (decode GEMMs per source; serving
+    TPOT of aggregated rows dense vs MoE; serving TPOT/TTFT aggregated vs disaggregated; TPOT of rows whose
+    (decode) pool runs attention DP or expert parallelism), over every table of the directory and per card (``<subset>@<hardware>``: a target is
     stated for one card, and another card's rows must not count against it)."""
     from inferonomics.optimize.calibration.split import is_moe_model  # noqa: PLC0415
 
-    if table.kind not in ("gemm", "serving_tpot"):
+    if table.kind not in ("gemm", "serving_tpot", "serving_ttft"):
         return
     r, test = table.rows, held_out(table)
     if table.kind == "gemm":
         groups = {f"decode_gemm_{table.source}": ok & decode_gemm_rows(table)}
-    else:
-        moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
-        groups = {"serving_tpot_dense": ok & ~moe, "serving_tpot_moe": ok & moe}
+    else:  # dense/MoE: aggregated rows; disaggregated and attention-DP/EP rows (decode pool) on their own
+        from inferonomics.optimize.calibration.serving import parallel_rows  # noqa: PLC0415
+        dis = r["mode"] == "disagg"
+        kind = table.kind.removeprefix("serving_")
+        groups = {f"serving_{kind}_agg": ok & ~dis, f"serving_{kind}_disagg": ok & dis}
+        if kind == "tpot":
+            moe = np.array([is_moe_model(str(p)) for p in r["model_path"]])
+            groups.update({"serving_tpot_dense": ok & ~dis & ~moe, "serving_tpot_moe": ok & ~dis & moe,
+                           "serving_tpot_attention_dp": ok & parallel_rows(r)})
     for name, sel in groups.items():
         for key in (name, f"{name}@{table.hardware}"):
             acc = parts.setdefault(key, {"all": [], "held_out": [], "fit": []})
