@@ -483,6 +483,9 @@ def spec_decode_break_even_batch() -> ClosedForm:
         condition_text=(*_SPEC_TEXT, "speculation pays at small batch: E > 1 + gamma c_d, the expected tokens per step above the round's cost in plain steps"),
         assumptions=(SPEC_IID, SPEC_DRAFT, DENSE, SPEC_NO_KV, NO_FIXED, STEP_POLICY),
         bracket=(sp.S.Zero, 2 * _B_star),
+    )
+
+
 pool_sym = sp.Symbol("pool_ratio", positive=True)
 
 

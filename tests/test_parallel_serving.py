@@ -61,10 +61,11 @@ def test_collective_past_one_node_adds_the_nic_leg():
     nbytes = 2.0 ** 20
     one_node = PA.collective_span("all_reduce", nbytes, 8.0, env)
     assert one_node == pytest.approx(P.collective("all_reduce", nbytes, 8.0, env))
-    # 16 chips = 2 nodes: NVLink all-reduce over 8, then NCCL over 2 nodes moving each chip's 1/8 shard at
-    # t_c,n + 2 (2-1) alpha_net + 2 (2-1)/2 (nbytes/8) / (eta_n 50e9), alpha_net = NCCL's 2.7 us network hop
-    across = (env["nccl_base_s"] + 2 * 2.7e-6
-              + (nbytes / 8) / (env["eta_link_nccl"] * 50e9))
+    # 16 chips = 2 nodes: NVLink all-reduce over 8, then NCCL over 2 nodes moving each chip's 1/8 shard, its
+    # chunks pipelined: t_c,n + (sqrt(2 (2-1) alpha_net) + sqrt(2 (2-1)/2 (nbytes/8) / (eta_n 50e9)))^2,
+    # alpha_net = NCCL's 2.7 us network hop
+    across = (env["nccl_base_s"] + (np.sqrt(2 * 2.7e-6)
+                                    + np.sqrt((nbytes / 8) / (env["eta_link_nccl"] * 50e9))) ** 2)
     assert PA.collective_span("all_reduce", nbytes, 16.0, env) == pytest.approx(one_node + across)
 
 

@@ -28,7 +28,7 @@ def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     from inferonomics.optimize.calibration.serving import _precision  # noqa: PLC0415
     from inferonomics.symbolic.architecture import kv_elements_per_token  # noqa: PLC0415
 
-    _, _, b_kv = _precision(precision)
+    _, _, _, b_kv = _precision(precision, env)
     nbytes = float(kv_elements_per_token(a)) * isl * b_kv
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
     return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
