@@ -54,21 +54,23 @@ H100 = {
     # target 20: met (16.1; 18.4 before the same fix). 16.2 -> 15.9 with attention DP read off NVIDIA's gpt-oss
     # TRT-LLM rows (concurrency = tp x per-rank batch); the issue-14 target 16: met. Aggregated rows only.
     # MiniMax-M2.5's 30 rows (half attention-DP 4 with EP 16) now resolve to an architecture: re-measured below
-    ("serving_tpot_moe", "mape_pct"): 19.0,
+    ("serving_tpot_moe", "mape_pct"): 18.0,                    # 17.5 with MiniMax-M2.5's rows (15.9 without)
     # no target (queueing is not modelled); 53 before each engine got its own request overhead. Aggregated rows
     # (38.68 -> 38.67: a request's prompt on one attention-DP group): the serving_ttft kind now also holds the
     # disaggregated rows, budgeted below
     ("serving_ttft_agg", "mape_pct"): 40.0,
     # issue 14: rows whose (decode) pool runs attention DP or EP: target 20, met (19.7)
-    ("serving_tpot_attention_dp", "mape_pct"): 20.0,
+    # 19.7 -> 21.3 once MiniMax-M2.5 resolved: its 15 DP-4 rows repeat its TP-4 rows' measurements (the same TPOT
+    # at the same concurrency), which no model of DP 4 can match; target 20 missed by that
+    ("serving_tpot_attention_dp", "mape_pct"): 21.5,
     # issue 14: disaggregated rows (all 107 held out: the fit sees aggregated runs only), target 25 each, NOT
     # met (they were unpredicted). TPOT 35.8: 46 DeepSeek-R1 TRT-LLM rows carry no pool sizes (one decode
     # worker assumed) and repeat runs of one configuration differ 2x (7.7 vs 14.0 ms at concurrency 6).
     # TTFT 131.7: SGLang's request overhead fitted on its aggregated runs (1.07 s) does not hold behind
     # Dynamo (0.2 s measured at concurrency 1), and NVIDIA's TRT-LLM disaggregated TTFTs are 3.7-13.7 s at
     # concurrency 6-60, where prefill + KV transfer + the closed-loop queue come to well under a second
-    ("serving_tpot_disagg", "mape_pct"): 36.0,
-    ("serving_ttft_disagg", "mape_pct"): 132.0,
+    ("serving_tpot_disagg", "mape_pct"): 37.0,                 # 36.5
+    ("serving_ttft_disagg", "mape_pct"): 133.0,                # 132.2
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)
     ("decode_attention", "median_abs_pct_error"): 20.0,        # 19.2; the "new card" issue's target is 10
 }
@@ -813,15 +815,17 @@ def test_interval_arithmetic_by_hand():
 def test_eighty_percent_intervals_cover_most_held_out_rows(shared_validation):
     """The bounds come from the fit rows only; on held-out rows they should cover about 80%. Kernel kinds with
     enough rows land in 70-90%. Serving TPOT is the known miss: its held-out rows include every MoE model and
-    no fit row does, so the fit-row spread is too narrow there (59.7%; the guard keeps it from falling)."""
+    no fit row does, so the fit-row spread is too narrow there (59.7% on aggregated rows, 50.9% with the disaggregated
+    ones; the guard keeps it from falling)."""
     cov = shared_validation["interval_coverage"]
     for card in ("h100-sxm", "b200"):
         for kind in ("gemm", "decode_attention"):
             assert 0.70 <= cov[card][kind]["coverage"] <= 0.90, (card, kind, cov[card][kind])
         # collectives over-cover (97% / 91%): the held-out 4-GPU rows fit better than the 2- and 8-GPU fit rows
         assert 0.70 <= cov[card]["collectives"]["coverage"] <= 0.98
-    assert cov["h100-sxm"]["serving_ttft"]["coverage"] >= 0.70
-    assert cov["h100-sxm"]["serving_tpot"]["coverage"] >= 0.57
+    # the serving kinds now also hold the disaggregated rows, which no fit row describes: 69% and 51%
+    assert cov["h100-sxm"]["serving_ttft"]["coverage"] >= 0.68
+    assert cov["h100-sxm"]["serving_tpot"]["coverage"] >= 0.50
 
 
 def test_rows_out_writes_every_row_with_its_measurement(tmp_path, capsys):
