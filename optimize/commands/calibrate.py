@@ -31,13 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     val = subparsers.add_parser("validate", help="compare predictions with measurements, per file and kind",
                                 description="Predict every measured row from datasheet figures plus a calibration.")
-    val.add_argument("--measurements", required=True, metavar="DIR")
+    val.add_argument("--measurements", required=True, metavar="DIR",
+                     help="measurement directory (several cards may share it)")
     val.add_argument("--calibration", metavar="FILE", help="calibration TOML (default: the shipped H100 one)")
     val.add_argument("--use-measured-ceilings", action="store_true", default=None,
                      help="use ceilings.csv's copy bandwidth and GEMM rates instead of the datasheet's "
                           "(default: as the calibration was fitted)")
     val.add_argument("--plot", metavar="FILE.png", help="write predicted-vs-measured (log-log) here")
-    val.add_argument("--json", action="store_true")
+    val.add_argument("--json", action="store_true", help="print the error tables as JSON")
     val.set_defaults(func=run_validate)
 
 

@@ -13,11 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("derive", help="list every closed form, or write the derivation documents",
                        description="Without --out: list the closed forms. With --out DIR: write the LaTeX "
                                    "document, its Markdown twin, the figures and (when pdflatex exists) the PDF.")
-    p.add_argument("--out", help="directory to write the documents to (e.g. derivations/)")
+    p.add_argument("-o", "--out", "--output", dest="out", metavar="DIR",
+                   help="directory to write the documents to (e.g. derivations/)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if the documents in --out (default derivations/) differ from what the code generates")
     p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex even if it is installed")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
