@@ -65,3 +65,38 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
                                   for s, w, r in zip(items, widths, right)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+_SMALL = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
+
+
+def seconds(x: float) -> str:
+    """``seconds(2e-6) == "2 µs"``."""
+    for scale, prefix in _SMALL:
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {prefix}s"
+    return f"{x:.3g} s"
+
+
+#: key suffix -> formatter, longest first: how `show` prints a catalog figure with its unit
+_UNITS = (
+    ("_bytes_per_token", lambda x: si(x, "B") + " per token"),
+    ("_elements_per_token", lambda x: f"{num(x)} per token"),
+    ("_bytes_per_s", lambda x: si(x, "B/s")),
+    ("_flop_per_byte", lambda x: f"{x:.4g} FLOP/B"),
+    ("_flop_per_s", lambda x: si(x, "FLOP/s")),
+    ("_bytes", lambda x: si(x, "B")),
+    ("_params", lambda x: f"{x / 1e9:.4g} billion"),
+    ("_latency_s", seconds),
+    ("_w", lambda x: f"{x:.4g} W"),
+)
+
+
+def figure(key: str, value: object) -> str:
+    """A catalog figure with its unit, chosen by the key's SI suffix (DESIGN: unit-suffixed names at the edges)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or key == "year":
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    for suffix, fmt in _UNITS:
+        if key.endswith(suffix):
+            return fmt(float(value))
+    return num(value)

@@ -10,6 +10,7 @@ import math
 import sys
 
 from inferonomics.optimize.commands._io import ensure_writable, image_format, write_atomic
+from inferonomics.optimize.commands._progress import progress
 from inferonomics.symbolic.errors import InvalidInputError
 
 EXIT_NOT_CONVERGED = 1
@@ -85,10 +86,13 @@ def run_calibrate(args: argparse.Namespace) -> int:
         except ValueError:
             raise InvalidInputError("--date", "a date YYYY-MM-DD", args.date) from None
     ensure_writable(args.output, "-o")  # before the fit, not after it
-    meas = read_measurements(args.measurements)
-    _require_fitted_rows(meas, args)
-    cal = calibrate(meas, hardware=args.hardware, date=args.date, use_measured_ceilings=args.use_measured_ceilings)
-    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
+    with progress(args, "calibrate") as bar:
+        bar.phase(f"reading {args.measurements}")
+        meas = read_measurements(args.measurements)
+        _require_fitted_rows(meas, args)
+        bar.phase(f"fitting {sum(len(t) for t in meas.tables):,} measured rows")
+        cal = calibrate(meas, hardware=args.hardware, date=args.date, use_measured_ceilings=args.use_measured_ceilings)
+        write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
@@ -119,10 +123,14 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.plot:
         fmt = image_format(args.plot, "--plot")
         ensure_writable(args.plot, flag="--plot")
-    meas = read_measurements(args.measurements)
-    result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
-    if args.plot:
-        write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
+    with progress(args, "validate") as bar:
+        bar.phase(f"reading {args.measurements}")
+        meas = read_measurements(args.measurements)
+        bar.phase(f"predicting {sum(len(t) for t in meas.tables):,} measured rows")
+        result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
+        if args.plot:
+            bar.phase(f"plotting {args.plot}")
+            write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
     s = result.summary
     if args.json:
         print(json.dumps(_clean(s), indent=2))

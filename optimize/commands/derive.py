@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ._io import print_json, write_set
+from ._progress import progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"inferonomics derive: {out} is missing: no derivation documents to check "
               f"(run `inferonomics derive --out {out}`)", file=sys.stderr)
         return 1
-    files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
+    with progress(args, "derive") as bar:
+        bar.phase("rendering the documents and figures")
+        files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
+        if not args.check:
+            write_set(out, files, flag="--out")
+            bar.phase("compiling the PDF (pdflatex)")
+            pdf = None if args.no_pdf else build_pdf(out)
     if args.check:
         stale = check(out, files)
         if stale:
@@ -61,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is current ({len(files)} files)")
         return 0
-    write_set(out, files, flag="--out")
-    pdf = None if args.no_pdf else build_pdf(out)
     written = sorted(files) + ([pdf.name] if pdf else [])
     if args.json:
         print_json({"out": str(out), "files": written})
