@@ -406,13 +406,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.output and not args.summary:
         ensure_writable(args.output, "-o")
     args.price_usd_per_hour = None
-    space = _space(args, False, serving=False)
-    if not space.platforms:
-        raise InvalidInputError("--hardware", "at least one (hardware, precision) the model can run on ("
-                                + "; ".join(space.skipped) + ")")
     dtype = np.float32 if args.dtype == "float32" else np.float64
     wl = Workload(mixed=False, policy=args.policy)
     with progress(args, "sweep") as bar:
+        bar.phase("reading the catalog and calibration")
+        space = _space(args, False, serving=False)
+        if not space.platforms:
+            raise InvalidInputError("--hardware", "at least one (hardware, precision) the model can run on ("
+                                    + "; ".join(space.skipped) + ")")
         bar.phase(f"{space.model} grid")
         buf = None
         if rows:
