@@ -284,3 +284,14 @@ def test_a_long_sweep_shows_progress_on_a_pseudo_terminal():
 def test_no_progress_when_stderr_is_not_a_terminal():
     proc = subprocess.run(SLOW_SWEEP, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_evaluate_utilization_percent_by_hand(capsys):
+    """N = 7e10 at 2 bytes, F = 1e15, W = 3e12, B = 100: memory-bound step 7e10 x 2 / 3e12 = 46.67 ms; useful
+    FLOPs 2 x 7e10 x 100 = 1.4e13, so utilization 1.4e13 / (1e15 x 0.04667) = 30%."""
+    raw = ["evaluate", "--params", "7e10", "--bytes-per-weight", "2", "--peak-flops", "1e15", "--hbm-bandwidth",
+           "3e12", "--batch", "100"]
+    _, text, _ = run(capsys, raw)
+    assert next(ln for ln in text.splitlines() if ln.startswith("utilization ")).split()[-1] == "30.00%"
+    _, out, _ = run(capsys, [*raw, "--json"])
+    assert json.loads(out)["utilization"] == pytest.approx(0.3)

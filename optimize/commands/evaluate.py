@@ -8,6 +8,7 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
+from . import _table as T
 from . import catalog_args
 from .optimize_cmd import overlap_flag
 from ._io import batch_value, nonnegative_float, positive_float, positive_int, print_json
@@ -203,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         for k, v in out.items():
             if isinstance(v, dict):
                 v = ", ".join(f"{kk} {vv:.4g}" for kk, vv in v.items())
+            elif "utilization" in k and isinstance(v, float):
+                v = T.pct(v, 2)  # a percent in text, a fraction in JSON
             print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
     if out.get("fits_in_memory") is False:
         mem = out["memory_per_chip_gb"]
