@@ -169,7 +169,8 @@ def objective_value(name: str, pt: OraclePoint) -> float:
 
 
 def fleet_optimum(problem, r_cap: int = 6) -> float | None:
-    """Cheapest $/h (objective chips: fewest chips) of any mix: per option one batch and 0..r_cap replicas (small instances only)."""
+    """Cheapest $/h (objective chips: fewest chips) of any mix: per option one batch and 0..r_cap replicas
+    (small instances only)."""
     d = problem.demand.tokens_per_s
     per_option: dict = {}
     opts_by_key: dict = {}

@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     catalog_args.add_catalog_args(p)
     p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
                    help="serving engine whose fitted overhead the calibrated serving TPOT uses (default trtllm)")
-    p.add_argument("--calibration", metavar="FILE", help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
     p.add_argument("--ideal", action="store_true", help="the pure analytic model: no calibration")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

@@ -10,10 +10,9 @@ import sys
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.commands import _table as T
-from inferonomics.optimize.commands._progress import progress
 from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, fraction_or_percent, image_format,
-                                               nonnegative_float,
-                                               positive_float, positive_int, print_json, token_count, write_atomic)
+                                               nonnegative_float, positive_float, positive_int, print_json,
+                                               token_count, write_atomic)
 from inferonomics.optimize.commands._progress import progress
 from inferonomics.optimize.objectives import OBJECTIVES, UNPRICED
 
@@ -353,7 +352,8 @@ def _pareto_text(front, rows: int, written: str | None) -> str:
     table = T.table(["hardware", "precision", "TP", "batch", "TPOT ms", "tokens/s/user", cost_head, "tokens/s",
                      "utilization"],
                     [[p.hardware, p.precision, p.tp, p.batch, f"{p.step_ms:.2f}", f"{p.tokens_per_s_per_user:.1f}",
-                      T.usd(p.cost_usd_per_million_tokens) if front.priced else f"{p.chip_hours_per_million_tokens:.4g}",
+                      T.usd(p.cost_usd_per_million_tokens) if front.priced
+                      else f"{p.chip_hours_per_million_tokens:.4g}",
                       T.num(p.tokens_per_s), T.pct(p.utilization)] for p in (pts[i] for i in _spread(len(pts), rows))])
     shown = min(rows, len(pts))
     tail = (f"{shown} of {len(pts)} frontier points ({front.candidates:,} candidates), cheapest first"
