@@ -4,8 +4,8 @@ Variables ``R_o >= 0`` integer, one per feasible (hardware, precision, TP) optio
 the option's feasible batch of highest tokens/s per replica (its largest feasible batch for the closed-form
 model; found by scanning every feasible batch for the calibrated serving model), so no fleet is cheaper with
 another batch. Minimize ``sum_o R_o t_o p_o`` ($/h; unpriced, objective ``chips``: ``sum_o R_o t_o``)
-subject to demand coverage ``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h`` and the budget
-``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
+subject to demand coverage ``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h``
+and the budget ``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
 """
 
 from __future__ import annotations
