@@ -295,3 +295,13 @@ def test_evaluate_utilization_percent_by_hand(capsys):
     assert next(ln for ln in text.splitlines() if ln.startswith("utilization ")).split()[-1] == "30.00%"
     _, out, _ = run(capsys, [*raw, "--json"])
     assert json.loads(out)["utilization"] == pytest.approx(0.3)
+
+
+def test_evaluate_gives_no_tpot_for_an_engine_on_a_card_it_does_not_run_on(capsys):
+    base = ["evaluate", "--model", "llama3.1-8b", "--hardware", "mi300x", "--batch", "8", "--json"]
+    _, out, _ = run(capsys, base)
+    d = json.loads(out)
+    assert "calibrated_tpot_ms" not in d and "does not run on AMD" in d["calibrated_model"]
+    assert "--backend vllm, sglang" in d["calibrated_model"]
+    _, out, _ = run(capsys, [*base, "--backend", "vllm"])
+    assert json.loads(out)["calibrated_tpot_ms"] > 0

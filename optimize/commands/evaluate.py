@@ -103,6 +103,12 @@ def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> d
     from inferonomics.optimize.serving_step import calibrated_tpot_s, calibrated_ttft_s
     from inferonomics.symbolic import catalog
 
+    from inferonomics.optimize.backends import backends_for, why_not
+
+    hw = catalog.hardware(args.hardware)
+    if why := why_not(args.backend, hw):  # no TPOT for an engine on a card it does not run on
+        others = ", ".join(backends_for(hw))
+        return {"calibrated_model": f"none: {why}" + (f"; try --backend {others}" if others else "")}
     precision = getattr(args, "precision", None) or catalog.model(args.model).weight_precision
     isl = args.prompt_len or 1024.0
     osl = args.output_len or 1024.0

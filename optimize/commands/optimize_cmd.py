@@ -270,6 +270,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
     res = solve(replace(problem, objective=name))
     out = res.as_json()
+    out["skipped"] = list(problem.space.skipped)  # also in notes, as "skipped ...": what was left out and why
     if demand is not None:
         out["demand_tokens_per_s"] = demand.tokens_per_s
         out["demand"] = demand.derivation
