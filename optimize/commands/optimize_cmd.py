@@ -321,7 +321,8 @@ def run_pareto(args: argparse.Namespace) -> int:
     if args.plot:
         fmt = image_format(args.plot, "--plot")
         ensure_writable(args.plot, "--plot")
-    front = make_frontier(_problem(args, _space(args, True), objective="usd_per_mtok"))
+    space = _space(args, True)
+    front = make_frontier(_problem(args, space, objective="usd_per_mtok"))
     if args.output:
         write_atomic(args.output, to_csv(front), "-o")
     if args.plot:
@@ -329,11 +330,13 @@ def run_pareto(args: argparse.Namespace) -> int:
         write_atomic(args.plot, plot_png(front, f"{args.model}: cost vs speed per user{slo}", fmt), "--plot")
     if args.json:
         print_json({"points": [p.__dict__ for p in front.points], "candidates": front.candidates,
-                    "seconds": front.seconds, "reason": front.reason, "priced": front.priced})
+                    "seconds": front.seconds, "reason": front.reason, "priced": front.priced,
+                    "skipped": list(space.skipped)})
     elif args.csv:
         print(to_csv(front), end="")
     elif front.points:
-        print(_pareto_text(front, args.rows, args.output))
+        print(_pareto_text(front, args.rows, args.output)
+              + "".join(f"\nskipped {x}" for x in space.skipped))
     if not front.points:
         print(f"inferonomics pareto: infeasible: {front.reason}", file=sys.stderr)
         return EXIT_INFEASIBLE
