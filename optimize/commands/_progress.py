@@ -4,10 +4,14 @@ derive with a PDF): only when stderr is a terminal and the command prints no JSO
 Hand-written (about forty lines) rather than tqdm: the work here is a few opaque phases (a SciPy fit, a
 pdflatex run) plus one counted loop (the sweep's tiles); a labelled phase with elapsed seconds, redrawn by a
 background thread, covers both, and the package keeps no dependency for it.
+
+``INFERONOMICS_PROGRESS_DELAY`` (seconds, default 0.5) sets how long a command runs before the line appears;
+the tests set 0 so that a real terminal sees it whatever the machine's speed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -65,4 +69,8 @@ class Progress:
 def progress(args, label: str, **kw) -> Progress:
     """A Progress for a command: on only when stderr is a terminal and ``--json`` is not given."""
     tty = getattr(sys.stderr, "isatty", lambda: False)()
+    try:
+        kw.setdefault("delay", max(0.0, float(os.environ.get("INFERONOMICS_PROGRESS_DELAY", "0.5"))))
+    except ValueError:  # a malformed value never stops a command
+        pass
     return Progress(f"inferonomics {label}", enabled=bool(tty) and not getattr(args, "json", False), **kw)
