@@ -280,3 +280,26 @@ def test_prices_for_some_cards_and_not_others_are_refused():
     for objective in ("usd_per_hour", "chips"):
         with pytest.raises(InvalidInputError, match="but not for the rest.*b=<"):
             solve(Problem(space, tpot_slo_s=1.0, demand=Demand(1.0), objective=objective))
+
+
+def _unpriced(problem):
+    """The same problem with every price removed and the objective's chip-count counterpart."""
+    import dataclasses
+
+    from inferonomics.optimize.objectives import UNPRICED
+
+    plats = tuple(dataclasses.replace(p, price_usd_per_chip_hour=None) for p in problem.space.platforms)
+    return dataclasses.replace(problem, space=dataclasses.replace(problem.space, platforms=plats),
+                               objective=UNPRICED[problem.objective])
+
+
+@settings(CI, max_examples=15)
+@given(calibrated_problems())
+def test_calibrated_serving_unpriced_matches_oracle(problem):
+    problem = _unpriced(problem)
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        assert res.cost_usd_per_hour is None
+    _gap(problem, res, best)
