@@ -308,3 +308,21 @@ def test_evaluate_gives_no_tpot_for_an_engine_on_a_card_it_does_not_run_on(capsy
     assert "--backend vllm, sglang" in d["calibrated_model"]
     _, out, _ = run(capsys, [*base, "--backend", "vllm"])
     assert json.loads(out)["calibrated_tpot_ms"] > 0
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
+def test_validate_progress_goes_to_a_terminal_stderr_only(json_flag, capsys, monkeypatch):
+    """isatty faked on stderr: the phases appear there (never with --json), and stdout holds only results."""
+    from pathlib import Path
+
+    tty = _Tty()
+    monkeypatch.setenv("INFERONOMICS_PROGRESS_DELAY", "0")
+    monkeypatch.setattr(sys, "stderr", tty)
+    good = Path(__file__).parent / "fixtures" / "measurements" / "good"
+    code = main(["validate", "--measurements", str(good), *json_flag])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "\r" not in out and "inferonomics validate" not in out
+    if json_flag:
+        assert tty.getvalue() == "" and json.loads(out)
+    else:
+        assert tty.getvalue().startswith("\rinferonomics validate: ") and tty.getvalue().endswith("\r")
