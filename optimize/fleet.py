@@ -3,9 +3,9 @@
 Variables ``R_o >= 0`` integer, one per feasible (hardware, precision, TP) option, each replica running at
 the option's feasible batch of highest tokens/s per replica (its largest feasible batch for the closed-form
 model; found by scanning every feasible batch for the calibrated serving model), so no fleet is cheaper with
-another batch. Minimize ``sum_o R_o t_o p_o`` ($/h) subject to demand coverage
-``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h`` and the budget
-``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
+another batch. Minimize ``sum_o R_o t_o p_o`` ($/h; unpriced, objective ``chips``: ``sum_o R_o t_o``)
+subject to demand coverage ``sum_o R_o tps_o >= D``, chips per hardware ``sum_{o on h} R_o t_o <= limit_h``
+and the budget ``sum_o R_o t_o p_o <= budget``. The integer answer is then re-checked exactly in floating point.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
 
     from inferonomics.optimize.solver import covers, infeasible, make_point
 
-    if problem.objective != "usd_per_hour" or problem.demand is None:
-        raise InvalidInputError("--max-chips", "objective usd_per_hour and a demand (a mixed fleet minimizes $/h)")
+    if problem.objective not in ("usd_per_hour", "chips") or problem.demand is None:
+        raise InvalidInputError("--max-chips", "objective usd_per_hour (or chips, unpriced) and a demand (a mixed "
+                                "fleet minimizes $/h or chips)")
     misses = [e.miss for e in evals if e.miss]
     if not feasible:
         return infeasible(problem, misses)
@@ -36,14 +37,15 @@ def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
     pts = [make_point(ev, problem, ev.best_batch, 1) for ev in feasible]
     tps = np.array([p.tokens_per_s for p in pts])
     tp = np.array([p.tp for p in pts], dtype=float)
-    cost = tp * np.array([p.price_usd_per_chip_hour for p in pts], dtype=float)
+    priced = problem.objective == "usd_per_hour"
+    cost = tp * np.array([p.price_usd_per_chip_hour if priced else 1.0 for p in pts], dtype=float)
     rows, lo, hi = [tps / d], [1.0], [np.inf]
     for h, limit in (problem.max_chips or {}).items():
         rows.append(np.where([p.hardware == h for p in pts], tp, 0.0))
         lo.append(-np.inf)
         hi.append(float(limit))
     if problem.budget_usd_per_hour is not None:
-        rows.append(cost)
+        rows.append(tp * np.array([p.price_usd_per_chip_hour for p in pts], dtype=float))
         lo.append(-np.inf)
         hi.append(problem.budget_usd_per_hour)
     ub = np.ceil(d / tps)
@@ -83,7 +85,8 @@ def _result(problem, feasible, pts, r) -> DeploymentResult:
         members = [(ev, make_point(ev, problem, smallest_batch(ev, problem, p.replicas), p.replicas))]
     members.sort(key=lambda m: -m[1].chips)
     fleet = tuple(m[1] for m in members)
-    total = float(sum(p.cost_usd_per_hour for p in fleet))
+    priced = problem.objective == "usd_per_hour"
+    total = float(sum(p.cost_usd_per_hour if priced else p.chips for p in fleet))
     binding, _ = explain(problem, *members[0])
     used = {}
     for p in fleet:
@@ -94,5 +97,6 @@ def _result(problem, feasible, pts, r) -> DeploymentResult:
              f">= {problem.demand.tokens_per_s:.6g}"]
     slack += [f"{used.get(h, 0)} of {n} x {h}" for h, n in (problem.max_chips or {}).items()]
     if problem.budget_usd_per_hour is not None:
-        slack.append(f"${total:.6g}/h of a ${problem.budget_usd_per_hour:g}/h budget")
-    return DeploymentResult(Status.OPTIMAL, "usd_per_hour", total, fleet[0], fleet, binding, tuple(slack))
+        usd = float(sum(p.cost_usd_per_hour for p in fleet))  # a budget needs prices (solver.check_prices)
+        slack.append(f"${usd:.6g}/h of a ${problem.budget_usd_per_hour:g}/h budget")
+    return DeploymentResult(Status.OPTIMAL, problem.objective, total, fleet[0], fleet, binding, tuple(slack))

@@ -1,5 +1,6 @@
-"""The frontier of speed per user (tokens/s/user) against cost ($ per million tokens) over every feasible
-option and batch: no point on it is both slower and dearer than another deployment."""
+"""The frontier of speed per user (tokens/s/user) against cost ($ per million tokens; without prices, chip-hours
+per million tokens) over every feasible option and batch: no point on it is both slower and dearer than another
+deployment."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
-          "cost_usd_per_million_tokens", "tokens_per_s", "utilization")
+          "cost_usd_per_million_tokens", "chip_hours_per_million_tokens", "tokens_per_s", "utilization")
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class FrontierPoint:
     batch: int
     step_ms: float
     tokens_per_s_per_user: float
-    cost_usd_per_million_tokens: float
+    cost_usd_per_million_tokens: float | None
+    chip_hours_per_million_tokens: float
     tokens_per_s: float
     utilization: float
 
@@ -35,14 +37,16 @@ class Frontier:
     candidates: int
     seconds: float
     reason: str = ""
+    #: costs in $ (a price for every hardware) or in chip-hours (no prices)
+    priced: bool = True
 
 
 def frontier(problem: Problem) -> Frontier:
     """Every option's batches 1..B_max (B_max from TPOT, memory and the batch cap; for the calibrated serving
     model every feasible batch), then the non-dominated set."""
     t0 = time.perf_counter()
-    check_prices(problem)
-    cols: dict[str, list] = {k: [] for k in ("speed", "cost", "tps", "util", "step", "batch", "opt")}
+    priced = check_prices(problem, required=False)
+    cols: dict[str, list] = {k: [] for k in ("speed", "cost", "chip_h", "tps", "util", "step", "batch", "opt")}
     opts, misses = [], []
     for ev in evaluate_options(problem):
         if ev.batch_max < 1:
@@ -57,9 +61,10 @@ def frontier(problem: Problem) -> Frontier:
         compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
         if ev.tpot is not None:
             step = ev.tpot[ev.feasible - 1]
-        price = o.platform.price_usd_per_chip_hour
+        chip_h = o.tp * step / (3600 * b) * 1e6
         cols["speed"].append(1 / step)
-        cols["cost"].append(o.tp * price * step / (3600 * b) * 1e6)
+        cols["chip_h"].append(chip_h)
+        cols["cost"].append(chip_h * o.platform.price_usd_per_chip_hour if priced else chip_h)
         cols["tps"].append(b / step)
         cols["util"].append(flops / (o.tp * vec[_INDEX["peak_flop_per_s"]] * step))
         cols["step"].append(step)
@@ -68,16 +73,17 @@ def frontier(problem: Problem) -> Frontier:
         opts.append(o)
     if not opts:
         why = min(misses, key=lambda m: m[0])[1] if misses else "no option"
-        return Frontier((), 0, time.perf_counter() - t0, why)
+        return Frontier((), 0, time.perf_counter() - t0, why, priced)
     a = {k: np.concatenate(v) for k, v in cols.items()}
     keep = pareto_mask(a["cost"], a["speed"])
     idx = np.flatnonzero(keep)
     idx = idx[np.argsort(a["cost"][idx], kind="stable")]
     pts = tuple(FrontierPoint(opts[a["opt"][i]].platform.hardware, opts[a["opt"][i]].platform.precision.label,
                               opts[a["opt"][i]].tp, int(a["batch"][i]), float(a["step"][i] * 1e3),
-                              float(a["speed"][i]), float(a["cost"][i]), float(a["tps"][i]), float(a["util"][i]))
+                              float(a["speed"][i]), float(a["cost"][i]) if priced else None, float(a["chip_h"][i]),
+                              float(a["tps"][i]), float(a["util"][i]))
                 for i in idx)
-    return Frontier(pts, int(a["cost"].size), time.perf_counter() - t0)
+    return Frontier(pts, int(a["cost"].size), time.perf_counter() - t0, priced=priced)
 
 
 def pareto_mask(cost: np.ndarray, speed: np.ndarray) -> np.ndarray:
@@ -100,7 +106,8 @@ def to_csv(front: Frontier) -> str:
     w.writerow(FIELDS)
     for p in front.points:
         d = asdict(p)
-        w.writerow([str(d[k]) if isinstance(d[k], (str, int)) else f"{d[k]:.10g}" for k in FIELDS])
+        w.writerow(["" if d[k] is None else str(d[k]) if isinstance(d[k], (str, int)) else f"{d[k]:.10g}"
+                    for k in FIELDS])
     return buf.getvalue()
 
 
@@ -115,11 +122,12 @@ def plot_png(front: Frontier, title: str, fmt: str = "png") -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for hw in dict.fromkeys(p.hardware for p in front.points):
         pts = [p for p in front.points if p.hardware == hw]
-        ax.plot([p.tokens_per_s_per_user for p in pts], [p.cost_usd_per_million_tokens for p in pts],
+        ax.plot([p.tokens_per_s_per_user for p in pts],
+                [p.cost_usd_per_million_tokens if front.priced else p.chip_hours_per_million_tokens for p in pts],
                 "o-", ms=3, label=hw)
     ax.set_yscale("log")
     ax.set_xlabel("speed per user (output tokens/s per user)")
-    ax.set_ylabel("cost ($ per million output tokens)")
+    ax.set_ylabel("cost ($ per million output tokens)" if front.priced else "chip-hours per million output tokens")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

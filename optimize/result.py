@@ -67,6 +67,11 @@ class Point:
         p = self.price_usd_per_chip_hour
         return None if p is None else self.tp * p * self.step_s / (3600 * self.batch) * 1e6
 
+    @property
+    def chip_hours_per_million_tokens(self) -> float:
+        """Chip-hours per million output tokens at the operating point (the cost with every chip-hour at 1)."""
+        return self.tp * self.step_s / (3600 * self.batch) * 1e6
+
     def as_json(self) -> dict:
         return {
             "hardware": self.hardware, "precision": self.precision, "tp": self.tp, "ep": self.ep,
@@ -78,6 +83,7 @@ class Point:
             "memory_gb_per_chip": self.memory_bytes / 1e9, "usable_gb_per_chip": self.usable_bytes / 1e9,
             "cost_usd_per_hour": self.cost_usd_per_hour,
             "cost_usd_per_million_tokens": self.cost_usd_per_million_tokens,
+            "chip_hours_per_million_tokens": self.chip_hours_per_million_tokens,
             "step_model": self.step_model, "breakdown_model": self.breakdown_model,
         }
 
@@ -119,7 +125,8 @@ class DeploymentResult:
     def as_json(self) -> dict:
         keys = ("hardware", "precision", "tp", "ep", "batch", "batch_max", "replicas", "chips", "step_ms",
                 "ttft_ms", "tokens_per_s", "tokens_per_s_per_user", "compute_ms", "memory_ms", "comm_ms",
-                "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "utilization", "step_model",
+                "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "chip_hours_per_million_tokens",
+                "utilization", "step_model",
                 "breakdown_model")
         out: dict = {"status": self.status.value, "objective": self.objective}
         p = self.point.as_json() if self.point is not None else {}
@@ -131,6 +138,7 @@ class DeploymentResult:
             cost = self.cost_usd_per_hour
             out["cost_usd_per_million_tokens"] = (None if cost is None
                                                   else cost / (3600 * self.tokens_per_s) * 1e6)
+            out["chip_hours_per_million_tokens"] = self.chips / (3600 * self.tokens_per_s) * 1e6
             out["fleet"] = [m.as_json() for m in self.fleet]
         out.update({"objective_value": _finite(self.objective_value), "binding": list(self.binding),
                     "slack": list(self.slack), "reason": self.reason, "notes": list(self.notes),

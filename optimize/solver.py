@@ -476,23 +476,32 @@ def candidate_point(ev: OptionEval, problem: Problem) -> Point:
     """The option's best point for the objective: sized to the demand, at B_min ($/h) or B_max (per token)."""
     top = make_point(ev, problem, ev.best_batch, 1)
     r = replicas_for(ev, problem, top.tokens_per_s)
-    if problem.objective == "usd_per_hour":
+    if get_objective(problem.objective).needs_demand:  # $/h or chips for the demand: the smallest batch
         return make_point(ev, problem, smallest_batch(ev, problem, r), r)
     return replace(top, replicas=r)
 
 
-def check_prices(problem: Problem) -> None:
+def check_prices(problem: Problem, required: bool = True) -> bool:
+    """Whether the problem is priced: a price for every hardware (True) or for none (False). Prices for some
+    and not others are refused (a $ answer would silently ignore the unpriced cards), as is none at all
+    when ``required``."""
     missing = sorted({p.hardware for p in problem.space.platforms if p.price_usd_per_chip_hour is None})
-    if missing:
-        raise InvalidInputError("--price-usd-per-hour", f"a price for each hardware (the catalog has none, no "
-                                f"citable figure exists): add {' '.join(h + '=<$/chip-hour>' for h in missing)}")
+    if not missing:
+        return True
+    priced = sorted({p.hardware for p in problem.space.platforms} - set(missing))
+    if priced or required:
+        given = f"prices were given for {', '.join(priced)} but not for the rest; " if priced else ""
+        raise InvalidInputError("--price-usd-per-hour", f"a price for every hardware or for none ({given}the "
+                                f"catalog has none, no citable figure exists): add "
+                                f"{' '.join(h + '=<$/chip-hour>' for h in missing)}")
+    return False
 
 
 def solve(problem: Problem) -> DeploymentResult:
     """The cheapest deployment under the problem's constraints; INFEASIBLE says which constraint and by how much."""
     t0 = time.perf_counter()
     obj = get_objective(problem.objective)
-    check_prices(problem)
+    check_prices(problem, required=obj.priced or problem.budget_usd_per_hour is not None)
     if obj.needs_demand and problem.demand is None:
         raise InvalidInputError("demand", f"a demand (--demand-tokens-per-s or --users) for objective {obj.name}")
     evals = evaluate_options(problem)

@@ -169,6 +169,12 @@ def _serving_spec(cal, arch, hw_name: str, weights: str, activation: str, backen
         return None, f"no datasheet figures for the serving model ({exc})"
 
 
+def _backend_excludes(backend: str, hw) -> str | None:
+    from inferonomics.optimize.backends import why_not
+
+    return why_not(backend, hw)
+
+
 def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], *,
                 kv_precisions: Sequence[str] | None = None, tp: Sequence[int] | None = None,
                 prices: Mapping[str, float] | None = None, calibration: str | None = None,
@@ -181,7 +187,8 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     it; platforms it cannot cover keep the closed-form step model (listed in ``notes``). ``serving=False``
     keeps the closed-form (calibrated) step model everywhere (the sweep's grid).
 
-    Combinations the hardware cannot compute at (e.g. fp8 on an A100) are skipped and listed in
+    Combinations the hardware cannot compute at (e.g. fp8 on an A100), and cards ``backend`` does not run on
+    (optimize.backends; calibrated only, where the backend is in effect), are skipped and listed in
     ``skipped``. ``prices`` maps a hardware name (as given) to $/chip-hour.
     """
     from inferonomics.symbolic import catalog
@@ -206,6 +213,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     platforms, skipped = [], []
     for hw_name in dict.fromkeys(hardware):
         hw = catalog.hardware(hw_name)
+        if cal is not None and (why_not := _backend_excludes(backend, hw)):  # the backend is in effect
+            skipped.append(f"{hw.name}: {why_not}")
+            continue
         tps = tp_candidates(hw.scaleup_domain_size, n_heads, n_kv, tp, max_tp)
         for w in dict.fromkeys(precisions):
             for kv in dict.fromkeys(kv_precisions or [None]):  # type: ignore[list-item]

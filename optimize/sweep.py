@@ -143,11 +143,13 @@ def _row(model: str, tile: Tile, i: int, j: int) -> dict:
 
 def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, context: np.ndarray, *,
           workload: Workload = Workload(mixed=False), reserve: MemoryReserve = MemoryReserve(),
-          sink=None, dtype=np.float64) -> Summary:
-    """Evaluate the grid; ``sink(tile)`` receives each chunk (e.g. a CSV writer). The best and worst rows are
-    by tokens/s per chip among rows that fit in memory (all rows if none fits)."""
+          sink=None, dtype=np.float64, progress=None) -> Summary:
+    """Evaluate the grid; ``sink(tile)`` receives each chunk (e.g. a CSV writer), ``progress(done, total)`` the
+    points evaluated so far. The best and worst rows are by tokens/s per chip among rows that fit in memory
+    (all rows if none fits)."""
     t0 = time.perf_counter()
     n = 0
+    total = sum(len(tps or p.tps) for p in space.platforms) * batch.size * np.asarray(context).size
     best = worst = None  # (value, fits, tile, i, j)
     for tile in tiles(space, tps, batch, context, workload, reserve, dtype):
         per_chip = tile.batch / (tile.step_s * tile.tp)
@@ -155,6 +157,8 @@ def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
         n += per_chip.size
         if sink is not None:
             sink(tile)
+        if progress is not None:
+            progress(n, total)
         any_fit = bool(fits.any())
         masked_hi = np.where(fits, per_chip, -np.inf) if any_fit else per_chip
         masked_lo = np.where(fits, per_chip, np.inf) if any_fit else per_chip

@@ -47,6 +47,16 @@ class OraclePoint:
     def usd_per_mtok(self) -> float:
         return self.tp * self.price * self.step_s / (3600 * self.batch) * 1e6
 
+    @property
+    def chips(self) -> int:
+        return self.replicas * self.tp
+
+    @property
+    def chip_hours_per_mtok(self) -> float:
+        """Written out on its own (not usd_per_mtok at price 1), so the two cannot share a slip."""
+        chip_hours_per_token = self.tp * (self.step_s / 3600) / self.batch
+        return chip_hours_per_token * 1e6
+
 
 def ttft(v: dict, tp: int, isl: float, moe: bool) -> float:
     g = lambda k, d=0.0: v.get(k, d)  # noqa: E731
@@ -144,15 +154,25 @@ def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
 
 
 def objective_value(name: str, pt: OraclePoint) -> float:
+    """The number the oracle minimizes (maximized objectives negated)."""
     if name == "usd_per_hour":
         return pt.usd_per_hour
     if name == "usd_per_mtok":
         return pt.usd_per_mtok
-    return -1e6 / pt.usd_per_mtok
+    if name == "tokens_per_usd":
+        return -1e6 / pt.usd_per_mtok
+    if name == "chips":
+        return pt.chips
+    if name == "chip_hours_per_mtok":
+        return pt.chip_hours_per_mtok
+    if name == "tokens_per_chip_hour":
+        return -pt.batch / (pt.tp * pt.step_s / 3600)
+    raise ValueError(name)
 
 
 def fleet_optimum(problem, r_cap: int = 6) -> float | None:
-    """Cheapest $/h of any mix: per option one batch and 0..r_cap replicas (small instances only)."""
+    """Cheapest $/h (objective chips: fewest chips) of any mix: per option one batch and 0..r_cap replicas
+    (small instances only)."""
     d = problem.demand.tokens_per_s
     per_option: dict = {}
     opts_by_key: dict = {}
@@ -168,13 +188,16 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
         tokens = sum(r * b / st for r, b, st in combo)
         if tokens < d * (1 - REL_TOL):
             continue
-        cost = sum(r * o.tp * o.platform.price_usd_per_chip_hour for o, (r, _, _) in zip(opts, combo))
+        cost = sum(r * o.tp * (o.platform.price_usd_per_chip_hour if problem.objective == "usd_per_hour" else 1)
+                   for o, (r, _, _) in zip(opts, combo))
+        usd = (cost if problem.objective == "usd_per_hour" else
+               sum(r * o.tp * (o.platform.price_usd_per_chip_hour or 0) for o, (r, _, _) in zip(opts, combo)))
         chips: dict = {}
         for o, (r, _, _) in zip(opts, combo):
             chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + r * o.tp
         if any(chips.get(h, 0) > n for h, n in (problem.max_chips or {}).items()):
             continue
-        if problem.budget_usd_per_hour is not None and not _le(cost, problem.budget_usd_per_hour):
+        if problem.budget_usd_per_hour is not None and not _le(usd, problem.budget_usd_per_hour):
             continue
         if best is None or cost < best:
             best = cost

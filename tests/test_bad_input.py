@@ -214,7 +214,7 @@ CASES += [
     ("evaluate --batch 1e308", ["evaluate", *CAT, "--batch", "1e308"], 2, "--batch 1e+308"),
     ("evaluate --batch 1e308 raw", ["evaluate", *RAW, "--batch", "1e308"], 2, "infinite or NaN"),
     ("evaluate --mixed --prompt-len 1e300", ["evaluate", *CAT, "--mixed", "--prompt-len", "1e300", "--output-len",
-                                             "1"], 2, "--prompt-len 1e+300"),
+                                             "1"], 2, "--isl 1e+300"),
     ("evaluate --ideal and --calibration", ["evaluate", *CAT, "--ideal", "--calibration", "{missing}"], 2,
      "--ideal"),
     ("evaluate --prompt-len 1e300 calibrated", ["evaluate", *CAT, "--prompt-len", "1e300"], 2, "calibrated_tpot_ms"),
@@ -348,8 +348,8 @@ CASES += [
     ("pareto isl 1e300", ["pareto", *OPT, "--isl", "1e300"], 2, "--isl"),
     ("pareto unknown model", ["pareto", "--model", "gpt-7", "--hardware", "h100-sxm"], 2, "unknown model"),
     ("pareto empty hardware list", ["pareto", "--model", "llama3.1-8b", "--hardware", ","], 2, "--hardware"),
-    ("pareto no price", ["pareto", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--ideal"], 2,
-     "--price-usd-per-hour"),
+    ("pareto price for one card of two", ["pareto", "--model", "llama3.1-8b", "--hardware", "h100-sxm,b200",
+                                          "--ideal", "--price-usd-per-hour", "h100-sxm=2"], 2, "b200=<$/chip-hour>"),
     ("pareto 405b bf16 on one h100", ["pareto", "--model", "llama3.1-405b", "--hardware", "h100-sxm", "--precision",
                                       "bf16", "--ideal", "--price-usd-per-hour", "2", "--tp", "1"], 3, "infeasible"),
     # users
@@ -422,6 +422,36 @@ CASES += [
     ("validate --plot gif", ["validate", "--measurements", "{meas_short}", "--plot", "{tmp}/v.gif"], 2, "--plot"),
     ("validate --plot a folder", ["validate", "--measurements", "{meas_short}", "--plot", "{dir}"], 2, "--plot"),
     # the top level
+    # prices, objectives, backends, flag spellings (the CLI as people use it)
+    ("optimize price for one card of two", ["optimize", "--model", "llama3.1-8b", "--hardware", "h100-sxm,b200",
+                                            "--ideal", "--price-usd-per-hour", "h100-sxm=2", "--tpot-slo-ms", "50",
+                                            "--demand-tokens-per-s", "1000"], 2, "but not for the rest"),
+    ("optimize $ objective without prices", ["optimize", *OPT[:-2], "--tpot-slo-ms", "50", "--objective",
+                                             "usd_per_mtok"], 2, "chip_hours_per_mtok without prices"),
+    ("optimize budget without prices", ["optimize", *OPT[:-2], "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1",
+                                        "--budget-usd-per-hour", "100"], 2, "--price-usd-per-hour"),
+    ("optimize chips without a demand", ["optimize", *OPT[:-2], "--tpot-slo-ms", "50"], 2, "--demand-tokens-per-s"),
+    ("optimize unknown objective", ["optimize", *OPTD, "--objective", "cheapest"], 2, "--objective"),
+    ("optimize trtllm on AMD only", ["optimize", "--model", "llama3.1-8b", "--hardware", "mi300x", "--tpot-slo-ms",
+                                     "50", "--demand-tokens-per-s", "1000"], 2, "does not run on AMD"),
+    ("optimize unknown backend", ["optimize", *OPTD, "--backend", "ollama"], 2, "--backend"),
+    ("optimize --prompt-len alias 0", ["optimize", *OPTD, "--prompt-len", "0"], 2, "--prompt-len"),
+    ("optimize --output-len alias nan", ["optimize", *OPTD, "--output-len", "nan"], 2, "--output-len"),
+    ("optimize --overlap unknown", ["optimize", *OPTD, "--overlap", "lazy"], 2, "--overlap"),
+    ("pareto rows 0", ["pareto", *OPT, "--rows", "0"], 2, "--rows"),
+    ("users target 150%", ["users", *OPT, "--tpot-slo-ms", "50", "--target-utilization", "150%"], 2,
+     "--target-utilization"),
+    ("users target percent text", ["users", *OPT, "--tpot-slo-ms", "50", "--target-utilization", "half%"], 2,
+     "--target-utilization"),
+    ("sweep trtllm on AMD only", ["sweep", "--model", "llama3.1-8b", "--hardware", "mi300x"], 2,
+     "does not run on AMD"),
+    ("sweep --csv with --json", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--csv", "--json"], 2,
+     "--csv"),
+    ("sweep --csv too many rows", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--csv", "--batch",
+                                   "1:100000", "--context", "0:1000"], 2, "--csv"),
+    ("evaluate --isl 0", ["evaluate", *RAW, "--isl", "0"], 2, "argument --isl"),
+    ("evaluate --osl inf", ["evaluate", *RAW, "--osl", "inf"], 2, "argument --osl"),
+    ("list hardware unknown flag", ["list", "hardware", "--wide"], 2, "unrecognized"),
     ("no command", [], 2, "required"),
     ("unknown command", ["deploy"], 2, "invalid choice"),
 ]
@@ -602,11 +632,11 @@ def test_pareto_csv_rows_have_as_many_fields_as_the_header(tmp_path, capsys):
                                      "fp8", "--ideal", "--price-usd-per-hour", "2", "-o", str(out)])
     assert code == 0, err
     rows = list(csv.reader(out.open(newline="")))
-    assert len(rows) > 1 and all(len(r) == len(rows[0]) == 9 for r in rows)
+    assert len(rows) > 1 and all(len(r) == len(rows[0]) == 10 for r in rows)
     assert any("," in r[1] for r in rows[1:])  # the comma-holding label, read back as one field
     code, stdout, _ = run(capsys, ["pareto", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision",
-                                   "fp8", "--ideal", "--price-usd-per-hour", "2"])
-    assert all(len(r) == 9 for r in csv.reader(io.StringIO(stdout)))
+                                   "fp8", "--ideal", "--price-usd-per-hour", "2", "--csv"])
+    assert all(len(r) == 10 for r in csv.reader(io.StringIO(stdout)))
 
 
 @pytest.mark.parametrize("argv", [

@@ -80,9 +80,10 @@ def test_empty_hardware_and_missing_price(capsys):
     code, _, err = run(capsys, ["optimize", "--model", "llama3.1-70b", "--hardware", ",", "--tpot-slo-ms", "50",
                                      "--demand-tokens-per-s", "1"])
     assert code == 2 and err.count("\n") == 1
-    code, _, err = run(capsys, ["optimize", "--model", "llama3.1-70b", "--hardware", "h100-sxm", "--ideal",
-                                "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1"])
-    assert code == 2 and "--price-usd-per-hour" in err and err.count("\n") == 1
+    code, _, err = run(capsys, ["optimize", "--model", "llama3.1-70b", "--hardware", "h100-sxm,b200", "--ideal",
+                                "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1", "--price-usd-per-hour",
+                                "h100-sxm=2"])
+    assert code == 2 and "--price-usd-per-hour" in err and "b200=<$/chip-hour>" in err and err.count("\n") == 1
 
 
 def test_tp_error_names_the_heads(capsys):

@@ -25,7 +25,7 @@ log_uniform = lambda lo, hi: st.floats(math.log(lo), math.log(hi)).map(math.exp)
 
 
 @st.composite
-def platforms(draw, name: str, moe: bool = False, tps=(1, 2, 4, 8), max_tps: int = 4):
+def platforms(draw, name: str, moe: bool = False, tps=(1, 2, 4, 8), max_tps: int = 4, priced: bool = True):
     total = draw(log_uniform(2e8, 2e10))
     values = {
         "total_params": total, "active_params": total,
@@ -48,14 +48,14 @@ def platforms(draw, name: str, moe: bool = False, tps=(1, 2, 4, 8), max_tps: int
                       expert_params=total * share / n_exp,
                       active_params=total * (1 - share) + k * total * share / n_exp)
     chosen = tuple(sorted(draw(st.sets(st.sampled_from(tps), min_size=1, max_size=min(max_tps, len(tps))))))
-    price = draw(st.floats(0.5, 10.0))
+    price = draw(st.floats(0.5, 10.0)) if priced else None
     return Platform(name, PrecisionChoice("p", "p", "p"), values, chosen, price, n_exp)
 
 
 @st.composite
 def problems(draw, moe: bool = False, objective: str | None = None, max_batch: int = 48, n_hw: int = 2,
-             tps=(1, 2, 4, 8), limits: bool = False, max_tps: int = 4):
-    plats = tuple(draw(platforms(f"hw{i}", moe, tps, max_tps)) for i in range(draw(st.integers(1, n_hw))))
+             tps=(1, 2, 4, 8), limits: bool = False, max_tps: int = 4, priced: bool = True):
+    plats = tuple(draw(platforms(f"hw{i}", moe, tps, max_tps, priced)) for i in range(draw(st.integers(1, n_hw))))
     wl = Workload(isl=float(draw(st.integers(16, 2048))), osl=float(draw(st.integers(16, 1024))),
                   mixed=draw(st.booleans()), policy=draw(st.sampled_from(["step", "per-op"])))
     space = DecisionSpace("test-model", plats)
@@ -67,38 +67,41 @@ def problems(draw, moe: bool = False, objective: str | None = None, max_batch: i
     tpot = base * draw(st.floats(0.3, 4.0))
     ttft = draw(st.one_of(st.none(), st.floats(0.05, 5.0)))
     demand = Demand(draw(st.floats(0.2, 40.0)) / base)
-    obj = objective or draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"]))
+    obj = objective or draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"] if priced
+                                            else ["chips", "chip_hours_per_mtok", "tokens_per_chip_hour"]))
     max_chips = None
     budget = None
     if limits:
         max_chips = {p.hardware: draw(st.integers(1, 6)) for p in plats}
-        budget = draw(st.one_of(st.none(), st.floats(1.0, 400.0)))
+        budget = draw(st.one_of(st.none(), st.floats(1.0, 400.0))) if priced else None
     return Problem(space, wl, tpot_slo_s=tpot, ttft_slo_s=ttft, demand=demand, objective=obj,
                    max_batch=max_batch, max_chips=max_chips, budget_usd_per_hour=budget,
                    fleet="mixed" if limits else "homogeneous")
 
 
 @st.composite
-def fleet_problems(draw):
+def fleet_problems(draw, priced: bool = True):
     """Two or three similar hardware types (one TP each) under tight chip limits, so mixes pay off."""
     import dataclasses
 
-    first = draw(platforms("hw0", tps=(1, 2), max_tps=1))
+    first = draw(platforms("hw0", tps=(1, 2), max_tps=1, priced=priced))
     plats = [first]
     for i in range(1, draw(st.integers(2, 3))):
         scale = {k: draw(st.floats(0.5, 2.0)) for k in ("peak_flop_per_s", "hbm_bandwidth_bytes_per_s")}
         values = dict(first.values, **{k: first.values[k] * f for k, f in scale.items()})
         plats.append(dataclasses.replace(first, hardware=f"hw{i}", values=values,
                                          tps=(draw(st.sampled_from([1, 2])),),
-                                         price_usd_per_chip_hour=draw(st.floats(0.5, 10.0))))
+                                         price_usd_per_chip_hour=draw(st.floats(0.5, 10.0)) if priced else None))
     wl = Workload(isl=float(draw(st.integers(16, 512))), osl=float(draw(st.integers(16, 512))), mixed=False)
     from inferonomics.symbolic.evaluate import evaluate_step
     v = dict(first.values, tp=1.0, batch=1.0, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
     base = evaluate_step(v).step_s
     return Problem(DecisionSpace("fleet-model", tuple(plats)), wl, tpot_slo_s=base * draw(st.floats(1.5, 4.0)),
-                   demand=Demand(draw(st.floats(1.0, 30.0)) / base), objective="usd_per_hour", max_batch=6,
+                   demand=Demand(draw(st.floats(1.0, 30.0)) / base),
+                   objective="usd_per_hour" if priced else "chips", max_batch=6,
                    max_chips={p.hardware: draw(st.integers(1, 6)) for p in plats},
-                   budget_usd_per_hour=draw(st.one_of(st.none(), st.floats(5.0, 200.0))), fleet="mixed")
+                   budget_usd_per_hour=draw(st.one_of(st.none(), st.floats(5.0, 200.0))) if priced else None,
+                   fleet="mixed")
 
 
 def _check_feasible(problem, res):
@@ -160,7 +163,7 @@ def test_moe_brentq_matches_oracle(problem):
 
 
 @settings(CI, max_examples=40)
-@given(fleet_problems())
+@given(st.booleans().flatmap(lambda priced: fleet_problems(priced)))
 def test_mixed_fleet_matches_oracle(problem):
     res = solve(problem)
     best = oracle.fleet_optimum(problem, r_cap=6)
@@ -224,4 +227,79 @@ def test_calibrated_serving_matches_oracle(problem):
     if res.optimal:
         _check_feasible(problem, res)
         assert res.point.step_model.startswith("calibrated serving model")
+    _gap(problem, res, best)
+
+
+# -- no prices: the objective counts chips (chip-hours), exactly as the oracle counts them ---------------------
+
+
+@settings(CI)
+@given(problems(priced=False))
+def test_unpriced_objectives_match_oracle(problem):
+    """chips, chip_hours_per_mtok and tokens_per_chip_hour, dense, with every $ field None."""
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    assume(best is not None or res.status is Status.INFEASIBLE)
+    if res.optimal:
+        _check_feasible(problem, res)
+        assert res.point.cost_usd_per_hour is None and res.point.cost_usd_per_million_tokens is None
+        assert res.as_json()["cost_usd_per_hour"] is None
+    _gap(problem, res, best)
+
+
+@settings(CI, max_examples=20)
+@given(problems(moe=True, max_batch=32, priced=False, objective="chips"))
+def test_unpriced_moe_matches_oracle(problem):
+    _solve_feasible_and_optimal(problem)
+
+
+def test_one_card_without_a_price_takes_the_fewest_chips():
+    """By hand: a 140 GB model on 80 GB cards (TP 2, 4 or 8) with a demand one TP-2 replica covers many times
+    over: the answer is 2 chips, whatever a price would have been."""
+    values = {"total_params": 7e10, "active_params": 7e10, "bytes_per_weight": 2.0, "peak_flop_per_s": 1e15,
+              "hbm_bandwidth_bytes_per_s": 3e12, "hbm_capacity_bytes": 8e10, "kv_bytes_per_token": 1e5,
+              "n_layers": 80.0, "d_model": 8192.0}
+    space = DecisionSpace("m", (Platform("card", PrecisionChoice("p", "p", "p"), values, (1, 2, 4, 8)),))
+    res = solve(Problem(space, Workload(128.0, 128.0, mixed=False), tpot_slo_s=1.0, demand=Demand(1.0),
+                        objective="chips"))
+    assert res.optimal and res.objective_value == 2 and res.point.tp == 2 and res.point.replicas == 1
+    assert res.cost_usd_per_hour is None
+
+
+def test_prices_for_some_cards_and_not_others_are_refused():
+    import dataclasses
+
+    import pytest
+
+    from inferonomics.symbolic.errors import InvalidInputError
+
+    values = {"total_params": 1e9, "bytes_per_weight": 2.0, "peak_flop_per_s": 1e15,
+              "hbm_bandwidth_bytes_per_s": 3e12, "hbm_capacity_bytes": 8e10}
+    a = Platform("a", PrecisionChoice("p", "p", "p"), values, (1,), 2.0)
+    space = DecisionSpace("m", (a, dataclasses.replace(a, hardware="b", price_usd_per_chip_hour=None)))
+    for objective in ("usd_per_hour", "chips"):
+        with pytest.raises(InvalidInputError, match="but not for the rest.*b=<"):
+            solve(Problem(space, tpot_slo_s=1.0, demand=Demand(1.0), objective=objective))
+
+
+def _unpriced(problem):
+    """The same problem with every price removed and the objective's chip-count counterpart."""
+    import dataclasses
+
+    from inferonomics.optimize.objectives import UNPRICED
+
+    plats = tuple(dataclasses.replace(p, price_usd_per_chip_hour=None) for p in problem.space.platforms)
+    return dataclasses.replace(problem, space=dataclasses.replace(problem.space, platforms=plats),
+                               objective=UNPRICED[problem.objective])
+
+
+@settings(CI, max_examples=15)
+@given(calibrated_problems())
+def test_calibrated_serving_unpriced_matches_oracle(problem):
+    problem = _unpriced(problem)
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        assert res.cost_usd_per_hour is None
     _gap(problem, res, best)

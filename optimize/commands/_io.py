@@ -51,6 +51,19 @@ nonnegative_float = _number_type("a finite number >= 0", lambda x: x >= 0)
 positive_int = _number_type("a positive integer", lambda x: x >= 1, integer=True)
 #: a batch: a finite number >= 1
 batch_value = _number_type("a number >= 1", lambda x: x >= 1)
+def fraction_or_percent(text: str) -> float:
+    """A share in (0, 1]: ``0.3`` or ``30%`` (text shows utilization as a percent, so input may use one too)."""
+    t = text.strip()
+    pct = t.endswith("%")
+    try:
+        x = float(t[:-1] if pct else t) / (100 if pct else 1)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and 0 < x <= 1):
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or a percent in (0%, 100%], got {text!r}")
+    return x
+
+
 #: token counts (prompt, output, context, batch) above a billion exceed every model's window a hundredfold and
 #: overflow the step model's floats further on
 MAX_TOKENS = 1e9

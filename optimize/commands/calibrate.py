@@ -10,6 +10,7 @@ import math
 import sys
 
 from inferonomics.optimize.commands._io import ensure_writable, image_format, write_atomic
+from inferonomics.optimize.commands._progress import progress
 from inferonomics.symbolic.errors import InvalidInputError
 
 EXIT_NOT_CONVERGED = 1
@@ -35,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     val = subparsers.add_parser("validate", help="compare predictions with measurements, per file and kind",
                                 description="Predict every measured row from datasheet figures plus a calibration.")
-    val.add_argument("--measurements", required=True, metavar="DIR")
+    val.add_argument("--measurements", required=True, metavar="DIR",
+                     help="measurement directory (several cards may share it)")
     val.add_argument("--calibration", metavar="FILE",
                      help="calibration TOML for every card (default: each card's shipped calibration: its own fit, "
                           "else its architecture sibling's, else the H100's)")
@@ -46,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     val.add_argument("--rows-out", metavar="FILE.csv",
                      help="write one CSV row per measured row: file, line, kind, hardware, predicted_s, measured_s, "
                           "lo_s, hi_s (80%% prediction interval), usable, held_out and the row's configuration")
-    val.add_argument("--json", action="store_true")
+    val.add_argument("--json", action="store_true", help="print the error tables as JSON")
     val.set_defaults(func=run_validate)
 
 
@@ -93,11 +95,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
         except ValueError:
             raise InvalidInputError("--date", "a date YYYY-MM-DD", args.date) from None
     ensure_writable(args.output, "-o")  # before the fit, not after it
-    meas = read_measurements(args.measurements)
-    _require_fitted_rows(meas, args)
-    cal = calibrate(meas, hardware=args.hardware, date=args.date, use_measured_ceilings=args.use_measured_ceilings,
-                    prior=_prior(args.prior, args.hardware))
-    write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
+    with progress(args, "calibrate") as bar:
+        bar.phase(f"reading {args.measurements}")
+        meas = read_measurements(args.measurements)
+        _require_fitted_rows(meas, args)
+        bar.phase(f"fitting {sum(len(t) for t in meas.tables):,} measured rows")
+        cal = calibrate(meas, hardware=args.hardware, date=args.date, use_measured_ceilings=args.use_measured_ceilings,
+                        prior=_prior(args.prior, args.hardware))
+        write_atomic(args.output, dumps(cal, attribution=NVIDIA_ATTRIBUTION), "-o")
     if args.json:
         print(json.dumps(_clean({"output": str(args.output), "hardware": cal.hardware, "date": cal.date,
                                  "converged": cal.converged, "message": cal.message,
@@ -153,14 +158,19 @@ def run_validate(args: argparse.Namespace) -> int:
         ensure_writable(args.plot, flag="--plot")
     if args.rows_out:
         ensure_writable(args.rows_out, flag="--rows-out")
-    meas = read_measurements(args.measurements)
-    result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
-    if args.plot:
-        write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
-    if args.rows_out:
-        from inferonomics.optimize.calibration.validate import rows_csv  # noqa: PLC0415
+    with progress(args, "validate") as bar:
+        bar.phase(f"reading {args.measurements}")
+        meas = read_measurements(args.measurements)
+        bar.phase(f"predicting {sum(len(t) for t in meas.tables):,} measured rows")
+        result = validate(meas, cal, use_measured_ceilings=args.use_measured_ceilings)
+        if args.plot:
+            bar.phase(f"plotting {args.plot}")
+            write_atomic(args.plot, validation_png(result, fmt), flag="--plot")
+        if args.rows_out:
+            from inferonomics.optimize.calibration.validate import rows_csv  # noqa: PLC0415
 
-        write_atomic(args.rows_out, rows_csv(result, meas.root), flag="--rows-out")
+            bar.phase(f"writing {args.rows_out}")
+            write_atomic(args.rows_out, rows_csv(result, meas.root), flag="--rows-out")
     s = result.summary
     if args.json:
         print(json.dumps(_clean(s), indent=2))

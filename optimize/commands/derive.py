@@ -7,19 +7,21 @@ import sys
 from pathlib import Path
 
 from ._io import print_json, write_set
+from ._progress import progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("derive", help="list every closed form, or write the derivation documents",
                        description="Without --out: list the closed forms. With --out DIR: write the LaTeX "
                                    "document, its Markdown twin, the figures and (when pdflatex exists) the PDF.")
-    p.add_argument("--out", help="directory to write the documents to (e.g. derivations/)")
+    p.add_argument("-o", "--out", "--output", dest="out", metavar="DIR",
+                   help="directory to write the documents to (e.g. derivations/)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if the documents in --out (default derivations/) differ from what the code generates; "
                         "the PDF is compared too when this pdflatex is the one that built it")
     p.add_argument("--no-pdf", action="store_true",
                    help="do not run pdflatex even if it is installed (neither to write nor to check the PDF)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
@@ -54,7 +56,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"inferonomics derive: {out} is missing: no derivation documents to check "
               f"(run `inferonomics derive --out {out}`)", file=sys.stderr)
         return 1
-    files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
+    with progress(args, "derive") as bar:
+        bar.phase("rendering the documents and figures")
+        files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
+        if not args.check:
+            bar.phase("compiling the PDF (pdflatex)")
+            pdf = None if args.no_pdf else pdf_files(files)
+            write_set(out, {**files, **(pdf or {})}, flag="--out")
     if args.check:
         stale = check(out, files)
         same, why = (None, "PDF not compared (--no-pdf)") if args.no_pdf else check_pdf(out, files)
@@ -65,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is current ({len(files)} files; {why})")
         return 0
-    pdf = None if args.no_pdf else pdf_files(files)
-    write_set(out, {**files, **(pdf or {})}, flag="--out")
     written = sorted(files) + sorted(pdf or {})
     if args.json:
         print_json({"out": str(out), "files": written})

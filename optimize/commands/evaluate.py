@@ -8,7 +8,9 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
+from . import _table as T
 from . import catalog_args
+from .optimize_cmd import overlap_flag
 from ._io import batch_value, nonnegative_float, positive_float, positive_int, print_json
 
 #: a configuration whose weights, KV cache and reserves do not fit in HBM: printed, and exit code 3 as optimize's
@@ -46,8 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--context", type=nonnegative_float, help="KV context per sequence, tokens")
     g.add_argument("--kv-bytes-per-token", type=nonnegative_float, help="KV bytes per token of context")
     g.add_argument("--tp", type=positive_int, help="tensor-parallel degree (positive integer)")
-    g.add_argument("--prompt-len", type=positive_float, help="prompt tokens per request (with --mixed)")
-    g.add_argument("--output-len", type=positive_float, help="output tokens per request (with --mixed)")
+    g.add_argument("--isl", "--prompt-len", dest="prompt_len", type=positive_float,
+                   help="input (prompt) tokens per request, with --mixed and for the calibrated TPOT (default 1024)")
+    g.add_argument("--osl", "--output-len", dest="output_len", type=positive_float,
+                   help="output tokens per request, with --mixed and for the calibrated TPOT (default 1024)")
     g.add_argument("--mixed", action="store_true", help="continuous batching: add B*isl/osl prompt tokens per step")
     g = p.add_argument_group("communication and overhead")
     g.add_argument("--layers", type=positive_float, help="layers L")
@@ -57,14 +61,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="link bandwidth beta, bytes/s (without it communication is latency only)")
     g.add_argument("--allreduces-per-layer", type=nonnegative_float, help="all-reduces per layer (default 2)")
     g.add_argument("--overhead-s", type=nonnegative_float, help="fixed overhead per step, s")
-    p.add_argument("--overlap", choices=("step", "per-op"), default="step",
-                   help="overlap policy: one roofline per step, or one per operator class")
+    overlap_flag(p, dest="overlap")
     catalog_args.add_catalog_args(p)
     p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
                    help="serving engine whose fitted overhead the calibrated serving TPOT uses (default trtllm)")
-    p.add_argument("--calibration", help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
     p.add_argument("--ideal", action="store_true", help="the pure analytic model: no calibration")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
@@ -96,12 +100,18 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
 
 def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> dict:
     """With a catalog model and hardware and a calibration: the validated serving model's TPOT and TTFT
-    (in-flight batching at --prompt-len/--output-len, default 1024/1024), beside the step model's numbers."""
+    (in-flight batching at --isl/--osl, default 1024/1024), beside the step model's numbers."""
     if args.ideal or not (args.model and args.hardware):
         return {}
     from inferonomics.optimize.serving_step import calibrated_tpot_s, calibrated_ttft_s
     from inferonomics.symbolic import catalog
 
+    from inferonomics.optimize.backends import backends_for, why_not
+
+    hw = catalog.hardware(args.hardware)
+    if why := why_not(args.backend, hw):  # no TPOT for an engine on a card it does not run on
+        others = ", ".join(backends_for(hw))
+        return {"calibrated_model": f"none: {why}" + (f"; try --backend {others}" if others else "")}
     precision = getattr(args, "precision", None) or catalog.model(args.model).weight_precision
     isl = args.prompt_len or 1024.0
     osl = args.output_len or 1024.0
@@ -176,7 +186,11 @@ def _finite(out: dict, args: argparse.Namespace) -> None:
 def _largest(args: argparse.Namespace) -> str:
     given = {f: getattr(args, f) for f in RAW_FLAGS if isinstance(getattr(args, f, None), (int, float))}
     top = sorted(given.items(), key=lambda kv: -abs(kv[1]))[:2]
-    return ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in top) or "--set values"
+    return ", ".join(f"{_SPELLING.get(k, '--' + k.replace('_', '-'))} {v:g}" for k, v in top) or "--set values"
+
+
+#: flags whose destination is not their canonical spelling
+_SPELLING = {"prompt_len": "--isl", "output_len": "--osl"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         for k, v in out.items():
             if isinstance(v, dict):
                 v = ", ".join(f"{kk} {vv:.4g}" for kk, vv in v.items())
+            elif "utilization" in k and isinstance(v, float):
+                v = T.pct(v, 2)  # a percent in text, a fraction in JSON
             print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
     if out.get("fits_in_memory") is False:
         mem = out["memory_per_chip_gb"]

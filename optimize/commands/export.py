@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_export)
 
     q = sub.add_parser("import-formula", help="load an exported JSON formula safely (no eval) and print it")
-    q.add_argument("file", metavar="FILE.json")
+    q.add_argument("file", metavar="FILE.json", help="a formula exported with --format json")
     q.add_argument("--json", action="store_true", help='print {"name", "expression", "args", "conditions"}')
     q.set_defaults(func=run_import)
 

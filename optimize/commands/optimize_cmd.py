@@ -9,8 +9,12 @@ import sys
 
 from inferonomics.symbolic.errors import InvalidInputError
 
-from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, image_format, nonnegative_float,
-                                               positive_float, positive_int, print_json, token_count, write_atomic)
+from inferonomics.optimize.commands import _table as T
+from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, fraction_or_percent, image_format,
+                                               nonnegative_float, positive_float, positive_int, print_json,
+                                               token_count, write_atomic)
+from inferonomics.optimize.commands._progress import progress
+from inferonomics.optimize.objectives import OBJECTIVES, UNPRICED
 
 EXIT_INFEASIBLE = 3
 
@@ -61,8 +65,7 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
                    help="KV-cache precisions to try (default: the model's)")
     p.add_argument("--tp", type=_ints, default=None,
                    help="TP degrees to try (default: powers of two up to each hardware's scale-up domain)")
-    p.add_argument("--isl", type=token_count, default=1024.0, help="prompt tokens per request (default 1024)")
-    p.add_argument("--osl", type=token_count, default=1024.0, help="output tokens per request (default 1024)")
+    workload_lengths(p)
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
     p.add_argument("--slo-confidence", type=float, default=None, metavar="P",
@@ -71,11 +74,12 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
                         "measured/predicted on the fit's serving rows); default: the prediction itself")
     p.add_argument("--price-usd-per-hour", action="append", metavar="H=USD",
                    help="price per chip-hour per hardware (H=USD, comma-separated or repeated; a bare number "
-                        "applies to all); the catalog has no prices")
+                        "applies to all); the catalog has no prices. Without any, costs are counted in chips "
+                        "and chip-hours and every $ field is null")
     p.add_argument("--max-batch", type=positive_int, default=4096, help="cap on sequences per replica (default 4096)")
     p.add_argument("--decode-only", action="store_true",
                    help="steps carry no prompt tokens (default: continuous batching, B isl/osl per step)")
-    p.add_argument("--policy", choices=("step", "per-op"), default="step", help="roofline overlap policy")
+    overlap_flag(p)
     p.add_argument("--activation-reserve", type=nonnegative_float, default=0.05,
                    help="fraction of HBM kept for activations (default 0.05)")
     p.add_argument("--framework-reserve-gb", type=nonnegative_float, default=2.0,
@@ -86,12 +90,30 @@ def _common(p: argparse.ArgumentParser, *, slo_required: bool = False) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def workload_lengths(p, default: float | None = 1024.0, **kw) -> None:
+    """``--isl``/``--osl``, one spelling in every command (``--prompt-len``/``--output-len`` are aliases)."""
+    d = "" if default is None else f" (default {default:g})"
+    p.add_argument("--isl", "--prompt-len", dest="isl", type=kw.get("type", token_count), default=default,
+                   help=f"input (prompt) tokens per request{d}{kw.get('when', '')}")
+    p.add_argument("--osl", "--output-len", dest="osl", type=kw.get("type", token_count), default=default,
+                   help=f"output tokens per request{d}{kw.get('when', '')}")
+
+
+def overlap_flag(p, dest: str = "policy") -> None:
+    """``--overlap`` (alias ``--policy``): one roofline per step, or one per operator class."""
+    p.add_argument("--overlap", "--policy", dest=dest, choices=("step", "per-op"), default="step",
+                   help="roofline overlap policy: one max(compute, memory) per step, or one per operator class "
+                        "(default step)")
+
+
 def _backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
+    from inferonomics.optimize.backends import BACKENDS
+
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="trtllm",
                    help="serving backend of the calibrated serving model (default trtllm): calibrated "
                         "deployments (catalog model with an architecture, catalog hardware, not --ideal) take TPOT "
                         "and TTFT from it, exactly as `inferonomics validate` does; its fixed per-step overhead "
-                        "is the backend's fitted one")
+                        "is the backend's fitted one. Cards the backend does not run on are left out (`skipped`)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -103,49 +125,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--users", type=positive_float, help="registered users (with --minutes-per-day)")
     g.add_argument("--minutes-per-day", type=positive_float, help="active minutes per user per day")
     g.add_argument("--peak-to-mean", type=positive_float, default=1.0,
-                   help="peak over mean concurrency of the day: the fleet is sized for the peak (default 1)")
+                   help="peak over mean concurrency of the day, with --users: the fleet is sized for the peak "
+                        "(default 1)")
     g.add_argument("--tokens-per-active-minute", type=positive_float, default=600.0,
                    help="output tokens a user consumes per active minute (default 600, an assumption)")
     p.add_argument("--max-chips", action="append", metavar="H=N", help="chips available per hardware")
     p.add_argument("--budget-usd-per-hour", type=positive_float, help="fleet budget, $/h")
-    p.add_argument("--objective", choices=("usd_per_hour", "usd_per_mtok", "tokens_per_usd"), default="usd_per_hour")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), default=None,
+                   help="what to minimize: usd_per_hour (fleet $/h for the demand; the default with prices), "
+                        "usd_per_mtok, tokens_per_usd (maximized); without prices their chip counts: chips (the "
+                        "default), chip_hours_per_mtok, tokens_per_chip_hour")
     p.add_argument("--fleet", choices=("auto", "homogeneous", "mixed"), default="auto",
                    help="mixed: a MILP over replicas per option (auto: mixed when --max-chips is given)")
     p.set_defaults(func=run_optimize)
 
     p = sub.add_parser("pareto", help="frontier of tokens/s per user against $ per million tokens")
     _common(p)
-    p.add_argument("-o", "--output", metavar="CSV", help="write the frontier as CSV")
-    p.add_argument("--plot", metavar="PNG", help="write a plot of the frontier")
+    p.add_argument("-o", "--output", metavar="CSV", help="write the whole frontier as CSV")
+    p.add_argument("--csv", action="store_true", help="print the whole frontier as CSV (default: a short table)")
+    p.add_argument("--rows", type=positive_int, default=12,
+                   help="rows of the text table, spread along the frontier (default 12)")
+    p.add_argument("--plot", metavar="PNG", help="write a plot of the frontier (.png or .svg)")
     p.set_defaults(func=run_pareto)
 
     p = sub.add_parser("users", help="minimum user base at which a deployment under the SLO reaches a utilization")
     _common(p, slo_required=True)
-    p.add_argument("--target-utilization", type=positive_float, default=0.5,
-                   help="fraction of peak FLOP/s (default 0.5)")
-    p.add_argument("--minutes-per-day", type=positive_float, default=10.0, help="active minutes per user per day")
+    p.add_argument("--target-utilization", type=fraction_or_percent, default=0.5,
+                   help="share of peak FLOP/s to reach: a fraction (0.5) or a percent (50%%) (default 0.5)")
+    p.add_argument("--minutes-per-day", type=positive_float, default=10.0,
+                   help="active minutes per user per day (default 10)")
     p.add_argument("--mean-to-trough", type=positive_float, default=1.0,
                    help="mean over trough concurrency of the day: the replica must stay busy at the trough (default 1)")
     p.set_defaults(func=run_users)
 
     p = sub.add_parser("sweep", help="evaluate model x hardware x precision x TP x batch x context, vectorised")
-    p.add_argument("--model", required=True)
-    p.add_argument("--hardware", required=True, type=_names)
-    p.add_argument("--precision", type=_names, default=None)
-    p.add_argument("--kv-precision", type=_names, default=None)
-    p.add_argument("--tp", type=_ints, default=[1, 2, 4, 8])
+    p.add_argument("--model", required=True, help="catalog model (e.g. llama3.1-8b)")
+    p.add_argument("--hardware", required=True, type=_names, help="catalog hardware, comma-separated")
+    p.add_argument("--precision", type=_names, default=None,
+                   help="weight precisions, comma-separated (default: the model's)")
+    p.add_argument("--kv-precision", type=_names, default=None, help="KV-cache precisions (default: the model's)")
+    p.add_argument("--tp", type=_ints, default=[1, 2, 4, 8], help="TP degrees, comma-separated (default 1,2,4,8)")
     p.add_argument("--batch", default="1:4096", help="A:B (every integer), A:B:N (N values) or a list")
     p.add_argument("--context", default="0:32768:64", help="A:B, A:B:N or a list")
-    p.add_argument("--policy", choices=("step", "per-op"), default="step")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument("-o", "--output", metavar="CSV")
+    overlap_flag(p)
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="floating-point type of the grid (float32: faster, ~1e-7 relative error)")
+    p.add_argument("-o", "--output", metavar="CSV", help="write every row of the grid as CSV")
+    p.add_argument("--csv", action="store_true", help="print every row of the grid as CSV (default: a summary)")
     p.add_argument("--summary", action="store_true", help="evaluate only; write no rows")
-    p.add_argument("--calibration", metavar="FILE")
-    p.add_argument("--ideal", action="store_true")
+    p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the shipped one)")
+    p.add_argument("--ideal", action="store_true", help="ideal model: efficiencies 1, no overheads")
     p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
                    help="serving backend whose fitted per-step overhead the calibrated values take (default "
                         "trtllm); the grid itself uses the closed-form step model at each (batch, context)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_sweep)
 
 
@@ -235,18 +268,37 @@ def _demand(args):
     return demand
 
 
+def _objective(args, problem):
+    """--objective, or the default: fleet $/h with prices, chips without; a problem priced for some cards and not
+    others is refused (solver.check_prices), as is a budget without prices."""
+    from inferonomics.optimize.solver import check_prices
+
+    priced = check_prices(problem, required=args.budget_usd_per_hour is not None)
+    name = args.objective or ("usd_per_hour" if priced else "chips")
+    if not priced and name in UNPRICED:
+        raise InvalidInputError("--objective", f"{UNPRICED[name]} without prices (or --price-usd-per-hour for "
+                                f"every hardware)", name)
+    return name
+
+
 def run_optimize(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from inferonomics.optimize.objectives import objective as get_objective
     from inferonomics.optimize.solver import solve
 
     demand = _demand(args)
-    if demand is None and args.objective == "usd_per_hour":
-        raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
     limits = {k: int(v) for k, v in _pairs(args.max_chips, "--max-chips", positive_int).items()}
     if "*" in limits:
         raise InvalidInputError("--max-chips", "H=N for a named hardware", limits["*"])
-    res = solve(_problem(args, _space(args, True), demand=demand, objective=args.objective,
-                         budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None, fleet=args.fleet))
+    problem = _problem(args, _space(args, True), demand=demand, budget_usd_per_hour=args.budget_usd_per_hour,
+                       max_chips=limits or None, fleet=args.fleet)
+    name = _objective(args, problem)
+    if demand is None and get_objective(name).needs_demand:
+        raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
+    res = solve(replace(problem, objective=name))
     out = res.as_json()
+    out["skipped"] = list(problem.space.skipped)  # also in notes, as "skipped ...": what was left out and why
     if demand is not None:
         out["demand_tokens_per_s"] = demand.tokens_per_s
         out["demand"] = demand.derivation
@@ -263,15 +315,26 @@ def run_optimize(args: argparse.Namespace) -> int:
 def _text(res) -> str:
     if not res.optimal:
         return f"INFEASIBLE: {res.reason}"
-    lines = [f"OPTIMAL ({res.objective} = {res.objective_value:.6g}), solved in {res.solve_ms:.1f} ms"]
-    for p in res.fleet:
-        lines.append(f"  {p.replicas} x {p.tp} x {p.hardware} at {p.precision}: batch {p.batch} (max {p.batch_max}), "
-                     f"{p.step_s * 1e3:.2f} ms/token, TTFT {p.ttft_s * 1e3:.1f} ms, "
-                     f"{p.fleet_tokens_per_s:,.0f} tokens/s, "
-                     f"utilization {p.utilization:.1%}")
-    cost = res.cost_usd_per_hour
-    if cost is not None:
-        lines.append(f"  cost ${cost:,.2f}/h, ${cost / (3600 * res.tokens_per_s) * 1e6:.4f} per million tokens")
+    from inferonomics.optimize.objectives import objective as get_objective
+
+    obj = get_objective(res.objective)
+    value = T.usd(res.objective_value) if obj.priced and obj.needs_demand else T.num(res.objective_value)
+    lines = [f"OPTIMAL: {obj.meaning} = {value} ({res.objective}), solved in {res.solve_ms:.0f} ms"]
+    priced = res.cost_usd_per_hour is not None
+    head = ["replicas", "TP", "hardware", "precision", "batch", "max batch", "TPOT ms", "TTFT ms", "tokens/s",
+            "utilization"] + (["$/h"] if priced else [])
+    rows = [[p.replicas, p.tp, p.hardware, p.precision, p.batch, p.batch_max, f"{p.step_s * 1e3:.2f}",
+             f"{p.ttft_s * 1e3:.1f}", T.num(p.fleet_tokens_per_s), T.pct(p.utilization)]
+            + ([T.usd(p.cost_usd_per_hour)] if priced else []) for p in res.fleet]
+    lines.append(T.table(head, rows, indent="  "))
+    tokens = res.tokens_per_s
+    lines.append(f"  {res.chips} chips, {T.num(tokens)} tokens/s, "
+                 f"{res.chips / (3600 * tokens) * 1e6:.4g} chip-hours per million tokens")
+    if priced:
+        cost = res.cost_usd_per_hour
+        lines.append(f"  cost {T.usd(cost)}/h, {T.usd(cost / (3600 * tokens) * 1e6)} per million tokens")
+    else:
+        lines.append("  no prices given (--price-usd-per-hour): the objective counts chips, not dollars")
     lines += [f"  binding: {b}" for b in res.binding]
     lines += [f"  note: {n}" for n in res.notes]
     return "\n".join(lines)
@@ -286,7 +349,8 @@ def run_pareto(args: argparse.Namespace) -> int:
     if args.plot:
         fmt = image_format(args.plot, "--plot")
         ensure_writable(args.plot, "--plot")
-    front = make_frontier(_problem(args, _space(args, True), objective="usd_per_mtok"))
+    space = _space(args, True)
+    front = make_frontier(_problem(args, space, objective="usd_per_mtok"))
     if args.output:
         write_atomic(args.output, to_csv(front), "-o")
     if args.plot:
@@ -294,13 +358,41 @@ def run_pareto(args: argparse.Namespace) -> int:
         write_atomic(args.plot, plot_png(front, f"{args.model}: cost vs speed per user{slo}", fmt), "--plot")
     if args.json:
         print_json({"points": [p.__dict__ for p in front.points], "candidates": front.candidates,
-                    "seconds": front.seconds, "reason": front.reason})
-    elif not args.output:
+                    "seconds": front.seconds, "reason": front.reason, "priced": front.priced,
+                    "skipped": list(space.skipped)})
+    elif args.csv:
         print(to_csv(front), end="")
+    elif front.points:
+        print(_pareto_text(front, args.rows, args.output)
+              + "".join(f"\nskipped {x}" for x in space.skipped))
     if not front.points:
         print(f"inferonomics pareto: infeasible: {front.reason}", file=sys.stderr)
         return EXIT_INFEASIBLE
     return 0
+
+
+def _spread(n: int, k: int) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)``, first and last included."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0]
+
+
+def _pareto_text(front, rows: int, written: str | None) -> str:
+    pts = front.points
+    cost_head = "$/Mtok" if front.priced else "chip-h/Mtok"
+    table = T.table(["hardware", "precision", "TP", "batch", "TPOT ms", "tokens/s/user", cost_head, "tokens/s",
+                     "utilization"],
+                    [[p.hardware, p.precision, p.tp, p.batch, f"{p.step_ms:.2f}", f"{p.tokens_per_s_per_user:.1f}",
+                      T.usd(p.cost_usd_per_million_tokens) if front.priced
+                      else f"{p.chip_hours_per_million_tokens:.4g}",
+                      T.num(p.tokens_per_s), T.pct(p.utilization)] for p in (pts[i] for i in _spread(len(pts), rows))])
+    shown = min(rows, len(pts))
+    tail = (f"{shown} of {len(pts)} frontier points ({front.candidates:,} candidates), cheapest first"
+            + ("" if shown == len(pts) else "; all of them with --csv or -o FILE")
+            + (f"; written to {written}" if written else ""))
+    note = "" if front.priced else "\nno prices given (--price-usd-per-hour): cost in chip-hours per million tokens"
+    return f"{table}\n{tail}{note}"
 
 
 def run_users(args: argparse.Namespace) -> int:
@@ -317,8 +409,7 @@ def run_users(args: argparse.Namespace) -> int:
     elif ub.users is not None:
         p = ub.point
         print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
-              f"at {p.precision}, "
-              f"{p.step_s * 1e3:.2f} ms/token, utilization {p.utilization:.1%})")
+              f"at {p.precision}, {p.step_s * 1e3:.2f} ms/token, utilization {T.pct(p.utilization)})")
     if ub.users is None:
         print(f"inferonomics users: infeasible: {ub.reason}", file=sys.stderr)
         return EXIT_INFEASIBLE
@@ -337,28 +428,54 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     batch = parse_range(args.batch, "--batch", minimum=1, maximum=MAX_TOKENS)
     context = parse_range(args.context, "--context", minimum=0, maximum=MAX_TOKENS)
-    if args.output and not args.summary and batch.size * context.size > MAX_CSV_ROWS:
-        raise InvalidInputError("-o", f"a grid of at most {MAX_CSV_ROWS:,} (batch x context) rows per "
-                                "configuration for a CSV (use --summary for larger sweeps)",
+    rows = (args.output or args.csv) and not args.summary
+    if args.csv and args.json:
+        raise InvalidInputError("--csv", "not together with --json")
+    if rows and batch.size * context.size > MAX_CSV_ROWS:
+        raise InvalidInputError("--csv" if args.csv else "-o", f"a grid of at most {MAX_CSV_ROWS:,} (batch x "
+                                "context) rows per configuration for a CSV (use --summary for larger sweeps)",
                                 f"{batch.size * context.size:,}")
     if args.output and not args.summary:
         ensure_writable(args.output, "-o")
     args.price_usd_per_hour = None
-    space = _space(args, False, serving=False)
     dtype = np.float32 if args.dtype == "float32" else np.float64
     wl = Workload(mixed=False, policy=args.policy)
-    if args.output and not args.summary:
-        import io
+    with progress(args, "sweep") as bar:
+        bar.phase("reading the catalog and calibration")
+        space = _space(args, False, serving=False)
+        if not space.platforms:
+            raise InvalidInputError("--hardware", "at least one (hardware, precision) the model can run on ("
+                                    + "; ".join(space.skipped) + ")")
+        bar.phase(f"{space.model} grid")
+        buf = None
+        if rows:
+            import io
 
-        buf = io.StringIO()
-        summ = sweep(space, None, batch, context, workload=wl, sink=csv_writer(buf, space.model), dtype=dtype)
-        write_atomic(args.output, buf.getvalue(), "-o")
-    else:
-        summ = sweep(space, None, batch, context, workload=wl, dtype=dtype)
+            buf = io.StringIO()
+        summ = sweep(space, None, batch, context, workload=wl, dtype=dtype, progress=bar.count,
+                     sink=csv_writer(buf, space.model) if buf is not None else None)
+        if args.output and buf is not None:
+            bar.phase(f"writing {args.output}")
+            write_atomic(args.output, buf.getvalue(), "-o")
     out = {"configs": summ.configs, "seconds": summ.seconds, "configs_per_s": summ.configs_per_s,
-           "best": summ.best, "worst": summ.worst, "dtype": args.dtype, "notes": list(space.notes)}
+           "best": summ.best, "worst": summ.worst, "dtype": args.dtype, "notes": list(space.notes),
+           "skipped": list(space.skipped)}
     if args.json:
         print_json(out)
+    elif args.csv and buf is not None:
+        print(buf.getvalue(), end="")
     else:
-        print(f"{summ.configs:,} configurations in {summ.seconds:.3f} s ({summ.configs_per_s / 1e6:.1f} M/s)")
+        print(_sweep_text(summ, space))
     return 0 if math.isfinite(summ.seconds) else 2
+
+
+def _sweep_text(summ, space) -> str:
+    head = ["", "hardware", "precision", "TP", "batch", "context", "TPOT ms", "tokens/s/chip", "GB/chip", "fits"]
+    rows = [[which, r["hardware"], r["precision"], r["tp"], T.num(r["batch"]), T.num(r["context"]),
+             f"{r['step_ms']:.3g}", T.num(r["tokens_per_s_per_chip"]), f"{r['memory_gb_per_chip']:.3g}",
+             "yes" if r["fits_memory"] else "no"]
+            for which, r in (("best", summ.best), ("worst", summ.worst)) if r is not None]
+    lines = [f"{summ.configs:,} configurations in {summ.seconds:.3f} s ({summ.configs_per_s / 1e6:.1f} M/s); "
+             "best and worst by tokens/s per chip among those that fit in memory", T.table(head, rows)]
+    lines += [f"note: {n}" for n in space.notes] + [f"skipped {x}" for x in space.skipped]
+    return "\n".join(lines)

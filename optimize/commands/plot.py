@@ -20,7 +20,7 @@ NEEDS = {"roofline": _ROOF, "utilization": (*_ROOF, "total_params"), "cost": (*_
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="draw roofline|utilization|cost|context|users|balance",
                        description="Without catalog flags, draws the essay's example.")
-    p.add_argument("kind", choices=KINDS)
+    p.add_argument("kind", choices=KINDS, help="which figure: " + ", ".join(KINDS))
     p.add_argument("-o", "--output", required=True, help="FILE.png or FILE.svg")
     catalog_args.add_catalog_args(p)
     p.add_argument("--json", action="store_true", help="print the marked numbers as JSON")
