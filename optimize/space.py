@@ -213,7 +213,7 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     platforms, skipped = [], []
     for hw_name in dict.fromkeys(hardware):
         hw = catalog.hardware(hw_name)
-        if cal is not None and (why_not := _backend_excludes(backend, hw)):  # the backend is in effect
+        if cal_for is not None and (why_not := _backend_excludes(backend, hw)):  # the backend is in effect
             skipped.append(f"{hw.name}: {why_not}")
             continue
         tps = tp_candidates(hw.scaleup_domain_size, n_heads, n_kv, tp, max_tp)
