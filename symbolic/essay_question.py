@@ -94,7 +94,8 @@ def essay_question_lines(n: dict) -> list[str]:
     return [
         "The essay's closing claims",
         f"  * a single user pays {n['single_user_cost_ratio']:.0f}x a batched provider per token (B* itself), not the "
-        f"essay's {n['essay_single_user_cost_ratio']:.0f}x: it counts one FLOP per parameter, we count two.",
+        f"essay's {n['essay_single_user_cost_ratio']:.0f}x: its 1000 is the raw FLOP:byte ratio F/W, and two FLOPs per "
+        f"parameter halve it.",
         f"  * 24-hour service: {n['users_for_24h_service']:,.0f} users hold 1000 concurrent at the trough "
         f"(swing {a['daily_swing']:g}; {n['users_for_24h_service_at_break_even']:,.0f} at C = B*); the essay's 1M "
         f"implies a swing of {n['daily_swing_implied_by_essay_1m_users']:.1f}.",

@@ -131,7 +131,7 @@ def test_single_user_cost_ratio_against_the_step_model_costs(seed):
 
 def test_single_user_cost_ratio_by_hand_and_condition():
     f = get_formula("single_user_cost_ratio")
-    # the essay's "a thousand times" counts one FLOP per parameter; with two it is 3e15 / (2 x 3e12) = 500
+    # the essay's "a thousand times" is the raw FLOP:byte ratio F/W; two FLOPs per parameter make it 3e15 / (2 x 3e12) = 500
     assert f.evaluate({"peak_flop_per_s": 3e15, "bytes_per_weight": 1.0, "hbm_bandwidth_bytes_per_s": 3e12}) == 500
     assert f.failed_conditions({"peak_flop_per_s": 1e12, "bytes_per_weight": 1.0, "hbm_bandwidth_bytes_per_s": 3e12})
 
