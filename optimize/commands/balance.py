@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-usd-per-hour", type=positive_float, metavar="USD",
                    help="price of one chip-hour, for $/Mtok (the catalog carries no prices)")
     catalog_args.add_catalog_args(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run)
 
 

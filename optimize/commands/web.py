@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Write one static HTML page that evaluates the exported closed forms in the "
                                    "browser; every input is also a URL parameter (its flag without the dashes).")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write index.html to")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.set_defaults(func=run)
 
 
