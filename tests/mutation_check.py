@@ -53,7 +53,7 @@ MUTANTS = (
            "* peak_to_mean * tokens_per_active_minute / 60", "/ peak_to_mean * tokens_per_active_minute / 60",
            (AUDIT + "test_demand_from_users_sizes_the_fleet_for_the_peak_of_the_day",)),
     Mutant("API crossover: 60 seconds an hour", "symbolic/formulas.py", "3600 * s.W", "60 * s.W",
-           (AUDIT + "test_api_price_crossover_by_hand_and_by_the_step_model",), count=2),
+           (AUDIT + "test_api_price_crossover_by_hand_and_by_the_step_model",), count=3),
     Mutant("step model splits the KV cache over t chips", "symbolic/model.py",
            "return Min(s.t, s.h_kv)", "return s.t",
            (AUDIT + "test_each_chip_reads_whole_kv_heads",)),
@@ -85,7 +85,7 @@ MUTANTS = (
            (AUDIT + "test_moe_bound_fails_without_its_condition",)),
     Mutant("break-even batch counts one FLOP per weight", "symbolic/formulas.py",
            "expr = s.F * s.b_w / (2 * s.W)", "expr = s.F * s.b_w / s.W",
-           ("tests/test_anchors.py::test_kipply_a100_critical_ratio",)),
+           ("tests/test_anchors.py::test_kipply_a100_critical_ratio",), count=2),  # and single_user_cost_ratio
     Mutant("matmuls do one FLOP per parameter", "symbolic/model.py",
            "return 2 * s.Na * (batch + prefill)", "return s.Na * (batch + prefill)",
            ("tests/test_anchors.py::test_essay_compute_time",)),
