@@ -12,7 +12,6 @@ import sympy as sp
 
 from inferonomics.symbolic import catalog
 from inferonomics.symbolic.document import DOC_STEM, Example, Figure, render_markdown, render_tex
-from inferonomics.symbolic.essay import essay_example
 from inferonomics.symbolic.essay import essay_values as essay_values  # the documents' values (re-exported)
 from inferonomics.symbolic.formulas import get_formula
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from inferonomics.optimize.cli import main
+from cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -457,14 +457,7 @@ CASES += [
 ]
 
 
-def run(capsys, argv: list[str]) -> tuple[int, str, str]:
-    """main()'s exit code (argparse's own errors exit through SystemExit with the same code), stdout, stderr."""
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def _fill(argv: list[str], files: dict[str, str]) -> list[str]:

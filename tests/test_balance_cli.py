@@ -12,19 +12,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inferonomics.optimize.cli import main
 from inferonomics.symbolic import catalog
+from cli_run import run_cli
 
 FACTS = Path(__file__).resolve().parents[2] / "shared" / "facts" / "hardware-specs.csv"
 
 
 def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own refusals exit from inside parse_args
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, list(argv))
 
 
 def balance_json(capsys, *argv) -> dict:

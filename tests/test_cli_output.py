@@ -16,17 +16,12 @@ import pytest
 from inferonomics.optimize.cli import main
 from inferonomics.optimize.commands import _table as T
 from inferonomics.optimize.commands._progress import Progress
+from cli_run import run_cli
 
 IDEAL_70B = ["--model", "llama3.1-70b", "--hardware", "h100-sxm", "--precision", "bf16", "--ideal"]
 
 
-def run(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 # -- formatting helpers -----------------------------------------------------------------------------------

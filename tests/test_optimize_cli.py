@@ -7,19 +7,13 @@ import json
 import pytest
 
 from inferonomics.optimize.cli import main
+from cli_run import run_cli
 
 BASE = ["--model", "llama3.1-70b", "--hardware", "h100-sxm,b200", "--precision", "bf16,fp8", "--ideal"]
 PRICE = ["--price-usd-per-hour", "h100-sxm=2.5,b200=5"]
 
 
-def run(capsys, argv):
-    """main()'s exit code; argparse's own errors exit through SystemExit with the same code."""
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_optimize_json(capsys):

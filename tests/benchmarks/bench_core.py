@@ -44,6 +44,11 @@ def main() -> None:
             lambda: cold(argv=["derive", "--out", tmp + "/w", "--no-pdf"]), 3), 3.0))
         rows.append(("derive --check", median_of(lambda: cold(argv=["derive", "--check", "--out", tmp + "/w"]), 3),
                      None))
+    print_rows(rows)
+
+
+def print_rows(rows) -> None:
+    """One line per (what, (median, min), target or None), judged on the median."""
     print(f"{'what':<58} {'median s':>9} {'min s':>7} {'target s':>9}  verdict (on the median)")
     for what, (med, low), target in rows:
         verdict = "" if target is None else ("ok" if med <= target else "OVER")
