@@ -103,13 +103,14 @@ def _attention_kv_shape(a, tp):
 
 
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-              prefill_tokens=None, context=None, one_prompt: bool = False) -> np.ndarray:
+              prefill_tokens=None, context=None, one_prompt: bool = False, parts: bool = False):
     """Seconds of one step of a worker of ``tp x dp`` chips (:mod:`.parallel`: ``dp`` attention groups of
     ``tp`` ranks, experts over ``mtp x ep`` = the same chips) decoding ``batch`` sequences; ``prefill_tokens``
     (the worker's prompt tokens in the step) defaults to B*isl/osl (in-flight batching). A group's decode
     attention covers its ``batch/dp`` sequences; a batch of 0 is a prefill-only step. The prompt tokens are
     spread evenly over the groups (many admitted requests), or with ``one_prompt`` all land on one group (a
-    single request's prompt: that group sets the step)."""
+    single request's prompt: that group sets the step). With ``parts`` a dict of the named parts of
+    the step (:data:`STEP_PARTS`; seconds, summing to the step) instead of the total."""
     from inferonomics.optimize.calibration.parallel import layer_comm_time  # noqa: PLC0415
     from inferonomics.optimize.calibration.predict import (  # noqa: PLC0415 - predict imports this module
         decode_attention, gemm, prefill_attention, roofline)
@@ -146,13 +147,24 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         mlp = gemm(tokens, 2 * ff, a.d_model, b_in, b_w, env, prec) + gemm(tokens, a.d_model, ff, b_in, b_w,
                                                                            env, prec)
     comm = layer_comm_time(tokens, tp, dp, ep, bool(a.n_experts), a.experts_per_token or 1, a.d_model, b_in, env)
-    layer = att + att_d + att_p + mlp + comm  # an engine fuses norms/rotary into these kernels
-    if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
-        layer = layer + _input_quantization(a, tokens, tp, tp, env)
+    quant = (_input_quantization(a, tokens, tp, tp, env) if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS
+             else 0.0)
     head = gemm(np.maximum(batch, 1.0) / dp, a.vocab / tp, a.d_model, 2.0, 2.0, env, "bf16")
-    # the host's per-sequence cost (sampling, scheduling) is paid by each attention-DP rank's own executor
-    # for its own batch/dp sequences, all ranks at once
+    if parts:  # an engine fuses norms/rotary into these kernels
+        n = a.n_layers
+        return {"attention_gemms": n * att, "decode_attention": n * att_d, "prefill_attention": n * att_p,
+                "mlp": n * mlp, "communication": n * comm, "quantization": n * quant, "lm_head": head,
+                "engine_step": np.full(np.shape(head), env[_BACKENDS[backend]]),
+                # the host's per-sequence cost (sampling, scheduling) is paid by each attention-DP rank's own
+                # executor for its own batch/dp sequences, all ranks at once
+                "per_sequence": batch / dp * env["overhead_per_seq_s"]}
+    layer = att + att_d + att_p + mlp + comm + quant
     return a.n_layers * layer + head + env[_BACKENDS[backend]] + batch / dp * env["overhead_per_seq_s"]
+
+
+#: the named parts of :func:`step_time` (``parts=True``), in the order tables print them
+STEP_PARTS = ("attention_gemms", "decode_attention", "prefill_attention", "mlp", "communication", "quantization",
+              "lm_head", "engine_step", "per_sequence")
 
 
 #: engines whose fp8 linear layers quantize their bf16 input in a kernel of its own before each GEMM: TRT-LLM's
@@ -227,24 +239,28 @@ def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarra
 
 
 def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-                   mixed: bool = True) -> np.ndarray:
+                   mixed: bool = True, parts: bool = False):
     """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast).
 
     The steps run at the resident batch :func:`resident_batch` (requests beyond it wait in the queue: their
     wait is TTFT, not TPOT). Under in-flight batching (``mixed``) the mean step is
     :func:`inferonomics.symbolic.kernels.serving_step_time` of a pure-decode step and a step carrying
     ``isl * max(1, B/osl)`` prompt tokens, with the backend's share of prompt work inside decode steps
-    (``prefill_in_decode_sglang`` for SGLang, 1 for TRT-LLM and vLLM); without ``mixed``, the decode step."""
+    (``prefill_in_decode_sglang`` for SGLang, 1 for TRT-LLM and vLLM); without ``mixed``, the decode step.
+    With ``parts``, :func:`step_time`'s named parts of that mean step (they sum to it)."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
     args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
-    t_dec = step_time(*args, prefill_tokens=np.zeros_like(b))
+    t_dec = step_time(*args, prefill_tokens=np.zeros_like(b), parts=parts)
     if not mixed:  # decode-only steps: no prompt tokens ever
         return t_dec
-    t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl))
-    return compiled("serving_step_time", ("t_dec", "t_mix", "batch", "osl"), backend=backend)(
-        {"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
+    t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl), parts=parts)
+    mean = compiled("serving_step_time", ("t_dec", "t_mix", "batch", "osl"), backend=backend)
+    if parts:  # the mean step is linear in the two steps: each part mixes with the same weight
+        w = mean({"t_dec": 0.0, "t_mix": 1.0, "batch": b, "osl": osl}, env)
+        return {k: (1 - w) * t_dec[k] + w * t_mix[k] for k in t_dec}
+    return mean({"t_dec": t_dec, "t_mix": t_mix, "batch": b, "osl": osl}, env)
 
 
 def request_overhead_s(backend: str, env) -> float:
