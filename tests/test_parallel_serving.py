@@ -15,6 +15,7 @@ import pytest
 from scipy.optimize import brentq
 
 from inferonomics.optimize.calibration import parallel as PA
+from inferonomics.symbolic import serving as SM
 from inferonomics.optimize.calibration import predict as P
 from inferonomics.optimize.calibration import serving as S
 from inferonomics.optimize.calibration.calfile import calibration_for
@@ -80,7 +81,7 @@ def test_attention_dp_exchange_and_kv_per_group():
     got = PA.moe_exchange_time(np.array([64.0]), 1.0, 8.0, 8.0, 8, a.d_model, 1.0, env)[0]
     assert got == pytest.approx(float(want))
     # each attention-DP group keeps its own copy of the non-expert weights
-    extra = S._weight_bytes(a, 1.0, 16.0) - S._weight_bytes(a, 1.0, 1.0)
+    extra = float(SM.weight_bytes(a, 1.0, 16) - SM.weight_bytes(a, 1.0, 1))
     assert extra == pytest.approx(15 * dense_params(a))
 
 
@@ -90,8 +91,10 @@ def test_per_rank_tokens_shrink_the_attention_step():
     a = catalog.model("qwen3-235b-a22b").architecture
     b = np.array([64.0])
     dp8 = S.step_time(a, b, 1024.0, 1024.0, 1.0, 8.0, 8.0, 1.0, "fp8", "trtllm", env, prefill_tokens=np.zeros(1))
-    att8 = S._attention_gemms(a, b / 8, 1.0, 1.0, 1.0, env, "fp8")
-    att64 = S._attention_gemms(a, b, 1.0, 1.0, 1.0, env, "fp8")
+    att8 = S.step_time(a, b, 1024.0, 1024.0, 1.0, 8.0, 8.0, 1.0, "fp8", "trtllm", env, prefill_tokens=np.zeros(1),
+                       parts=True)["attention_gemms"]
+    att64 = S.step_time(a, b, 1024.0, 1024.0, 1.0, 1.0, 8.0, 1.0, "fp8", "trtllm", env, prefill_tokens=np.zeros(1),
+                        parts=True)["attention_gemms"]
     assert att8 < att64 and np.isfinite(dp8).all()
 
 

@@ -3,7 +3,7 @@ label them (``prefill_*`` and ``decode_*`` pool shapes and worker counts; NVIDIA
 measurement data, Apache-2.0).
 
 * **TPOT** is a decode-only step of one decode worker at its batch (no prompt work ever enters it):
-  :func:`.serving.serving_tpot_s` with ``mixed=False``, the resident-batch cap included.
+  :func:`.serving_model.serving_tpot_s` with ``mixed=False``, the resident-batch cap included.
 * **TTFT** = queue + prefill + KV transfer + the engine's request overhead. The prefill is one step of a
   prefill worker carrying ``prefill_batch_size`` prompts per attention-DP group (context ``isl``, no decode
   batch). The KV transfer moves the request's cache (:func:`kv_transfer_time`) from the prefill to the
@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from inferonomics.symbolic.architecture import kv_elements_per_token
+
+from inferonomics.optimize.calibration.serving_model import (_precision, request_overhead_s, serving_tpot_s,
+                                                             step_time)
+
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
     precision) from its prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the
     fitted NCCL fixed time and bandwidth fraction); over the scale-up link where no NIC figure is known."""
-    from inferonomics.optimize.calibration.serving import _precision  # noqa: PLC0415
-    from inferonomics.symbolic.architecture import kv_elements_per_token  # noqa: PLC0415
-
     _, _, _, b_kv = _precision(precision, env)
     nbytes = float(kv_elements_per_token(a)) * isl * b_kv
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
@@ -36,16 +38,12 @@ def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
 
 def disagg_tpot_s(a, batch_decode, isl, osl, shape, precision: str, backend: str, env) -> np.ndarray:
     """Seconds per output token on a decode worker of ``shape = (tp, dp, ep, mtp)`` at ``batch_decode``."""
-    from inferonomics.optimize.calibration.serving import serving_tpot_s  # noqa: PLC0415
-
     return serving_tpot_s(a, batch_decode, isl, osl, *shape, precision, backend, env, mixed=False)
 
 
 def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str, env) -> np.ndarray:
     """Seconds of one prefill-only step of a prefill worker: ``prefill_batch`` prompts of ``isl`` tokens
     per attention-DP group."""
-    from inferonomics.optimize.calibration.serving import step_time  # noqa: PLC0415
-
     dp = shape[1]
     return step_time(a, np.zeros_like(np.asarray(isl, dtype=float)), isl, osl, *shape, precision, backend, env,
                      prefill_tokens=prefill_batch * dp * isl, context=isl)
@@ -54,8 +52,6 @@ def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str
 def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefill_workers, tpot, precision: str,
                   backend: str, env) -> np.ndarray:
     """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
-    from inferonomics.optimize.calibration.serving import request_overhead_s  # noqa: PLC0415
-
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
     kv = kv_transfer_time(a, isl, precision, prefill_shape[0], env)
     rate = prefill_workers * prefill_batch * prefill_shape[1] / t_p  # requests per second the pool prefills

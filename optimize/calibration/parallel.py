@@ -30,25 +30,33 @@ load balancer, EPLB); see the README's serving section.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from sympy import Symbol
+from sympy.core.parameters import evaluate
+
+from inferonomics.symbolic import serving as SM
+from inferonomics.symbolic import symbols as s
+from inferonomics.symbolic.errors import InvalidInputError
+
+from inferonomics.optimize.calibration.serving_model import compile_expr, scaleout
 
 #: scale-out (RDMA NIC) bandwidth per chip, one direction, bytes/s, of each card's reference platform
 #: (facts table ``scaleout_bw_Gbps_per_chip``: DGX H100/H200/B200 and GB200 NVL72 carry one 400 Gb/s
 #: ConnectX-7 per GPU). Cards not listed have no scale-out figure: their collectives stay in one domain.
 SCALEOUT_BYTES_PER_S = {"h100-sxm": 400e9 / 8, "h200-sxm": 400e9 / 8, "b200": 400e9 / 8, "gb200": 400e9 / 8}
 
+#: latency of one network hop of an NCCL ring between nodes (:data:`inferonomics.symbolic.serving.SCALEOUT_HOP_LATENCY_S`)
+SCALEOUT_HOP_LATENCY_S = SM.SCALEOUT_HOP_LATENCY_S
 
-#: latency of one network hop of an NCCL ring (InfiniBand/RoCE between nodes), seconds: NCCL's own tuning
-#: model (src/graph/tuning.cc, ``hwLat[NCCL_HW_NET]``, Ring/LL: 2.7 us, against 0.6 us for an NVLink hop,
-#: where our fitted ``link_latency_s`` is 0.48 us). Used for the hops of a collective between nodes.
-SCALEOUT_HOP_LATENCY_S = 2.7e-6
+_NBYTES, _GPUS, _TOKENS = Symbol("nbytes", positive=True), Symbol("gpus", positive=True), Symbol("tokens", positive=True)
 
 
 def dispatch_copies(top_k, ep):
     """Expected distinct EP ranks a token's ``top_k`` experts land on under uniform routing:
     ``ep (1 - (1 - 1/ep)^k)`` (1 at ``ep = 1``; at most ``min(k, ep)``)."""
-    ep = np.asarray(ep, dtype=float)
-    return ep * (1 - (1 - 1 / ep) ** top_k)
+    return SM.dispatch_copies(top_k, np.asarray(ep, dtype=float))
 
 
 def alltoall_bytes(tokens_local, top_k, ep, d_model, bytes_per_element):
@@ -62,59 +70,35 @@ def per_rank_batch(batch, dp):
     return np.asarray(batch, dtype=float) / dp
 
 
-def collective_span(op: str, nbytes, gpus, env) -> np.ndarray:
-    """One collective over ``gpus`` chips, hierarchical past one scale-up domain of ``D`` chips
-    (``scaleup_domain_size``): the intra-node collective over ``min(gpus, D)`` chips, plus, across the
-    ``N = gpus/D`` nodes, an NCCL collective over the scale-out NICs (``scaleout_bandwidth_bytes_per_s``
-    replaces the link bandwidth, :data:`SCALEOUT_HOP_LATENCY_S` the hop latency). Each chip drives its own
-    NIC (NCCL runs one ring per NIC), so an all-reduce/all-gather/reduce-scatter moves its ``1/D`` shard
-    between nodes, an all-to-all the ``(N-1)/N`` of its message bound for other nodes."""
-    from inferonomics.optimize.calibration.predict import collective  # noqa: PLC0415
+@lru_cache(maxsize=None)
+def _span(op: str, out: bool):
+    with evaluate(False):
+        return compile_expr(SM.collective_span(op, _NBYTES, _GPUS, out), (_NBYTES, _GPUS))
 
-    gpus = np.asarray(gpus, dtype=float)
-    domain = env.get("scaleup_domain_size", np.inf)
-    out_bw = env.get("scaleout_bandwidth_bytes_per_s", np.nan)
-    inside = np.minimum(gpus, domain)
-    t = np.where(inside > 1, collective(op, nbytes, np.maximum(inside, 2), env), 0.0)
-    nodes = gpus / inside
-    if not np.isfinite(out_bw) or not np.any(nodes > 1):
-        return t
-    shard = nbytes if op == "alltoall" else nbytes / inside
-    nic = {**env, "link_bandwidth_bytes_per_s": out_bw, "link_latency_s": SCALEOUT_HOP_LATENCY_S}
-    across = collective(op, shard, np.maximum(nodes, 2), nic, nccl=True)
-    return t + np.where(nodes > 1, across, 0.0)
+
+def collective_span(op: str, nbytes, gpus, env) -> np.ndarray:
+    """One collective over ``gpus`` chips, hierarchical past one scale-up domain
+    (:func:`inferonomics.symbolic.serving.collective_span`)."""
+    return _span(op, scaleout(env))((nbytes, gpus), env)
+
+
+@lru_cache(maxsize=None)
+def _exchange(top_k, d_model, b_in, out: bool):
+    with evaluate(False):
+        expr = SM.moe_exchange(_TOKENS, s.t, top_k, d_model, b_in, out)
+    return compile_expr(expr, (_TOKENS, s.t, SM.dp, SM.ep))
 
 
 def moe_exchange_time(tokens_group, tp, dp, ep, top_k, d_model, b_in, env) -> np.ndarray:
     """Per MoE layer, the traffic that moves tokens to their experts and back when attention is data
-    parallel (``dp > 1``); 0 at ``dp = 1`` (the FFN all-reduce of :func:`layer_comm_time` covers it).
-    ``tokens_group``: tokens of one attention group."""
-    chips = tp * dp
-    local = tokens_group / tp  # the group's tokens, split among its TP ranks for the exchange
-    a2a = (collective_span("alltoall", alltoall_bytes(local, top_k, ep, d_model, b_in), chips, env)
-           + collective_span("alltoall", alltoall_bytes(local, top_k, ep, d_model, 2.0), chips, env))
-    every = tokens_group * dp  # all-gather every token, reduce-scatter the outputs (experts split by TP only)
-    agrs = (collective_span("all_gather", every * d_model * b_in, chips, env)
-            + collective_span("reduce_scatter", every * d_model * 2.0, chips, env))
-    return np.where(dp > 1, np.where(ep > 1, a2a, agrs), 0.0)
-
-
-def layer_comm_time(tokens_group, tp, dp, ep, moe: bool, top_k, d_model, b_in, env) -> np.ndarray:
-    """Collectives of one layer: the attention output's all-reduce over ``tp``; then for the FFN either
-    the same all-reduce (``dp = 1``) or the exchange of :func:`moe_exchange_time` (``dp > 1``; a dense FFN
-    inside an attention group keeps its all-reduce over ``tp``)."""
-    ar = np.where(tp > 1, collective_span("all_reduce", tokens_group * d_model * 2.0, np.maximum(tp, 2), env), 0.0)
-    if not moe:
-        return 2 * ar
-    return ar + np.where(dp > 1, moe_exchange_time(tokens_group, tp, dp, ep, top_k, d_model, b_in, env), ar)
+    parallel (:func:`inferonomics.symbolic.serving.moe_exchange`); 0 at ``dp = 1``."""
+    return _exchange(top_k, d_model, b_in, scaleout(env))((tokens_group, tp, dp, ep), env)
 
 
 def check_shape(a, tp, dp, ep, mtp, where: str = "parallel shape") -> None:
     """Raise InvalidInputError when a parallel shape cannot hold the model: attention TP not dividing the
     query heads (or KV heads not dividing evenly when fewer ranks than KV heads), EP larger than the expert
     count or not dividing it, or ``moe_tp x moe_ep`` differing from ``tp x dp``."""
-    from inferonomics.symbolic.errors import InvalidInputError  # noqa: PLC0415
-
     for name, v in (("tp", tp), ("attention_dp", dp), ("moe_ep", ep), ("moe_tp", mtp)):
         if not (v >= 1 and float(v).is_integer()):
             raise InvalidInputError(f"{where} {name}", "a whole number >= 1", v)

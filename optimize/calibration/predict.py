@@ -1,7 +1,8 @@
 """Predict every measured row from datasheet figures plus calibration parameters (vectorised NumPy).
 
 Each kind's prediction is assembled from the SymPy builders of :mod:`inferonomics.symbolic.kernels`,
-compiled once with ``lambdify(..., "numpy")``, so the numbers fitted here are those of the symbolic model.
+compiled once (:func:`compiled`; the serving rows: the symbolic serving model of :mod:`.serving_model`), so the
+numbers fitted here are those of the symbolic model.
 ``env`` maps symbol-table names (``eta_flop``, ``kernel_overhead_s``, ``hbm_bandwidth_bytes_per_s``...) to
 values; :func:`hardware_env` fills in a card's datasheet figures.
 """
@@ -11,19 +12,28 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from sympy import Symbol, lambdify
+from sympy import Symbol
 
+from inferonomics.symbolic import catalog
 from inferonomics.symbolic import kernels as K
+from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 from inferonomics.symbolic.symbols import TABLE
 
 from inferonomics.optimize.calibration.hardware import datasheet
+from inferonomics.optimize.calibration.parallel import SCALEOUT_BYTES_PER_S
 from inferonomics.optimize.calibration.readers import Table
 from inferonomics.optimize.calibration.serving import serving_ttft, serving_tpot
 
-# Llama-3.1-8B decoder layer, as measured by measure_roofline.py / measure_moe_mixed.py
-_D, _H, _KVH, _HD, _FF = 4096, 32, 8, 128, 14336
-#: (n, k) of the four weight matmuls of that layer: qkv, o, gate+up, down
-LAYER_GEMMS = ((_H + 2 * _KVH) * _HD, _D), (_D, _H * _HD), (2 * _FF, _D), (_D, _FF)
+#: the model our layer measurements ran (measure_roofline.py / measure_moe_mixed.py): its catalog architecture
+LAYER_MODEL = "llama3.1-8b"
+
+
+@lru_cache(maxsize=None)
+def _layer():
+    """(architecture, the (n, k) of its four weight matmuls: qkv, o, gate+up, down) of :data:`LAYER_MODEL`."""
+    a = catalog.model(LAYER_MODEL).architecture
+    d, h, kvh, hd, ff = a.d_model, a.n_heads, a.n_kv_heads, a.head_dim, a.ffn_dim
+    return a, (((h + 2 * kvh) * hd, d), (d, h * hd), (2 * ff, d), (d, ff))
 
 
 def _x(name: str) -> Symbol:
@@ -36,7 +46,7 @@ def compiled(builder: str, shape: tuple[str, ...], **static: object):
     syms = [_x(n) for n in shape]
     expr = getattr(K, builder)(*syms, **static)
     params = sorted((p for p in expr.free_symbols if p.name in TABLE), key=lambda p: p.name)
-    fn = lambdify(syms + params, expr, "numpy", cse=True)
+    fn = lambdify_numpy(syms + params, expr)
 
     def call(shapes: dict[str, object], env: dict[str, float]) -> np.ndarray:
         return fn(*[shapes[n] for n in shape], *[env[p.name] for p in params])
@@ -47,8 +57,6 @@ def compiled(builder: str, shape: tuple[str, ...], **static: object):
 
 def hbm_capacity(name: str) -> float:
     """HBM bytes of one chip of catalog hardware ``name`` (its datasheet figure)."""
-    from inferonomics.symbolic import catalog
-
     return float(catalog.hardware(name).hbm_capacity_bytes)
 
 
@@ -76,9 +84,6 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
 def _domain(name: str) -> dict[str, float]:
     """The card's scale-up domain size (catalog) and scale-out NIC bandwidth per chip
     (:data:`.parallel.SCALEOUT_BYTES_PER_S`), where known: collectives past the domain cross nodes."""
-    from inferonomics.optimize.calibration.parallel import SCALEOUT_BYTES_PER_S  # noqa: PLC0415
-    from inferonomics.symbolic import catalog  # noqa: PLC0415
-
     out = {}
     size = catalog.hardware(name).scaleup_domain_size
     if size and name in SCALEOUT_BYTES_PER_S:
@@ -208,13 +213,15 @@ GEMM_DTYPES = {
 
 
 def layer_time(tokens, decode_batch, context, prefill, env) -> np.ndarray:
-    """One Llama-3.1-8B layer (ours): four GEMMs over all tokens, SDPA decode attention (no KV split),
+    """One layer of :data:`LAYER_MODEL` (ours): four GEMMs over all tokens, SDPA decode attention (no KV split),
     causal prefill attention of the chunk, the unfused elementwise traffic and the per-layer fixed cost."""
-    t = sum(gemm(tokens, n, k, 2.0, 2.0, env, "bf16", "torch") for n, k in LAYER_GEMMS)
-    dec = np.where(decode_batch > 0, decode_attention(np.maximum(decode_batch, 1), context, _H, _KVH, _HD, 2.0,
-                                                      env, split=False), 0.0)
-    pre = np.where(prefill > 0, prefill_attention(np.maximum(prefill, 1), _H, _HD, prefill / 2, env), 0.0)
-    act = compiled("elementwise_time", ("tokens", "width"))({"tokens": tokens, "width": (_D + 2 * _FF) * 2.0},
+    a, gemms = _layer()
+    t = sum(gemm(tokens, n, k, 2.0, 2.0, env, "bf16", "torch") for n, k in gemms)
+    dec = np.where(decode_batch > 0, decode_attention(np.maximum(decode_batch, 1), context, a.n_heads, a.n_kv_heads,
+                                                      a.head_dim, 2.0, env, split=False), 0.0)
+    pre = np.where(prefill > 0, prefill_attention(np.maximum(prefill, 1), a.n_heads, a.head_dim, prefill / 2, env),
+                   0.0)
+    act = compiled("elementwise_time", ("tokens", "width"))({"tokens": tokens, "width": (a.d_model + 2 * a.ffn_dim) * 2.0},
                                                            with_precision(env, "bf16", "torch"))
     return t + dec + pre + act + env["layer_overhead_s"]
 

@@ -1,0 +1,172 @@
+"""The symbolic serving model (:mod:`inferonomics.symbolic.serving`) compiled once per (architecture, precision,
+backend, card flags) and evaluated on NumPy arrays with a calibration ``env``; the one place of the calibration
+package that turns SymPy into code (:func:`compile_expr`).
+
+``env`` maps symbol names (``eta_flop``, ``peak_bf16``, ``hbm_bandwidth_bytes_per_s``...) to values
+(:func:`.predict.hardware_env` plus a calibration). Arrays broadcast; a scalar ``tp`` with an array of batches
+costs one vectorised call.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+from sympy.core.parameters import evaluate
+
+from inferonomics.symbolic import serving as SM
+from inferonomics.symbolic import symbols as s
+from inferonomics.symbolic.kernels import backend_overhead
+from inferonomics.symbolic.numpy_dag import compile_dag
+
+STEP_PARTS = SM.STEP_PARTS
+QUANTIZES_FP8_INPUTS = SM.QUANTIZES_FP8_INPUTS
+#: serving backend -> the symbol of its fixed per-step overhead (:func:`~inferonomics.symbolic.kernels.backend_overhead`)
+BACKENDS = {b: backend_overhead(b).name for b in ("trtllm", "vllm", "sglang")}
+
+
+def env_value(name: str, env) -> float:
+    """The value of symbol ``name`` in ``env``; a card without an FP4 rate computes "fp4" at its fp8 peak, one
+    without a scale-up domain figure has an unbounded domain."""
+    v = env.get(name)
+    if v is not None:
+        return v
+    if name == "peak_fp4":
+        return env["peak_fp8"]
+    if name == "scaleup_domain_size":
+        return np.inf
+    raise KeyError(f"calibration environment has no value for {name!r}")
+
+
+class Compiled:
+    """``exprs`` over ``args`` (in that order) and the parameters they read from ``env`` (by name):
+    ``f(values, env)`` -> tuple of arrays, or the one array of a single expression."""
+
+    def __init__(self, exprs, args) -> None:
+        args = tuple(args)
+        single = isinstance(exprs, sp.Basic)
+        exprs = (exprs,) if single else tuple(exprs)
+        free = set().union(*(sp.sympify(e).free_symbols for e in exprs))
+        params = tuple(sorted(free - set(args), key=lambda x: x.name))
+        self.params = tuple(p.name for p in params)
+        self._n = len(args)
+        self._single = single
+        self._fn = compile_dag(exprs, args + params)
+
+    def __call__(self, values, env):
+        vals = [np.asarray(v, dtype=float) for v in values]
+        vals += [np.float64(env_value(p, env)) for p in self.params]
+        with np.errstate(all="ignore"):
+            out = self._fn(*vals)
+        return out[0] if self._single else out
+
+
+def compile_expr(exprs, args) -> Compiled:
+    """Compile a SymPy expression (or a sequence of them) over ``args``, its other symbols bound from ``env``
+    by name (:func:`inferonomics.symbolic.numpy_dag.compile_dag`: linear in the expression's size)."""
+    return Compiled(exprs, args)
+
+
+def fp4_compute(env) -> bool:
+    """Whether the card computes FP4 GEMMs on FP4 tensor cores (the catalog gives it an FP4 rate)."""
+    return float(env.get("fp4_tensor_cores", 0.0)) > 0
+
+
+def scaleout(env) -> bool:
+    """Whether the card has a scale-out NIC figure (collectives past its scale-up domain cross nodes)."""
+    return bool(np.isfinite(env.get("scaleout_bandwidth_bytes_per_s", np.nan)))
+
+
+def _precision(p: str, env) -> tuple[str, float, float, float]:
+    """(GEMM precision, bytes per activation in, per weight, per KV element) of serving precision ``p`` on the
+    card of ``env`` (:func:`inferonomics.symbolic.serving.precision_bytes`)."""
+    return SM.precision_bytes(p, fp4_compute(env))
+
+
+_STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp)
+_SERVING_ARGS = (SM.requests, s.isl, s.osl, s.t, SM.dp, SM.ep, SM.mtp)
+
+
+@lru_cache(maxsize=None)
+def model(a, precision: str, backend: str, fp4: bool, out: bool, what: str, flag: bool = False) -> Compiled:
+    """The compiled serving model of architecture ``a``: ``what`` is "step" (``flag``: one prompt on one group),
+    "tpot" (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts."""
+    kw = {"fp4_compute": fp4, "scaleout": out}
+    # built unevaluated: SymPy's Max/Min would search their nested arguments for provable orderings (seconds per
+    # step, never succeeding); the tree then also keeps the order of operations the builders wrote
+    with evaluate(False):
+        if what in ("step", "step_parts"):
+            ops = SM.step_ops(a, precision, backend, one_prompt=flag, **kw)
+            exprs = SM.compose(ops) if what == "step" else tuple(SM.parts(ops).values())
+            return Compiled(exprs, _STEP_ARGS)
+        if what == "tpot":
+            exprs = SM.tpot(a, precision, backend, mixed=flag, **kw)
+        elif what == "tpot_parts":
+            exprs = tuple(SM.tpot_parts(a, precision, backend, mixed=flag, **kw).values())
+        elif what == "ttft":
+            exprs = SM.ttft_step(a, precision, backend, **kw)
+        elif what == "resident":
+            exprs = SM.resident_batch(a, precision, fp4_compute=fp4)
+        else:
+            raise ValueError(what)
+    return Compiled(exprs, _SERVING_ARGS)
+
+
+def _named(values) -> dict[str, np.ndarray]:
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    return {k: np.broadcast_to(np.asarray(v, dtype=float), shape) for k, v in zip(STEP_PARTS, values)}
+
+
+def _flags(env) -> tuple[bool, bool]:
+    return fp4_compute(env), scaleout(env)
+
+
+def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
+              prefill_tokens=None, context=None, one_prompt: bool = False, parts: bool = False):
+    """Seconds of one step of a worker of ``tp x dp`` chips decoding ``batch`` sequences
+    (:func:`inferonomics.symbolic.serving.step_ops`); ``prefill_tokens`` (the worker's prompt tokens in the
+    step) defaults to B*isl/osl (in-flight batching), ``context`` to ``isl + osl/2``. A batch of 0 is a
+    prefill-only step; with ``one_prompt`` the prompt tokens all land on one attention group. With ``parts`` a
+    dict of the named parts of the step (:data:`STEP_PARTS`; seconds, summing to the step)."""
+    p = batch * isl / osl if prefill_tokens is None else prefill_tokens
+    ctx = isl + osl / 2 if context is None else context
+    f = model(a, precision, backend, *_flags(env), "step_parts" if parts else "step", one_prompt)
+    out = f((batch, p, ctx, isl, tp, dp, ep, mtp), env)
+    return _named(out) if parts else out
+
+
+def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarray:
+    """Sequences a worker of ``tp x dp`` chips keeps decoding at ``batch`` concurrent requests
+    (:func:`inferonomics.symbolic.serving.resident_batch`); a card of unknown HBM capacity: no cap."""
+    if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):
+        return np.asarray(batch, dtype=float)
+    f = model(a, precision, "trtllm", *_flags(env), "resident")
+    return f((batch, isl, osl, tp, dp, 1.0, 1.0), env)
+
+
+def _capped_env(env):
+    """``env`` with an infinite HBM capacity where it has none (the resident cap then never binds)."""
+    return env if np.isfinite(env.get("hbm_capacity_bytes", np.nan)) else {**env, "hbm_capacity_bytes": np.inf}
+
+
+def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
+                   mixed: bool = True, parts: bool = False):
+    """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast): the steps run
+    at the resident batch; under in-flight batching (``mixed``) the mean of a decode and a mixed step
+    (:func:`inferonomics.symbolic.serving.tpot`), else the decode step. With ``parts`` its named parts."""
+    f = model(a, precision, backend, *_flags(env), "tpot_parts" if parts else "tpot", mixed)
+    out = f((batch, isl, osl, tp, dp, ep, mtp), _capped_env(env))
+    return _named(out) if parts else out
+
+
+def ttft_step_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env):
+    """Seconds of the step carrying one request's whole prompt beside the resident decode batch
+    (:func:`inferonomics.symbolic.serving.ttft_step`)."""
+    f = model(a, precision, backend, *_flags(env), "ttft")
+    return f((batch, isl, osl, tp, dp, ep, mtp), _capped_env(env))
+
+
+def request_overhead_s(backend: str, env) -> float:
+    """The engine's fitted fixed time to first token beyond the prefill."""
+    return env[SM.REQUEST_OVERHEAD[backend].name]

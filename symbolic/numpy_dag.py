@@ -1,0 +1,97 @@
+"""Compile large SymPy expressions to NumPy in linear time: one assignment per distinct subexpression.
+
+``lambdify`` prints the whole tree (and ``cse`` searches it) at a few hundred microseconds per operation: the
+serving model's step (thousands of operations, several per architecture and precision) took seconds to compile.
+Here each distinct node of the expression DAG (SymPy expressions are hashable, so equal subtrees are found by a
+dict: the common subexpressions of an expression built twice from the same pieces) is printed once as a
+NumPy assignment over its children's names, in the tree's own order of operations; nodes of other kinds are
+printed by SymPy's :class:`~sympy.printing.numpy.NumPyPrinter` over their children's names. Arguments are
+positional (``a0, a1...``), so no symbol name is printed into the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+_REL = {sp.StrictGreaterThan: ">", sp.GreaterThan: ">=", sp.StrictLessThan: "<", sp.LessThan: "<="}
+
+
+def _number(e: sp.Basic) -> str | None:
+    if e.is_Integer:
+        return str(int(e))
+    if e.is_Rational or e.is_Float:
+        return repr(float(e))
+    if e is sp.nan:
+        return "numpy.nan"
+    if e is sp.oo:
+        return "numpy.inf"
+    if e is sp.S.NegativeInfinity:
+        return "(-numpy.inf)"
+    if e is sp.true or e is sp.false:
+        return str(bool(e))
+    return None
+
+
+def _node(e: sp.Basic, c: list[str]) -> str:
+    """NumPy code of node ``e`` whose children print as ``c``."""
+    if e.is_Add:
+        return "(" + " + ".join(c) + ")"
+    if e.is_Mul:
+        return "(" + "*".join(c) + ")"
+    if e.is_Pow:
+        if e.exp == sp.S.Half:
+            return f"numpy.sqrt({c[0]})"
+        return f"({c[0]}**{c[1]})"
+    if isinstance(e, (sp.Max, sp.Min)):
+        fn = "numpy.maximum" if isinstance(e, sp.Max) else "numpy.minimum"
+        out = c[-1]
+        for x in reversed(c[:-1]):
+            out = f"{fn}({x}, {out})"
+        return out
+    if isinstance(e, sp.Piecewise):
+        pairs = list(zip(c[::2], c[1::2]))
+        out = "numpy.nan" if pairs[-1][1] != "True" else pairs[-1][0]
+        for value, cond in reversed(pairs if pairs[-1][1] != "True" else pairs[:-1]):
+            out = f"numpy.where({cond}, {value}, {out})"
+        return out
+    if type(e) in _REL:
+        return f"({c[0]} {_REL[type(e)]} {c[1]})"
+    names = [sp.Symbol(x) for x in c]
+    return NumPyPrinter().doprint(e.func(*names))
+
+
+def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol]) -> Callable[..., tuple]:
+    """``f(*values) -> tuple`` of the values of ``exprs`` (NumPy arrays broadcast from ``values``); every free
+    symbol of ``exprs`` must be in ``args``."""
+    memo: dict[sp.Basic, str] = {a: f"a{i}" for i, a in enumerate(args)}
+    lines: list[str] = []
+
+    def emit(e: sp.Basic) -> str:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if isinstance(e, sp.Symbol):
+            raise ValueError(f"symbol {e} is not an argument")
+        code = _number(e)
+        if code is None:
+            if isinstance(e, sp.Piecewise):
+                children = [emit(x) for pair in e.args for x in pair]
+            else:
+                children = [emit(x) for x in e.args]
+            code = _node(e, children)
+            name = f"v{len(lines)}"
+            lines.append(f"    {name} = {code}")
+            code = name
+        memo[e] = code
+        return code
+
+    outs = [emit(sp.sympify(x)) for x in exprs]
+    src = "def _f({}):\n{}\n    return ({},)\n".format(", ".join(f"a{i}" for i in range(len(args))),
+                                                     "\n".join(lines), ", ".join(outs))
+    namespace: dict[str, object] = {"numpy": numpy}
+    exec(compile(src, "<serving model>", "exec"), namespace)  # noqa: S102 - code printed above from SymPy nodes
+    return namespace["_f"]  # type: ignore[return-value]

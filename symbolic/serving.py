@@ -1,0 +1,358 @@
+r"""The serving step of one worker as ONE SymPy expression: the calibrated serving model, whose ideal limit is
+:func:`inferonomics.symbolic.model.t_step`.
+
+A step is a tuple of operator records (:class:`Op`), built from the architecture's numbers (constants in the
+expression) and :mod:`.kernels`' builders, over the workload and shape symbols of this module (decode batch,
+prompt tokens of the step, decode context, prompt length, ``tp``, attention DP, ``moe_ep``, ``moe_tp``) and the
+calibration's symbols of :mod:`.symbols`. :func:`compose` joins the records under an overlap policy:
+
+* ``"kernel"`` (the calibrated model): every kernel on its own roofline with its kernel terms (fixed time,
+  k-loop chain, activation traffic, attention occupancy...), the times summed;
+* ``"per-op"`` / ``"step"`` (:data:`inferonomics.symbolic.model.POLICIES`): the operators' ideal compute and
+  memory times pooled into one roofline per operator class (weight matmuls, attention) or one for the step,
+  as ``t_step`` does; collectives and fixed costs are added.
+
+With efficiencies 1 and fixed costs 0 the pooled step of a dense model equals ``model.t_step`` exactly
+(tests/test_serving_model.py) for ``tp = 1`` and ``2 <= tp <= n_kv_heads``, with ``N`` and ``N_a`` bound to the
+parameters the step's GEMMs read: ``t_step`` also reads the input embedding table and the norm vectors, which a
+serving engine gathers (B rows) or fuses. Beyond ``n_kv_heads`` ranks the serving model reads each replicated
+KV head's projection weights on every rank; ``t_step`` does not.
+
+The step's terms (per layer unless said): the attention projections (MLA: its absorbed projections), decode
+attention over the context (a sliding-window layer: within its window), causal prefill attention of the prompt
+tokens, a dense gated MLP or the MoE grouped GEMMs over the experts the step's tokens touch (uniform routing,
+split by EP) plus shared experts, the collectives of the parallel shape (all-reduce over ``tp``; with attention
+DP the all-to-all dispatch/combine or all-gather/reduce-scatter, hierarchical past one scale-up domain), the
+fp8 input quantization of engines that run it as a kernel; per step the LM head, the engine's fixed overhead
+and the per-sequence host cost. Conditions that the NumPy assembly wrote as ``np.where``/``np.maximum`` are
+``Piecewise``/``Max`` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Expr, Float, Max, Min, Piecewise, Rational, S, Symbol
+
+from . import kernels as K
+from . import symbols as s
+from .architecture import breakdown, kv_elements_per_layer, n_sliding_layers
+
+# -- the serving model's own variables: workload and parallel shape of one worker ---------------------------
+#: sequences decoding in the step (0: a prefill-only step) and prompt tokens in it: nonnegative, so that the
+#: conditions ``batch > 0`` and ``prefill > 0`` stay conditions
+batch = Symbol("decode_batch", nonnegative=True)
+prefill = Symbol("prefill_tokens", nonnegative=True)
+#: concurrent requests offered to a replica (the resident batch is what of them decodes)
+requests = Symbol("requests", nonnegative=True)
+dp = Symbol("attention_dp", positive=True)
+ep = Symbol("moe_ep", positive=True)
+mtp = Symbol("moe_tp", positive=True)
+#: the card's datasheet peaks per GEMM precision (``peak_flop_per_s`` of :mod:`.symbols` is "the" peak of one)
+PEAKS = {p: Symbol(f"peak_{p}", positive=True) for p in ("bf16", "fp8", "fp4")}
+domain = Symbol("scaleup_domain_size", positive=True)
+scaleout_bw = Symbol("scaleout_bandwidth_bytes_per_s", positive=True)
+
+#: latency of one network hop of an NCCL ring between nodes, seconds: NCCL's own tuning model
+#: (src/graph/tuning.cc, ``hwLat[NCCL_HW_NET]``, Ring/LL: 2.7 us, against 0.6 us for an NVLink hop)
+SCALEOUT_HOP_LATENCY_S = 2.7e-6
+
+#: the named parts of a step, in the order tables print them
+STEP_PARTS = ("attention_gemms", "decode_attention", "prefill_attention", "mlp", "communication", "quantization",
+              "lm_head", "engine_step", "per_sequence")
+
+#: engines whose fp8 linear layers quantize their bf16 input in a kernel of its own before each GEMM (TRT-LLM's
+#: PyTorch-flow Linear; vLLM fuses the quantization into the preceding norm)
+QUANTIZES_FP8_INPUTS = ("trtllm",)
+
+#: each engine's fitted fixed time to first token beyond the prefill
+REQUEST_OVERHEAD = {"trtllm": s.t_req_trt, "vllm": s.t_req_vllm, "sglang": s.t_req_sgl}
+
+#: GEMM precision -> (achieved fraction of peak, datasheet peak, kernel fixed time)
+_RATES = {"bf16": (s.eta_F, PEAKS["bf16"], s.t_kern), "fp8": (s.eta_F8, PEAKS["fp8"], s.t_kern8),
+          "fp4": (s.eta_F4, PEAKS["fp4"], s.t_kern8)}
+
+
+def precision_bytes(precision: str, fp4_compute: bool) -> tuple[str, float, float, float]:
+    """(GEMM precision, bytes per activation in, per weight, per KV element) of a serving precision.
+
+    ``w4a16``: 4-bit weights (4 bits + an 8-bit scale per 32) with 16-bit math. ``fp4``: on a card with FP4
+    tensor cores both operands in NVFP4 (4 bits + an FP8 scale per 16) on the FP4 kernel class, with the FP8
+    KV cache NVIDIA's FP4 checkpoints ship; elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" rows run."""
+    if precision == "fp8":
+        return "fp8", 1.0, 1.0, 1.0
+    if precision == "fp4" and fp4_compute:
+        return "fp4", 0.5625, 0.5625, 1.0
+    if precision in ("fp4", "w4a16"):
+        return "bf16", 2.0, 0.5 + 1 / 32, 2.0
+    return "bf16", 2.0, 2.0, 2.0
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator of a step (seconds, already times the layers it runs in): ``time`` the calibrated kernel's
+    (:mod:`.kernels`), ``compute``/``memory`` its ideal arithmetic and HBM times, which a pooled overlap policy
+    joins over the operators of its ``pool`` ("matmul", "attention"; "" = never pooled: ``time`` is added)."""
+
+    part: str
+    time: Expr
+    compute: Expr = S.Zero
+    memory: Expr = S.Zero
+    pool: str = ""
+
+
+def compose(ops, overlap: str = "kernel") -> Expr:
+    """The step time of ``ops`` under an overlap policy: "kernel" (each kernel on its own roofline), "per-op"
+    (one roofline per operator class), "step" (one roofline for the whole step); see the module docstring."""
+    if overlap == "kernel":
+        return sum((o.time for o in ops), S.Zero)
+    if overlap not in ("per-op", "step"):
+        raise ValueError(f"overlap {overlap!r}: kernel, per-op or step")
+    rest = sum((o.time for o in ops if not o.pool), S.Zero)
+    pools = ("matmul", "attention") if overlap == "per-op" else (None,)
+    for pool in pools:
+        mine = [o for o in ops if o.pool and (pool is None or o.pool == pool)]
+        rest += Max(sum((o.compute for o in mine), S.Zero), sum((o.memory for o in mine), S.Zero))
+    return rest
+
+
+def parts(ops) -> dict[str, Expr]:
+    """The calibrated step's named parts (:data:`STEP_PARTS`), summing to ``compose(ops)``."""
+    return {p: sum((o.time for o in ops if o.part == p), S.Zero) for p in STEP_PARTS}
+
+
+def _gemm(part: str, m, n, k, b_in, b_w, prec: str, times=1) -> Op:
+    eta, peak, t_k = _RATES[prec]
+    t = K.gemm_time(m, n, k, b_in, b_w, eta_flop=eta, peak=peak, split_k=prec != "fp4")
+    if t_k is not s.t_kern:
+        t = t.xreplace({s.t_kern: t_k})
+    return Op(part, times * t, times * 2 * m * n * k / (eta * peak), times * k * n * b_w / (s.eta_W * s.W),
+              "matmul")
+
+
+def _grouped(part: str, flops, weight_bytes, other_bytes, prec: str, times) -> Op:
+    """A grouped kernel (fused MoE experts) of ``flops`` reading ``weight_bytes`` + ``other_bytes``."""
+    eta, peak, t_k = _RATES[prec]
+    t = K.roofline_time(flops, weight_bytes + other_bytes, eta, peak)
+    if t_k is not s.t_kern:
+        t = t.xreplace({s.t_kern: t_k})
+    return Op(part, times * t, times * flops / (eta * peak), times * weight_bytes / (s.eta_W * s.W), "matmul")
+
+
+def collective_span(op: str, nbytes, gpus, scaleout: bool) -> Expr:
+    """One collective over ``gpus`` chips, hierarchical past one scale-up domain of ``D`` chips: inside a node
+    over ``min(gpus, D)`` chips; with ``scaleout`` (the card has a NIC figure) across the ``gpus/D`` nodes an NCCL
+    collective over each chip's own NIC, moving its ``1/D`` shard (an all-to-all: its whole message)."""
+    inside = Min(gpus, domain)
+    t = Piecewise((K.collective_time(nbytes, Max(inside, 2), op), inside > 1), (S.Zero, True))
+    if not scaleout:
+        return t
+    nodes = gpus / inside
+    shard = nbytes if op == "alltoall" else nbytes / inside
+    across = K.collective_time(shard, Max(nodes, 2), op, nccl=True).xreplace(
+        {s.beta: scaleout_bw, s.alpha: Float(SCALEOUT_HOP_LATENCY_S)})
+    return t + Piecewise((across, nodes > 1), (S.Zero, True))
+
+
+def dispatch_copies(top_k, ep_ranks):
+    """Expected distinct EP ranks a token's ``top_k`` experts land on (uniform routing): ``ep (1-(1-1/ep)^k)``."""
+    return ep_ranks * (1 - (1 - 1 / ep_ranks) ** top_k)
+
+
+def moe_exchange(tokens_group, tp, top_k, d_model, b_in, scaleout: bool) -> Expr:
+    """Per MoE layer with attention DP (``dp > 1``; 0 otherwise), moving tokens to their experts and back: with
+    ``ep > 1`` two all-to-alls (each rank's ``1/tp`` share of its group's tokens once per distinct EP rank, at the
+    GEMM input precision out and 16 bits back), else an all-gather of every token and a reduce-scatter."""
+    chips = tp * dp
+    local = tokens_group / tp
+    copies = dispatch_copies(top_k, ep)
+    a2a = (collective_span("alltoall", local * copies * d_model * b_in, chips, scaleout)
+           + collective_span("alltoall", local * copies * d_model * 2, chips, scaleout))
+    every = tokens_group * dp
+    agrs = (collective_span("all_gather", every * d_model * b_in, chips, scaleout)
+            + collective_span("reduce_scatter", every * d_model * 2, chips, scaleout))
+    return Piecewise((Piecewise((a2a, ep > 1), (agrs, True)), dp > 1), (S.Zero, True))
+
+
+def layer_comm(a, tokens_group, tp, b_in, scaleout: bool) -> Expr:
+    """Collectives of one layer: the attention output's all-reduce over ``tp``; then the FFN's all-reduce
+    (``dp = 1``, or a dense FFN) or, for an MoE with attention DP, :func:`moe_exchange`."""
+    d = a.d_model
+    ar = Piecewise((collective_span("all_reduce", tokens_group * d * 2, Max(tp, 2), scaleout), tp > 1), (S.Zero, True))
+    if not a.n_experts:
+        return 2 * ar
+    return ar + Piecewise((moe_exchange(tokens_group, tp, a.experts_per_token, d, b_in, scaleout), dp > 1),
+                          (ar, True))
+
+
+def _attention_gemms(a, tokens, tp, b_in, b_w, prec) -> list[Op]:
+    """Attention projections of one layer on one attention-TP rank (GQA/MHA: fused qkv and o, KV heads
+    replicated when ranks outnumber them; MLA absorbed: latent down-projections, q up, absorbed K/V, o)."""
+    L, part = a.n_layers, "attention_gemms"
+    if a.attention == "MLA":
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        h = a.n_heads / tp
+        return [_gemm(part, tokens, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.d_model, b_in, b_w, prec, L),
+                _gemm(part, tokens, h * qk, a.q_lora_rank, b_in, b_w, prec, L),
+                _gemm(part, tokens, h * a.kv_lora_rank, a.qk_nope_head_dim, 2.0, 2.0, "bf16", L),
+                _gemm(part, tokens, h * a.v_head_dim, a.kv_lora_rank, 2.0, 2.0, "bf16", L),
+                _gemm(part, tokens, a.d_model, h * a.v_head_dim, b_in, b_w, prec, L)]
+    kvh = Max(1, a.n_kv_heads / tp)
+    return [_gemm(part, tokens, (a.n_heads / tp + 2 * kvh) * a.head_dim, a.d_model, b_in, b_w, prec, L),
+            _gemm(part, tokens, a.d_model, a.n_heads * a.head_dim / tp, b_in, b_w, prec, L)]
+
+
+def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
+    """Split-KV decode attention of the group's sequences; alternate sliding-window layers see min(c, w)."""
+    seqs = Max(batch_ / dp, 1)
+    if a.attention == "MLA":  # one latent per token shared by every head: one KV "head" of half its width
+        kvh, hd = S.One, Rational(a.kv_lora_rank + a.qk_rope_head_dim, 2)
+    else:
+        kvh, hd = Max(1, a.n_kv_heads / tp), a.head_dim
+    heads, F16 = a.n_heads / tp, PEAKS["bf16"]
+    ctxs = [context] if not a.window else [context, Min(context, a.window)]
+    t = sum((K.decode_attention_time(seqs, c, heads, kvh, hd, b_kv, split=True) for c in ctxs), S.Zero)
+    compute = sum((4 * seqs * c * heads * hd / (s.eta_F * F16) for c in ctxs), S.Zero)
+    memory = sum((2 * seqs * c * kvh * hd * b_kv / (s.eta_kv * s.W) for c in ctxs), S.Zero)
+    w = a.n_layers * Rational(1, len(ctxs))
+    on = batch_ > 0
+    return Op("decode_attention", Piecewise((w * t.xreplace({s.F: F16}), on), (S.Zero, True)),
+              Piecewise((w * compute, on), (S.Zero, True)), Piecewise((w * memory, on), (S.Zero, True)), "attention")
+
+
+def _prefill_attention(a, p, p_group, isl, tp) -> Op:
+    """Causal attention of the busiest group's prompt tokens, each over half its prompt on average."""
+    span_dim = (Rational(a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim, 2) if a.attention == "MLA"
+                else a.head_dim)
+    tokens, heads, F16 = Max(p_group, 1), a.n_heads / tp, PEAKS["bf16"]
+    t = K.prefill_attention_time(tokens, heads, span_dim, isl / 2).xreplace({s.F: F16})
+    compute = 4 * heads * span_dim * tokens * (isl / 2) / (s.eta_F * F16)
+    L, on = a.n_layers, p > 0
+    return Op("prefill_attention", Piecewise((L * t, on), (S.Zero, True)), Piecewise((L * compute, on), (S.Zero, True)),
+              S.Zero, "attention")
+
+
+def _mlp(a, batch_, p, tokens, tp, b_in, b_w, prec) -> list[Op]:
+    """A dense gated MLP (gate+up, down) or the MoE's grouped GEMMs over the touched experts (gate+up 2/3 of
+    the work, down 1/3), each EP rank an equal share, plus the shared experts' GEMMs."""
+    L, d = a.n_layers, a.d_model
+    if not a.n_experts:
+        ff = a.ffn_dim / tp
+        return [_gemm("mlp", tokens, 2 * ff, d, b_in, b_w, prec, L), _gemm("mlp", tokens, d, ff, b_in, b_w, prec, L)]
+    all_tokens = batch_ + p  # experts see every token of the worker
+    routed = all_tokens * a.experts_per_token / ep
+    touched = K.experts_touched(a.n_experts, a.experts_per_token, all_tokens) / ep
+    ffn = a.moe_ffn_dim / mtp
+    flops = 2 * routed * 3 * d * ffn
+    wbytes, abytes = touched * 3 * d * ffn * b_w, routed * d * (b_in + 2) * 2
+    ops = [_grouped("mlp", flops * Rational(2, 3), wbytes * Rational(2, 3), abytes * Rational(2, 3), prec, L),
+           _grouped("mlp", flops / 3, wbytes / 3, abytes / 3, prec, L)]
+    if a.shared_experts:
+        sff = a.shared_experts * a.moe_ffn_dim / tp
+        ops += [_gemm("mlp", tokens, 2 * sff, d, b_in, b_w, prec, L), _gemm("mlp", tokens, d, sff, b_in, b_w, prec, L)]
+    return ops
+
+
+def _quantization(a, tokens, tp) -> Expr:
+    """Per layer: quantizing the inputs of the fp8 GEMMs (:func:`.kernels.quant_time`)."""
+    o_in = a.n_heads * (a.v_head_dim if a.attention == "MLA" else a.head_dim) / tp
+    widths = [a.d_model, o_in]
+    if a.n_experts:
+        widths += [a.d_model] + ([a.shared_experts * a.moe_ffn_dim / tp] if a.shared_experts else [])
+    else:
+        widths += [a.d_model, a.ffn_dim / tp]
+    return sum((K.quant_time(tokens, w) for w in widths), S.Zero)
+
+
+def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
+             one_prompt: bool = False, batch_=batch, p=prefill, context=s.ctx, isl=s.isl, tp=s.t) -> tuple[Op, ...]:
+    """The operators of one step of a worker of ``tp x dp`` chips decoding ``batch_`` sequences with ``p``
+    prompt tokens in the step (spread over the attention groups, or with ``one_prompt`` all on one group: a
+    single request's prompt), decode context ``context``, prompt length ``isl`` (the prefill span)."""
+    prec, b_in, b_w, b_kv = precision_bytes(precision, fp4_compute)
+    p_group = p if one_prompt else p / dp  # prompt tokens of the busiest attention group
+    tokens = batch_ / dp + p_group  # tokens one attention group sees; its TP ranks share them
+    L = a.n_layers
+    ops = [*_attention_gemms(a, tokens, tp, b_in, b_w, prec), _decode_attention(a, batch_, context, tp, b_kv),
+           _prefill_attention(a, p, p_group, isl, tp), *_mlp(a, batch_, p, tokens, tp, b_in, b_w, prec),
+           Op("communication", L * layer_comm(a, tokens, tp, b_in, scaleout))]
+    if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
+        ops.append(Op("quantization", L * _quantization(a, tokens, tp)))
+    ops += [_gemm("lm_head", Max(batch_, 1) / dp, a.vocab / tp, a.d_model, 2.0, 2.0, "bf16"),
+            Op("engine_step", K.backend_overhead(backend)),
+            # the host's per-sequence cost (sampling, scheduling): each attention-DP rank's own executor for its
+            # own batch/dp sequences, all ranks at once
+            Op("per_sequence", batch_ / dp * s.t_seq)]
+    return tuple(ops)
+
+
+def weight_bytes(a, b_w, dp_=dp) -> Expr:
+    """Bytes of a worker's stored weights: each attention-DP group its own copy of all but the routed experts,
+    which are split once over the worker's chips."""
+    counts = breakdown(a)
+    experts = counts["routed_experts"]
+    return ((sum(counts.values()) - experts) * dp_ + experts) * b_w
+
+
+def kv_bytes_per_token(a, b_kv, tp, context) -> Expr:
+    """KV bytes one sequence keeps per context token on its attention group (``max(1, h_kv/t)`` heads per rank,
+    MLA's latent on every rank; a sliding-window layer holds min(c, w) tokens)."""
+    if a.attention == "MLA":
+        per_layer = kv_elements_per_layer(a) * tp
+    else:
+        per_layer = 2 * a.head_dim * Max(1, a.n_kv_heads / tp) * tp
+    n_slide = n_sliding_layers(a)
+    share = (a.n_layers - n_slide + n_slide * Min(context, a.window or 1) / context) if n_slide else a.n_layers
+    return per_layer * share * b_kv
+
+
+def resident_batch(a, precision: str, *, fp4_compute: bool = False, offered=requests, isl=s.isl, osl=s.osl,
+                   tp=s.t) -> Expr:
+    """:func:`.kernels.kv_resident_batch` of ``offered`` requests on a worker of ``tp x dp`` chips, each resident
+    sequence holding KV for the average context ``isl + osl/2``."""
+    _, _, b_w, b_kv = precision_bytes(precision, fp4_compute)
+    ctx = isl + osl / 2
+    return K.kv_resident_batch(offered, weight_bytes(a, b_w), kv_bytes_per_token(a, b_kv, tp, ctx) * ctx, tp * dp)
+
+
+def tpot_steps(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
+               mixed: bool = True, overlap: str = "kernel"):
+    """(decode step, mixed step or None, mean weight of the mixed step) at the resident batch of ``requests``:
+    the decode step has no prompt tokens, the mixed one ``isl max(1, B/osl)``; both at context ``isl + osl/2``."""
+    b = resident_batch(a, precision, fp4_compute=fp4_compute)
+    kw = dict(fp4_compute=fp4_compute, scaleout=scaleout, batch_=b, context=s.isl + s.osl / 2)
+    dec = step_ops(a, precision, backend, p=S.Zero, **kw)
+    if not mixed:
+        return dec, None, S.Zero
+    mix = step_ops(a, precision, backend, p=s.isl * Max(1, b / s.osl), **kw)
+    return dec, mix, K.serving_step_time(S.Zero, S.One, b, s.osl, backend)
+
+
+def tpot(a, precision: str, backend: str, *, overlap: str = "kernel", **kw) -> Expr:
+    """Seconds per output token at ``requests`` concurrent requests: the in-flight mean step
+    (:func:`.kernels.serving_step_time`) of a decode and a mixed step at the resident batch."""
+    dec, mix, _ = tpot_steps(a, precision, backend, **kw)
+    t_dec = compose(dec, overlap)
+    if mix is None:
+        return t_dec
+    b = resident_batch(a, precision, fp4_compute=kw.get("fp4_compute", False))
+    return K.serving_step_time(t_dec, compose(mix, overlap), b, s.osl, backend)
+
+
+def tpot_parts(a, precision: str, backend: str, **kw) -> dict[str, Expr]:
+    """:func:`tpot`'s named parts (the mean step is linear in its two steps: each part mixes alike)."""
+    dec, mix, w = tpot_steps(a, precision, backend, **kw)
+    pd = parts(dec)
+    if mix is None:
+        return pd
+    pm = parts(mix)
+    return {k: pd[k] + w * (pm[k] - pd[k]) for k in STEP_PARTS}
+
+
+def ttft_step(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
+              overlap: str = "kernel") -> Expr:
+    """The step carrying one request's whole prompt (context ``isl``, on one attention group) beside the
+    resident decode batch of ``requests``; the time to first token adds the engine's request overhead."""
+    b = resident_batch(a, precision, fp4_compute=fp4_compute)
+    return compose(step_ops(a, precision, backend, fp4_compute=fp4_compute, scaleout=scaleout, one_prompt=True,
+                            batch_=b, p=s.isl, context=s.isl), overlap)
