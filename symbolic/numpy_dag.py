@@ -64,6 +64,24 @@ def _node(e: sp.Basic, c: list[str]) -> str:
     return NumPyPrinter().doprint(e.func(*names))
 
 
+def free_symbols(exprs: Sequence[sp.Basic]) -> set[sp.Symbol]:
+    """The symbols of ``exprs``, each distinct subexpression visited once (``Basic.free_symbols`` walks a tree
+    with shared subtrees once per path)."""
+    seen: set[sp.Basic] = set()
+    out: set[sp.Symbol] = set()
+    stack = [sp.sympify(e) for e in exprs]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, sp.Symbol):
+            out.add(e)
+        else:
+            stack.extend(e.args)
+    return out
+
+
 def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol]) -> Callable[..., tuple]:
     """``f(*values) -> tuple`` of the values of ``exprs`` (NumPy arrays broadcast from ``values``); every free
     symbol of ``exprs`` must be in ``args``."""

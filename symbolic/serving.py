@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Expr, Float, Max, Min, Piecewise, Rational, S, Symbol
+from sympy import Expr, Float, Integer, Max, Min, Piecewise, Rational, S, Symbol
 
 from . import kernels as K
 from . import symbols as s
@@ -73,19 +73,20 @@ _RATES = {"bf16": (s.eta_F, PEAKS["bf16"], s.t_kern), "fp8": (s.eta_F8, PEAKS["f
           "fp4": (s.eta_F4, PEAKS["fp4"], s.t_kern8)}
 
 
-def precision_bytes(precision: str, fp4_compute: bool) -> tuple[str, float, float, float]:
-    """(GEMM precision, bytes per activation in, per weight, per KV element) of a serving precision.
+def precision_bytes(precision: str, fp4_compute: bool) -> tuple[str, Expr, Expr, Expr]:
+    """(GEMM precision, bytes per activation in, per weight, per KV element) of a serving precision, exact.
 
     ``w4a16``: 4-bit weights (4 bits + an 8-bit scale per 32) with 16-bit math. ``fp4``: on a card with FP4
     tensor cores both operands in NVFP4 (4 bits + an FP8 scale per 16) on the FP4 kernel class, with the FP8
     KV cache NVIDIA's FP4 checkpoints ship; elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" rows run."""
+    one, two = S.One, Integer(2)
     if precision == "fp8":
-        return "fp8", 1.0, 1.0, 1.0
+        return "fp8", one, one, one
     if precision == "fp4" and fp4_compute:
-        return "fp4", 0.5625, 0.5625, 1.0
+        return "fp4", Rational(9, 16), Rational(9, 16), one
     if precision in ("fp4", "w4a16"):
-        return "bf16", 2.0, 0.5 + 1 / 32, 2.0
-    return "bf16", 2.0, 2.0, 2.0
+        return "bf16", two, Rational(1, 2) + Rational(1, 32), two
+    return "bf16", two, two, two
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,20 @@ def parts(ops) -> dict[str, Expr]:
     return {p: sum((o.time for o in ops if o.part == p), S.Zero) for p in STEP_PARTS}
 
 
+_ARGS = tuple(Symbol(f"kernel_arg{i}", positive=True) for i in range(6))
+
+
+def _kernel(builder, *args, replace=None, **kw) -> Expr:
+    """``builder(*args, **kw)`` with the symbols of ``replace`` replaced: built over placeholder arguments and
+    then substituted, so that neither the replacement nor SymPy's evaluation walks the (large) arguments."""
+    ph = _ARGS[:len(args)]
+    return builder(*ph, **kw).xreplace({**(replace or {}), **dict(zip(ph, args))})
+
+
 def _gemm(part: str, m, n, k, b_in, b_w, prec: str, times=1) -> Op:
     eta, peak, t_k = _RATES[prec]
-    t = K.gemm_time(m, n, k, b_in, b_w, eta_flop=eta, peak=peak, split_k=prec != "fp4")
-    if t_k is not s.t_kern:
-        t = t.xreplace({s.t_kern: t_k})
+    t = _kernel(K.gemm_time, m, n, k, b_in, b_w, eta_flop=eta, peak=peak, split_k=prec != "fp4",
+                replace={s.t_kern: t_k})
     return Op(part, times * t, times * 2 * m * n * k / (eta * peak), times * k * n * b_w / (s.eta_W * s.W),
               "matmul")
 
@@ -133,9 +143,7 @@ def _gemm(part: str, m, n, k, b_in, b_w, prec: str, times=1) -> Op:
 def _grouped(part: str, flops, weight_bytes, other_bytes, prec: str, times) -> Op:
     """A grouped kernel (fused MoE experts) of ``flops`` reading ``weight_bytes`` + ``other_bytes``."""
     eta, peak, t_k = _RATES[prec]
-    t = K.roofline_time(flops, weight_bytes + other_bytes, eta, peak)
-    if t_k is not s.t_kern:
-        t = t.xreplace({s.t_kern: t_k})
+    t = _kernel(K.roofline_time, flops, weight_bytes + other_bytes, eta, peak, replace={s.t_kern: t_k})
     return Op(part, times * t, times * flops / (eta * peak), times * weight_bytes / (s.eta_W * s.W), "matmul")
 
 
@@ -144,13 +152,13 @@ def collective_span(op: str, nbytes, gpus, scaleout: bool) -> Expr:
     over ``min(gpus, D)`` chips; with ``scaleout`` (the card has a NIC figure) across the ``gpus/D`` nodes an NCCL
     collective over each chip's own NIC, moving its ``1/D`` shard (an all-to-all: its whole message)."""
     inside = Min(gpus, domain)
-    t = Piecewise((K.collective_time(nbytes, Max(inside, 2), op), inside > 1), (S.Zero, True))
+    t = Piecewise((_kernel(K.collective_time, nbytes, Max(inside, 2), op=op), inside > 1), (S.Zero, True))
     if not scaleout:
         return t
     nodes = gpus / inside
     shard = nbytes if op == "alltoall" else nbytes / inside
-    across = K.collective_time(shard, Max(nodes, 2), op, nccl=True).xreplace(
-        {s.beta: scaleout_bw, s.alpha: Float(SCALEOUT_HOP_LATENCY_S)})
+    across = _kernel(K.collective_time, shard, Max(nodes, 2), op=op, nccl=True,
+                     replace={s.beta: scaleout_bw, s.alpha: Float(SCALEOUT_HOP_LATENCY_S)})
     return t + Piecewise((across, nodes > 1), (S.Zero, True))
 
 
@@ -194,8 +202,8 @@ def _attention_gemms(a, tokens, tp, b_in, b_w, prec) -> list[Op]:
         h = a.n_heads / tp
         return [_gemm(part, tokens, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.d_model, b_in, b_w, prec, L),
                 _gemm(part, tokens, h * qk, a.q_lora_rank, b_in, b_w, prec, L),
-                _gemm(part, tokens, h * a.kv_lora_rank, a.qk_nope_head_dim, 2.0, 2.0, "bf16", L),
-                _gemm(part, tokens, h * a.v_head_dim, a.kv_lora_rank, 2.0, 2.0, "bf16", L),
+                _gemm(part, tokens, h * a.kv_lora_rank, a.qk_nope_head_dim, 2, 2, "bf16", L),
+                _gemm(part, tokens, h * a.v_head_dim, a.kv_lora_rank, 2, 2, "bf16", L),
                 _gemm(part, tokens, a.d_model, h * a.v_head_dim, b_in, b_w, prec, L)]
     kvh = Max(1, a.n_kv_heads / tp)
     return [_gemm(part, tokens, (a.n_heads / tp + 2 * kvh) * a.head_dim, a.d_model, b_in, b_w, prec, L),
@@ -211,12 +219,13 @@ def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
         kvh, hd = Max(1, a.n_kv_heads / tp), a.head_dim
     heads, F16 = a.n_heads / tp, PEAKS["bf16"]
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
-    t = sum((K.decode_attention_time(seqs, c, heads, kvh, hd, b_kv, split=True) for c in ctxs), S.Zero)
+    t = sum((_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv, split=True, replace={s.F: F16})
+             for c in ctxs), S.Zero)
     compute = sum((4 * seqs * c * heads * hd / (s.eta_F * F16) for c in ctxs), S.Zero)
     memory = sum((2 * seqs * c * kvh * hd * b_kv / (s.eta_kv * s.W) for c in ctxs), S.Zero)
     w = a.n_layers * Rational(1, len(ctxs))
     on = batch_ > 0
-    return Op("decode_attention", Piecewise((w * t.xreplace({s.F: F16}), on), (S.Zero, True)),
+    return Op("decode_attention", Piecewise((w * t, on), (S.Zero, True)),
               Piecewise((w * compute, on), (S.Zero, True)), Piecewise((w * memory, on), (S.Zero, True)), "attention")
 
 
@@ -225,7 +234,7 @@ def _prefill_attention(a, p, p_group, isl, tp) -> Op:
     span_dim = (Rational(a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim, 2) if a.attention == "MLA"
                 else a.head_dim)
     tokens, heads, F16 = Max(p_group, 1), a.n_heads / tp, PEAKS["bf16"]
-    t = K.prefill_attention_time(tokens, heads, span_dim, isl / 2).xreplace({s.F: F16})
+    t = _kernel(K.prefill_attention_time, tokens, heads, span_dim, isl / 2, replace={s.F: F16})
     compute = 4 * heads * span_dim * tokens * (isl / 2) / (s.eta_F * F16)
     L, on = a.n_layers, p > 0
     return Op("prefill_attention", Piecewise((L * t, on), (S.Zero, True)), Piecewise((L * compute, on), (S.Zero, True)),
@@ -261,7 +270,7 @@ def _quantization(a, tokens, tp) -> Expr:
         widths += [a.d_model] + ([a.shared_experts * a.moe_ffn_dim / tp] if a.shared_experts else [])
     else:
         widths += [a.d_model, a.ffn_dim / tp]
-    return sum((K.quant_time(tokens, w) for w in widths), S.Zero)
+    return sum((_kernel(K.quant_time, tokens, w) for w in widths), S.Zero)
 
 
 def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
@@ -278,7 +287,7 @@ def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scal
            Op("communication", L * layer_comm(a, tokens, tp, b_in, scaleout))]
     if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
         ops.append(Op("quantization", L * _quantization(a, tokens, tp)))
-    ops += [_gemm("lm_head", Max(batch_, 1) / dp, a.vocab / tp, a.d_model, 2.0, 2.0, "bf16"),
+    ops += [_gemm("lm_head", Max(batch_, 1) / dp, a.vocab / tp, a.d_model, 2, 2, "bf16"),
             Op("engine_step", K.backend_overhead(backend)),
             # the host's per-sequence cost (sampling, scheduling): each attention-DP rank's own executor for its
             # own batch/dp sequences, all ranks at once

@@ -18,7 +18,7 @@ from sympy.core.parameters import evaluate
 from inferonomics.symbolic import serving as SM
 from inferonomics.symbolic import symbols as s
 from inferonomics.symbolic.kernels import backend_overhead
-from inferonomics.symbolic.numpy_dag import compile_dag
+from inferonomics.symbolic.numpy_dag import compile_dag, free_symbols
 
 STEP_PARTS = SM.STEP_PARTS
 QUANTIZES_FP8_INPUTS = SM.QUANTIZES_FP8_INPUTS
@@ -47,7 +47,7 @@ class Compiled:
         args = tuple(args)
         single = isinstance(exprs, sp.Basic)
         exprs = (exprs,) if single else tuple(exprs)
-        free = set().union(*(sp.sympify(e).free_symbols for e in exprs))
+        free = free_symbols(exprs)
         params = tuple(sorted(free - set(args), key=lambda x: x.name))
         self.params = tuple(p.name for p in params)
         self._n = len(args)
@@ -81,7 +81,8 @@ def scaleout(env) -> bool:
 def _precision(p: str, env) -> tuple[str, float, float, float]:
     """(GEMM precision, bytes per activation in, per weight, per KV element) of serving precision ``p`` on the
     card of ``env`` (:func:`inferonomics.symbolic.serving.precision_bytes`)."""
-    return SM.precision_bytes(p, fp4_compute(env))
+    prec, b_in, b_w, b_kv = SM.precision_bytes(p, fp4_compute(env))
+    return prec, float(b_in), float(b_w), float(b_kv)
 
 
 _STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp)
