@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 
 _REL = {sp.StrictGreaterThan: ">", sp.GreaterThan: ">=", sp.StrictLessThan: "<", sp.LessThan: "<="}
@@ -82,11 +83,64 @@ def free_symbols(exprs: Sequence[sp.Basic]) -> set[sp.Symbol]:
     return out
 
 
-def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol]) -> Callable[..., tuple]:
+def _uses(exprs: Sequence[sp.Basic]) -> dict[sp.Basic, int]:
+    """How many parents each distinct subexpression has (a root counts one)."""
+    count: dict[sp.Basic, int] = {}
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        count[e] = count.get(e, 0) + 1
+        if count[e] == 1:
+            stack.extend(e.args)
+    return count
+
+
+def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol],
+                functions: dict[str, Callable[..., tuple]] | None = None,
+                arrays: Sequence[sp.Symbol] | None = None) -> Callable[..., tuple]:
     """``f(*values) -> tuple`` of the values of ``exprs`` (NumPy arrays broadcast from ``values``); every free
-    symbol of ``exprs`` must be in ``args``."""
+    symbol of ``exprs`` must be in ``args``. An application ``g(x, y...)`` of an undefined function named in
+    ``functions`` calls that (compiled) function and takes the first value it returns: a subexpression used at
+    several arguments is compiled once.
+
+    Sums and products nested one in another (an unevaluated tree) are flattened and their operands ordered so
+    that those free of ``arrays`` (the arguments expected to be arrays; default all) combine first, as Python
+    scalars, and a quotient divides once: the array operations are those an evaluated expression would need.
+    """
+    functions = dict(functions or {})
+    exprs = [sp.sympify(x) for x in exprs]
+    uses = _uses(exprs)
+    vary = set(args if arrays is None else arrays)
     memo: dict[sp.Basic, str] = {a: f"a{i}" for i, a in enumerate(args)}
+    rank: dict[sp.Basic, int] = {}
     lines: list[str] = []
+
+    def rank_of(e: sp.Basic) -> int:
+        r = rank.get(e)
+        if r is None:
+            r = 1 if e in vary else (max((rank_of(x) for x in e.args), default=0))
+            rank[e] = r
+        return r
+
+    def operands(e: sp.Basic) -> list[sp.Basic]:
+        out = []
+        for x in e.args:
+            if type(x) is type(e) and uses.get(x, 0) <= 1 and x not in memo:
+                out.extend(operands(x))
+            else:
+                out.append(x)
+        return out
+
+    def assoc(e: sp.Basic) -> str:
+        ops = sorted(operands(e), key=rank_of)  # stable: scalars first, the tree's order within each class
+        if e.is_Add:
+            return "(" + " + ".join(emit(x) for x in ops) + ")"
+        num = [x for x in ops if not (x.is_Pow and x.exp == -1)]
+        den = [x.base for x in ops if x.is_Pow and x.exp == -1]
+        top = "*".join(emit(x) for x in num) if num else "1.0"
+        if not den:
+            return f"({top})"
+        return f"(({top})/({'*'.join(emit(x) for x in sorted(den, key=rank_of))}))"
 
     def emit(e: sp.Basic) -> str:
         hit = memo.get(e)
@@ -96,20 +150,31 @@ def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol]) -> Callabl
             raise ValueError(f"symbol {e} is not an argument")
         code = _number(e)
         if code is None:
-            if isinstance(e, sp.Piecewise):
-                children = [emit(x) for pair in e.args for x in pair]
+            if e.is_Add or e.is_Mul:
+                code = assoc(e)
             else:
-                children = [emit(x) for x in e.args]
-            code = _node(e, children)
+                if isinstance(e, sp.Piecewise):
+                    children = [emit(x) for pair in e.args for x in pair]
+                else:
+                    children = [emit(x) for x in e.args]
+                if isinstance(e, AppliedUndef):
+                    fn = type(e).__name__
+                    if fn not in functions or not fn.isidentifier() or fn.startswith("_"):
+                        raise ValueError(f"function {fn!r} has no compiled body")
+                    code = f"_call_{fn}({', '.join(children)})[0]"
+                else:
+                    code = _node(e, children)
             name = f"v{len(lines)}"
             lines.append(f"    {name} = {code}")
             code = name
         memo[e] = code
         return code
 
-    outs = [emit(sp.sympify(x)) for x in exprs]
+    outs = [emit(x) for x in exprs]
     src = "def _f({}):\n{}\n    return ({},)\n".format(", ".join(f"a{i}" for i in range(len(args))),
                                                      "\n".join(lines), ", ".join(outs))
-    namespace: dict[str, object] = {"numpy": numpy}
+    namespace: dict[str, object] = {"numpy": numpy, **{f"_call_{k}": v for k, v in functions.items()}}
     exec(compile(src, "<serving model>", "exec"), namespace)  # noqa: S102 - code printed above from SymPy nodes
-    return namespace["_f"]  # type: ignore[return-value]
+    fn = namespace["_f"]
+    fn.source = src  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]

@@ -324,44 +324,48 @@ def resident_batch(a, precision: str, *, fp4_compute: bool = False, offered=requ
     return K.kv_resident_batch(offered, weight_bytes(a, b_w), kv_bytes_per_token(a, b_kv, tp, ctx) * ctx, tp * dp)
 
 
-def tpot_steps(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
-               mixed: bool = True, overlap: str = "kernel"):
-    """(decode step, mixed step or None, mean weight of the mixed step) at the resident batch of ``requests``:
-    the decode step has no prompt tokens, the mixed one ``isl max(1, B/osl)``; both at context ``isl + osl/2``."""
+def _step(a, precision: str, backend: str, overlap: str, one_prompt: bool = False, **kw):
+    """The step as a function of (decode batch, prompt tokens, context): :func:`compose` of :func:`step_ops`."""
+    return lambda b, p, c: compose(step_ops(a, precision, backend, one_prompt=one_prompt, batch_=b, p=p, context=c,
+                                            **kw), overlap)
+
+
+def tpot(a, precision: str, backend: str, *, mixed: bool = True, overlap: str = "kernel", step=None,
+         fp4_compute: bool = False, scaleout: bool = False) -> Expr:
+    """Seconds per output token at ``requests`` concurrent requests: at the resident batch ``b``, the in-flight
+    mean step (:func:`.kernels.serving_step_time`) of a decode step (no prompt tokens) and a mixed step
+    (``isl max(1, b/osl)`` prompt tokens), both at the average context ``isl + osl/2``; without ``mixed`` the
+    decode step. ``step(b, p, c)`` gives the step (default: :func:`step_ops` under ``overlap``; a compiler passes
+    a function symbol to compile the step once)."""
+    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
+    step = step or _step(a, precision, backend, overlap, **kw)
     b = resident_batch(a, precision, fp4_compute=fp4_compute)
-    kw = dict(fp4_compute=fp4_compute, scaleout=scaleout, batch_=b, context=s.isl + s.osl / 2)
-    dec = step_ops(a, precision, backend, p=S.Zero, **kw)
+    ctx = s.isl + s.osl / 2
+    t_dec = step(b, S.Zero, ctx)
     if not mixed:
-        return dec, None, S.Zero
-    mix = step_ops(a, precision, backend, p=s.isl * Max(1, b / s.osl), **kw)
-    return dec, mix, K.serving_step_time(S.Zero, S.One, b, s.osl, backend)
-
-
-def tpot(a, precision: str, backend: str, *, overlap: str = "kernel", **kw) -> Expr:
-    """Seconds per output token at ``requests`` concurrent requests: the in-flight mean step
-    (:func:`.kernels.serving_step_time`) of a decode and a mixed step at the resident batch."""
-    dec, mix, _ = tpot_steps(a, precision, backend, **kw)
-    t_dec = compose(dec, overlap)
-    if mix is None:
         return t_dec
-    b = resident_batch(a, precision, fp4_compute=kw.get("fp4_compute", False))
-    return K.serving_step_time(t_dec, compose(mix, overlap), b, s.osl, backend)
+    return K.serving_step_time(t_dec, step(b, s.isl * Max(1, b / s.osl), ctx), b, s.osl, backend)
 
 
-def tpot_parts(a, precision: str, backend: str, **kw) -> dict[str, Expr]:
-    """:func:`tpot`'s named parts (the mean step is linear in its two steps: each part mixes alike)."""
-    dec, mix, w = tpot_steps(a, precision, backend, **kw)
-    pd = parts(dec)
-    if mix is None:
-        return pd
-    pm = parts(mix)
-    return {k: pd[k] + w * (pm[k] - pd[k]) for k in STEP_PARTS}
-
-
-def ttft_step(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
-              overlap: str = "kernel") -> Expr:
-    """The step carrying one request's whole prompt (context ``isl``, on one attention group) beside the
-    resident decode batch of ``requests``; the time to first token adds the engine's request overhead."""
+def tpot_parts(a, precision: str, backend: str, *, mixed: bool = True, fp4_compute: bool = False,
+               scaleout: bool = False) -> dict[str, Expr]:
+    """:func:`tpot`'s named parts (:data:`STEP_PARTS`); the mean step is linear in its two steps, so each part
+    mixes with the same weight."""
     b = resident_batch(a, precision, fp4_compute=fp4_compute)
-    return compose(step_ops(a, precision, backend, fp4_compute=fp4_compute, scaleout=scaleout, one_prompt=True,
-                            batch_=b, p=s.isl, context=s.isl), overlap)
+    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout, "batch_": b, "context": s.isl + s.osl / 2}
+    dec = parts(step_ops(a, precision, backend, p=S.Zero, **kw))
+    if not mixed:
+        return dec
+    mix = parts(step_ops(a, precision, backend, p=s.isl * Max(1, b / s.osl), **kw))
+    w = K.serving_step_time(S.Zero, S.One, b, s.osl, backend)
+    return {k: dec[k] + w * (mix[k] - dec[k]) for k in STEP_PARTS}
+
+
+def ttft_step(a, precision: str, backend: str, *, overlap: str = "kernel", step=None, fp4_compute: bool = False,
+              scaleout: bool = False) -> Expr:
+    """The step carrying one request's whole prompt (context ``isl``, all on one attention group) beside the
+    resident decode batch of ``requests``; the time to first token adds the engine's request overhead.
+    ``step(b, p, c)``: the one-prompt step (see :func:`tpot`)."""
+    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
+    step = step or _step(a, precision, backend, overlap, one_prompt=True, **kw)
+    return step(resident_batch(a, precision, fp4_compute=fp4_compute), s.isl, s.isl)

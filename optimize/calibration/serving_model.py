@@ -43,22 +43,23 @@ class Compiled:
     """``exprs`` over ``args`` (in that order) and the parameters they read from ``env`` (by name):
     ``f(values, env)`` -> tuple of arrays, or the one array of a single expression."""
 
-    def __init__(self, exprs, args) -> None:
+    def __init__(self, exprs, args, functions: dict | None = None, arrays=None) -> None:
         args = tuple(args)
         single = isinstance(exprs, sp.Basic)
         exprs = (exprs,) if single else tuple(exprs)
         free = free_symbols(exprs)
         params = tuple(sorted(free - set(args), key=lambda x: x.name))
+        self.args, self.param_symbols = args, params
         self.params = tuple(p.name for p in params)
-        self._n = len(args)
         self._single = single
-        self._fn = compile_dag(exprs, args + params)
+        #: the generated function over (args..., params...) -> tuple, without conversions
+        self.raw = compile_dag(exprs, args + params, functions, arrays)
 
     def __call__(self, values, env):
         vals = [np.asarray(v, dtype=float) for v in values]
         vals += [np.float64(env_value(p, env)) for p in self.params]
         with np.errstate(all="ignore"):
-            out = self._fn(*vals)
+            out = self.raw(*vals)
         return out[0] if self._single else out
 
 
@@ -87,31 +88,50 @@ def _precision(p: str, env) -> tuple[str, float, float, float]:
 
 _STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp)
 _SERVING_ARGS = (SM.requests, s.isl, s.osl, s.t, SM.dp, SM.ep, SM.mtp)
+#: the arguments callers pass as arrays most often (a curve over batches): operations free of them go first
+_ARRAYS = (SM.batch, SM.prefill, SM.requests)
+
+
+@lru_cache(maxsize=None)
+def _step(a, precision: str, backend: str, fp4: bool, out: bool, one_prompt: bool, parts: bool = False) -> Compiled:
+    # built unevaluated: SymPy's Max/Min would search their nested arguments for provable orderings (seconds per
+    # step, never succeeding); the tree then also keeps the order of operations the builders wrote
+    with evaluate(False):
+        ops = SM.step_ops(a, precision, backend, one_prompt=one_prompt, fp4_compute=fp4, scaleout=out)
+        exprs = tuple(SM.parts(ops).values()) if parts else SM.compose(ops)
+    return Compiled(exprs, _STEP_ARGS, arrays=_ARRAYS)
+
+
+def _call(step: Compiled):
+    """``step`` as a function symbol of (decode batch, prompt tokens, context), applied over the serving
+    arguments and its own parameters: the compiled composite calls the compiled step."""
+    fn = sp.Function("step")
+    return (lambda b, p, c: fn(b, p, c, s.isl, s.t, SM.dp, SM.ep, SM.mtp, *step.param_symbols)), {"step": step.raw}
 
 
 @lru_cache(maxsize=None)
 def model(a, precision: str, backend: str, fp4: bool, out: bool, what: str, flag: bool = False) -> Compiled:
     """The compiled serving model of architecture ``a``: ``what`` is "step" (``flag``: one prompt on one group),
-    "tpot" (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts."""
+    "tpot" (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts.
+    TPOT and TTFT call the compiled step (:func:`_step`) at the arguments their formulas give."""
     kw = {"fp4_compute": fp4, "scaleout": out}
-    # built unevaluated: SymPy's Max/Min would search their nested arguments for provable orderings (seconds per
-    # step, never succeeding); the tree then also keeps the order of operations the builders wrote
+    if what in ("step", "step_parts"):
+        return _step(a, precision, backend, fp4, out, flag, what == "step_parts")
+    fns = None
     with evaluate(False):
-        if what in ("step", "step_parts"):
-            ops = SM.step_ops(a, precision, backend, one_prompt=flag, **kw)
-            exprs = SM.compose(ops) if what == "step" else tuple(SM.parts(ops).values())
-            return Compiled(exprs, _STEP_ARGS)
         if what == "tpot":
-            exprs = SM.tpot(a, precision, backend, mixed=flag, **kw)
+            step, fns = _call(_step(a, precision, backend, fp4, out, False))
+            exprs = SM.tpot(a, precision, backend, mixed=flag, step=step, **kw)
         elif what == "tpot_parts":
             exprs = tuple(SM.tpot_parts(a, precision, backend, mixed=flag, **kw).values())
         elif what == "ttft":
-            exprs = SM.ttft_step(a, precision, backend, **kw)
+            step, fns = _call(_step(a, precision, backend, fp4, out, True))
+            exprs = SM.ttft_step(a, precision, backend, step=step, **kw)
         elif what == "resident":
             exprs = SM.resident_batch(a, precision, fp4_compute=fp4)
         else:
             raise ValueError(what)
-    return Compiled(exprs, _SERVING_ARGS)
+    return Compiled(exprs, _SERVING_ARGS, fns, arrays=_ARRAYS)
 
 
 def _named(values) -> dict[str, np.ndarray]:

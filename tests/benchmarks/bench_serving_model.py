@@ -1,6 +1,6 @@
 """Benchmark (not collected by pytest): the serving model's evaluation speed where its callers use it.
 
-Times (1) the serving rows of ``validate`` (``serving_tpot``/``serving_ttft`` over every serving table of the
+CPU times (process time: the machine may be shared) of (1) the serving rows of ``validate`` (``serving_tpot``/``serving_ttft`` over every serving table of the
 measurements, each card's shipped calibration), cold (first call, compiling included) and warm; (2) the
 optimizer's ``serving_step.tpot``, ``curves`` and ``prefetch`` on Llama-3.1-70B fp8 / DeepSeek-V3 on an H100.
 With ``--save FILE`` the timings are written as JSON; with ``--compare FILE`` the ratios old/new are printed
@@ -26,9 +26,9 @@ from inferonomics.optimize.calibration.serving import serving_tpot, serving_ttft
 def _best(fn, repeat: int = 5) -> float:
     best = np.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
@@ -41,9 +41,9 @@ def bench(root: Path) -> dict[str, float]:
         for t, env in tables:
             (serving_tpot if t.kind == "serving_tpot" else serving_ttft)(t.rows, env)
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     rows()
-    out = {"validate_serving_rows_cold_s": time.perf_counter() - t0, "validate_serving_rows_warm_s": _best(rows, 3)}
+    out = {"validate_serving_rows_cold_s": time.process_time() - t0, "validate_serving_rows_warm_s": _best(rows, 3)}
     for model, prec in (("llama3.1-70b", "fp8"), ("deepseek-v3", "fp8")):
         spec = serving_step.spec_for(model, "h100-sxm", prec)
         b = np.arange(1, 257, dtype=float)
