@@ -1,11 +1,12 @@
 """The calibrated serving model as the optimizer (and other commands) use it: TPOT and TTFT of one replica.
 
 These are the numbers ``inferonomics validate`` checks against NVIDIA's serving rows, computed by the same
-functions (:func:`~inferonomics.optimize.calibration.serving.serving_tpot_s` and
+compiled symbolic model (:mod:`inferonomics.symbolic.serving`) through the same functions
+(:func:`~inferonomics.optimize.calibration.serving.serving_tpot_s` and
 :func:`~inferonomics.optimize.calibration.serving.serving_ttft_s`; :func:`tpot` and :func:`ttft` only bind a
 spec's model, precision, backend and ``env``): ``env`` is the card's datasheet figures
 (:func:`~inferonomics.optimize.calibration.predict.hardware_env`) overlaid with the calibration's fitted
-values, the step is :func:`~inferonomics.optimize.calibration.serving.step_time`, and under in-flight batching
+values, the step is :func:`inferonomics.symbolic.serving.step_ops` kernel by kernel, and under in-flight batching
 the time per output token is :func:`inferonomics.symbolic.kernels.inflight_step_time` of a pure-decode step
 (no prompt tokens) and a mixed step (``isl * max(1, B/osl)`` prompt tokens): ``t_dec + min(1, B/osl)
 (t_mix - t_dec)``, both at the average context ``isl + osl/2``. TTFT is one step carrying the request's
@@ -16,15 +17,12 @@ it grows with ``B``.
 (:func:`~inferonomics.optimize.calibration.serving.resident_batch`, :func:`resident_cap` here): the sequences
 whose KV cache, at the average context ``isl + osl/2``, fits in ``kv_memory_fraction`` (0.9) of the
 replica's HBM after the weights; at a larger ``batch`` (concurrency) the extra requests queue, and TPOT/TTFT
-are those of the resident batch (NVIDIA's runs at concurrencies beyond the cap measure exactly that). The
-optimizer's ``batch`` means sequences decoding together, so its memory constraint
-(:func:`inferonomics.optimize.solver._memory_cap`: weights/TP plus KV at the *full* context ``isl + osl`` in
-HBM less 5 % and 2 GB) must not allow more than the resident cap: with the full context it is the tighter
-of the two except where the weights leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024,
-osl 512: 21 sequences by the solver's memory bound, 19 resident). There a batch past :func:`resident_cap` would be
-counted as throughput that the engine queues instead; the
-solver should cap the batch at ``min(memory cap, resident_cap)`` (not yet done: solver.py is not this
-module's).
+are those of the resident batch (NVIDIA's runs at concurrencies beyond the cap measure exactly that). The optimizer's
+``batch`` means sequences decoding together, so the solver caps it at the tighter of its memory bound (weights/TP
+plus KV at the *full* context ``isl + osl`` in HBM less 5 % and 2 GB) and :func:`resident_cap` (the bound is then
+reported as ``kv_residency``): with the full context the memory bound is the tighter except where the weights
+leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024, osl 512: 21 sequences by the memory bound,
+19 resident), where a batch past the resident cap would count as throughput what the engine queues.
 
 ``batch`` (and ``tp``) may be NumPy arrays: one call evaluates every batch of an option.
 Conventions: attention data parallelism 1; for an MoE the experts are split ``ep`` ways and each expert's

@@ -91,10 +91,6 @@ def test_every_error_survives_pickling():
 #: into symbolic/: each is listed so that any NEW cycle fails, and a listed one that disappears fails too (then
 #: delete it here)
 KNOWN_CYCLES = {
-    # the serving assembly calls predict's kernel functions and predict dispatches serving rows to it; the
-    # parallel-shape and disaggregated-pool modules of that assembly sit on the same loop
-    frozenset({"inferonomics.optimize.calibration.predict", "inferonomics.optimize.calibration.serving",
-               "inferonomics.optimize.calibration.parallel", "inferonomics.optimize.calibration.disagg"}),
     frozenset({"inferonomics.optimize.fleet", "inferonomics.optimize.solver"}),
 }
 
