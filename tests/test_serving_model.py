@@ -99,3 +99,12 @@ def test_tp_and_batch_broadcast_like_the_oracle():
     assert new.shape == (4, 64)
     _same(new, O.serving_tpot_s(*args))
     _same(S.serving_ttft_s(*args), O.serving_ttft_s(*args))
+
+
+def test_scalar_inputs_take_the_float_path_and_agree():
+    a, env = catalog.model("qwen3-235b-a22b").architecture, _env("h100-sxm")
+    args = (a, 64.0, 1024.0, 512.0, 4.0, 1.0, 4.0, 1.0, "fp8", "trtllm", env)
+    new = S.serving_tpot_s(*args)
+    assert np.ndim(new) == 0
+    _same(new, O.serving_tpot_s(*args))
+    _same(S.serving_ttft_s(*args), O.serving_ttft_s(*args))

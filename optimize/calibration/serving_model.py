@@ -56,7 +56,8 @@ class Compiled:
         self.raw = compile_dag(exprs, args + params, functions, arrays)
 
     def __call__(self, values, env):
-        vals = [np.asarray(v, dtype=float) for v in values]
+        # scalars stay NumPy scalars (the float path: no 0-d array per operation), the rest become float arrays
+        vals = [np.float64(v) if isinstance(v, (float, int)) else np.asarray(v, dtype=float) for v in values]
         vals += [np.float64(env_value(p, env)) for p in self.params]
         with np.errstate(all="ignore"):
             out = self.raw(*vals)
