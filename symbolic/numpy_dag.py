@@ -132,15 +132,27 @@ def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol],
         return out
 
     def assoc(e: sp.Basic) -> str:
-        ops = sorted(operands(e), key=rank_of)  # stable: scalars first, the tree's order within each class
+        unit = sp.S.Zero if e.is_Add else sp.S.One
+        ops = sorted((x for x in operands(e) if x != unit), key=rank_of)  # stable: scalars first, then arrays
+        if not ops:
+            return str(int(unit))
         if e.is_Add:
             return "(" + " + ".join(emit(x) for x in ops) + ")"
         num = [x for x in ops if not (x.is_Pow and x.exp == -1)]
         den = [x.base for x in ops if x.is_Pow and x.exp == -1]
-        top = "*".join(emit(x) for x in num) if num else "1.0"
-        if not den:
-            return f"({top})"
-        return f"(({top})/({'*'.join(emit(x) for x in sorted(den, key=rank_of))}))"
+        # the scalar factors combine into one scalar, which then meets each array operand once
+        s_num = [emit(x) for x in num if not rank_of(x)]
+        s_den = [emit(x) for x in den if not rank_of(x)]
+        a_num = [emit(x) for x in num if rank_of(x)]
+        a_den = [emit(x) for x in den if rank_of(x)]
+        code = "*".join(s_num) if s_num else "1.0"
+        if s_den:
+            code = f"({code})/({'*'.join(s_den)})"
+        if a_num:
+            code = f"({code})*" + "*".join(a_num) if (s_num or s_den) else "*".join(a_num)
+        if a_den:
+            code = f"({code})/({'*'.join(a_den)})"
+        return f"({code})"
 
     def emit(e: sp.Basic) -> str:
         hit = memo.get(e)

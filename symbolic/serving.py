@@ -46,6 +46,8 @@ prefill = Symbol("prefill_tokens", nonnegative=True)
 #: concurrent requests offered to a replica (the resident batch is what of them decodes)
 requests = Symbol("requests", nonnegative=True)
 dp = Symbol("attention_dp", positive=True)
+#: the share of the step's prompt tokens on the busiest attention group: 1/dp spread evenly, 1 for one prompt
+prompt_share = Symbol("prompt_share", positive=True)
 ep = Symbol("moe_ep", positive=True)
 mtp = Symbol("moe_tp", positive=True)
 #: the card's datasheet peaks per GEMM precision (``peak_flop_per_s`` of :mod:`.symbols` is "the" peak of one)
@@ -274,12 +276,16 @@ def _quantization(a, tokens, tp) -> Expr:
 
 
 def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scaleout: bool = False,
-             one_prompt: bool = False, batch_=batch, p=prefill, context=s.ctx, isl=s.isl, tp=s.t) -> tuple[Op, ...]:
+             one_prompt: bool = False, batch_=batch, p=prefill, context=s.ctx, isl=s.isl, tp=s.t,
+             share=None) -> tuple[Op, ...]:
     """The operators of one step of a worker of ``tp x dp`` chips decoding ``batch_`` sequences with ``p``
     prompt tokens in the step (spread over the attention groups, or with ``one_prompt`` all on one group: a
-    single request's prompt), decode context ``context``, prompt length ``isl`` (the prefill span)."""
+    single request's prompt; or a ``share`` of them on the busiest group), decode context ``context``, prompt
+    length ``isl`` (the prefill span)."""
     prec, b_in, b_w, b_kv = precision_bytes(precision, fp4_compute)
-    p_group = p if one_prompt else p / dp  # prompt tokens of the busiest attention group
+    if share is None:
+        share = S.One if one_prompt else 1 / dp
+    p_group = p * share  # prompt tokens of the busiest attention group
     tokens = batch_ / dp + p_group  # tokens one attention group sees; its TP ranks share them
     L = a.n_layers
     ops = [*_attention_gemms(a, tokens, tp, b_in, b_w, prec), _decode_attention(a, batch_, context, tp, b_kv),

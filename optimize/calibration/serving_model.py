@@ -87,46 +87,49 @@ def _precision(p: str, env) -> tuple[str, float, float, float]:
     return prec, float(b_in), float(b_w), float(b_kv)
 
 
-_STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp)
+_STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp, SM.prompt_share)
 _SERVING_ARGS = (SM.requests, s.isl, s.osl, s.t, SM.dp, SM.ep, SM.mtp)
 #: the arguments callers pass as arrays most often (a curve over batches): operations free of them go first
 _ARRAYS = (SM.batch, SM.prefill, SM.requests)
 
 
 @lru_cache(maxsize=None)
-def _step(a, precision: str, backend: str, fp4: bool, out: bool, one_prompt: bool, parts: bool = False) -> Compiled:
+def _step(a, precision: str, backend: str, fp4: bool, out: bool, parts: bool = False) -> Compiled:
+    """The step over :data:`_STEP_ARGS` (the busiest group's share of the prompt tokens an argument: one
+    compiled step serves a prompt spread over the groups and a single request's)."""
     # built unevaluated: SymPy's Max/Min would search their nested arguments for provable orderings (seconds per
     # step, never succeeding); the tree then also keeps the order of operations the builders wrote
     with evaluate(False):
-        ops = SM.step_ops(a, precision, backend, one_prompt=one_prompt, fp4_compute=fp4, scaleout=out)
+        ops = SM.step_ops(a, precision, backend, share=SM.prompt_share, fp4_compute=fp4, scaleout=out)
         exprs = tuple(SM.parts(ops).values()) if parts else SM.compose(ops)
     return Compiled(exprs, _STEP_ARGS, arrays=_ARRAYS)
 
 
-def _call(step: Compiled):
+def _call(step: Compiled, share):
     """``step`` as a function symbol of (decode batch, prompt tokens, context), applied over the serving
-    arguments and its own parameters: the compiled composite calls the compiled step."""
+    arguments, the prompt ``share`` and its own parameters: the compiled composite calls the compiled step."""
     fn = sp.Function("step")
-    return (lambda b, p, c: fn(b, p, c, s.isl, s.t, SM.dp, SM.ep, SM.mtp, *step.param_symbols)), {"step": step.raw}
+    return ((lambda b, p, c: fn(b, p, c, s.isl, s.t, SM.dp, SM.ep, SM.mtp, share, *step.param_symbols)),
+            {"step": step.raw})
 
 
 @lru_cache(maxsize=None)
 def model(a, precision: str, backend: str, fp4: bool, out: bool, what: str, flag: bool = False) -> Compiled:
-    """The compiled serving model of architecture ``a``: ``what`` is "step" (``flag``: one prompt on one group),
-    "tpot" (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts.
+    """The compiled serving model of architecture ``a``: ``what`` is "step" (over :data:`_STEP_ARGS`), "tpot"
+    (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts.
     TPOT and TTFT call the compiled step (:func:`_step`) at the arguments their formulas give."""
     kw = {"fp4_compute": fp4, "scaleout": out}
     if what in ("step", "step_parts"):
-        return _step(a, precision, backend, fp4, out, flag, what == "step_parts")
+        return _step(a, precision, backend, fp4, out, what == "step_parts")
     fns = None
     with evaluate(False):
         if what == "tpot":
-            step, fns = _call(_step(a, precision, backend, fp4, out, False))
+            step, fns = _call(_step(a, precision, backend, fp4, out), 1 / SM.dp)
             exprs = SM.tpot(a, precision, backend, mixed=flag, step=step, **kw)
         elif what == "tpot_parts":
             exprs = tuple(SM.tpot_parts(a, precision, backend, mixed=flag, **kw).values())
         elif what == "ttft":
-            step, fns = _call(_step(a, precision, backend, fp4, out, True))
+            step, fns = _call(_step(a, precision, backend, fp4, out), sp.S.One)
             exprs = SM.ttft_step(a, precision, backend, step=step, **kw)
         elif what == "resident":
             exprs = SM.resident_batch(a, precision, fp4_compute=fp4)
@@ -153,8 +156,8 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     dict of the named parts of the step (:data:`STEP_PARTS`; seconds, summing to the step)."""
     p = batch * isl / osl if prefill_tokens is None else prefill_tokens
     ctx = isl + osl / 2 if context is None else context
-    f = model(a, precision, backend, *_flags(env), "step_parts" if parts else "step", one_prompt)
-    out = f((batch, p, ctx, isl, tp, dp, ep, mtp), env)
+    f = model(a, precision, backend, *_flags(env), "step_parts" if parts else "step")
+    out = f((batch, p, ctx, isl, tp, dp, ep, mtp, 1.0 if one_prompt else 1 / np.asarray(dp, dtype=float)), env)
     return _named(out) if parts else out
 
 
