@@ -1,16 +1,13 @@
 """Predict end-to-end serving TPOT and TTFT rows (NVIDIA aiconfigurator-core 0.12.0 measurement data,
-Apache-2.0) from the catalog's model architecture, per-kernel times and the calibration.
-
-:func:`serving_tpot_s` and :func:`serving_ttft_s` are the one place the serving arithmetic lives (``validate``
-and the optimizer's :mod:`inferonomics.optimize.serving_step` both call them). At ``B`` concurrent requests a
-replica of ``t`` chips decodes only the sequences whose KV cache fits in the fraction ``kv_memory_fraction``
-of its HBM after the weights (:func:`inferonomics.symbolic.kernels.kv_resident_batch`, :func:`resident_batch`);
-the others queue, so TPOT is the step time at that resident batch. Under in-flight batching
-(``mode == agg``) every step decodes the resident batch ``B`` and admits ``B/osl`` new requests on average, so
-a fraction ``min(1, B/osl)`` of the steps also prefill a whole prompt
-(:func:`inferonomics.symbolic.kernels.inflight_step_time`); of that prompt work a backend's share
-``prefill_share`` lands inside the decode steps (:func:`inferonomics.symbolic.kernels.serving_step_time`:
-fitted for SGLang, whose measured TPOT barely moves with the prompt; 1 for TRT-LLM and vLLM).
+Apache-2.0) from the catalog's model architecture and the calibration, with the symbolic serving model
+(:mod:`inferonomics.symbolic.serving`, compiled by :mod:`.serving_model`, whose :func:`serving_tpot_s`,
+:func:`step_time` and :func:`resident_batch` this module re-exports; ``validate`` and the optimizer's
+:mod:`inferonomics.optimize.serving_step` both call them). At ``B`` concurrent requests a replica of ``t`` chips
+decodes only the sequences whose KV cache fits in the fraction ``kv_memory_fraction`` of its HBM after the
+weights (the resident batch); the others queue, so TPOT is the step time at that resident batch. Under in-flight
+batching (``mode == agg``) every step decodes the resident batch ``B`` and admits ``B/osl`` new requests on
+average, so a fraction ``min(1, B/osl)`` of the steps also prefill a whole prompt, of which a backend's share
+``prefill_share`` lands inside the decode steps (:func:`inferonomics.symbolic.kernels.serving_step_time`).
 Per layer: the weight GEMMs over all step tokens
 (sharded over TP), decode attention over the average context ``isl + osl/2`` (split-KV kernels), causal
 prefill attention of the prompt tokens, the per-layer fixed cost and two all-reduces; per step: the LM head
