@@ -9,8 +9,9 @@ from __future__ import annotations
 from inferonomics.symbolic.lazy import lazy_surface
 
 _SURFACE = {
-    "Problem": ("solver", "Problem"), "solve": ("solver", "solve"),
-    "users_at_utilization": ("solver", "users_at_utilization"), "relaxed_tp_degree": ("solver", "relaxed_tp_degree"),
+    "Problem": ("problem", "Problem"), "solve": ("solver", "solve"),
+    "users_at_utilization": ("user_base", "users_at_utilization"),
+    "relaxed_tp_degree": ("tp_relax", "relaxed_tp_degree"),
     "build_space": ("space", "build_space"), "DecisionSpace": ("space", "DecisionSpace"),
     "Workload": ("constraints", "Workload"), "Demand": ("constraints", "Demand"),
     "DeploymentResult": ("result", "DeploymentResult"), "Status": ("result", "Status"),

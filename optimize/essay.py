@@ -12,8 +12,10 @@ from __future__ import annotations
 from inferonomics.symbolic.essay import essay_example
 
 from inferonomics.optimize.constraints import Workload
-from inferonomics.optimize.solver import Problem, solve, users_at_utilization
+from inferonomics.optimize.problem import Problem
+from inferonomics.optimize.solver import solve
 from inferonomics.optimize.space import DecisionSpace, Platform, PrecisionChoice
+from inferonomics.optimize.user_base import users_at_utilization
 
 #: ILLUSTRATIVE price of one hypothetical H100 for one hour, an assumption (not a quote)
 ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR = 2.0

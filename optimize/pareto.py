@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
+from inferonomics.optimize.batch_limits import evaluate_options
+from inferonomics.optimize.problem import Problem, check_prices
+from inferonomics.optimize.step_compiled import BATCH, INDEX, closed_form_step
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "chip_hours_per_million_tokens", "tokens_per_s", "utilization")
@@ -53,12 +55,13 @@ def frontier(problem: Problem) -> Frontier:
             misses.append(ev.miss)
             continue
         o = ev.option
-        c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+        c = closed_form_step(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
         # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
         b = ev.feasible.astype(float) if ev.tpot is not None else np.arange(1, ev.batch_max + 1, dtype=float)
         vec = list(ev.vec)
-        vec[_INDEX["batch"]] = b
-        compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
+        vec[BATCH] = b
+        parts = c.parts_np(*vec)
+        step, flops = np.broadcast_to(parts.step, b.shape), np.broadcast_to(parts.flops, b.shape)
         if ev.tpot is not None:
             step = ev.tpot[ev.feasible - 1]
         chip_h = o.tp * step / (3600 * b) * 1e6
@@ -66,7 +69,7 @@ def frontier(problem: Problem) -> Frontier:
         cols["chip_h"].append(chip_h)
         cols["cost"].append(chip_h * o.platform.price_usd_per_chip_hour if priced else chip_h)
         cols["tps"].append(b / step)
-        cols["util"].append(flops / (o.tp * vec[_INDEX["peak_flop_per_s"]] * step))
+        cols["util"].append(flops / (o.tp * vec[INDEX["peak_flop_per_s"]] * step))
         cols["step"].append(step)
         cols["batch"].append(b)
         cols["opt"].append(np.full(b.size, len(opts)))

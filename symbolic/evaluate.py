@@ -91,6 +91,13 @@ def bind_values(values: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def positional(bound: dict[str, float]) -> list[float]:
+    """Bound values (:func:`bind_values`) as the positional arguments of a function compiled over ARGS: 1.0
+    where no value is given, ``active_params`` defaulting to ``total_params`` (set in ``bound`` too)."""
+    bound.setdefault("active_params", bound["total_params"])
+    return [bound.get(a.name, 1.0) for a in ARGS]
+
+
 def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: bool = False,
                   weights: str | None = None) -> StepResult:
     """Evaluate the step model at one point. ``values`` maps symbol names to SI numbers.
@@ -102,13 +109,12 @@ def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: b
     for need in ("total_params", "bytes_per_weight", "peak_flop_per_s", "hbm_bandwidth_bytes_per_s"):
         if need not in v or v[need] <= 0:
             raise InvalidInputError(need, "a number > 0", v.get(need))
-    v.setdefault("active_params", v["total_params"])
+    point = positional(v)
     for need in ("batch", "tp", "peak_flop_per_s", "hbm_bandwidth_bytes_per_s", "output_len"):
         if v[need] <= 0:
             raise InvalidInputError(need, "a number > 0", v[need])
     have_price = "price_usd_per_chip_hour" in v
     have_power = "power_w" in v
-    point = [v.get(a.name, 1.0) for a in ARGS]
     compute, memory, comm, over, step, util, cost, energy = _compiled(policy, mixed, weights)(*point)
     return StepResult(
         compute_s=compute, memory_s=memory, comm_s=comm, overhead_s=over, step_s=step,

@@ -204,7 +204,7 @@ def _space(args, need_prices: bool, serving: bool = True):
 
 def _problem(args, space, **kw):
     from inferonomics.optimize.constraints import MemoryReserve, Workload
-    from inferonomics.optimize.solver import Problem
+    from inferonomics.optimize.problem import Problem
 
     wl = Workload(args.isl, args.osl, mixed=not args.decode_only, policy=args.policy)
     reserve = MemoryReserve(args.activation_reserve, args.framework_reserve_gb * 1e9)
@@ -270,8 +270,8 @@ def _demand(args):
 
 def _objective(args, problem):
     """--objective, or the default: fleet $/h with prices, chips without; a problem priced for some cards and not
-    others is refused (solver.check_prices), as is a budget without prices."""
-    from inferonomics.optimize.solver import check_prices
+    others is refused (problem.check_prices), as is a budget without prices."""
+    from inferonomics.optimize.problem import check_prices
 
     priced = check_prices(problem, required=args.budget_usd_per_hour is not None)
     name = args.objective or ("usd_per_hour" if priced else "chips")
@@ -396,7 +396,7 @@ def _pareto_text(front, rows: int, written: str | None) -> str:
 
 
 def run_users(args: argparse.Namespace) -> int:
-    from inferonomics.optimize.solver import users_at_utilization
+    from inferonomics.optimize.user_base import users_at_utilization
 
     if not args.target_utilization <= 1:
         raise InvalidInputError("--target-utilization", "a fraction in (0, 1]", args.target_utilization)
