@@ -51,7 +51,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     if "*" in limits:
         raise InvalidInputError("--max-chips", "H=N for a named hardware", limits["*"])
     problem = problem_from_args(args, space_from_args(args, True), demand=demand,
-                                budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None, fleet=args.fleet)
+                                budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None,
+                                fleet=args.fleet)
     name = objective_from_args(args, problem)
     if demand is None and get_objective(name).needs_demand:
         raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
