@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from inferonomics.optimize.batch_closed_form import evaluate_closed_form
 from inferonomics.optimize.batch_serving import evaluate_serving
-from inferonomics.optimize.option_eval import OptionEval, bind_option, memory_cap, weights_fit
+from inferonomics.optimize.option_eval import OptionEval, bind_option, memory_cap, platform_vector, weights_fit
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.space import Option
 
@@ -29,7 +29,11 @@ def evaluate_options(problem: Problem, options: list[Option] | None = None) -> l
 
     options = problem.space.options() if options is None else options
     wl = problem.workload
-    evals = [bind_option(o, problem) for o in options]
+    bases: dict[int, list] = {}  # by id: the platforms outlive this call
+    for o in options:
+        if id(o.platform) not in bases:
+            bases[id(o.platform)] = platform_vector(o.platform, wl)
+    evals = [bind_option(o, problem, bases[id(o.platform)]) for o in options]
     groups: dict = {}
     for ev in evals:
         o = ev.option

@@ -12,7 +12,7 @@ from inferonomics.symbolic.evaluate import bind_values, positional
 
 from inferonomics.optimize.constraints import Workload
 from inferonomics.optimize.problem import Problem
-from inferonomics.optimize.space import Option
+from inferonomics.optimize.space import Option, Platform
 from inferonomics.optimize.step_compiled import INDEX
 
 @dataclass
@@ -43,15 +43,26 @@ class OptionEval:
 
 
 def option_vector(option: Option, workload: Workload) -> list:
-    values = dict(option.platform.values)
-    values.update(tp=float(option.tp), prompt_len=workload.isl, output_len=workload.osl,
-                  context=workload.context, batch=1.0)
+    return platform_vector(option.platform, workload, option.tp)
+
+
+def platform_vector(platform: Platform, workload: Workload, tp: float = 1.0) -> list:
+    """The platform's values and the workload's, bound (checked, defaults filled), as an argument vector."""
+    values = dict(platform.values)
+    values.update(tp=float(tp), prompt_len=workload.isl, output_len=workload.osl, context=workload.context,
+                  batch=1.0)
     return positional(bind_values(values))
 
 
-def bind_option(option: Option, problem: Problem) -> OptionEval:
-    """The option with its argument vector and usable HBM per chip; no limit found yet."""
-    vec = option_vector(option, problem.workload)
+def bind_option(option: Option, problem: Problem, base: list | None = None) -> OptionEval:
+    """The option with its argument vector and usable HBM per chip; no limit found yet. ``base``: the vector of
+    the option's platform (:func:`platform_vector`), whose TP slot is all that differs between its options
+    (binding checks every value, a fifth of a solve when repeated for each TP degree)."""
+    if base is None:
+        vec = option_vector(option, problem.workload)
+    else:
+        vec = list(base)
+        vec[INDEX["tp"]] = float(option.tp)
     usable = (problem.reserve.usable(vec[INDEX["hbm_capacity_bytes"]])
               if option.platform.values.get("hbm_capacity_bytes") else math.inf)
     return OptionEval(option, vec, usable=usable)

@@ -119,8 +119,12 @@ def ttft_expr(moe: bool) -> sp.Expr:
             + M.t_comm(s.isl) + M.t_overhead())
 
 
+_STEP = StepParts._fields.index("step")
+
+
 def step_at(c: ClosedFormStep, vec: list, batch: float) -> float:
-    """The closed-form step time at ``batch`` (written into ``vec``)."""
+    """The closed-form step time at ``batch`` (written into ``vec``); the hot loop of the batch search, so
+    without building the named tuple."""
     vec[BATCH] = float(batch)
-    return c.parts(*vec).step
+    return c.parts_math(*vec)[_STEP]
 
