@@ -6,6 +6,8 @@ import sympy as sp
 from sympy import Max
 
 from . import symbols as s
+from .closedform import ClosedForm
+from .efficiency import IDEAL, Efficiencies, carried
 
 # Quantities that are results, not inputs: they appear as the unknown of a defining equation.
 u_sym = sp.Symbol("utilization", positive=True)
@@ -18,10 +20,34 @@ NO_FIXED = "no communication and no fixed overhead in the step"
 ATTN_FLOPS = "attention FLOPs are neglected next to the 2N matmul FLOPs per token (4 L d_attn c << 2N)"
 STEP_POLICY = ("the 'step' policy (one roofline per step); under 'per-op' the weight matmuls still turn compute-bound "
                "at B* whatever the context and only attention stays memory-bound")
+NO_COMM = "no communication in the step (its fixed costs L t_layer + t_o are counted)"
+FIXED_OUTSIDE = ("no communication; the fixed costs L t_layer + t_o add to the step outside its roofline, so they "
+                 "drop out of this balance")
 KV_HEADS = "a KV head is never split across chips: beyond t = h_kv heads are replicated (each chip reads B c k/h_kv)"
 
-_t_comp = 2 * s.N * s.B / (s.t * s.F)
-_t_w = s.N * s.b_w / (s.t * s.W)
 #: KV replication: per chip the cache read is B c k/min(t, h_kv) = B c k r/t (symbolic.model.kv_chips)
 _r = Max(1, s.t / s.h_kv)
-_t_kv = s.B * s.ctx * s.kv * _r / (s.t * s.W)
+
+
+# The step's roofline terms at the achieved rates of ``e`` (model.t_compute, t_memory, t_kv of a dense model):
+def t_comp(e: Efficiencies = IDEAL) -> sp.Expr:
+    return 2 * s.N * s.B / (s.t * e.eta_F * s.F)
+
+
+def t_w(e: Efficiencies = IDEAL) -> sp.Expr:
+    return s.N * s.b_w / (s.t * e.eta_W * s.W)
+
+
+def t_kv(e: Efficiencies = IDEAL) -> sp.Expr:
+    return s.B * s.ctx * s.kv * _r / (s.t * e.eta_kv * s.W)
+
+
+_t_comp, _t_w, _t_kv = t_comp(), t_w(), t_kv()
+
+
+def record(e: Efficiencies, **fields: object) -> ClosedForm:
+    """A ClosedForm whose args gain the efficiency symbols its expression, residual or conditions use (with
+    their ideal values as defaults): with ``e = IDEAL`` exactly the fields given."""
+    exprs = (fields["expr"], fields["residual"], *fields.get("conditions", ()))
+    args, defaults = carried(tuple(fields.pop("args")), *exprs)  # type: ignore[arg-type]
+    return ClosedForm(args=args, defaults=defaults, **fields)  # type: ignore[arg-type]

@@ -8,10 +8,13 @@ import sympy as sp
 from . import symbols as s
 from . import units as U
 from .closedform import ClosedForm, Step
+from .efficiency import IDEAL, Efficiencies
 from .forms_common import (
     DENSE,
+    NO_COMM,
     NO_FIXED,
     WEIGHTS_ONLY,
+    record,
     users_sym,
 )
 
@@ -36,43 +39,53 @@ def min_user_base() -> ClosedForm:
     )
 
 
-_cost_mem = 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.B)
+def _cost_mem(e: Efficiencies = IDEAL) -> sp.Expr:
+    """Dollars per million tokens of a memory-bound step, tau = N b_w/(t eta_W W) + L t_layer + t_o."""
+    return 10**6 * s.price * (s.N * s.b_w / (e.eta_W * s.W) + s.t * e.fixed()) / (3600 * s.B)
 
 
-def api_price_crossover() -> ClosedForm:
-    expr = 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.api)
-    return ClosedForm(
-        name="api_price_crossover", notation=r"B_{\pi}",
+def api_price_crossover(e: Efficiencies = IDEAL) -> ClosedForm:
+    expr = 10**6 * s.price * (s.N * s.b_w / (e.eta_W * s.W) + s.t * e.fixed()) / (3600 * s.api)
+    cost = _cost_mem(e)
+    fixed = () if e.fixed() == 0 else (s.t, s.L)
+    return record(
+        e, name="api_price_crossover", notation=r"B_{\pi}",
         meaning="batch per replica at which self-hosting costs the same per million tokens as an API",
-        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.F), unit=U.one, policy="step",
-        unknown=s.B, residual=_cost_mem - s.api,
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.F, *fixed), unit=U.one, policy="step",
+        unknown=s.B, residual=cost - s.api,
         steps=(
             Step(sp.Symbol("c_{tok}"), s.price * s.t * sp.Symbol(r"\tau") / (3600 * s.B), "A replica of t chips costs p t dollars an hour and emits B tokens per step of tau seconds."),
-            Step(sp.Symbol(r"c_{M}"), _cost_mem, "Memory-bound, tau = N b_w/(tW): t cancels, and the cost per million tokens falls as 1/B."),
-            Step(_cost_mem, s.api, "Self-hosting breaks even with the API price pi."),
+            Step(sp.Symbol(r"c_{M}"), cost, "Memory-bound, tau = N b_w/(tW): t cancels, and the cost per million tokens falls as 1/B."),
+            Step(cost, s.api, "Self-hosting breaks even with the API price pi."),
             Step(s.B, expr, "Solve for the batch; it must lie below B* or self-hosting never gets that cheap."),
         ),
-        conditions=(s.api * 3600 * s.F > 2 * 10**6 * s.N * s.price,),
-        condition_text=("the API charges more than the compute-bound floor 2 N p 10^6/(3600 F) per million tokens",),
-        assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED, "price per chip-hour p is the all-in cost of a chip"),
+        conditions=(s.api * 3600 * e.eta_F * s.F > 2 * 10**6 * s.N * s.price,),
+        condition_text=("the API charges more than the compute-bound floor 2 N p 10^6/(3600 F) per million tokens"
+                        if e == IDEAL else "the API charges more than the compute-bound floor 2 N p 10^6/(3600 "
+                        "eta_F F) per million tokens",),
+        assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED if e == IDEAL else NO_COMM,
+                     "price per chip-hour p is the all-in cost of a chip"),
         bracket=(expr / 4, 4 * expr),
     )
 
 
-def api_price_crossover_users() -> ClosedForm:
-    b_pi = api_price_crossover().expr
+def api_price_crossover_users(e: Efficiencies = IDEAL) -> ClosedForm:
+    crossover = api_price_crossover(e)
+    b_pi = crossover.expr
     expr = s.MINUTES_PER_DAY * s.rho_tr * b_pi / s.m
-    return ClosedForm(
-        name="api_price_crossover_users", notation=r"U_{\pi}",
+    return record(
+        e, name="api_price_crossover_users", notation=r"U_{\pi}",
         meaning="user base per replica at which self-hosting beats an API price per million tokens",
-        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho_tr, s.F), unit=U.one, policy="step",
+        expr=expr, args=(s.price, s.N, s.b_w, s.W, s.api, s.m, s.rho_tr, s.F,
+                                   *(a for a in crossover.args[6:] if a not in crossover.defaults)), unit=U.one,
+        policy="step",
         unknown=users_sym, residual=users_sym * s.m / (s.MINUTES_PER_DAY * s.rho_tr) - b_pi,
         steps=(
             Step(s.C, b_pi, "The replica must hold the crossover batch of concurrent users at every hour, the daily trough included."),
             Step(users_sym, expr, "Convert concurrency to a user base as in the minimum user base."),
         ),
-        conditions=api_price_crossover().conditions,
-        condition_text=api_price_crossover().condition_text,
-        assumptions=api_price_crossover().assumptions,
+        conditions=crossover.conditions,
+        condition_text=crossover.condition_text,
+        assumptions=crossover.assumptions,
         bracket=(sp.S.Zero, 4 * expr),
     )

@@ -9,18 +9,19 @@ from sympy import Rational, sqrt
 from . import symbols as s
 from . import units as U
 from .closedform import ClosedForm, Step
+from .efficiency import IDEAL, Efficiencies
 from .forms_common import (
     DENSE,
+    record,
     tau_sym,
 )
 
-_tp_lat = s.N * s.b_w / (s.t * s.W) + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha
 
-
-def optimal_tp_degree() -> ClosedForm:
-    expr = sqrt(s.N * s.b_w / (2 * s.W * s.L * s.n_ar * s.alpha))
-    return ClosedForm(
-        name="optimal_tp_degree", notation="t^{*}",
+def optimal_tp_degree(e: Efficiencies = IDEAL) -> ClosedForm:
+    expr = sqrt(s.N * s.b_w / (2 * e.eta_W * s.W * s.L * s.n_ar * s.alpha))
+    _tp_lat = s.N * s.b_w / (s.t * e.eta_W * s.W) + 2 * s.L * s.n_ar * (s.t - 1) * s.alpha
+    return record(
+        e, name="optimal_tp_degree", notation="t^{*}",
         meaning="tensor-parallel degree that minimizes batch-1 latency when all-reduce latency grows with the degree",
         expr=expr, args=(s.N, s.b_w, s.W, s.L, s.n_ar, s.alpha), unit=U.one, policy="step",
         unknown=s.t, residual=sp.diff(_tp_lat, s.t),
@@ -29,8 +30,9 @@ def optimal_tp_degree() -> ClosedForm:
             Step(sp.Derivative(tau_sym, s.t), sp.diff(_tp_lat, s.t), "The minimum of a convex function where its derivative vanishes."),
             Step(s.t, expr, "Solve; the optimum grows as the square root of model size because the ring's latency grows linearly in t (Epoch AI's latency, growing as sqrt(t), gives the 2/3 power instead: optimal_tp_degree_sqrt)."),
         ),
-        conditions=(s.N * s.b_w >= 2 * s.W * s.L * s.n_ar * s.alpha,),
-        condition_text=("the optimum is at least one chip: N b_w >= 2 W L n_ar alpha",),
+        conditions=(s.N * s.b_w >= 2 * e.eta_W * s.W * s.L * s.n_ar * s.alpha,),
+        condition_text=("the optimum is at least one chip: N b_w >= 2 W L n_ar alpha" if e == IDEAL else
+                        "the optimum is at least one chip: N b_w >= 2 eta_W W L n_ar alpha",),
         assumptions=(DENSE, "memory-bound at batch 1", "latency-only ring all-reduce; real degrees are integers and the optimizer compares neighbours"),
         bracket=(expr / 4, 4 * expr),
     )
@@ -59,16 +61,17 @@ def optimal_tp_degree_sqrt() -> ClosedForm:
     )
 
 
-def tp_comm_crossover() -> ClosedForm:
-    expr = Rational(1, 2) + sqrt(Rational(1, 4) + s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * s.W))
-    return ClosedForm(
-        name="tp_comm_crossover", notation=r"t_{\times}",
+def tp_comm_crossover(e: Efficiencies = IDEAL) -> ClosedForm:
+    expr = Rational(1, 2) + sqrt(Rational(1, 4) + s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * e.eta_W * s.W))
+    read = s.N * s.b_w / (s.t * e.eta_W * s.W)
+    return record(
+        e, name="tp_comm_crossover", notation=r"t_{\times}",
         meaning="tensor-parallel degree at which all-reduce time equals the weight-read time at batch 1",
         expr=expr, args=(s.N, s.b_w, s.L, s.n_ar, s.alpha, s.W), unit=U.one, policy="step",
-        unknown=s.t, residual=s.N * s.b_w / (s.t * s.W) - 2 * s.L * s.n_ar * (s.t - 1) * s.alpha,
+        unknown=s.t, residual=read - 2 * s.L * s.n_ar * (s.t - 1) * s.alpha,
         steps=(
-            Step(s.N * s.b_w / (s.t * s.W), 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "Weight-read time per chip equals the latency of the step's all-reduces."),
-            Step(s.t ** 2 - s.t, s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * s.W), "Multiply by t and divide by the all-reduce term: a quadratic in t."),
+            Step(read, 2 * s.L * s.n_ar * (s.t - 1) * s.alpha, "Weight-read time per chip equals the latency of the step's all-reduces."),
+            Step(s.t ** 2 - s.t, s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * e.eta_W * s.W), "Multiply by t and divide by the all-reduce term: a quadratic in t."),
             Step(s.t, expr, "Take the positive root; note it equals 1/2 + sqrt(1/4 + t*^2)."),
         ),
         assumptions=(DENSE, "memory-bound at batch 1", "latency-only ring all-reduce"),

@@ -13,7 +13,8 @@ from functools import cache
 from sympy import Eq
 
 from .closedform import ClosedForm
-from .errors import UnknownNameError
+from .efficiency import SYMBOLIC
+from .errors import NoEfficienciesError, UnknownNameError
 from .forms_balance import (
     bandwidth_for_batch1_speed,
     bandwidth_for_break_even_batch,
@@ -55,11 +56,32 @@ def all_formulas() -> tuple[ClosedForm, ...]:
     return tuple(b() for b in _BUILDERS)
 
 
-def get_formula(name: str) -> ClosedForm:
+def get_formula(name: str, *, efficiencies: bool = False) -> ClosedForm:
+    """The closed form called ``name``: its ideal form, or with ``efficiencies`` its general form, which carries
+    the step's efficiencies and fixed costs as symbols (their ideal values as defaults); a formula whose result
+    involves no step time has no general form (:class:`NoEfficienciesError`)."""
+    if efficiencies:
+        if name not in _GENERAL:
+            get_formula(name)  # an unknown name says so first, with suggestions
+            raise NoEfficienciesError(name, GENERAL_FORMULAS)
+        return general_formula(name)
     for f in all_formulas():
         if f.name == name:
             return f
     raise UnknownNameError("formula", name, [f.name for f in all_formulas()])
 
 
-__all__ = ["all_formulas", "get_formula", "Eq"]
+#: builders that accept an Efficiencies: their general forms carry the step's efficiencies and fixed costs
+_GENERAL = {b.__name__: b for b in (break_even_batch, break_even_batch_with_kv, critical_context, utilization,
+                                    latency_floor, optimal_tp_degree, tp_comm_crossover,
+                                    api_price_crossover, api_price_crossover_users)}
+GENERAL_FORMULAS: tuple[str, ...] = tuple(_GENERAL)
+
+
+@cache
+def general_formula(name: str) -> ClosedForm:
+    """The general form of ``name`` (one of :data:`GENERAL_FORMULAS`), built once per process."""
+    return _GENERAL[name](SYMBOLIC)
+
+
+__all__ = ["GENERAL_FORMULAS", "NoEfficienciesError", "all_formulas", "general_formula", "get_formula", "Eq"]
