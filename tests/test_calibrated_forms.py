@@ -187,3 +187,81 @@ def test_calibrated_values_are_physical_and_say_their_source():
     assert all(0 < cal.values[k] <= 1 for k in ("eta_flop", "eta_bw", "eta_kv"))
     assert 0 < cal.values["layer_overhead_s"] < cal.values["overhead_s"] < 0.01  # microseconds vs a millisecond
     assert "h100-sxm" in cal.source and "sibling" in cal.source  # carried from the H100 fit
+
+
+# -- export --calibrated ---------------------------------------------------------------------------------------
+def _export(capsys, *argv):
+    from cli_run import run_cli
+
+    return run_cli(capsys, ["export", *argv])
+
+
+@pytest.mark.parametrize("fmt", ["latex", "python", "numpy", "c", "javascript", "json"])
+def test_export_calibrated_says_which_calibration_in_every_language(capsys, fmt):
+    code, out, err = _export(capsys, "--formula", "break_even_batch", "--calibrated", "--hardware", "h200-sxm",
+                             "--format", fmt)
+    assert code == 0, err
+    assert "calibrated for h200-sxm at bf16 (trtllm) from the h100-sxm calibration" in out  # a sibling's fit
+    # the efficiencies are substituted: they appear only in the sentence naming the calibration, not as arguments
+    assert fmt == "json" or all("calibrat" in line for line in out.splitlines() if "eta_flop" in line)
+    if fmt == "latex":
+        assert r"\paragraph{Calibration.}" in out
+    if fmt == "json":
+        import json
+
+        doc = json.loads(out)
+        assert set(doc["calibration"]["values"]) == set(DEFAULTS_NAMES)
+        assert [a["name"] for a in doc["args"]] == ["peak_flop_per_s", "bytes_per_weight", "hbm_bandwidth_bytes_per_s"]
+
+
+DEFAULTS_NAMES = [sym.name for sym in DEFAULTS]
+
+
+def test_exported_calibrated_python_computes_the_calibrated_break_even_batch(capsys):
+    code, out, _ = _export(capsys, "--formula", "break_even_batch", "--calibrated", "--hardware", "b200",
+                           "--precision", "fp8", "--backend", "vllm", "--format", "python")
+    assert code == 0
+    ns: dict = {}
+    exec(compile(out, "break_even_batch.py", "exec"), ns)  # noqa: S102 - our own generated file
+    v = calibrated_values("b200", "fp8", "vllm").values
+    # by hand: eta_F F b_w / (2 eta_W W) at the B200's fp8 peak and bandwidth
+    assert ns["break_even_batch"](4.5e15, 1.0, 8e12) == pytest.approx(v["eta_flop"] * 4.5e15 / (2 * v["eta_bw"] * 8e12),
+                                                                     rel=1e-12)
+
+
+def test_exported_calibrated_latency_floor_has_its_fixed_costs_substituted(capsys):
+    code, out, _ = _export(capsys, "--formula", "latency_floor", "--calibrated", "--format", "python")
+    assert code == 0
+    assert "overhead_s" not in out.split("def latency_floor(")[1].split(")")[0]  # no longer arguments
+    ns: dict = {}
+    exec(compile(out, "latency_floor.py", "exec"), ns)  # noqa: S102
+    v = calibrated_values("h100-sxm").values
+    n, bw, w, f = 8e9, 2.0, 3.35e12, 989e12
+    by_hand = max(2 * n / (f * v["eta_flop"]), n * bw / (w * v["eta_bw"])) + 32 * v["layer_overhead_s"] + v["overhead_s"]
+    assert ns["latency_floor"](n, bw, w, f, 1.0, 32.0, 2.0, 1e-6) == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_calibrated_json_loads_back(capsys, tmp_path):
+    from inferonomics.symbolic.export import load_formula
+
+    target = tmp_path / "b.json"
+    code, _, err = _export(capsys, "--formula", "critical_context", "--calibrated", "--format", "json", "-o", str(target))
+    assert code == 0, err
+    loaded = load_formula(target)
+    assert {a.name for a in loaded.args} == {"total_params", "hbm_bandwidth_bytes_per_s", "kv_bytes_per_token",
+                                             "peak_flop_per_s", "tp", "n_kv_heads"}
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--formula", "min_user_base", "--calibrated"], "min_user_base"),  # no step time, no efficiencies
+    (["--formula", "break_even_batch", "--calibrated", "--hardware", "h99"], "h99"),
+    (["--formula", "break_even_batch", "--hardware", "b200"], "--calibrated"),
+    (["--all", "--calibrated"], "--all"),
+    (["--formula", "break_even_batch", "--calibrated", "--precision", "fp2"], "fp2"),
+    (["--formula", "break_even_batch", "--calibrated", "--backend", "tgi"], "tgi"),
+    (["--formula", "no_such_formula", "--calibrated"], "no_such_formula"),
+])
+def test_bad_calibrated_flags_exit_2_with_one_line(capsys, argv, word):
+    code, out, err = _export(capsys, *argv, "--format", "c")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and word in err
