@@ -50,3 +50,29 @@ def carried(args: tuple[Symbol, ...], *exprs: Expr) -> tuple[tuple[Symbol, ...],
 def ideal_values() -> dict[Symbol, Expr]:
     """Symbol -> ideal value, for substituting the limit into a general expression."""
     return dict(DEFAULTS)
+
+
+#: the derivation document's section on the general forms (symbolic.document prints it above their results)
+CALIBRATED_TEXT = (
+    "Every closed form above that involves a step time is the ideal limit of a general one that keeps the step "
+    "model's efficiencies and fixed costs as symbols: eta_F, eta_W and eta_kv divide the datasheet rates F and W, "
+    "and L t_ell + t_o adds to every step outside its roofline. The same derivation with these symbols gives the "
+    "general forms below; each solves its defining equation in the step model with efficiencies, and at "
+    "eta = 1, t_ell = t_o = 0 it is the form derived above. The fixed costs drop out of every balance of two "
+    "roofline arms (the break-even batches, the critical context) and stay in the latency floor, the "
+    "utilization and the API crossover. A calibration fills in the five symbols for one card, GEMM precision and "
+    "serving backend, each evaluated from the calibrated kernel terms at a representative shape: eta_F is the "
+    "achieved fraction of peak of an 8192^3 GEMM; eta_W is the weight bytes of an 8192 x 8192 decode GEMM over "
+    "the time of its whole memory arm (the weights plus the activation reads and output writes, which grow with "
+    "the batch) at the batch where that GEMM turns compute-bound; eta_kv is the KV-cache stream fraction of "
+    "split-KV decode attention at full occupancy; t_ell is the fixed times of one decoder layer's kernels (four "
+    "weight GEMMs, one decode-attention kernel, and four input quantizations for fp8 on TensorRT-LLM); t_o is the "
+    "backend's fitted step overhead plus the LM head's fixed time. A decode step turns compute-bound at the batch "
+    "where the FLOP time of its weight GEMMs (attention projections, MLP and LM head, at their shapes on one chip "
+    "of the replica) equals their memory-stream time (weights plus activation reads and output writes), both "
+    "taken from the calibrated kernel terms without the kernels' fixed times and k-loop latency. With the "
+    "calibrated eta_F and eta_W the break-even batch eta_F F b_w/(2 eta_W W) is exactly that batch for the "
+    "representative GEMM, and the test suite checks it against the full calibrated serving step of Llama 3.1 8B "
+    "and 70B on the H100 and the B200, to within 10%. The command inferonomics export --formula NAME --calibrated "
+    "--hardware H writes a general form with these values substituted and names the calibration it used."
+)

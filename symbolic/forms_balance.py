@@ -8,12 +8,14 @@ import sympy as sp
 from . import symbols as s
 from . import units as U
 from .closedform import ClosedForm, Step
+from .efficiency import IDEAL, Efficiencies
 from .forms_common import (
     DENSE,
     NO_FIXED,
     WEIGHTS_ONLY,
-    _t_comp,
-    _t_w,
+    record,
+    t_comp,
+    t_w,
     users_sym,
 )
 from .forms_economics import min_user_base
@@ -24,17 +26,18 @@ QUANT_SHIFTS = ("precision enters only through F b_w: quantizing the weights alo
                 "halves b_w and leaves it where it was; no precision removes it")
 
 
-def bandwidth_for_break_even_batch() -> ClosedForm:
-    expr = s.F * s.b_w / (2 * s.B)
-    return ClosedForm(
-        name="bandwidth_for_break_even_batch", notation=r"W_{B}",
+def bandwidth_for_break_even_batch(e: Efficiencies = IDEAL) -> ClosedForm:
+    expr = e.eta_F * s.F * s.b_w / (2 * e.eta_W * s.B)
+    tc, tw = t_comp(e), t_w(e)
+    return record(
+        e, name="bandwidth_for_break_even_batch", notation=r"W_{B}",
         meaning="memory bandwidth at which the break-even batch equals a target B (B = 1: economies of scale vanish)",
         expr=expr, args=(s.F, s.b_w, s.B), unit=U.byte_per_s, policy="step",
-        unknown=s.W, residual=_t_comp - _t_w,
+        unknown=s.W, residual=tc - tw,
         steps=(
-            Step(_t_comp, _t_w, "The break-even batch is where the compute of B tokens takes as long as one read of the weights."),
+            Step(tc, tw, "The break-even batch is where the compute of B tokens takes as long as one read of the weights."),
             Step(s.W, expr, "Solve for the bandwidth instead of the batch: N and t cancel as before."),
-            Step(sp.Symbol(r"W_{1}"), s.F * s.b_w / 2, "At B = 1 a single user keeps the chip busy: bandwidth must match half the arithmetic rate times the bytes per weight."),
+            Step(sp.Symbol(r"W_{1}"), e.eta_F * s.F * s.b_w / (2 * e.eta_W), "At B = 1 a single user keeps the chip busy: bandwidth must match half the arithmetic rate times the bytes per weight."),
             Step(sp.Symbol(r"W_{B}") / s.W, s.B / sp.Symbol(r"B^{\ast}"), "Against today's chip the bandwidth must grow by the factor B*/B, which is B* itself for batch 1."),
             Step(sp.Symbol(r"W_{B}"), expr, "The needed bandwidth is proportional to b_w: halving the bytes per weight at the same F halves it, which shifts the wall and does not remove it."),
         ),
@@ -82,12 +85,12 @@ def chips_to_hold_model() -> ClosedForm:
     )
 
 
-def min_user_base_vs_balance() -> ClosedForm:
+def min_user_base_vs_balance(e: Efficiencies = IDEAL) -> ClosedForm:
     base = min_user_base()
-    bstar = s.r_fb * s.b_w / 2
+    bstar = e.eta_F * s.r_fb * s.b_w / (2 * e.eta_W)
     expr = base.expr.xreplace({s.C: bstar})
-    return ClosedForm(
-        name="min_user_base_vs_balance", notation=r"U_{r}",
+    return record(
+        e, name="min_user_base_vs_balance", notation=r"U_{r}",
         meaning="user base needed to keep one replica at its break-even batch, as a function of the balance r = F/W",
         expr=expr, args=(s.r_fb, s.b_w, s.m, s.rho_tr), unit=U.one, policy="step",
         unknown=users_sym, residual=base.residual.xreplace({s.C: bstar}),
@@ -102,12 +105,12 @@ def min_user_base_vs_balance() -> ClosedForm:
     )
 
 
-def single_user_cost_ratio() -> ClosedForm:
-    expr = s.F * s.b_w / (2 * s.W)
-    c1 = s.price * s.N * s.b_w / (3600 * s.W)
-    cstar = s.price * 2 * s.N / (3600 * s.F)
-    return ClosedForm(
-        name="single_user_cost_ratio", notation=r"\kappa_{1}",
+def single_user_cost_ratio(e: Efficiencies = IDEAL) -> ClosedForm:
+    expr = e.eta_F * s.F * s.b_w / (2 * e.eta_W * s.W)
+    c1 = s.price * s.N * s.b_w / (3600 * e.eta_W * s.W)
+    cstar = s.price * 2 * s.N / (3600 * e.eta_F * s.F)
+    return record(
+        e, name="single_user_cost_ratio", notation=r"\kappa_{1}",
         meaning="cost per token of serving one user alone over a provider's cost at the break-even batch",
         expr=expr, args=(s.F, s.b_w, s.W), unit=U.one, policy="step",
         unknown=ratio_sym, residual=ratio_sym * cstar - c1,
@@ -117,7 +120,7 @@ def single_user_cost_ratio() -> ClosedForm:
             Step(sp.Symbol(r"c_{\ast}"), cstar, "At the break-even batch the step is compute-bound, 2 N B*/(tF), shared by B* tokens."),
             Step(ratio_sym, expr, "Divide: the single user pays B* times as much, the break-even batch itself."),
         ),
-        conditions=(s.F * s.b_w >= 2 * s.W,),
+        conditions=(e.eta_F * s.F * s.b_w >= 2 * e.eta_W * s.W,),
         condition_text=("the chip is memory-bound at batch 1 (B* >= 1); otherwise batching saves nothing and the ratio is 1",),
         assumptions=(DENSE, WEIGHTS_ONLY, NO_FIXED, "the same chips at the same price per chip-hour for both", QUANT_SHIFTS),
         bracket=(expr / 4, 4 * expr),

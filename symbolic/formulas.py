@@ -74,7 +74,8 @@ def get_formula(name: str, *, efficiencies: bool = False) -> ClosedForm:
 #: builders that accept an Efficiencies: their general forms carry the step's efficiencies and fixed costs
 _GENERAL = {b.__name__: b for b in (break_even_batch, break_even_batch_with_kv, critical_context, utilization,
                                     latency_floor, optimal_tp_degree, tp_comm_crossover,
-                                    api_price_crossover, api_price_crossover_users)}
+                                    api_price_crossover, api_price_crossover_users, bandwidth_for_break_even_batch,
+                                    min_user_base_vs_balance, single_user_cost_ratio)}
 GENERAL_FORMULAS: tuple[str, ...] = tuple(_GENERAL)
 
 

@@ -89,6 +89,20 @@ def test_api_crossover_prices_the_memory_bound_step_with_its_fixed_costs():
     assert _zero((cost - s.api).xreplace({s.B: g.expr}))
 
 
+def test_inverse_forms_solve_the_break_even_balance():
+    compute, memory, _ = _dense_step(context=0)
+    w = get_formula("bandwidth_for_break_even_batch", efficiencies=True)
+    assert _zero((compute - memory).xreplace({s.W: w.expr}))
+    bstar = get_formula("break_even_batch", efficiencies=True).expr
+    u = get_formula("min_user_base_vs_balance", efficiencies=True)
+    assert _zero(u.expr - get_formula("min_user_base").expr.xreplace({s.C: bstar.xreplace({s.F: s.r_fb * s.W})}))
+    ratio = get_formula("single_user_cost_ratio", efficiencies=True)
+    # cost per token alone (batch 1, memory-bound) over cost per token at B* (compute-bound), from the step model
+    alone = economics.cost_per_token(memory).xreplace({s.B: 1})
+    busy = economics.cost_per_token(compute).xreplace({s.B: bstar})
+    assert _zero(ratio.expr - alone / busy)
+
+
 # -- ... and reduces to the ideal form at efficiencies 1, fixed costs 0 ----------------------------------------
 _r = Max(1, s.t / s.h_kv)
 IDEAL_BY_HAND = {  # the essay's forms, written out again here
@@ -100,6 +114,9 @@ IDEAL_BY_HAND = {  # the essay's forms, written out again here
     "optimal_tp_degree": sqrt(s.N * s.b_w / (2 * s.W * s.L * s.n_ar * s.alpha)),
     "tp_comm_crossover": sp.Rational(1, 2) + sqrt(sp.Rational(1, 4) + s.N * s.b_w / (2 * s.L * s.n_ar * s.alpha * s.W)),
     "api_price_crossover": 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.api),
+    "bandwidth_for_break_even_batch": s.F * s.b_w / (2 * s.B),
+    "min_user_base_vs_balance": 1440 * s.rho_tr * s.r_fb * s.b_w / (2 * s.m),
+    "single_user_cost_ratio": s.F * s.b_w / (2 * s.W),
     "api_price_crossover_users": 1440 * s.rho_tr * 10**6 * s.price * s.N * s.b_w / (3600 * s.W * s.api * s.m),
 }
 
