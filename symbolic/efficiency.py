@@ -47,11 +47,6 @@ def carried(args: tuple[Symbol, ...], *exprs: Expr) -> tuple[tuple[Symbol, ...],
     return (*args, *extra), {sym: DEFAULTS[sym] for sym in extra}
 
 
-def ideal_values() -> dict[Symbol, Expr]:
-    """Symbol -> ideal value, for substituting the limit into a general expression."""
-    return dict(DEFAULTS)
-
-
 #: the derivation document's section on the general forms (symbolic.document prints it above their results)
 CALIBRATED_TEXT = (
     "Every closed form above that involves a step time is the ideal limit of a general one that keeps the step "

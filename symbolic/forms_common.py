@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 from sympy import Max
 
@@ -45,9 +47,9 @@ def t_kv(e: Efficiencies = IDEAL) -> sp.Expr:
 _t_comp, _t_w, _t_kv = t_comp(), t_w(), t_kv()
 
 
-def record(e: Efficiencies, **fields: object) -> ClosedForm:
+def record(e: Efficiencies, *, args: tuple[sp.Symbol, ...], expr: sp.Expr, residual: sp.Expr,
+           conditions: tuple[sp.Basic, ...] = (), **fields: Any) -> ClosedForm:
     """A ClosedForm whose args gain the efficiency symbols its expression, residual or conditions use (with
     their ideal values as defaults): with ``e = IDEAL`` exactly the fields given."""
-    exprs = (fields["expr"], fields["residual"], *fields.get("conditions", ()))
-    args, defaults = carried(tuple(fields.pop("args")), *exprs)  # type: ignore[arg-type]
-    return ClosedForm(args=args, defaults=defaults, **fields)  # type: ignore[arg-type]
+    full, defaults = carried(args, expr, residual, *conditions)
+    return ClosedForm(args=full, expr=expr, residual=residual, conditions=conditions, defaults=defaults, **fields)

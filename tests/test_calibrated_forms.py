@@ -103,6 +103,14 @@ def test_inverse_forms_solve_the_break_even_balance():
     assert _zero(ratio.expr - alone / busy)
 
 
+@pytest.mark.parametrize("name", [n for n in GENERAL_FORMULAS if n != "utilization"])  # utilization: per regime
+@pytest.mark.parametrize("regime", REGIMES)
+def test_every_general_form_solves_its_own_residual(name, regime):
+    g = get_formula(name, efficiencies=True)
+    sub = REGIMES[regime]
+    assert _zero(g.residual.xreplace({g.unknown: g.expr}).xreplace(sub))
+
+
 # -- ... and reduces to the ideal form at efficiencies 1, fixed costs 0 ----------------------------------------
 _r = Max(1, s.t / s.h_kv)
 IDEAL_BY_HAND = {  # the essay's forms, written out again here
