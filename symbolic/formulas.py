@@ -1,9 +1,11 @@
 """The closed forms of the essay and its refinements, each derived step by step as a ClosedForm record.
 
 Every result is written out by hand (no ``solve`` at import time, so the CLI starts fast) and tests
-check each one by substitution into its defining equation and against a numeric root. Unless a record
-says otherwise, ``F`` and ``W`` are the rates actually achieved: the ideal model uses the datasheet,
-a calibrated one substitutes ``eta_flop*F`` and ``eta_bw*W``.
+check each one by substitution into its defining equation and against a numeric root. The builders live in
+``forms_*`` modules, one idea each; this module is their registry. A builder with a step time in its result
+takes an :class:`~inferonomics.symbolic.efficiency.Efficiencies`: ``get_formula(name)`` is its ideal form
+(datasheet rates, no fixed costs), ``get_formula(name, efficiencies=True)`` its general form, with the step's
+efficiencies and fixed costs as symbols (``inferonomics.optimize.calibrated_forms`` fills them from a calibration).
 """
 
 from __future__ import annotations
