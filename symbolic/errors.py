@@ -25,6 +25,19 @@ class InvalidInputError(InferonomicsError, ValueError):
         return type(self), (self.name, self.expected, self.got)
 
 
+class NoEfficienciesError(InvalidInputError):
+    """A formula whose result involves no step time (a user base, a count of chips) carries no efficiencies, so
+    it has no general form and takes no calibration."""
+
+    def __init__(self, formula: str, general: tuple[str, ...] = ()):
+        self.formula, self.general = formula, tuple(general)
+        super().__init__("formula", "one that carries efficiencies (" + ", ".join(self.general) + ")",
+                         f"{formula} (no step time in it)")
+
+    def __reduce__(self):
+        return type(self), (self.formula, self.general)
+
+
 class UnknownNameError(InferonomicsError, KeyError):
     """A name (hardware, model, precision, formula, format...) is not known; suggests close matches."""
 
