@@ -299,3 +299,32 @@ def serving_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output: 
     r""":func:`inflight_step_time` with only the backend's share :math:`f_p` (:func:`prefill_share`) of the
     prompt work inside the decode steps: :math:`t_{dec} + f_p \min(1, B/n_{out})\,(t_{mix} - t_{dec})`."""
     return inflight_step_time(t_decode, t_decode + prefill_share(backend) * (t_mixed - t_decode), batch, output)
+
+
+def prompt_queue_share(backend: str) -> Expr:
+    r"""The engine's share :math:`\kappa_q` of the other resident requests' prompts that a new request waits
+    behind (:func:`closed_loop_ttft_wait`)."""
+    return {"trtllm": s.k_q_trt, "vllm": s.k_q_vllm, "sglang": s.k_q_sgl}[backend]
+
+
+def closed_loop_ttft_wait(concurrency: Expr, resident: Expr, t_prompt: Expr, output: Expr, tpot: Expr,
+                          backend: str = "trtllm") -> Expr:
+    r"""Seconds a request of a closed-loop benchmark waits before its own prefill: ``concurrency`` clients
+    :math:`C` each send their next request when the last one finishes, onto a replica that keeps
+    ``resident`` sequences :math:`B_{res}` (:func:`kv_resident_batch`).
+
+    .. math:: W = \max\!\Big(0, \frac{C}{B_{res}} - 1\Big)\, n_{out} \bar t
+              + \kappa_q\,\big(\min(C, B_{res}) - 1\big)\, t_p
+
+    * **a free slot**: with more clients than slots every slot stays busy, so the replica completes
+      :math:`X = B_{res} / (n_{out} \bar t)` requests per second (:math:`\bar t` the TPOT); by Little's law a
+      client's cycle is :math:`C/X`, of which :math:`n_{out}\bar t` is decoding: the rest is the wait (the
+      closed-loop M/D/c bound at saturation; 0 while :math:`C \le B_{res}`);
+    * **the prompts ahead**: an admitted request's prefill waits behind the prompts of the other
+      :math:`\min(C, B_{res}) - 1` resident requests that the engine's scheduler puts first, a mean share
+      :math:`\kappa_q` of them (fitted per engine: 1/2 when all clients arrive in one wave and are prefilled in
+      arrival order; near 0 when arrivals are spread out and every prompt rides in the next step), each
+      costing :math:`t_p`, the time one prompt adds to a step."""
+    slots = Max(S.Zero, concurrency / resident - 1) * output * tpot
+    ahead = prompt_queue_share(backend) * (Min(concurrency, resident) - 1) * t_prompt
+    return slots + ahead

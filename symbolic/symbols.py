@@ -179,6 +179,11 @@ L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cach
 r_L2 = _define("efficiency", "l2_bandwidth_per_sm_bytes_per_s", r"r_{L2}", U.byte_per_s, "rate at which one SM re-reads an L2-resident operand; the chip's L2 serves n_SM r_L2 (an on-chip rate: the same die keeps it whatever HBM it is paired with)")
 f_L2 = _define("efficiency", "l2_resident_fraction", r"f_{L2}", U.one, "fraction of the L2 a benchmark's cycled operand copies may fill and still be re-read from L2; fixed at 0.75, not fitted")
 eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fraction of HBM bandwidth for a GEMM's activation reads and output writes (each output tile re-reads its rows of X)")
+# the closed-loop TTFT queue (:func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`), one share per engine:
+# how an engine's scheduler orders new prompts against the other resident requests' prompts
+k_q_trt = _define("efficiency", "prompt_queue_trtllm", r"\kappa_{q,\mathrm{trt}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in TensorRT-LLM (closed-loop benchmark)")
+k_q_vllm = _define("efficiency", "prompt_queue_vllm", r"\kappa_{q,\mathrm{vllm}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in vLLM (closed-loop benchmark)")
+k_q_sgl = _define("efficiency", "prompt_queue_sglang", r"\kappa_{q,\mathrm{sgl}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in SGLang (closed-loop benchmark)")
 
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
 v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")

@@ -55,10 +55,12 @@ H100 = {
     # TRT-LLM rows (concurrency = tp x per-rank batch); the issue-14 target 16: met. Aggregated rows only.
     # MiniMax-M2.5's 30 rows (half attention-DP 4 with EP 16) now resolve to an architecture: re-measured below
     ("serving_tpot_moe", "mape_pct"): 18.0,                    # 17.5 with MiniMax-M2.5's rows (15.9 without)
-    # no target (queueing is not modelled); 53 before each engine got its own request overhead. Aggregated rows
-    # (38.68 -> 38.67: a request's prompt on one attention-DP group): the serving_ttft kind now also holds the
-    # disaggregated rows, budgeted below
-    ("serving_ttft_agg", "mape_pct"): 40.0,
+    # issue 15 target 25: NOT met (27.3). 37.9 before the closed-loop queue (kernels.closed_loop_ttft_wait: a free
+    # slot once the resident batch is full, and a fitted per-engine share of the other resident prompts
+    # prefilled first); 53 before each engine got its own request overhead. Aggregated rows; the rest of the
+    # miss is prefill time (gpt-oss and MiniMax at 8192-token prompts: 2x at concurrency 4, before any queue)
+    # and engine versions the fit rows do not cover (vLLM 0.12's Qwen3-32B: -31%)
+    ("serving_ttft_agg", "mape_pct"): 27.5,
     # issue 14: rows whose (decode) pool runs attention DP or EP: target 20, met (19.7)
     # 19.7 -> 21.3 once MiniMax-M2.5 resolved: its 15 DP-4 rows repeat its TP-4 rows' measurements (the same TPOT
     # at the same concurrency), which no model of DP 4 can match; target 20 missed by that
@@ -66,11 +68,12 @@ H100 = {
     # issue 14: disaggregated rows (all 107 held out: the fit sees aggregated runs only), target 25 each, NOT
     # met (they were unpredicted). TPOT 35.8: 46 DeepSeek-R1 TRT-LLM rows carry no pool sizes (one decode
     # worker assumed) and repeat runs of one configuration differ 2x (7.7 vs 14.0 ms at concurrency 6).
-    # TTFT 131.7: SGLang's request overhead fitted on its aggregated runs (1.07 s) does not hold behind
-    # Dynamo (0.2 s measured at concurrency 1), and NVIDIA's TRT-LLM disaggregated TTFTs are 3.7-13.7 s at
-    # concurrency 6-60, where prefill + KV transfer + the closed-loop queue come to well under a second
+    # TTFT 68.6 (132.2 before the aggregated queue: SGLang's request overhead, fitted on its aggregated runs,
+    # was 1.07 s with their queue folded in, 0.15 s without; 0.2 s is measured behind Dynamo at concurrency 1).
+    # NVIDIA's TRT-LLM disaggregated TTFTs are 3.7-13.7 s at concurrency 6-60 whatever the concurrency (no
+    # queue grows like that), where prefill + KV transfer + the closed-loop queue come to well under a second
     ("serving_tpot_disagg", "mape_pct"): 37.0,                 # 36.5
-    ("serving_ttft_disagg", "mape_pct"): 133.0,                # 132.2
+    ("serving_ttft_disagg", "mape_pct"): 69.0,                 # 68.6
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)
     ("decode_attention", "median_abs_pct_error"): 20.0,        # 19.2; the "new card" issue's target is 10
 }
@@ -823,8 +826,9 @@ def test_eighty_percent_intervals_cover_most_held_out_rows(shared_validation):
             assert 0.70 <= cov[card][kind]["coverage"] <= 0.90, (card, kind, cov[card][kind])
         # collectives over-cover (97% / 91%): the held-out 4-GPU rows fit better than the 2- and 8-GPU fit rows
         assert 0.70 <= cov[card]["collectives"]["coverage"] <= 0.98
-    # the serving kinds now also hold the disaggregated rows, which no fit row describes: 69% and 51%
-    assert cov["h100-sxm"]["serving_ttft"]["coverage"] >= 0.68
+    # the serving kinds now also hold the disaggregated rows, which no fit row describes: 80% and 51% (TTFT: 69%
+    # before the closed-loop queue)
+    assert 0.70 <= cov["h100-sxm"]["serving_ttft"]["coverage"] <= 0.90
     assert cov["h100-sxm"]["serving_tpot"]["coverage"] >= 0.50
 
 

@@ -34,7 +34,8 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
       "eager_layer_s")),
     (("serving_tpot",), ("overhead_trtllm_s", "overhead_vllm_s", "overhead_sglang_s",
                         "overhead_per_seq_s", "prefill_in_decode_sglang")),
-    (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s")),
+    (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s",
+                         "prompt_queue_trtllm", "prompt_queue_vllm", "prompt_queue_sglang")),
 )
 
 #: robust loss on the log error: rows off by more than ~F_SCALE (kernel-selection outliers: cuBLAS/DeepGEMM

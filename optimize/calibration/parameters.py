@@ -51,6 +51,11 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "request_overhead_vllm_s": (50e-3, 0.0, 10.0),
     "request_overhead_sglang_s": (50e-3, 0.0, 10.0),
     "prefill_in_decode_sglang": (0.5, 0.0, 1.0),
+    # the closed-loop TTFT queue (kernels.closed_loop_ttft_wait): share of the other resident requests' prompts
+    # a new one waits behind; 0 (every prompt rides in the next step) to 1 (behind all of them)
+    "prompt_queue_trtllm": (0.1, 0.0, 1.0),
+    "prompt_queue_vllm": (0.1, 0.0, 1.0),
+    "prompt_queue_sglang": (0.1, 0.0, 1.0),
 }
 
 #: terms of the serving model that are set, not fitted (shipped in the calibration file with uncertainty 0):

@@ -271,10 +271,21 @@ def request_overhead_s(backend: str, env) -> float:
 def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
     resident decode batch, plus the backend's ``request_overhead_<backend>_s`` (HTTP, tokenization, admission,
-    scheduling)."""
+    scheduling), plus the closed-loop queue at ``batch`` concurrent clients
+    (:func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`: a free slot when the resident batch is full,
+    and the prompts of the other resident requests scheduled ahead, each costing what one prompt adds to a
+    step)."""
+    from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
+
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
-    return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl, one_prompt=True) + request_overhead_s(backend, env)
+    args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
+    first = step_time(*args, prefill_tokens=isl, context=isl, one_prompt=True)
+    t_prompt = np.maximum(first - step_time(*args, prefill_tokens=np.zeros_like(b)), 0.0)
+    wait = compiled("closed_loop_ttft_wait", ("concurrency", "resident", "t_prompt", "output", "tpot"),
+                    backend=backend)(
+        {"concurrency": batch, "resident": b, "t_prompt": t_prompt, "output": osl,
+         "tpot": serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision, backend, env)}, env)
+    return first + request_overhead_s(backend, env) + wait
 
 
 def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:
