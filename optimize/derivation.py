@@ -121,6 +121,8 @@ def _moe() -> Example:
     f = get_formula("moe_break_even_batch")
     sat = f.evaluate(v)
     exact = moe_exact_break_even(v)
+    if f.error_bound is None:
+        raise ValueError("moe_break_even_batch lost its error bound")
     bound = float(f.error_bound.evalf(20, subs={sp.Symbol(k, positive=True): x for k, x in v.items()}))
     ratio = v["total_params"] / v["active_params"]
     return Example(

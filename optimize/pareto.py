@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from inferonomics.optimize.space import Option
 from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
@@ -47,20 +48,23 @@ def frontier(problem: Problem) -> Frontier:
     t0 = time.perf_counter()
     priced = check_prices(problem, required=False)
     cols: dict[str, list] = {k: [] for k in ("speed", "cost", "chip_h", "tps", "util", "step", "batch", "opt")}
-    opts, misses = [], []
+    opts: list[Option] = []
+    misses: list[tuple[float, str]] = []
     for ev in evaluate_options(problem):
         if ev.batch_max < 1:
-            misses.append(ev.miss)
+            if ev.miss is not None:
+                misses.append(ev.miss)
             continue
         o = ev.option
         c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
         # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
-        b = ev.feasible.astype(float) if ev.tpot is not None else np.arange(1, ev.batch_max + 1, dtype=float)
+        tpot, feasible = ev.tpot, ev.feasible  # both set on the serving model only
+        b = feasible.astype(float) if feasible is not None else np.arange(1, ev.batch_max + 1, dtype=float)
         vec = list(ev.vec)
         vec[_INDEX["batch"]] = b
         compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
-        if ev.tpot is not None:
-            step = ev.tpot[ev.feasible - 1]
+        if tpot is not None and feasible is not None:
+            step = tpot[feasible - 1]
         chip_h = o.tp * step / (3600 * b) * 1e6
         cols["speed"].append(1 / step)
         cols["chip_h"].append(chip_h)
@@ -122,8 +126,8 @@ def plot_png(front: Frontier, title: str, fmt: str = "png") -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for hw in dict.fromkeys(p.hardware for p in front.points):
         pts = [p for p in front.points if p.hardware == hw]
-        ax.plot([p.tokens_per_s_per_user for p in pts],
-                [p.cost_usd_per_million_tokens if front.priced else p.chip_hours_per_million_tokens for p in pts],
+        ys = [p.cost_usd_per_million_tokens if front.priced else p.chip_hours_per_million_tokens for p in pts]
+        ax.plot([p.tokens_per_s_per_user for p in pts], [float("nan") if y is None else y for y in ys],
                 "o-", ms=3, label=hw)
     ax.set_yscale("log")
     ax.set_xlabel("speed per user (output tokens/s per user)")

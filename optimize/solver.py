@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 
@@ -84,12 +84,12 @@ def affine_pieces(expr: sp.Expr) -> list[sp.Expr]:
 class Compiled:
     """Scalar (math) callables over evaluate.ARGS for one (policy, mixed, moe)."""
 
-    affine: object  # -> [a_0, b_0, a_1, b_1, ...]
+    affine: Callable[..., list[float]]  # -> [a_0, b_0, a_1, b_1, ...]
     n_affine: int
-    curved: list  # each -> value of a non-affine piece at the point (batch inside the vector)
-    parts: object  # -> [compute, memory, comm, overhead, step, flops]
-    ttft: object
-    parts_np: object  # numpy version of parts, batch may be an array
+    curved: list[Callable[..., float]]  # each -> value of a non-affine piece at the point (batch inside the vector)
+    parts: Callable[..., list[float]]  # -> [compute, memory, comm, overhead, step, flops]
+    ttft: Callable[..., float]
+    parts_np: Callable[..., list[np.ndarray]]  # numpy version of parts, batch may be an array
 
 
 @cache
@@ -146,7 +146,7 @@ class OptionEval:
     best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
 
     @property
-    def serving(self):
+    def serving(self) -> "ServingSpec | None":
         return self.option.platform.serving
 
 

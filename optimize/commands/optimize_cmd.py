@@ -406,8 +406,7 @@ def run_users(args: argparse.Namespace) -> int:
     ub = users_at_utilization(problem, args.target_utilization, args.minutes_per_day, args.mean_to_trough)
     if args.json:
         print_json(ub.as_json())
-    elif ub.users is not None:
-        p = ub.point
+    elif ub.users is not None and (p := ub.point) is not None:
         print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
               f"at {p.precision}, {p.step_s * 1e3:.2f} ms/token, utilization {T.pct(p.utilization)})")
     if ub.users is None:
