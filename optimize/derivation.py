@@ -106,9 +106,11 @@ def moe_exact_break_even(v: dict[str, float]) -> float:
     """
     import mpmath
 
+    from inferonomics.symbolic.numeric import compile_scalar
+
     f = get_formula("moe_break_even_batch")
     syms = sorted(f.residual.free_symbols - {f.unknown}, key=str)
-    g = sp.lambdify([f.unknown, *syms], f.residual, "mpmath")
+    g = compile_scalar([f.unknown, *syms], f.residual, module="mpmath", cse=False)
     args = [v[s.name] if s.name != "tp" else 1.0 for s in syms]
     hi = f.evaluate(v) * 2
     with mpmath.workdps(30):

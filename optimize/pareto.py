@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from inferonomics.optimize.space import Option
-from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
+from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compile_step_model, evaluate_options
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "chip_hours_per_million_tokens", "tokens_per_s", "utilization")
@@ -56,7 +56,7 @@ def frontier(problem: Problem) -> Frontier:
                 misses.append(ev.miss)
             continue
         o = ev.option
-        c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+        c = compile_step_model(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
         # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
         tpot, feasible = ev.tpot, ev.feasible  # both set on the serving model only
         b = feasible.astype(float) if feasible is not None else np.arange(1, ev.batch_max + 1, dtype=float)

@@ -41,6 +41,7 @@ from inferonomics.optimize.constraints import (REL_TOL, Budget, ChipLimit, Deman
 from inferonomics.optimize.objectives import objective as get_objective
 from inferonomics.optimize.result import DeploymentResult, Point, Status
 from inferonomics.optimize.space import DecisionSpace, Option
+from inferonomics.symbolic.numeric import compile_scalar
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
@@ -93,7 +94,9 @@ class Compiled:
 
 
 @cache
-def compiled(policy: str, mixed: bool, moe: bool) -> Compiled:
+def compile_step_model(policy: str, mixed: bool, moe: bool) -> Compiled:
+    """The step model of (policy, mixed, moe) as scalar callables over ARGS: its affine pieces, its curved
+    pieces, its parts and the TTFT; the parts also over NumPy arrays of batch."""
     weights = moe_weights(step_tokens(mixed)) if moe else None
     parts = M.step_parts(policy, weights=weights, mixed=mixed)
     prefill = M.prefill_tokens_per_step() if mixed else sp.S.Zero
@@ -103,11 +106,11 @@ def compiled(policy: str, mixed: bool, moe: bool) -> Compiled:
         if sp.diff(p, s.B, 2) == 0:
             affine += [p.subs(s.B, 0), sp.diff(p, s.B)]
         else:
-            curved.append(sp.lambdify(ARGS, p, "math", cse=True))
+            curved.append(compile_scalar(ARGS, p))
     exprs = [parts[k] for k in ("compute", "memory", "comm", "overhead", "step")] + [flops]
     return Compiled(
-        affine=sp.lambdify(ARGS, affine, "math", cse=True), n_affine=len(affine) // 2, curved=curved,
-        parts=sp.lambdify(ARGS, exprs, "math", cse=True), ttft=sp.lambdify(ARGS, ttft_expr(moe), "math", cse=True),
+        affine=compile_scalar(ARGS, affine), n_affine=len(affine) // 2, curved=curved,
+        parts=compile_scalar(ARGS, exprs), ttft=compile_scalar(ARGS, ttft_expr(moe)),
         parts_np=lambdify_numpy(ARGS, exprs),
     )
 
@@ -290,7 +293,7 @@ def _usable(option: Option, vec: list, problem: Problem) -> float:
 def evaluate_option(option: Option, problem: Problem) -> OptionEval:
     """Bind one option, check TTFT and weights-in-memory, and find its largest feasible integer batch."""
     wl = problem.workload
-    c = compiled(wl.policy, wl.mixed, option.platform.is_moe)
+    c = compile_step_model(wl.policy, wl.mixed, option.platform.is_moe)
     vec = option_vector(option, wl)
     ev = OptionEval(option, vec)
     ev.usable = _usable(option, vec, problem)
@@ -415,7 +418,7 @@ def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> P
     utilization = useful FLOPs of the step (2 N_a tokens + attention, symbolic.model) / (t F step); the
     compute/memory/comm/overhead breakdown is the closed-form step model's (``breakdown_model`` says so)."""
     o = ev.option
-    c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+    c = compile_step_model(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
     ev.vec[_B] = float(batch)
     compute, memory, comm, over, step, flops = c.parts(*ev.vec)
     ttft, step_model, breakdown = ev.ttft_s, CLOSED_FORM, CLOSED_FORM
@@ -461,7 +464,7 @@ def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
         b = ev.feasible
         hit = np.flatnonzero(replicas * b / ev.tpot[b - 1] >= d * (1 - REL_TOL))
         return int(b[hit[0]]) if hit.size else ev.best_batch
-    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
+    c = compile_step_model(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     lo, hi = 1, ev.batch_max
     while lo < hi:
         mid = (lo + hi) // 2
@@ -658,7 +661,7 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
 
 def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray) -> np.ndarray:
     """make_point's utilization at each of ``batches`` (vectorised; exact same formula)."""
-    c = compiled(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
+    c = compile_step_model(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     vec = list(ev.vec)
     vec[_B] = batches.astype(float)
     flops = np.broadcast_to(c.parts_np(*vec)[5], batches.shape)
@@ -691,4 +694,4 @@ def relaxed_tp_degree(values: Mapping[str, float], policy: str = "step") -> floa
 
 @cache
 def _batch1_step(policy: str):
-    return sp.lambdify(ARGS, M.t_step(policy), "math", cse=True)
+    return compile_scalar(ARGS, M.t_step(policy))
