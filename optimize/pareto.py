@@ -58,13 +58,13 @@ def frontier(problem: Problem) -> Frontier:
         o = ev.option
         c = compile_step_model(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
         # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
-        tpot, feasible = ev.tpot, ev.feasible  # both set on the serving model only
-        b = feasible.astype(float) if feasible is not None else np.arange(1, ev.batch_max + 1, dtype=float)
+        sv = ev.curves
+        b = sv.feasible.astype(float) if sv is not None else np.arange(1, ev.batch_max + 1, dtype=float)
         vec = list(ev.vec)
         vec[_INDEX["batch"]] = b
         compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
-        if tpot is not None and feasible is not None:
-            step = tpot[feasible - 1]
+        if sv is not None:
+            step = sv.tpot[sv.feasible - 1]
         chip_h = o.tp * step / (3600 * b) * 1e6
         cols["speed"].append(1 / step)
         cols["chip_h"].append(chip_h)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -43,6 +44,9 @@ from inferonomics.optimize.result import DeploymentResult, Point, Status
 from inferonomics.optimize.space import DecisionSpace, Option
 from inferonomics.symbolic.numeric import compile_scalar
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
+
+if TYPE_CHECKING:  # a type only: importing serving_step loads the calibration for closed-form runs too
+    from inferonomics.optimize.serving_step import ServingSpec
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 _B = _INDEX["batch"]
@@ -149,8 +153,25 @@ class OptionEval:
     best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
 
     @property
-    def serving(self) -> "ServingSpec | None":
+    def serving(self) -> ServingSpec | None:
         return self.option.platform.serving
+
+    @property
+    def curves(self) -> ServingCurves | None:
+        """The serving model's curves (set together by _evaluate_serving); None on the closed-form model."""
+        spec = self.option.platform.serving
+        if spec is None or self.tpot is None or self.ttft is None or self.feasible is None:
+            return None
+        return ServingCurves(spec, self.tpot, self.ttft, self.feasible)
+
+
+class ServingCurves(NamedTuple):
+    """An option's calibrated serving model and its TPOT, TTFT (batches 1..cap) and feasible batches."""
+
+    spec: ServingSpec
+    tpot: np.ndarray
+    ttft: np.ndarray
+    feasible: np.ndarray
 
 
 def option_vector(option: Option, workload: Workload) -> list:
@@ -300,7 +321,7 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
     where = _where(option)
     w_chip = memory_per_chip(vec, 0.0, wl)
     if option.platform.serving is not None and w_chip < ev.usable:
-        return _evaluate_serving(ev, problem, where)
+        return _evaluate_serving(ev, option.platform.serving, problem, where)
     ev.ttft_s = c.ttft(*vec)
     if not w_chip < ev.usable:
         t, hbm = option.tp, vec[_INDEX["hbm_capacity_bytes"]]
@@ -365,13 +386,13 @@ def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     return b, by
 
 
-def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEval:
+def _evaluate_serving(ev: OptionEval, spec: ServingSpec, problem: Problem, where: str) -> OptionEval:
     """Every integer batch up to the memory/batch cap at once on the calibrated serving model."""
     from inferonomics.optimize.serving_step import curves
 
     o, wl = ev.option, problem.workload
     cap, cap_by = _memory_cap(ev, problem)
-    tpot, ttft = curves(o.platform.serving, o.tp, o.ep, wl.isl, wl.osl, wl.mixed, max(cap, 1))
+    tpot, ttft = curves(spec, o.tp, o.ep, wl.isl, wl.osl, wl.mixed, max(cap, 1))
     ev.tpot, ev.ttft, ev.ttft_s = tpot, ttft, float(ttft[0])
     ok = np.ones(tpot.size, dtype=bool) if cap >= 1 else np.zeros(tpot.size, dtype=bool)
     ok_tpot = ok_ttft = ok
@@ -384,10 +405,9 @@ def _evaluate_serving(ev: OptionEval, problem: Problem, where: str) -> OptionEva
     ev.feasible = idx + 1
     if idx.size == 0:
         ev.batch_max, ev.limited_by = 0, cap_by
-        if cap >= 1 and not ok_ttft[0]:
+        if cap >= 1 and not ok_ttft[0] and (slo := problem.ttft_slo_s) is not None:
             from inferonomics.optimize.calibration.serving import request_overhead_s
 
-            slo, spec = problem.ttft_slo_s, o.platform.serving
             fixed = request_overhead_s(spec.backend, spec.env)
             ev.miss = (ttft[0] / slo, f"the first token of a {wl.isl:g}-token prompt takes {ttft[0] * 1e3:.4g} ms on "
                        f"{where} ({fixed * 1e3:.4g} ms of it {spec.backend}'s fitted request overhead); the TTFT "
@@ -422,9 +442,9 @@ def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> P
     ev.vec[_B] = float(batch)
     compute, memory, comm, over, step, flops = c.parts(*ev.vec)
     ttft, step_model, breakdown = ev.ttft_s, CLOSED_FORM, CLOSED_FORM
-    if ev.tpot is not None:
-        step, ttft = float(ev.tpot[batch - 1]), float(ev.ttft[batch - 1])
-        step_model, breakdown = o.platform.serving.label, CLOSED_FORM_BREAKDOWN
+    if (sv := ev.curves) is not None:
+        step, ttft = float(sv.tpot[batch - 1]), float(sv.ttft[batch - 1])
+        step_model, breakdown = sv.spec.label, CLOSED_FORM_BREAKDOWN
     peak = ev.vec[_INDEX["peak_flop_per_s"]]
     return Point(o.platform.hardware, o.platform.precision.label, o.tp, o.ep, batch, replicas, compute, memory,
                  comm, over, step, ttft, flops / (o.tp * peak * step),
@@ -460,9 +480,9 @@ def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
     if problem.demand is None:
         return ev.best_batch
     d = problem.demand.tokens_per_s
-    if ev.tpot is not None:  # the serving step need not be monotone: scan the feasible set
-        b = ev.feasible
-        hit = np.flatnonzero(replicas * b / ev.tpot[b - 1] >= d * (1 - REL_TOL))
+    if (sv := ev.curves) is not None:  # the serving step need not be monotone: scan the feasible set
+        b = sv.feasible
+        hit = np.flatnonzero(replicas * b / sv.tpot[b - 1] >= d * (1 - REL_TOL))
         return int(b[hit[0]]) if hit.size else ev.best_batch
     c = compile_step_model(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     lo, hi = 1, ev.batch_max
@@ -621,17 +641,17 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
         o = ev.option
         if ev.batch_max < 1:
             continue
-        if ev.tpot is not None:  # calibrated serving model: utilization at every feasible batch at once
-            util = _utilization_curve(ev, problem, ev.feasible)
+        if (sv := ev.curves) is not None:  # calibrated serving model: utilization at every feasible batch at once
+            util = _utilization_curve(ev, problem, sv.feasible, sv.tpot)
             i_top = int(np.argmax(util))
             top = float(util[i_top])
             if top < target:
                 if closest is None or top > closest[0]:
-                    closest = (top, f"{_where(o)} peaks at {top:.1%} utilization at batch {ev.feasible[i_top]} "
+                    closest = (top, f"{_where(o)} peaks at {top:.1%} utilization at batch {sv.feasible[i_top]} "
                                     f"(largest feasible {ev.batch_max}, set by {ev.limited_by}); the target is "
                                     f"{target:.0%}")
                 continue
-            lo = int(ev.feasible[np.flatnonzero(util >= target)[0]])
+            lo = int(sv.feasible[np.flatnonzero(util >= target)[0]])
             if best is None or lo < best[0]:
                 best = (lo, make_point(ev, problem, lo, 1))
             continue
@@ -659,13 +679,14 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
     return UserBase(Status.OPTIMAL, users, b, pt, target, minutes_per_day, mean_to_trough)
 
 
-def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray) -> np.ndarray:
-    """make_point's utilization at each of ``batches`` (vectorised; exact same formula)."""
+def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray, tpot: np.ndarray) -> np.ndarray:
+    """make_point's utilization at each of ``batches`` (vectorised; exact same formula), ``tpot`` the serving
+    model's TPOT at batches 1..cap."""
     c = compile_step_model(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     vec = list(ev.vec)
     vec[_B] = batches.astype(float)
     flops = np.broadcast_to(c.parts_np(*vec)[5], batches.shape)
-    step = ev.tpot[batches - 1]
+    step = tpot[batches - 1]
     return flops / (ev.option.tp * vec[_INDEX["peak_flop_per_s"]] * step)
 
 
