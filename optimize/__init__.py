@@ -6,7 +6,26 @@ command needs, and SciPy loads only when a solver runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inferonomics.symbolic.lazy import lazy_surface
+
+if TYPE_CHECKING:  # the same names as _SURFACE, for type checkers (tests/test_types.py checks they match)
+    from inferonomics.optimize.calibration import load_calibration as load_calibration
+    from inferonomics.optimize.constraints import Demand as Demand
+    from inferonomics.optimize.constraints import Workload as Workload
+    from inferonomics.optimize.essay import seed_deployment as seed_deployment
+    from inferonomics.optimize.fleet import solve_fleet as solve_fleet
+    from inferonomics.optimize.pareto import frontier as frontier
+    from inferonomics.optimize.result import DeploymentResult as DeploymentResult
+    from inferonomics.optimize.result import Status as Status
+    from inferonomics.optimize.solver import Problem as Problem
+    from inferonomics.optimize.solver import relaxed_tp_degree as relaxed_tp_degree
+    from inferonomics.optimize.solver import solve as solve
+    from inferonomics.optimize.solver import users_at_utilization as users_at_utilization
+    from inferonomics.optimize.space import DecisionSpace as DecisionSpace
+    from inferonomics.optimize.space import build_space as build_space
+    from inferonomics.optimize.sweep import sweep as sweep
 
 _SURFACE = {
     "Problem": ("problem", "Problem"), "solve": ("solver", "solve"),

@@ -93,7 +93,9 @@ def moe_exact_break_even(v: dict[str, float]) -> float:
 
     f = get_formula("moe_break_even_batch")
     syms = sorted(f.residual.free_symbols - {f.unknown}, key=str)
-    g = sp.lambdify([f.unknown, *syms], f.residual, "mpmath")
+    from inferonomics.symbolic.numeric import compile_scalar
+
+    g = compile_scalar([f.unknown, *syms], f.residual, module="mpmath", cse=False)
     args = [v[s.name] if s.name != "tp" else 1.0 for s in syms]
     hi = f.evaluate(v) * 2
     with mpmath.workdps(30):
@@ -106,6 +108,8 @@ def _moe() -> Example:
     f = get_formula("moe_break_even_batch")
     sat = f.evaluate(v)
     exact = moe_exact_break_even(v)
+    if f.error_bound is None:
+        raise ValueError("moe_break_even_batch lost its error bound")
     bound = float(f.error_bound.evalf(20, subs={sp.Symbol(k, positive=True): x for k, x in v.items()}))
     ratio = v["total_params"] / v["active_params"]
     return Example(

@@ -62,8 +62,8 @@ def _one(problem: Problem) -> dict:
     ex = essay_example()
     best = solve(problem)
     out: dict = {"deployment": best.as_json()}
-    if best.optimal:
-        p = best.point
+    p = best.point if best.optimal else None
+    if p is not None:
         ub = users_at_utilization(problem, TARGET_UTILIZATION, ex.values["minutes_per_day"],
                                   ex.values["mean_to_trough"], only=(p.hardware, p.precision, p.tp))
         out["users"] = ub.as_json()

@@ -87,7 +87,7 @@ def _result(problem, feasible, pts, r) -> DeploymentResult:
     priced = problem.objective == "usd_per_hour"
     total = float(sum(p.cost_usd_per_hour if priced else p.chips for p in fleet))
     binding, _ = explain(problem, *members[0])
-    used = {}
+    used: dict[str, int] = {}
     for p in fleet:
         used[p.hardware] = used.get(p.hardware, 0) + p.chips
     binding = binding + tuple(f"chip limit: {used.get(h, 0)} of {n} x {h} used"

@@ -20,6 +20,7 @@ import sympy as sp
 from inferonomics.symbolic import model as M
 from inferonomics.symbolic import symbols as s
 from inferonomics.symbolic.evaluate import ARGS
+from inferonomics.symbolic.numeric import compile_scalar
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 #: position of each symbol's value in an argument vector
@@ -97,12 +98,12 @@ def closed_form_step(policy: str, mixed: bool, moe: bool) -> ClosedFormStep:
         if sp.diff(p, s.B, 2) == 0:
             affine += [p.subs(s.B, 0), sp.diff(p, s.B)]
         else:
-            curved.append(sp.lambdify(ARGS, p, "math", cse=True))
+            curved.append(compile_scalar(ARGS, p))
     exprs = [parts[k] for k in StepParts._fields[:-1]] + [flops]
     return ClosedFormStep(
-        affine=sp.lambdify(ARGS, affine, "math", cse=True), n_affine=len(affine) // 2, curved=tuple(curved),
-        parts_math=sp.lambdify(ARGS, exprs, "math", cse=True), parts_numpy=lambdify_numpy(ARGS, exprs),
-        ttft=sp.lambdify(ARGS, ttft_expr(moe), "math", cse=True),
+        affine=compile_scalar(ARGS, affine), n_affine=len(affine) // 2, curved=tuple(curved),
+        parts_math=compile_scalar(ARGS, exprs), parts_numpy=lambdify_numpy(ARGS, exprs),
+        ttft=compile_scalar(ARGS, ttft_expr(moe)),
     )
 
 

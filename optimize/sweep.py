@@ -150,7 +150,8 @@ def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
     t0 = time.perf_counter()
     n = 0
     total = sum(len(tps or p.tps) for p in space.platforms) * batch.size * np.asarray(context).size
-    best = worst = None  # (value, fits, tile, i, j)
+    best: tuple[bool, float, Tile, int, int] | None = None  # (fits, value, tile, i, j)
+    worst: tuple[bool, float, Tile, int, int] | None = None
     for tile in tiles(space, tps, batch, context, workload, reserve, dtype):
         per_chip = tile.batch / (tile.step_s * tile.tp)
         fits = tile.memory_bytes <= tile.usable_bytes
@@ -162,13 +163,13 @@ def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
         any_fit = bool(fits.any())
         masked_hi = np.where(fits, per_chip, -np.inf) if any_fit else per_chip
         masked_lo = np.where(fits, per_chip, np.inf) if any_fit else per_chip
-        i_hi = np.unravel_index(int(np.argmax(masked_hi)), per_chip.shape)
-        i_lo = np.unravel_index(int(np.argmin(masked_lo)), per_chip.shape)
+        i_hi = tuple(map(int, np.unravel_index(int(np.argmax(masked_hi)), per_chip.shape)))
+        i_lo = tuple(map(int, np.unravel_index(int(np.argmin(masked_lo)), per_chip.shape)))
         hi, lo = (any_fit, float(per_chip[i_hi])), (any_fit, float(per_chip[i_lo]))
         if best is None or (hi[0], hi[1]) > (best[0], best[1]):
-            best = (*hi, tile, *i_hi)
+            best = (*hi, tile, i_hi[0], i_hi[1])
         if worst is None or (lo[0], -lo[1]) > (worst[0], -worst[1]):
-            worst = (*lo, tile, *i_lo)
+            worst = (*lo, tile, i_lo[0], i_lo[1])
     seconds = time.perf_counter() - t0
     model = space.model
     return Summary(n, seconds, _row(model, best[2], best[3], best[4]) if best else None,

@@ -6,13 +6,11 @@ import math
 from collections.abc import Callable, Mapping
 from functools import cache
 
-import sympy as sp
-
 from inferonomics.symbolic import model as M
 from inferonomics.symbolic.evaluate import ARGS, bind_values, positional
+from inferonomics.symbolic.numeric import compile_scalar
 
 from inferonomics.optimize.step_compiled import INDEX
-
 
 def relaxed_tp_degree(values: Mapping[str, float], policy: str = "step") -> float:
     """The continuous relaxation of the TP choice: the real ``t >= 1`` minimizing the batch-1 step time
@@ -34,7 +32,6 @@ def relaxed_tp_degree(values: Mapping[str, float], policy: str = "step") -> floa
                    options={"ftol": 1e-15, "gtol": 1e-12})
     return float(np.exp(res.x[0]))
 
-
 @cache
 def _batch1_step(policy: str) -> Callable[..., float]:
-    return sp.lambdify(ARGS, M.t_step(policy), "math", cse=True)
+    return compile_scalar(ARGS, M.t_step(policy))

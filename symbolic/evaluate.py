@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -62,7 +62,10 @@ class StepResult:
 
 
 @cache
-def _compiled(policy: str, mixed: bool, weights_key: str | None):
+def _step_point_callable(policy: str, mixed: bool, weights_key: str | None) -> Callable[..., list[float]]:
+    """The step model's parts, utilization, cost and energy at one point, as one scalar callable over ARGS."""
+    from .numeric import compile_scalar  # numeric loads numpy, which this module otherwise does without
+
     weights = None if weights_key is None else sp.sympify(weights_key, locals={k: v.symbol for k, v in s.TABLE.items()})
     parts = model.step_parts(policy, weights=weights, mixed=mixed)
     step = parts["step"]
@@ -70,7 +73,7 @@ def _compiled(policy: str, mixed: bool, weights_key: str | None):
     flops = model.matmul_flops(prefill=prefill) + model.attention_flops(prefill=prefill)
     exprs = [parts["compute"], parts["memory"], parts["comm"], parts["overhead"], step,
              econ.utilization(step, flops), econ.cost_per_million_tokens(step), econ.energy_per_token(step)]
-    return sp.lambdify(ARGS, exprs, "math")
+    return compile_scalar(ARGS, exprs, cse=False)
 
 
 def bind_values(values: Mapping[str, float]) -> dict[str, float]:
@@ -115,7 +118,7 @@ def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: b
             raise InvalidInputError(need, "a number > 0", v[need])
     have_price = "price_usd_per_chip_hour" in v
     have_power = "power_w" in v
-    compute, memory, comm, over, step, util, cost, energy = _compiled(policy, mixed, weights)(*point)
+    compute, memory, comm, over, step, util, cost, energy = _step_point_callable(policy, mixed, weights)(*point)
     return StepResult(
         compute_s=compute, memory_s=memory, comm_s=comm, overhead_s=over, step_s=step,
         tokens_per_s=v["batch"] / step, tokens_per_s_per_user=1.0 / step, utilization=util,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -20,13 +20,14 @@ from sympy import Symbol
 from inferonomics.optimize.calibration import (CALIBRATION_SCHEMA_VERSION, calibrate, load_calibration,
                                                read_measurements, write_calibration)
 from inferonomics.optimize.calibration import predict as P
-from inferonomics.optimize.calibration.calfile import Calibration, Parameter
+from inferonomics.optimize.calibration.calfile import Calibration, Parameter, SourceFile
 from inferonomics.optimize.cli import main
 from inferonomics.symbolic import kernels as K
 from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.symbols import TABLE
 
 FIX = Path(__file__).parent / "fixtures" / "measurements"
+SHIPPED = Path(load_calibration.__code__.co_filename).parent.parent / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "measurements"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
                                   reason="../shared/measurements is absent: real-data checks skipped")
@@ -392,21 +393,77 @@ def test_shipped_calibration_loads_and_applies():
     assert base["eta_flop"] == 1.0  # not mutated
 
 
-def test_roundtrip_is_deterministic(tmp_path):
+ODD = 'say "hi"\\ then\nnew line,\ttab, \x01\x1f\x7f controls, \'quotes\' and \u00e9\u4e2d [x] = { y }'
+
+
+def _roundtrip_calibration() -> Calibration:
     params = {n: Parameter(v, 0.01) for n, v in load_calibration().values.items()}
     params.update(eta_flop=Parameter(0.7, 0.01), kernel_overhead_s=Parameter(3e-6, float("nan")))
-    cal = Calibration(CALIBRATION_SCHEMA_VERSION, "h100-sxm", "2026-01-02", False, params,
-                      quality={"a.csv:gemm": {"fit": {"rows": 3, "mape_pct": 1.5, "median_abs_pct_error": None,
-                                                       "p90_abs_pct_error": 2.0}}}, message='say "hi"')
+    return Calibration(CALIBRATION_SCHEMA_VERSION, "h100-sxm", "2026-01-02", False, params,
+                       sources=(SourceFile('odd "dir"\\x.csv', "ab" * 32, 7), SourceFile("b.csv", "cd" * 32, 0)),
+                       quality={"a.csv:gemm": {"fit": {"rows": 3, "mape_pct": 1.5, "median_abs_pct_error": None,
+                                                        "p90_abs_pct_error": 2.0}}},
+                       message=ODD, ceilings="measured", unconstrained={"eta_flop_fp4": ODD},
+                       intervals={"gemm": (-0.25, 0.5), "serving_tpot": (-1e-300, 1e300)})
+
+
+def test_roundtrip_is_deterministic_and_exact(tmp_path):
+    """write -> read gives the same Calibration, strings with quotes, backslashes, newlines and control
+    characters included (the old hand writer turned a newline into a space and wrote control characters raw,
+    which TOML refuses); a stat that is None (a split without rows) is left out, TOML having no null."""
+    cal = _roundtrip_calibration()
     a, b = write_calibration(cal, tmp_path / "a.toml"), write_calibration(cal, tmp_path / "b.toml")
     assert a.read_text() == b.read_text()
     back = load_calibration(a)
-    assert back.values == cal.values and back.converged is False and back.message == 'say "hi"'
+    assert back.message == ODD and back.unconstrained == {"eta_flop_fp4": ODD}
+    assert back.sources == (SourceFile('odd "dir"\\x.csv', "ab" * 32, 7), SourceFile("b.csv", "cd" * 32, 0))
+    assert back.quality == {"a.csv:gemm": {"fit": {"rows": 3, "mape_pct": 1.5, "p90_abs_pct_error": 2.0}}}
+    assert back.intervals == {"gemm": (-0.25, 0.5), "serving_tpot": (-1e-300, 1e300)}
+    assert (back.model_version, back.hardware, back.date, back.converged, back.ceilings) == (
+        CALIBRATION_SCHEMA_VERSION, "h100-sxm", "2026-01-02", False, "measured")
+    assert back.values == cal.values  # floats written exactly, every parameter
+    assert [p.uncertainty for n, p in back.parameters.items() if n != "kernel_overhead_s"] == [
+        0.01] * (len(cal.parameters) - 1)
     assert math.isnan(back.parameters["kernel_overhead_s"].uncertainty)
+    assert dataclasses.replace(back, parameters={}) == dataclasses.replace(
+        cal, parameters={}, quality=back.quality)  # nothing else written or lost
+
+
+def test_a_none_field_is_refused_not_written_as_text(tmp_path):
+    cal = dataclasses.replace(_roundtrip_calibration(), unconstrained={"eta_flop_fp4": None})
+    with pytest.raises(ValueError, match=r"unconstrained\.eta_flop_fp4 is None"):
+        write_calibration(cal, tmp_path / "c.toml")
+    assert not list(tmp_path.iterdir())
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    """A failure while writing leaves the previous file whole and no temporary file behind."""
+    import inferonomics.optimize.calibration.calfile as calfile
+
+    out = tmp_path / "cal.toml"
+    out.write_text("previous\n")
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(calfile.os, "replace", fail)
+    with pytest.raises(OSError, match="No space"):
+        write_calibration(_roundtrip_calibration(), out)
+    assert out.read_text() == "previous\n" and [p.name for p in tmp_path.iterdir()] == ["cal.toml"]
+
+
+def test_shipped_files_are_what_the_writer_writes():
+    """The shipped calibrations are tomli-w output: reading one and writing it again gives the same text."""
+    from inferonomics.optimize.calibration.calfile import dumps
+    from inferonomics.optimize.calibration.readers import NVIDIA_ATTRIBUTION
+
+    for name in ("calibration-h100.toml", "calibration-b200.toml"):
+        path = SHIPPED / name
+        assert dumps(load_calibration(path), NVIDIA_ATTRIBUTION) == path.read_text(), name
 
 
 def test_incompatible_or_malformed_files(tmp_path):
-    good = (Path(load_calibration.__code__.co_filename).parent.parent / "data" / "calibration-h100.toml").read_text()
+    good = (SHIPPED / "calibration-h100.toml").read_text()
     old = tmp_path / "old.toml"
     old.write_text(good.replace(CALIBRATION_SCHEMA_VERSION, "inferonomics-calibration-0"))
     with pytest.raises(SpecError, match="model_version"):
@@ -419,28 +476,43 @@ def test_incompatible_or_malformed_files(tmp_path):
         load_calibration(tmp_path / "missing.toml")
 
 
+_DROP = object()
+
+
+def _set(path: str, value: object):
+    """An edit of the parsed file: set the dotted ``path`` (remove its last key when ``value`` is _DROP)."""
+    def edit(doc: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            doc = doc.setdefault(key, {})
+        if value is _DROP:
+            del doc[last]
+        else:
+            doc[last] = value
+    return edit
+
+
 @pytest.mark.parametrize("edit, match", [
-    (lambda t: re.sub(r"(?m)^eta_kv = .*\n", "", t), r"parameters\.eta_kv: present"),
-    (lambda t: re.sub(r"(?m)^eta_flop = \{ value = [^,]*", "eta_flop = { value = nan", t),
-     r"parameters\.eta_flop: a finite value in \[0\.05, 1\], got nan"),
-    (lambda t: re.sub(r"(?m)^eta_bw = \{ value = [^,]*", "eta_bw = { value = 1.7", t), r"eta_bw: .* got 1\.7"),
-    (lambda t: re.sub(r"(?m)^kernel_overhead_s = \{ value = [^,]*", "kernel_overhead_s = { value = -1e-6", t),
-     r"kernel_overhead_s: .* got -1e-06"),
-    (lambda t: t.replace("[parameters]\n", "[parameters]\neta_fudge = { value = 1.0, uncertainty = 0.0 }\n"),
-     r"eta_fudge: .*no such parameter"),
-    (lambda t: re.sub(r"(?m)^gemm = \{ lo = [^,]*", "gemm = { lo = 0.5", t), r"intervals\.gemm: .*lo < hi"),
-    (lambda t: re.sub(r"(?m)^serving_tpot = \{ lo = [^,]*", "serving_tpot = { lo = nan", t),
-     r"intervals\.serving_tpot"),
-    (lambda t: t.replace("[unconstrained]\n", "[unconstrained]\neta_fudge = \"why\"\n"), r"unconstrained"),
+    (_set("parameters.eta_kv", _DROP), r"parameters\.eta_kv: present"),
+    (_set("parameters.eta_flop.value", float("nan")), r"parameters\.eta_flop: a finite value in \[0\.05, 1\], got nan"),
+    (_set("parameters.eta_bw.value", 1.7), r"eta_bw: .* got 1\.7"),
+    (_set("parameters.kernel_overhead_s.value", -1e-6), r"kernel_overhead_s: .* got -1e-06"),
+    (_set("parameters.eta_fudge", {"value": 1.0, "uncertainty": 0.0}), r"eta_fudge: .*no such parameter"),
+    (_set("intervals.gemm.lo", 0.5), r"intervals\.gemm: .*lo < hi"),
+    (_set("intervals.serving_tpot.lo", float("nan")), r"intervals\.serving_tpot"),
+    (_set("unconstrained.eta_fudge", "why"), r"unconstrained"),
 ])
 def test_a_hand_edited_calibration_is_refused_whole(tmp_path, edit, match):
     """A calibration file missing a parameter, or with one outside its physical range (an efficiency above 1, a
     negative time, NaN), or naming one the model lacks, is refused with the parameter named: never applied."""
-    good = (Path(load_calibration.__code__.co_filename).parent.parent / "data" / "calibration-h100.toml").read_text()
+    import tomli_w
+
+    text = (SHIPPED / "calibration-h100.toml").read_text()
+    doc = tomllib.loads(text)
+    edit(doc)
+    assert repr(doc) != repr(tomllib.loads(text))
     f = tmp_path / "edited.toml"
-    text = edit(good)
-    assert text != good
-    f.write_text(text)
+    f.write_text(tomli_w.dumps(doc))
     with pytest.raises(SpecError, match=match):
         load_calibration(f)
 

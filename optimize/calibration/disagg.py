@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: a worker's parallel shape (tp, dp, ep, mtp), as in :mod:`.parallel`
+Shape = tuple[int, int, int, int]
+
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
@@ -34,14 +37,14 @@ def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
 
 
-def disagg_tpot_s(a, batch_decode, isl, osl, shape, precision: str, backend: str, env) -> np.ndarray:
+def disagg_tpot_s(a, batch_decode, isl, osl, shape: Shape, precision: str, backend: str, env) -> np.ndarray:
     """Seconds per output token on a decode worker of ``shape = (tp, dp, ep, mtp)`` at ``batch_decode``."""
     from inferonomics.optimize.calibration.serving import serving_tpot_s  # noqa: PLC0415
 
     return serving_tpot_s(a, batch_decode, isl, osl, *shape, precision, backend, env, mixed=False)
 
 
-def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str, env) -> np.ndarray:
+def prefill_time(a, isl, osl, shape: Shape, prefill_batch, precision: str, backend: str, env) -> np.ndarray:
     """Seconds of one prefill-only step of a prefill worker: ``prefill_batch`` prompts of ``isl`` tokens
     per attention-DP group."""
     from inferonomics.optimize.calibration.serving import step_time  # noqa: PLC0415
@@ -51,7 +54,7 @@ def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str
                      prefill_tokens=prefill_batch * dp * isl, context=isl)
 
 
-def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefill_workers, tpot, precision: str,
+def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape: Shape, prefill_batch, prefill_workers, tpot, precision: str,
                   backend: str, env) -> np.ndarray:
     """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
     from inferonomics.optimize.calibration.serving import request_overhead_s  # noqa: PLC0415

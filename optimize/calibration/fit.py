@@ -74,7 +74,7 @@ class FitResult:
     converged: bool
     message: str
     cost: float
-    quality: dict[str, dict[str, object]] = field(default_factory=dict)
+    quality: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)  # file:kind -> split -> stats
     #: parameters the data do not constrain, with the reason; they keep their starting values
     unconstrained: dict[str, str] = field(default_factory=dict)
     #: kind -> (lo, hi) bounds of log(measured/predicted) at intervals.LEVEL (:mod:`.intervals`)
@@ -272,9 +272,9 @@ def _one_hardware(meas: Measurements) -> str:
 
 
 def fit_quality(meas: Measurements, env: dict[str, float], base: dict[str, float] | None = None
-                ) -> dict[str, dict[str, object]]:
+                ) -> dict[str, dict[str, dict[str, object]]]:
     """Error stats per "<file>:<kind>" for the fit split, the test split and all usable rows."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, dict[str, object]]] = {}
     for table in meas.tables:
         pred = predict_table(table, env)
         ok = usable(table, pred)
