@@ -243,14 +243,16 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
     A serving engine's split-KV kernel (``split=True``, of class ``kernel``: :data:`ATTENTION_KERNELS`):
 
     .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V}{n\,r_a}\big)^2
-              + \big(\tfrac{B (h_{kv} t_i + h\,t_h)}{n_{SM}}\big)^2\Big)^{1/2},\;
+              + \big(\tfrac{B (h_{kv} t_i + h d_h t_h)}{n_{SM}}\big)^2\Big)^{1/2},\;
               \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b
 
     * the stream: the cache's :math:`V` bytes at the class's fraction of the bandwidth, plus each of the
       :math:`n` work items walking its share :math:`V/n` at its own pace :math:`r_a` (few items: one sequence
       and KV head reads 64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9);
-    * the floor: each (sequence, KV head) work item costs an SM :math:`t_i`, each query head :math:`t_h` more
-      (loading Q, the softmax, writing the output), whatever the cache length; the two overlap as a soft maximum.
+    * the floor: each (sequence, KV head) work item costs an SM :math:`t_i`, each query head :math:`d_h t_h` more
+      (loading its Q, the softmax, writing its output: per head dimension), whatever the cache length; stream and
+      floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
+      1.4x more per item at head dim 256 than at 64.)
 
     PyTorch's SDPA without KV split (``split=False``) keeps the occupancy form: the stream at
     :math:`\eta_{kv,t} W \min(1, B h_{kv}/(a_{s,t} n_{SM}))`, a floor of :math:`t_i` per query head.
@@ -262,7 +264,7 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
         return s.t_attn + Max(stream, batch * heads * s.t_item / s.n_sm, compute)
     eta, t_a, t_i, t_h = ATTENTION_KERNELS[kernel]
     stream = kv_bytes / (eta * s.W) + kv_bytes / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
-    per_seq = kv_heads * t_i + (heads * t_h if t_h is not None else 0)
+    per_seq = kv_heads * t_i + (heads * head_dim * t_h if t_h is not None else 0)
     floor = batch * per_seq / s.n_sm
     return t_a + Max(sqrt(stream ** 2 + floor ** 2), compute)
 

@@ -184,14 +184,14 @@ eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fra
 # heads share a KV head, and on Hopper the four run at different paces (NVIDIA's H100 rows: bf16-KV GQA costs ~3x an
 # fp8-KV GQA kernel per work item at short context). t_a, t_i, eta_kv above are the 16-bit GQA class's
 r_attn = _define("efficiency", "attn_item_rate_bytes_per_s", r"r_{a}", U.byte_per_s, "pace at which one split-KV decode-attention work item (one CTA: a sequence, a KV head, a block of its cache) streams its share of the KV cache")
-t_qh = _define("efficiency", "attn_qhead_s", r"t_{h}", U.second, "time one SM spends per query head of one sequence in a grouped-query (GQA) decode-attention kernel, beyond its work item's t_i")
+t_qh = _define("efficiency", "attn_qhead_s", r"t_{h}", U.second, "time one SM spends per query head and head dimension of one sequence in a grouped-query (GQA) decode-attention kernel (Q load, softmax, output), beyond its work item's t_i")
 eta_kv_mha = _define("efficiency", "eta_kv_mha", r"\eta_{kv,m}", U.one, "achieved fraction of HBM bandwidth reading a 16-bit KV cache in the MHA (one query head per KV head) decode-attention kernel")
 t_attn_mha = _define("efficiency", "attn_kernel_mha_s", r"t_{a,m}", U.second, "fixed time of one MHA decode-attention kernel over a 16-bit KV cache")
 t_item_mha = _define("efficiency", "attn_item_mha_s", r"t_{i,m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over a 16-bit KV cache (latency floor)")
 eta_kv_8 = _define("efficiency", "eta_kv_fp8", r"\eta_{kv,8}", U.one, "achieved fraction of HBM bandwidth reading an fp8 KV cache in the GQA decode-attention kernel")
 t_attn_8 = _define("efficiency", "attn_kernel_fp8_s", r"t_{a,8}", U.second, "fixed time of one GQA decode-attention kernel over an fp8 KV cache")
 t_item_8 = _define("efficiency", "attn_item_fp8_s", r"t_{i,8}", U.second, "time one SM spends per (sequence x KV head) work item of a GQA decode-attention kernel over an fp8 KV cache")
-t_qh_8 = _define("efficiency", "attn_qhead_fp8_s", r"t_{h,8}", U.second, "time one SM spends per query head of one sequence in a GQA decode-attention kernel over an fp8 KV cache")
+t_qh_8 = _define("efficiency", "attn_qhead_fp8_s", r"t_{h,8}", U.second, "time one SM spends per query head and head dimension of one sequence in a GQA decode-attention kernel over an fp8 KV cache")
 eta_kv_8m = _define("efficiency", "eta_kv_fp8_mha", r"\eta_{kv,8m}", U.one, "achieved fraction of HBM bandwidth reading an fp8 KV cache in the MHA decode-attention kernel")
 t_attn_8m = _define("efficiency", "attn_kernel_fp8_mha_s", r"t_{a,8m}", U.second, "fixed time of one MHA decode-attention kernel over an fp8 KV cache")
 t_item_8m = _define("efficiency", "attn_item_fp8_mha_s", r"t_{i,8m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over an fp8 KV cache")

@@ -687,28 +687,64 @@ def test_unidentified_names_free_combinations_and_dead_columns():
     assert unidentified(np.column_stack([a, b, c]), ("a", "b", "c")) == {}  # independent columns: all fixed
 
 
+def test_xqa_blocks_follow_trtllm_rule_by_hand():
+    """KV blocks per (sequence, KV head), worked by hand from TRT-LLM's rule (a block per 512 cached tokens, at
+    most 8 waves of CTAs over the SMs, at most 6000 sub-sequences) on a 132-SM card."""
+    cases = [  # (batch, kv heads, context) -> blocks
+        ((1, 8, 256), 1),        # under one block's worth: 1
+        ((1, 8, 1024), 2),       # 1024 / 512
+        ((1, 1, 131072), 256),   # 256 blocks x 1 item = 1.9 waves: kept
+        ((8, 8, 65536), 16),     # 128 blocks x 64 items / 132 = 62 waves = 7.76 x 8: floor(128 / 7.76) = 16
+        ((64, 8, 65536), 2),     # 128 x 512 / 132 / 8 = 62.1: floor(128 / 62.1) = 2
+        ((2048, 8, 2), 1),       # never below 1
+        ((5, 1, 10 ** 6), 211),  # 1953 blocks x 5 / 132 / 8 = 9.25: floor(1953 / 9.25) = floor(1056 / 5)
+    ]
+    got = K.xqa_blocks(*np.array([c for c, _ in cases], dtype=float).T, 132)
+    assert got.tolist() == [1, 2, 256, 16, 2, 1, 211]
+    # the workspace cap: 6000 sub-sequences over 4096 x 1 items leaves 1 block each
+    assert float(K.xqa_blocks(4096, 1, 10 ** 6, 10 ** 6)) == 1.0
+
+
 @needs_shared
-def test_split_attention_sees_only_the_ratio_of_items_per_sm_to_blocks():
-    """Why attn_items_per_sm is set and not fitted: on NVIDIA's attention rows, scaling it and
-    attn_blocks_per_seq by the same factor changes no prediction, and the Jacobian test finds the pair."""
+def test_split_attention_kv_heads_and_batch_are_interchangeable():
+    """NVIDIA's H100 rows: batch 8 with one KV head and batch 1 with eight time the same at every context (the
+    kernel's grid is blocks x KV heads x batch); the model, which counts work items B h_kv s_b, predicts the same
+    stream for both (up to the query-head floor, which a GQA group of 8 pays per query head)."""
+    meas = read_measurements(SHARED).of_hardware("h100-sxm")
+    r = meas.of_kind("decode_attention")[0].rows
+    base = (r["head_dim"] == 128) & (r["kv_cache_dtype"] == "bfloat16") & (r["window_size"] == 0) & (r["step"] >= 4095)
+    a = base & (r["batch_size"] == 8) & (r["num_key_value_heads"] == 1) & (r["num_heads"] == 8)
+    b = base & (r["batch_size"] == 1) & (r["num_key_value_heads"] == 8) & (r["num_heads"] == 64)
+    steps = sorted(set(r["step"][a]) & set(r["step"][b]))
+    assert len(steps) >= 4
+    ma = np.array([np.median(r["latency_s"][a & (r["step"] == st)]) for st in steps])
+    mb = np.array([np.median(r["latency_s"][b & (r["step"] == st)]) for st in steps])
+    np.testing.assert_allclose(ma, mb, rtol=0.1)  # the measurement
+    env = {**P.hardware_env("h100-sxm"), **load_calibration().values}
+    ctx = np.array(steps, dtype=float) + 1
+    pa = P.decode_attention(8, ctx, 8, 1, 128, 2.0, env, split=True)
+    pb = P.decode_attention(1, ctx, 64, 8, 128, 2.0, env, split=True)
+    np.testing.assert_allclose(pa, pb, rtol=0.05)  # the model
+
+
+@needs_shared
+def test_attention_stage_parameters_are_all_identified_on_nvidia_rows():
+    """Every decode-attention parameter moves some H100 row: the Jacobian of log predictions by central
+    differences, on every 50th row, has no free direction."""
     from inferonomics.optimize.calibration.fit import unidentified
+    from inferonomics.optimize.calibration.parameters import ATTENTION_PARAMETERS
 
     meas = read_measurements(SHARED).of_hardware("h100-sxm")
     table = meas.of_kind("decode_attention")[0]
     table = dataclasses.replace(table, rows=table.rows[::50])
     env = {**P.hardware_env("h100-sxm"), **load_calibration().values}
-    base = P.predict_table(table, env)
-    scaled = P.predict_table(table, {**env, "attn_items_per_sm": env["attn_items_per_sm"] * 3,
-                                     "attn_blocks_per_seq": env["attn_blocks_per_seq"] * 3})
-    np.testing.assert_allclose(scaled, base, rtol=1e-12)
-    names = ("eta_kv", "attn_items_per_sm", "attn_blocks_per_seq")
     cols = []
-    for n in names:  # d log(prediction) / d log(parameter), by central differences
+    for n in ATTENTION_PARAMETERS:
         up = P.predict_table(table, {**env, n: env[n] * 1.01})
         dn = P.predict_table(table, {**env, n: env[n] / 1.01})
-        cols.append((np.log(up) - np.log(dn)) / (2 * np.log(1.01)))
-    out = unidentified(np.column_stack(cols), names)
-    assert set(out) == {"attn_items_per_sm", "attn_blocks_per_seq"}
+        ok = np.isfinite(up) & np.isfinite(dn)
+        cols.append(np.where(ok, (np.log(up) - np.log(dn)) / (2 * np.log(1.01)), 0.0))
+    assert unidentified(np.column_stack(cols), ATTENTION_PARAMETERS) == {}
 
 
 def test_a_serving_only_set_says_which_parameters_it_cannot_constrain(tmp_path, capsys):

@@ -53,8 +53,8 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     **{f"eta_kv{c}": (0.85, 0.05, 1.0) for c in ("", "_mha", "_fp8", "_fp8_mha")},
     **{f"attn_kernel{c}_s": (9e-6, 0.0, 1e-3) for c in ("", "_mha", "_fp8", "_fp8_mha")},
     **{f"attn_item{c}_s": (1e-6, 0.0, 1e-3) for c in ("", "_mha", "_fp8", "_fp8_mha")},
-    "attn_qhead_s": (1e-7, 0.0, 1e-3),
-    "attn_qhead_fp8_s": (1e-7, 0.0, 1e-3),
+    "attn_qhead_s": (1e-9, 0.0, 1e-5),
+    "attn_qhead_fp8_s": (1e-9, 0.0, 1e-5),
 }
 
 #: the decode-attention stage's parameters (fit.STAGES)
