@@ -196,6 +196,12 @@ eta_kv_8m = _define("efficiency", "eta_kv_fp8_mha", r"\eta_{kv,8m}", U.one, "ach
 t_attn_8m = _define("efficiency", "attn_kernel_fp8_mha_s", r"t_{a,8m}", U.second, "fixed time of one MHA decode-attention kernel over an fp8 KV cache")
 t_item_8m = _define("efficiency", "attn_item_fp8_mha_s", r"t_{i,8m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over an fp8 KV cache")
 
+# -- activation quantization inside block-scaled GEMMs (issue 15): NVIDIA's B200 nvfp4 and fp8_block rows at many
+# tokens and a small weight take 1.4-1.6x what their 4/8-bit operands stream: the bf16 activations are read and
+# quantized (a scale per 16 or 128 elements) on the way in, at a pace of their own
+eta_q4 = _define("efficiency", "eta_quant_fp4", r"\eta_{q,4}", U.one, "achieved fraction of HBM bandwidth of an FP4 GEMM's fused activation quantization (bf16 read, NVFP4 + scales written), per byte moved")
+eta_q8b = _define("efficiency", "eta_quant_fp8_block", r"\eta_{q,8b}", U.one, "achieved fraction of HBM bandwidth of a block-scaled fp8 GEMM's fused activation quantization (bf16 read, fp8 + 1x128 scales written), per byte moved")
+
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
 v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")
 r_fb = _define("hardware", "flop_per_byte", r"r", U.flop_per_byte, "the chip's balance F/W: peak FLOP/s per byte/s of memory bandwidth (the roofline ridge point)")

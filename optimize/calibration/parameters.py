@@ -57,6 +57,10 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "attn_qhead_fp8_s": (1e-9, 0.0, 1e-5),
 }
 
+#: block-scaled GEMMs' fused activation quantization (issue 15; kernels.fused_quant_time), fitted with the GEMMs
+GEMM_QUANT_PARAMETERS = ("eta_quant_fp4", "eta_quant_fp8_block")
+PARAMETERS.update({n: (0.5, 0.05, 1.0) for n in GEMM_QUANT_PARAMETERS})
+
 #: the decode-attention stage's parameters (fit.STAGES)
 ATTENTION_PARAMETERS = ("attn_item_rate_bytes_per_s", "eta_kv", "eta_kv_mha", "eta_kv_fp8", "eta_kv_fp8_mha",
                         "attn_kernel_s", "attn_kernel_mha_s", "attn_kernel_fp8_s", "attn_kernel_fp8_mha_s",

@@ -204,6 +204,8 @@ def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
         out[sel] = benchmark_gemm(m, n, k, b_in, b_w, env, precision)
         if quantized:  # activations are quantized by a separate kernel first
             out[sel] += compiled("quant_time", ("m", "k"))({"m": m, "k": k}, env)
+        if precision in K.FUSED_QUANT:  # ... or inside a block-scaled kernel, on the way in
+            out[sel] += compiled("fused_quant_time", ("m", "k"), fmt=precision)({"m": m, "k": k}, env)
     return out
 
 
