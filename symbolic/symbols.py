@@ -144,7 +144,7 @@ t_quant = _define("efficiency", "quant_overhead_s", r"t_{q}", U.second, "fixed t
 t_attn = _define("efficiency", "attn_kernel_s", r"t_{a}", U.second, "fixed time of one decode-attention kernel (16-bit-KV GQA; PyTorch SDPA)")
 n_sm = _define("efficiency", "sm_count", r"n_{\mathrm{SM}}", U.one, "streaming multiprocessors per chip (whitepaper count; sets attention parallelism)")
 a_sat = _define("efficiency", "attn_items_per_sm", r"a_{s}", U.one, "independent attention work items (sequence x KV head, or KV block) per SM that saturate HBM")
-t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "time one SM spends per (sequence x KV head) work item of the 16-bit-KV GQA decode-attention kernel, and per query head of one sequence in PyTorch SDPA decode attention (latency floor)")
+t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "time one SM spends per (sequence x KV head) work item of the 16-bit-KV GQA decode-attention kernel (latency floor)")
 c_split = _define("efficiency", "attn_blocks_per_seq", r"s_{b}", U.one, "KV blocks per sequence and KV head of a split-KV (multi-block, flash-decoding) attention kernel (set by the kernel's rule, kernels.xqa_blocks)")
 t_exp = _define("efficiency", "expert_overhead_s", r"t_{e}", U.second, "fixed cost per expert when experts run as separate kernels (gather, GEMMs, scatter)")
 eta_link = _define("efficiency", "eta_link", r"\eta_{\beta}", U.one, "achieved fraction of datasheet scale-up link bandwidth in collectives (bus bandwidth)")
@@ -196,11 +196,11 @@ eta_kv_8m = _define("efficiency", "eta_kv_fp8_mha", r"\eta_{kv,8m}", U.one, "ach
 t_attn_8m = _define("efficiency", "attn_kernel_fp8_mha_s", r"t_{a,8m}", U.second, "fixed time of one MHA decode-attention kernel over an fp8 KV cache")
 t_item_8m = _define("efficiency", "attn_item_fp8_mha_s", r"t_{i,8m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over an fp8 KV cache")
 
-# -- activation quantization inside block-scaled GEMMs (issue 15): NVIDIA's B200 nvfp4 and fp8_block rows at many
-# tokens and a small weight take 1.4-1.6x what their 4/8-bit operands stream: the bf16 activations are read and
-# quantized (a scale per 16 or 128 elements) on the way in, at a pace of their own
+# -- activation quantization inside FP4 GEMMs (issue 15): NVIDIA's B200 nvfp4 rows at many tokens and a small weight
+# take 3x what their 4-bit operands stream: the bf16 activations are read and quantized (a scale per 16 elements)
+# on the way in, at a pace of their own
+t_item_t = _define("efficiency", "attn_item_torch_s", r"t_{i,t}", U.second, "time one SM spends per query head of one sequence in PyTorch SDPA decode attention (latency floor; the engines' kernels have their own per class)")
 eta_q4 = _define("efficiency", "eta_quant_fp4", r"\eta_{q,4}", U.one, "achieved fraction of HBM bandwidth of an FP4 GEMM's fused activation quantization (bf16 read, NVFP4 + scales written), per byte moved")
-eta_q8b = _define("efficiency", "eta_quant_fp8_block", r"\eta_{q,8b}", U.one, "achieved fraction of HBM bandwidth of a block-scaled fp8 GEMM's fused activation quantization (bf16 read, fp8 + 1x128 scales written), per byte moved")
 
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
 v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")

@@ -58,8 +58,12 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
 }
 
 #: block-scaled GEMMs' fused activation quantization (issue 15; kernels.fused_quant_time), fitted with the GEMMs
-GEMM_QUANT_PARAMETERS = ("eta_quant_fp4", "eta_quant_fp8_block")
+GEMM_QUANT_PARAMETERS = ("eta_quant_fp4",)
 PARAMETERS.update({n: (0.5, 0.05, 1.0) for n in GEMM_QUANT_PARAMETERS})
+#: PyTorch SDPA's per-query-head floor (it shared the engine kernel's t_i before that became per work item and
+#: class), fitted with the other SDPA terms on our layer rows
+LAYER_ATTENTION_PARAMETERS = ("attn_item_torch_s",)
+PARAMETERS["attn_item_torch_s"] = (3.4e-7, 0.0, 1e-3)
 
 #: the decode-attention stage's parameters (fit.STAGES)
 ATTENTION_PARAMETERS = ("attn_item_rate_bytes_per_s", "eta_kv", "eta_kv_mha", "eta_kv_fp8", "eta_kv_fp8_mha",
