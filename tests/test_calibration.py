@@ -661,8 +661,8 @@ def test_regenerating_default_reproduces_parameters():
     shipped = load_calibration()
     fresh = calibrate(SHARED, hardware=shipped.hardware, date=shipped.date)
     assert fresh.converged
-    # no H100 row runs on FP4 tensor cores (Hopper has none): those two terms stay free, and nothing else
-    free = {"eta_flop_fp4", "kloop_rate_fp4_bytes_per_s"}
+    # no H100 row runs on FP4 tensor cores (Hopper has none): those three terms stay free, and nothing else
+    free = {"eta_flop_fp4", "kloop_rate_fp4_bytes_per_s", "eta_quant_fp4"}
     assert set(fresh.unconstrained) == set(shipped.unconstrained) == free
     for name, p in shipped.parameters.items():
         new = fresh.parameters[name].value

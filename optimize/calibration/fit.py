@@ -9,8 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from inferonomics.optimize.calibration.parameters import (ATTENTION_PARAMETERS, FIXED, GEMM_QUANT_PARAMETERS,
-                                                               LAYER_ATTENTION_PARAMETERS, PARAMETERS)
+from inferonomics.optimize.calibration.parameters import ATTENTION_PARAMETERS, FIXED, GEMM_QUANT_PARAMETERS, PARAMETERS
 from inferonomics.optimize.calibration.predict import hardware_env, predict_table
 from inferonomics.optimize.calibration.readers import Measurements, Table
 from inferonomics.optimize.calibration.split import decode_gemm_rows, held_out, usable
@@ -31,7 +30,7 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("collectives",), ("eta_link", "link_latency_s", "collective_base_s", "eta_link_nccl", "nccl_base_s")),
     (("layer_decode", "layer_prefill", "mixed_step", "moe_decode"),
      ("layer_overhead_s", "expert_overhead_s", "eta_kv_torch", "attn_items_per_sm_torch", "act_passes",
-      "eager_layer_s", *LAYER_ATTENTION_PARAMETERS)),
+      "eager_layer_s")),
     (("serving_tpot",), ("overhead_trtllm_s", "overhead_vllm_s", "overhead_sglang_s",
                         "overhead_per_seq_s", "prefill_in_decode_sglang")),
     (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s")),
