@@ -72,16 +72,20 @@ H100 = {
     ("serving_tpot_disagg", "mape_pct"): 37.0,                 # 36.5
     ("serving_ttft_disagg", "mape_pct"): 133.0,                # 132.2
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)
-    ("decode_attention", "median_abs_pct_error"): 20.0,        # 19.2; the "new card" issue's target is 10
+    # 19.2 before work items counted KV heads and XQA's blocks, each block walked at its own pace, and each
+    # kernel class (KV dtype x GQA/MHA) got its own constants; the "new card" issue's target 10: missed (12.2)
+    ("decode_attention", "median_abs_pct_error"): 13.0,        # 12.17
 }
 # The B200's rows with the shipped B200 calibration, fitted on the B200's kernel rows of the fit split (the
 # "new card" issue's targets: GEMM median 5 / p90 12, attention and collectives median 10). With the H100 fit
 # carried over by datasheet they were 16.5 / 41 (GEMMs), 16.6 (attention), 26.8 (collectives)
 B200 = {
-    ("decode_gemm_nvidia", "median_abs_pct_error"): 5.0,       # 4.58: target 5 met
-    ("decode_gemm_nvidia", "p90_abs_pct_error"): 15.0,         # 14.7: target 12 not met
-    ("gemm", "median_abs_pct_error"): 6.5,                     # 6.16: target 5 not met
-    ("decode_attention", "median_abs_pct_error"): 8.0,         # 7.67: target 10 met
+    # nvfp4 pays for quantizing its bf16 activations (kernels.fused_quant_time): 4.58 / 14.7 / 6.16 / 18.7 before
+    ("decode_gemm_nvidia", "median_abs_pct_error"): 4.7,       # 4.28: target 5 met
+    ("decode_gemm_nvidia", "p90_abs_pct_error"): 15.0,         # 14.35: target 12 not met
+    ("gemm", "median_abs_pct_error"): 6.3,                     # 5.87: target 5 not met
+    ("gemm", "p90_abs_pct_error"): 18.0,                       # 17.17: target 12 not met
+    ("decode_attention", "median_abs_pct_error"): 5.5,         # 4.83 (7.67 before the H100's attention changes)
     ("collectives", "median_abs_pct_error"): 9.0,              # 8.22: target 10 met (13.1 before pipelining)
 }
 HELD_OUT = {(card, *key): budget for card, budgets in (("h100-sxm", H100), ("b200", B200))
