@@ -183,8 +183,9 @@ def quant_time(m: Expr, k: Expr) -> Expr:
 
 #: block-scaled kernels that quantize their bf16 activations on the way in: bytes moved per element (2 read; the
 #: quantized element plus its scale's share written: NVFP4 4 bits + an FP8 scale per 16) and the bandwidth fraction
-#: they move at. (fp8_block rows show a milder form of it at many tokens; adding it there moved shared GEMM terms and
-#: cost our H100 decode GEMMs 0.5 points of held-out median, so DeepGEMM's quantization stays in its other terms)
+#: they move at. (fp8_block rows show a milder form of it at many tokens; adding it there too, 3.03 bytes per element,
+#: lowered the held-out GEMM p90 (H100 16.8% -> 15.1%, B200 fp8_block 22.2% -> 20.9%) but raised the B200 fp8_block
+#: median (7.0% -> 7.3%): not adopted yet)
 FUSED_QUANT = {"fp4": (Integer(2) + Rational(9, 16), s.eta_q4)}
 
 
