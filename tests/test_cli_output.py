@@ -297,12 +297,10 @@ def test_evaluate_utilization_percent_by_hand(capsys):
 
 def test_evaluate_gives_no_tpot_for_an_engine_on_a_card_it_does_not_run_on(capsys):
     base = ["evaluate", "--model", "llama3.1-8b", "--hardware", "mi300x", "--batch", "8", "--json"]
-    _, out, _ = run(capsys, base)
-    d = json.loads(out)
-    assert "calibrated_tpot_ms" not in d and "does not run on AMD" in d["calibrated_model"]
-    assert "--backend vllm, sglang" in d["calibrated_model"]
+    code, _, err = run(capsys, base)
+    assert code == 2 and "does not run on AMD" in err and "vllm, sglang" in err and "--ideal" in err
     _, out, _ = run(capsys, [*base, "--backend", "vllm"])
-    assert json.loads(out)["calibrated_tpot_ms"] > 0
+    assert json.loads(out)["step_ms"] > 0 and json.loads(out)["backend"] == "vllm"
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
