@@ -102,13 +102,14 @@ def _attention_kv_shape(a, tp):
     return np.maximum(1.0, a.n_kv_heads / tp), a.head_dim
 
 
-def decode_attention_layer(a, seqs, context, tp, b_kv, env) -> np.ndarray:
+def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
     """One layer's split-KV decode attention of ``seqs`` sequences (one attention group's) at ``context``
     on a rank of ``tp``; alternate layers of a sliding-window model attend within the window. (Its own
     function so that a grid can evaluate this, the one term of :func:`step_time` that depends on the
     context, apart from the rest.)"""
     from inferonomics.optimize.calibration.predict import decode_attention  # noqa: PLC0415
 
+    b_kv = _precision(precision, env)[3]
     kvh, hd = _attention_kv_shape(a, tp)
     att_d = decode_attention(seqs, context, a.n_heads / tp, kvh, hd, b_kv, env, split=True)
     if a.window:  # alternate layers attend only within the window
@@ -137,7 +138,7 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     tokens = batch / dp + p_group  # tokens one attention group sees; its TP ranks share them
     seqs = np.maximum(batch / dp, 1.0)
     att = _attention_gemms(a, tokens, tp, b_in, b_w, env, prec)
-    att_d = np.where(batch > 0, decode_attention_layer(a, seqs, ctx, tp, b_kv, env), 0.0)
+    att_d = np.where(batch > 0, decode_attention_layer(a, seqs, ctx, tp, precision, env), 0.0)
     span_dim = (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) / 2 if a.attention == "MLA" else a.head_dim
     att_p = np.where(p > 0, prefill_attention(np.maximum(p_group, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
     if a.n_experts:
