@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "plot",
     "catalog_cmds",
     "optimize_cmd",
+    "sweep_cmd",
     "calibrate",
     "balance",
     "web",

@@ -247,7 +247,7 @@ def test_progress_only_on_a_terminal_and_never_with_json(monkeypatch):
 #: a calibrated sweep of ~1 M points (a fraction of a second); the tests show the line at once
 #: (INFERONOMICS_PROGRESS_DELAY=0) rather than depend on the machine's speed
 SLOW_SWEEP = [sys.executable, "-m", "inferonomics.optimize.cli", "sweep", "--model", "llama3.1-8b", "--hardware",
-              "h100-sxm", "--tp", "1,2,4,8", "--batch", "1:4096", "--context", "0:32768:64", "--summary"]
+              "h100-sxm", "--tp", "1,2,4,8", "--batch", "1:4096", "--context", "512:32768:64", "--summary"]
 NO_DELAY = {**os.environ, "INFERONOMICS_PROGRESS_DELAY": "0"}
 
 
