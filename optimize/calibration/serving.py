@@ -103,19 +103,14 @@ def _attention_kv_shape(a, tp):
 
 
 def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
-    """One layer's split-KV decode attention of ``seqs`` sequences (one attention group's) at ``context``
-    on a rank of ``tp``; alternate layers of a sliding-window model attend within the window. (Its own
-    function so that a grid can evaluate this, the one term of :func:`step_time` that depends on the
-    context, apart from the rest.)"""
+    """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
+    layers of a sliding-window model within the window): the one context term of :func:`step_time`."""
     from inferonomics.optimize.calibration.predict import decode_attention  # noqa: PLC0415
 
-    b_kv = _precision(precision, env)[3]
     kvh, hd = _attention_kv_shape(a, tp)
-    att_d = decode_attention(seqs, context, a.n_heads / tp, kvh, hd, b_kv, env, split=True)
-    if a.window:  # alternate layers attend only within the window
-        att_w = decode_attention(seqs, np.minimum(context, a.window), a.n_heads / tp, kvh, hd, b_kv, env, split=True)
-        att_d = (att_d + att_w) / 2
-    return att_d
+    att = [decode_attention(seqs, c, a.n_heads / tp, kvh, hd, _precision(precision, env)[3], env, split=True)
+           for c in ((context, np.minimum(context, a.window)) if a.window else (context,))]
+    return (att[0] + att[1]) / 2 if a.window else att[0]
 
 
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
@@ -229,8 +224,7 @@ def _kv_bytes_per_token(a, b_kv: float, attn_tp, context):
 
 
 def resident_memory(a, isl, osl, tp, dp, precision: str, env, context=None):
-    """(weight bytes of a worker, KV bytes of one sequence at ``context``, default the average context
-    ``isl + osl/2``): the two sizes :func:`resident_batch` weighs against ``kv_memory_fraction`` of HBM."""
+    """(worker's weight bytes, one sequence's KV bytes at ``context``, default ``isl + osl/2``)."""
     _, _, b_w, b_kv = _precision(precision, env)
     ctx = isl + osl / 2 if context is None else context
     return _weight_bytes(a, b_w, dp), _kv_bytes_per_token(a, b_kv, tp, ctx) * ctx  # KV lives in its attention group
@@ -242,9 +236,8 @@ def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env, context=None
     at least 1), each resident sequence holding KV for the average context ``isl + osl/2`` (paged KV: a
     sequence's blocks grow as it decodes; the same average context as its decode attention). Requests beyond
     the cap queue. ``phi`` is ``kv_memory_fraction`` (fixed, not fitted); the weights are every stored
-    parameter at the row's weight precision, the non-expert ones once per attention-DP group; a sequence's
-    KV is held by its own attention group (replicated over its TP ranks where they outnumber the KV
-    heads). ``context`` replaces the average context where the caller sets it apart (``evaluate --context``)."""
+    parameter at the row's weight precision, the non-expert ones once per attention-DP group; a sequence's KV
+    is held by its attention group (replicated over its TP ranks past the KV heads). ``context``: not the average."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
     if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):  # a card of unknown capacity: no cap
@@ -264,8 +257,7 @@ def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
     ``isl * max(1, B/osl)`` prompt tokens, with the backend's share of prompt work inside decode steps
     (``prefill_in_decode_sglang`` for SGLang, 1 for TRT-LLM and vLLM); without ``mixed``, the decode step.
     With ``parts``, :func:`step_time`'s named parts of that mean step (they sum to it). ``context`` (default
-    the average ``isl + osl/2``) sets the decode attention's and the resident KV's context apart from the
-    prompt work."""
+    ``isl + osl/2``): the decode attention's and resident KV's context, apart from the prompt work."""
     from inferonomics.optimize.calibration.predict import compiled  # noqa: PLC0415
 
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env, context)
@@ -286,8 +278,7 @@ def request_overhead_s(backend: str, env) -> float:
     return env[_REQUEST[backend]]
 
 
-def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env,
-                   context=None) -> np.ndarray:
+def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, context=None):
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
     resident decode batch, plus the backend's ``request_overhead_<backend>_s`` (HTTP, tokenization, admission,
     scheduling)."""

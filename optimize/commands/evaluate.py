@@ -151,8 +151,8 @@ def _serving_spec(args: argparse.Namespace):
     hw = catalog.hardware(args.hardware)
     if why := why_not(args.backend, hw):
         others = ", ".join(backends_for(hw))
-        raise InvalidInputError("--backend", (f"a backend that runs on {hw.name} ({others})" if others else
-                                              "a backend that runs on the card") + " or --ideal", f"{args.backend}: {why}")
+        runs = f"a backend that runs on {hw.name} ({others})" if others else "a backend that runs on the card"
+        raise InvalidInputError("--backend", runs + " or --ideal", f"{args.backend}: {why}")
     model = catalog_args.model_record(args)
     cal, how = calibration_for(hw.name, args.calibration)
     precision = args.precision or model.weight_precision
@@ -287,8 +287,8 @@ def run(args: argparse.Namespace) -> int:
     workload(args, values, catalog_model=bool(args.model or args.model_file or args.model_config))
     check_deployment(args, values)
     try:
-        out = (serving_figures(args, values) if serving
-               else closed_form_figures(args, values, calibrated=bool(args.calibration) or (used_catalog and not args.ideal)))
+        calibrated = bool(args.calibration) or (used_catalog and not args.ideal)
+        out = serving_figures(args, values) if serving else closed_form_figures(args, values, calibrated)
     except (OverflowError, ZeroDivisionError):
         raise InvalidInputError("evaluate", f"inputs within range (a result overflowed; check the largest inputs: "
                                 f"{_largest(args)})") from None
