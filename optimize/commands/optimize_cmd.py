@@ -10,10 +10,8 @@ import sys
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.commands import _table as T
-from inferonomics.optimize.commands._io import (MAX_TOKENS, ensure_writable, fraction_or_percent, image_format,
-                                               nonnegative_float, positive_float, positive_int, print_json,
-                                               token_count, write_atomic)
-from inferonomics.optimize.commands._progress import progress
+from inferonomics.optimize.commands._io import (ensure_writable, fraction_or_percent, image_format, nonnegative_float,
+                                               positive_float, positive_int, print_json, token_count, write_atomic)
 from inferonomics.optimize.objectives import OBJECTIVES, UNPRICED
 
 EXIT_INFEASIBLE = 3
