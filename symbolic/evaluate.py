@@ -126,3 +126,31 @@ def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: b
         cost_usd_per_million_tokens=cost if have_price else None,
         energy_j_per_token=energy if have_power else None,
     )
+
+
+#: the step time as a free symbol, for figures derived from a step the caller computed (the serving model's)
+_STEP = sp.Symbol("step_s", positive=True)
+
+
+@cache
+def _compiled_economics(mixed: bool):
+    prefill = model.prefill_tokens_per_step() if mixed else sp.S.Zero
+    flops = model.matmul_flops(prefill=prefill) + model.attention_flops(prefill=prefill)
+    exprs = [econ.utilization(_STEP, flops), econ.cost_per_million_tokens(_STEP), econ.energy_per_token(_STEP)]
+    return sp.lambdify((_STEP, *ARGS), exprs, "math")
+
+
+def economics(values: Mapping[str, float], step_s: float, *, mixed: bool = True) -> dict[str, float]:
+    """Utilization, $/Mtok and J/token of a step of ``step_s`` seconds (computed elsewhere, e.g. by the
+    serving model) with the same builders as :func:`evaluate_step`: useful FLOPs (with ``mixed``, the
+    ``B isl/osl`` prompt tokens of an average in-flight step too) over ``t F step``; the replica's price and
+    power for one step shared by ``batch`` tokens. Cost and energy only where price and power are given."""
+    v = bind_values(values)
+    v.setdefault("active_params", v.get("total_params", 0.0))
+    util, cost, energy = _compiled_economics(mixed)(float(step_s), *[v.get(a.name, 1.0) for a in ARGS])
+    out = {"utilization": util}
+    if "price_usd_per_chip_hour" in v:
+        out["cost_usd_per_million_tokens"] = cost
+    if "power_w" in v:
+        out["energy_j_per_token"] = energy
+    return out
