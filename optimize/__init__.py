@@ -17,15 +17,15 @@ if TYPE_CHECKING:  # the same names as _SURFACE, for type checkers (tests/test_t
     from inferonomics.optimize.essay import seed_deployment as seed_deployment
     from inferonomics.optimize.fleet import solve_fleet as solve_fleet
     from inferonomics.optimize.pareto import frontier as frontier
+    from inferonomics.optimize.problem import Problem as Problem
     from inferonomics.optimize.result import DeploymentResult as DeploymentResult
     from inferonomics.optimize.result import Status as Status
-    from inferonomics.optimize.solver import Problem as Problem
-    from inferonomics.optimize.solver import relaxed_tp_degree as relaxed_tp_degree
     from inferonomics.optimize.solver import solve as solve
-    from inferonomics.optimize.solver import users_at_utilization as users_at_utilization
     from inferonomics.optimize.space import DecisionSpace as DecisionSpace
     from inferonomics.optimize.space import build_space as build_space
     from inferonomics.optimize.sweep import sweep as sweep
+    from inferonomics.optimize.tp_relax import relaxed_tp_degree as relaxed_tp_degree
+    from inferonomics.optimize.user_base import users_at_utilization as users_at_utilization
 
 _SURFACE = {
     "Problem": ("problem", "Problem"), "solve": ("solver", "solve"),

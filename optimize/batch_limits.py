@@ -17,8 +17,9 @@ def evaluate_option(option: Option, problem: Problem) -> OptionEval:
 
 
 def _limit(ev: OptionEval, problem: Problem) -> OptionEval:
-    if ev.option.platform.serving is not None and weights_fit(ev, problem):
-        return evaluate_serving(ev, problem)
+    spec = ev.option.platform.serving
+    if spec is not None and weights_fit(ev, problem):
+        return evaluate_serving(ev, spec, problem)
     return evaluate_closed_form(ev, problem)
 
 

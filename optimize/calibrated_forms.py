@@ -119,9 +119,10 @@ def _eta_bw(env, prec, b_in, b_w) -> float:
 
 
 def _attention(b_kv: float):
-    names = ("batch", "context", "heads", "kv_heads", "head_dim")
-    syms = tuple(_x(n) for n in names)
-    return syms, K.decode_attention_time(*syms, b_kv=sp.Float(b_kv), split=True)
+    syms = batch, context, heads, kv_heads, head_dim = tuple(
+        _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim"))
+    # by position, so that no shape symbol can land on b_kv or split
+    return syms, K.decode_attention_time(batch, context, heads, kv_heads, head_dim, b_kv=sp.Float(b_kv), split=True)
 
 
 def _eta_kv(env) -> float:

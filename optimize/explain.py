@@ -6,9 +6,14 @@ Each miss is ``(need/have ratio, sentence)``; the ratio comes from the constrain
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inferonomics.optimize.option_eval import OptionEval, memory_per_chip
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.result import DeploymentResult, Point, Status
+
+if TYPE_CHECKING:  # a type only: serving_step is imported where it runs (it loads the calibration)
+    from inferonomics.optimize.serving_step import ServingSpec
 
 Miss = tuple[float, str]
 
@@ -29,14 +34,17 @@ def weights_miss(ev: OptionEval, problem: Problem) -> Miss:
             f"reserves)")
 
 
-def one_sequence_miss(ev: OptionEval, problem: Problem, cap_by: str) -> Miss:
-    """Batch 1 is over the memory (or resident-sequence) cap although the weights fit."""
+def one_sequence_miss(ev: OptionEval, problem: Problem, cap_by: str, spec: ServingSpec | None = None) -> Miss:
+    """Batch 1 is over the memory (or resident-sequence) cap although the weights fit; ``spec``: the calibrated
+    serving model, whose resident-sequence cap (``cap_by == "kv_residency"``) only it sets."""
     wl = problem.workload
     if cap_by == "kv_residency":
         from inferonomics.optimize.serving_step import resident_cap
 
+        if spec is None:
+            raise AssertionError(f"internal: a kv_residency cap without a serving model on {ev.where}")
         o = ev.option
-        resident = resident_cap(o.platform.serving, o.tp, wl.isl, wl.osl, ep=o.ep)
+        resident = resident_cap(spec, o.tp, wl.isl, wl.osl, ep=o.ep)
         return (1.0 / max(resident, 1e-300), f"the serving engine keeps {resident:.3g} sequences of "
                 f"{wl.isl + wl.osl:g} tokens resident on {ev.where}; batch 1 needs one")
     need = memory_per_chip(ev.vec, 1.0, wl)
@@ -53,9 +61,10 @@ def ttft_miss(ev: OptionEval, problem: Problem, ttft_s: float) -> Miss:
             f"on {ev.where}; the TTFT SLO is {slo.slo_s * 1e3:g} ms")
 
 
-def serving_ttft_miss(ev: OptionEval, problem: Problem, ttft_s: float, fixed_s: float) -> Miss:
-    """The serving model's first token at batch 1 is over the TTFT SLO; ``fixed_s`` of it is the engine's."""
-    slo, spec = problem.ttft, ev.option.platform.serving
+def serving_ttft_miss(ev: OptionEval, spec: ServingSpec, problem: Problem, ttft_s: float, fixed_s: float) -> Miss:
+    """The serving model ``spec``'s first token at batch 1 is over the TTFT SLO; ``fixed_s`` of it is the
+    engine's."""
+    slo = problem.ttft
     assert slo is not None
     return (slo.over(ttft_s, slo.slo_s), f"the first token of a {problem.workload.isl:g}-token prompt takes "
             f"{ttft_s * 1e3:.4g} ms on {ev.where} ({fixed_s * 1e3:.4g} ms of it {spec.backend}'s fitted request "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -14,6 +15,19 @@ from inferonomics.optimize.constraints import Workload
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.space import Option, Platform
 from inferonomics.optimize.step_compiled import INDEX
+
+if TYPE_CHECKING:  # a type only: importing serving_step loads the calibration for closed-form runs too
+    from inferonomics.optimize.serving_step import ServingSpec
+
+
+class ServingCurves(NamedTuple):
+    """An option's calibrated serving model and its TPOT, TTFT (batches 1..cap) and feasible batches."""
+
+    spec: ServingSpec
+    tpot: np.ndarray
+    ttft: np.ndarray
+    feasible: np.ndarray
+
 
 @dataclass
 class OptionEval:
@@ -33,8 +47,17 @@ class OptionEval:
     best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
 
     @property
-    def serving(self):
+    def serving(self) -> ServingSpec | None:
         return self.option.platform.serving
+
+    @property
+    def curves(self) -> ServingCurves | None:
+        """The serving model's curves (set together by batch_serving.evaluate_serving), so that each use
+        narrows once; None on the closed-form model."""
+        spec = self.option.platform.serving
+        if spec is None or self.tpot is None or self.ttft is None or self.feasible is None:
+            return None
+        return ServingCurves(spec, self.tpot, self.ttft, self.feasible)
 
     @property
     def where(self) -> str:

@@ -33,9 +33,9 @@ def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> P
     ev.vec[BATCH] = float(batch)
     parts = c.parts(*ev.vec)
     step, ttft, step_model, breakdown = parts.step, ev.ttft_s, CLOSED_FORM, CLOSED_FORM
-    if ev.tpot is not None and ev.ttft is not None:
-        step, ttft = float(ev.tpot[batch - 1]), float(ev.ttft[batch - 1])
-        step_model, breakdown = o.platform.serving.label, CLOSED_FORM_BREAKDOWN
+    if (sv := ev.curves) is not None:
+        step, ttft = float(sv.tpot[batch - 1]), float(sv.ttft[batch - 1])
+        step_model, breakdown = sv.spec.label, CLOSED_FORM_BREAKDOWN
     return Point(
         hardware=o.platform.hardware, precision=o.platform.precision.label, tp=o.tp, ep=o.ep, batch=batch,
         replicas=replicas, compute_s=parts.compute, memory_s=parts.memory, comm_s=parts.comm,
@@ -70,9 +70,9 @@ def smallest_batch(ev: OptionEval, problem: Problem, replicas: int) -> int:
     if problem.demand is None:
         return ev.best_batch
     d = problem.demand.tokens_per_s
-    if ev.tpot is not None and ev.feasible is not None:  # the serving step need not be monotone: scan
-        b = ev.feasible
-        hit = np.flatnonzero(covers(replicas * b / ev.tpot[b - 1], d))
+    if (sv := ev.curves) is not None:  # the serving step need not be monotone: scan
+        b = sv.feasible
+        hit = np.flatnonzero(covers(replicas * b / sv.tpot[b - 1], d))
         return int(b[hit[0]]) if hit.size else ev.best_batch
     c = closed_form_step(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     lo, hi = 1, ev.batch_max

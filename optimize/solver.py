@@ -30,6 +30,7 @@ from inferonomics.optimize.sizing import make_point as make_point
 from inferonomics.optimize.sizing import replicas_for as replicas_for
 # the names callers imported from here before the split (the closed-form step was `compiled`)
 from inferonomics.optimize.step_compiled import affine_pieces as affine_pieces
+from inferonomics.optimize.step_compiled import closed_form_step as closed_form_step
 from inferonomics.optimize.step_compiled import closed_form_step as compiled
 from inferonomics.optimize.step_compiled import moe_weights as moe_weights
 from inferonomics.optimize.step_compiled import step_at as step_at
@@ -38,8 +39,8 @@ from inferonomics.optimize.tp_relax import relaxed_tp_degree as relaxed_tp_degre
 from inferonomics.optimize.user_base import users_at_utilization as users_at_utilization
 
 __all__ = ["Problem", "solve", "check_prices", "evaluate_option", "evaluate_options", "make_point", "replicas_for",
-           "affine_pieces", "compiled", "moe_weights", "step_at", "step_tokens", "relaxed_tp_degree",
-           "users_at_utilization"]
+           "affine_pieces", "closed_form_step", "compiled", "moe_weights", "step_at", "step_tokens",
+           "relaxed_tp_degree", "users_at_utilization"]
 
 
 def solve(problem: Problem) -> DeploymentResult:

@@ -9,7 +9,7 @@ import numpy as np
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.batch_limits import evaluate_options
-from inferonomics.optimize.option_eval import OptionEval
+from inferonomics.optimize.option_eval import OptionEval, ServingCurves
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.result import Point, Status
 from inferonomics.optimize.sizing import make_point
@@ -62,7 +62,8 @@ def users_at_utilization(problem: Problem, target: float, minutes_per_day: float
     for ev in evaluate_options(problem, opts):
         if ev.batch_max < 1:
             continue
-        found = _smallest_serving(ev, problem, target) if ev.tpot is not None else _smallest(ev, problem, target)
+        sv = ev.curves
+        found = _smallest_serving(ev, sv, problem, target) if sv is not None else _smallest(ev, problem, target)
         if isinstance(found, int):
             if best is None or found < best[0]:
                 best = (found, make_point(ev, problem, found, 1))
@@ -93,24 +94,25 @@ def _smallest(ev: OptionEval, problem: Problem, target: float) -> int | tuple[fl
     return lo
 
 
-def _smallest_serving(ev: OptionEval, problem: Problem, target: float) -> int | tuple[float, str]:
-    """Calibrated serving model: utilization at every feasible batch at once; the first reaching ``target``."""
-    assert ev.feasible is not None
-    util = _utilization_curve(ev, problem, ev.feasible)
+def _smallest_serving(ev: OptionEval, sv: ServingCurves, problem: Problem,
+                      target: float) -> int | tuple[float, str]:
+    """Calibrated serving model (``sv``, the option's curves): utilization at every feasible batch at once;
+    the first reaching ``target``."""
+    util = _utilization_curve(ev, problem, sv.feasible, sv.tpot)
     i_top = int(np.argmax(util))
     top = float(util[i_top])
     if top < target:
-        return top, (f"{ev.where} peaks at {top:.1%} utilization at batch {ev.feasible[i_top]} "
+        return top, (f"{ev.where} peaks at {top:.1%} utilization at batch {sv.feasible[i_top]} "
                      f"(largest feasible {ev.batch_max}, set by {ev.limited_by}); the target is {target:.0%}")
-    return int(ev.feasible[np.flatnonzero(util >= target)[0]])
+    return int(sv.feasible[np.flatnonzero(util >= target)[0]])
 
 
-def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray) -> np.ndarray:
-    """make_point's utilization at each of ``batches`` (vectorised; exact same formula)."""
-    assert ev.tpot is not None
+def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray, tpot: np.ndarray) -> np.ndarray:
+    """make_point's utilization at each of ``batches`` (vectorised; exact same formula), ``tpot`` the serving
+    model's TPOT at batches 1..cap."""
     c = closed_form_step(problem.workload.policy, problem.workload.mixed, ev.option.platform.is_moe)
     vec = list(ev.vec)
     vec[BATCH] = batches.astype(float)
     flops = np.broadcast_to(c.parts_np(*vec).flops, batches.shape)
-    step = ev.tpot[batches - 1]
+    step = tpot[batches - 1]
     return flops / (ev.option.tp * vec[INDEX["peak_flop_per_s"]] * step)

@@ -27,7 +27,7 @@ class InvalidInputError(InferonomicsError, ValueError):
     ``name`` is the argument, ``expected`` says what it must be, ``got`` is what came.
     """
 
-    _fields = ("name", "expected", "got")
+    _fields: tuple[str, ...] = ("name", "expected", "got")
 
     def __init__(self, name: str, expected: str, got: object = None):
         self.name, self.expected, self.got = name, expected, got
@@ -39,13 +39,12 @@ class NoEfficienciesError(InvalidInputError):
     """A formula whose result involves no step time (a user base, a count of chips) carries no efficiencies, so
     it has no general form and takes no calibration."""
 
+    _fields = ("formula", "general")  # the base's __reduce__ then keeps notes and added attributes too
+
     def __init__(self, formula: str, general: tuple[str, ...] = ()):
         self.formula, self.general = formula, tuple(general)
         super().__init__("formula", "one that carries efficiencies (" + ", ".join(self.general) + ")",
                          f"{formula} (no step time in it)")
-
-    def __reduce__(self):
-        return type(self), (self.formula, self.general)
 
 
 class UnknownNameError(InferonomicsError, KeyError):

@@ -24,6 +24,7 @@ EXAMPLES = {
     "SpecError": lambda: E.SpecError(Path("cal.toml"), "parameters.eta", "a number > 0"),
     "UnsafeFormulaError": lambda: E.UnsafeFormulaError("cannot export node type Lambda"),
     "ConditionError": lambda: E.ConditionError("break_even_batch does not exist here: F > 0"),
+    "NoEfficienciesError": lambda: E.NoEfficienciesError("min_user_base", ("break_even_batch", "decode_step")),
 }
 
 

@@ -38,6 +38,8 @@ def run_users(args: argparse.Namespace) -> int:
         print_json(ub.as_json())
     elif ub.users is not None:
         p = ub.point
+        if p is None:
+            raise AssertionError("internal: a user base without its deployment point")
         print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
               f"at {p.precision}, {p.step_s * 1e3:.2f} ms/token, utilization {T.pct(p.utilization)})")
     if ub.users is None:
