@@ -86,47 +86,92 @@ class Demand:
         return cls(d, why)
 
 
+def at_most(value, limit):
+    """``value <= limit`` up to REL_TOL, relative (works elementwise on arrays): every ceiling is tested so."""
+    return value <= limit * (1 + REL_TOL)
+
+
+def at_least(value, limit):
+    """``value >= limit`` up to REL_TOL, relative: every floor (the demand) is tested so."""
+    return value >= limit * (1 - REL_TOL)
+
+
+def covers(tokens_per_s: float, demand: float) -> bool:
+    """Demand coverage with the shared tolerance (so the solver and the oracle decide ties alike)."""
+    return at_least(tokens_per_s, demand)
+
+
 class Constraint(ABC):
-    """A constraint on an evaluated point (see result.Point): residual >= 0 means satisfied."""
+    """A constraint on an evaluated point (see result.Point): a ``measure`` of the choice held under (a ceiling)
+    or over (a floor) a ``limit``. The comparison, the need/have ratio of a miss and the slack in words are
+    computed here and only here; the solver decides feasibility with :meth:`within` on raw numbers before a
+    point exists, and the explanation reads :meth:`slack` and :meth:`over`."""
 
     name: str = ""
     unit: str = ""
+    #: True for a floor (measure >= limit), False for a ceiling (measure <= limit)
+    floor: bool = False
 
     @abstractmethod
-    def residual(self, choice) -> float: ...
+    def measure(self, choice) -> float: ...
+
+    @abstractmethod
+    def limit(self, choice) -> float: ...
 
     @abstractmethod
     def describe(self) -> str: ...
 
-    def satisfied(self, choice) -> bool:
-        return self.residual(choice) >= -REL_TOL * max(1.0, abs(self.scale(choice)))
+    def in_unit(self, x: float) -> float:
+        """A difference of the measure (SI) in :attr:`unit`."""
+        return x
 
-    def scale(self, choice) -> float:
-        return 1.0
+    def within(self, value, limit):
+        """Whether ``value`` meets ``limit``, with the shared tolerance (elementwise on arrays)."""
+        return at_least(value, limit) if self.floor else at_most(value, limit)
+
+    def over(self, value: float, limit: float) -> float:
+        """How far a miss is, as need/have (> 1 when ``value`` misses ``limit``)."""
+        need, have = (limit, value) if self.floor else (value, limit)
+        return need / max(have, 1e-300)
+
+    def residual(self, choice) -> float:
+        """Slack in :attr:`unit`: >= 0 when satisfied (up to the tolerance)."""
+        m, lim = self.measure(choice), self.limit(choice)
+        return self.in_unit(m - lim if self.floor else lim - m)
+
+    def satisfied(self, choice) -> bool:
+        return bool(self.within(self.measure(choice), self.limit(choice)))
 
     def slack(self, choice) -> str:
-        return f"{self.name}: slack {self.residual(choice):.4g} {self.unit}"
+        return f"{self.describe()}: slack {self.residual(choice):.4g} {self.unit}"
 
 
 @dataclass(frozen=True)
 class _LatencySLO(Constraint):
-    """A latency ceiling ``slo_s`` on one of the choice's latencies (``measure``), with slack in ms."""
+    """A latency ceiling ``slo_s`` on one of the choice's latencies (``attribute``), with slack in ms."""
 
     slo_s: float
     unit = "ms"
-    measure = ""
+    attribute = ""
 
-    def residual(self, choice) -> float:
-        return (self.slo_s - getattr(choice, self.measure)) * 1e3
+    def measure(self, choice) -> float:
+        return getattr(choice, self.attribute)
 
-    def scale(self, choice) -> float:
-        return self.slo_s * 1e3
+    def limit(self, choice=None) -> float:
+        return self.slo_s
+
+    def in_unit(self, x: float) -> float:
+        return x * 1e3
+
+    def admits(self, seconds):
+        """Whether a latency (or an array of them) meets the SLO."""
+        return self.within(seconds, self.slo_s)
 
 
 @dataclass(frozen=True)
 class TpotSLO(_LatencySLO):
     name = "tpot"
-    measure = "step_s"
+    attribute = "step_s"
 
     def describe(self) -> str:
         return (f"time per output token <= {self.slo_s * 1e3:g} ms (closed form: decode step at the full context; "
@@ -136,7 +181,7 @@ class TpotSLO(_LatencySLO):
 @dataclass(frozen=True)
 class TtftSLO(_LatencySLO):
     name = "ttft"
-    measure = "ttft_s"
+    attribute = "ttft_s"
 
     def describe(self) -> str:
         return (f"time to first token <= {self.slo_s * 1e3:g} ms (prefill of the prompt on the replica; "
@@ -149,11 +194,14 @@ class MemoryFits(Constraint):
     name = "memory"
     unit = "GB per chip"
 
-    def residual(self, choice) -> float:
-        return (choice.usable_bytes - choice.memory_bytes) / 1e9
+    def measure(self, choice) -> float:
+        return choice.memory_bytes
 
-    def scale(self, choice) -> float:
-        return choice.usable_bytes / 1e9
+    def limit(self, choice) -> float:
+        return choice.usable_bytes
+
+    def in_unit(self, x: float) -> float:
+        return x / 1e9
 
     def describe(self) -> str:
         r = self.reserve
@@ -168,10 +216,12 @@ class DemandCovered(Constraint):
     name = "demand"
     unit = "tokens/s"
 
-    def residual(self, choice) -> float:
-        return choice.fleet_tokens_per_s - self.demand.tokens_per_s
+    floor = True
 
-    def scale(self, choice) -> float:
+    def measure(self, choice) -> float:
+        return choice.fleet_tokens_per_s
+
+    def limit(self, choice=None) -> float:
         return self.demand.tokens_per_s
 
     def describe(self) -> str:
@@ -184,10 +234,10 @@ class Budget(Constraint):
     name = "budget"
     unit = "$/h"
 
-    def residual(self, choice) -> float:
-        return self.usd_per_hour - (choice.cost_usd_per_hour or 0.0)
+    def measure(self, choice) -> float:
+        return choice.cost_usd_per_hour or 0.0
 
-    def scale(self, choice) -> float:
+    def limit(self, choice=None) -> float:
         return self.usd_per_hour
 
     def describe(self) -> str:
@@ -201,8 +251,11 @@ class ChipLimit(Constraint):
     name = "chips"
     unit = "chips"
 
-    def residual(self, choice) -> float:
-        return self.chips - choice.chips_of(self.hardware)
+    def measure(self, choice) -> float:
+        return choice.chips_of(self.hardware)
+
+    def limit(self, choice=None) -> float:
+        return self.chips
 
     def describe(self) -> str:
         return f"at most {self.chips} x {self.hardware}"

@@ -12,8 +12,10 @@ from __future__ import annotations
 from inferonomics.symbolic.essay import essay_example
 
 from inferonomics.optimize.constraints import Workload
-from inferonomics.optimize.solver import Problem, solve, users_at_utilization
+from inferonomics.optimize.problem import Problem
+from inferonomics.optimize.solver import solve
 from inferonomics.optimize.space import DecisionSpace, Platform, PrecisionChoice
+from inferonomics.optimize.user_base import users_at_utilization
 
 #: ILLUSTRATIVE price of one hypothetical H100 for one hour, an assumption (not a quote)
 ILLUSTRATIVE_PRICE_USD_PER_CHIP_HOUR = 2.0
@@ -60,8 +62,8 @@ def _one(problem: Problem) -> dict:
     ex = essay_example()
     best = solve(problem)
     out: dict = {"deployment": best.as_json()}
-    if best.optimal:
-        p = best.point
+    p = best.point if best.optimal else None
+    if p is not None:
         ub = users_at_utilization(problem, TARGET_UTILIZATION, ex.values["minutes_per_day"],
                                   ex.values["mean_to_trough"], only=(p.hardware, p.precision, p.tp))
         out["users"] = ub.as_json()

@@ -16,7 +16,10 @@ import numpy as np
 
 from inferonomics.symbolic.errors import InvalidInputError
 
+from inferonomics.optimize.constraints import covers
+from inferonomics.optimize.explain import explain, infeasible
 from inferonomics.optimize.result import DeploymentResult, Status
+from inferonomics.optimize.sizing import make_point, smallest_batch
 
 #: safety margin added to the demand row if HiGHS' feasibility tolerance let a solution fall short
 _MARGIN = 2e-7
@@ -24,8 +27,6 @@ _MARGIN = 2e-7
 
 def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
     from scipy.optimize import Bounds, LinearConstraint, milp
-
-    from inferonomics.optimize.solver import covers, infeasible, make_point
 
     if problem.objective not in ("usd_per_hour", "chips") or problem.demand is None:
         raise InvalidInputError("--max-chips", "objective usd_per_hour (or chips, unpriced) and a demand (a mixed "
@@ -73,8 +74,6 @@ def _closest(problem, pts) -> tuple[float, str]:
 def _result(problem, feasible, pts, r) -> DeploymentResult:
     from dataclasses import replace
 
-    from inferonomics.optimize.solver import explain, make_point, smallest_batch
-
     members = []
     for ev, p, n in zip(feasible, pts, r):
         if n <= 0:
@@ -88,7 +87,7 @@ def _result(problem, feasible, pts, r) -> DeploymentResult:
     priced = problem.objective == "usd_per_hour"
     total = float(sum(p.cost_usd_per_hour if priced else p.chips for p in fleet))
     binding, _ = explain(problem, *members[0])
-    used = {}
+    used: dict[str, int] = {}
     for p in fleet:
         used[p.hardware] = used.get(p.hardware, 0) + p.chips
     binding = binding + tuple(f"chip limit: {used.get(h, 0)} of {n} x {h} used"
@@ -97,6 +96,6 @@ def _result(problem, feasible, pts, r) -> DeploymentResult:
              f">= {problem.demand.tokens_per_s:.6g}"]
     slack += [f"{used.get(h, 0)} of {n} x {h}" for h, n in (problem.max_chips or {}).items()]
     if problem.budget_usd_per_hour is not None:
-        usd = float(sum(p.cost_usd_per_hour for p in fleet))  # a budget needs prices (solver.check_prices)
+        usd = float(sum(p.cost_usd_per_hour for p in fleet))  # a budget needs prices (problem.check_prices)
         slack.append(f"${usd:.6g}/h of a ${problem.budget_usd_per_hour:g}/h budget")
     return DeploymentResult(Status.OPTIMAL, problem.objective, total, fleet[0], fleet, binding, tuple(slack))

@@ -11,7 +11,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from inferonomics.optimize.solver import Problem, _INDEX, check_prices, compiled, evaluate_options
+from inferonomics.optimize.batch_limits import evaluate_options
+from inferonomics.optimize.explain import Miss
+from inferonomics.optimize.problem import Problem, check_prices
+from inferonomics.optimize.space import Option
+from inferonomics.optimize.step_compiled import BATCH, INDEX, closed_form_step
 
 FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "chip_hours_per_million_tokens", "tokens_per_s", "utilization")
@@ -47,26 +51,30 @@ def frontier(problem: Problem) -> Frontier:
     t0 = time.perf_counter()
     priced = check_prices(problem, required=False)
     cols: dict[str, list] = {k: [] for k in ("speed", "cost", "chip_h", "tps", "util", "step", "batch", "opt")}
-    opts, misses = [], []
+    opts: list[Option] = []
+    misses: list[Miss] = []
     for ev in evaluate_options(problem):
         if ev.batch_max < 1:
-            misses.append(ev.miss)
+            if ev.miss is not None:  # set with batch_max < 1 by both strategies
+                misses.append(ev.miss)
             continue
         o = ev.option
-        c = compiled(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
+        c = closed_form_step(problem.workload.policy, problem.workload.mixed, o.platform.is_moe)
         # calibrated serving model: only the feasible batches (TPOT need not be monotone), its TPOT
-        b = ev.feasible.astype(float) if ev.tpot is not None else np.arange(1, ev.batch_max + 1, dtype=float)
+        sv = ev.curves
+        b = sv.feasible.astype(float) if sv is not None else np.arange(1, ev.batch_max + 1, dtype=float)
         vec = list(ev.vec)
-        vec[_INDEX["batch"]] = b
-        compute, memory, comm, over, step, flops = (np.broadcast_to(x, b.shape) for x in c.parts_np(*vec))
-        if ev.tpot is not None:
-            step = ev.tpot[ev.feasible - 1]
+        vec[BATCH] = b
+        parts = c.parts_np(*vec)
+        step, flops = np.broadcast_to(parts.step, b.shape), np.broadcast_to(parts.flops, b.shape)
+        if sv is not None:
+            step = sv.tpot[sv.feasible - 1]
         chip_h = o.tp * step / (3600 * b) * 1e6
         cols["speed"].append(1 / step)
         cols["chip_h"].append(chip_h)
         cols["cost"].append(chip_h * o.platform.price_usd_per_chip_hour if priced else chip_h)
         cols["tps"].append(b / step)
-        cols["util"].append(flops / (o.tp * vec[_INDEX["peak_flop_per_s"]] * step))
+        cols["util"].append(flops / (o.tp * vec[INDEX["peak_flop_per_s"]] * step))
         cols["step"].append(step)
         cols["batch"].append(b)
         cols["opt"].append(np.full(b.size, len(opts)))
@@ -122,8 +130,10 @@ def plot_png(front: Frontier, title: str, fmt: str = "png") -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for hw in dict.fromkeys(p.hardware for p in front.points):
         pts = [p for p in front.points if p.hardware == hw]
+        # the $ cost is None exactly on an unpriced frontier, which plots chip-hours instead
         ax.plot([p.tokens_per_s_per_user for p in pts],
-                [p.cost_usd_per_million_tokens if front.priced else p.chip_hours_per_million_tokens for p in pts],
+                [p.chip_hours_per_million_tokens if p.cost_usd_per_million_tokens is None
+                 else p.cost_usd_per_million_tokens for p in pts],
                 "o-", ms=3, label=hw)
     ax.set_yscale("log")
     ax.set_xlabel("speed per user (output tokens/s per user)")

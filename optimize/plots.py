@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,12 +19,15 @@ from inferonomics.symbolic.evaluate import bind_values
 from inferonomics.symbolic.formulas import get_formula
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
+if TYPE_CHECKING:  # matplotlib loads only when a plot is drawn
+    from matplotlib.typing import RcKeyType
+
 KINDS = ("roofline", "utilization", "cost", "context", "users")
 
 
 #: deterministic output (fixed SVG hash salt, fixed dpi) and a fixed title height: placing the title
 #: automatically measures every tick label again on each draw
-_RC = {"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100, "axes.titley": 1.0}
+_RC: dict[RcKeyType, Any] = {"svg.hashsalt": "inferonomics", "figure.dpi": 100, "savefig.dpi": 100, "axes.titley": 1.0}
 
 
 def _figure(figsize: tuple[float, float]):

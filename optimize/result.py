@@ -115,8 +115,8 @@ class DeploymentResult:
 
     @property
     def cost_usd_per_hour(self) -> float | None:
-        costs = [p.cost_usd_per_hour for p in self.fleet]
-        return None if not costs or any(c is None for c in costs) else float(sum(costs))  # type: ignore[misc]
+        costs = [c for p in self.fleet if (c := p.cost_usd_per_hour) is not None]
+        return float(sum(costs)) if self.fleet and len(costs) == len(self.fleet) else None
 
     @property
     def tokens_per_s(self) -> float:

@@ -121,26 +121,30 @@ def _args(spec: ServingSpec, tp, ep, batch, isl, osl):
                      spec.backend, spec.env)
 
 
-def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, mixed: bool = True) -> np.ndarray:
+def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, mixed: bool = True, context=None,
+         parts: bool = False):
     """Seconds per output token (mean step) of a replica of ``tp`` chips at ``batch`` sequences:
-    :func:`inferonomics.optimize.calibration.serving.serving_tpot_s`, the function ``validate`` uses."""
+    :func:`inferonomics.optimize.calibration.serving.serving_tpot_s`, the function ``validate`` uses
+    (``context``: decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``:
+    the step's named parts)."""
     serving, args = _args(spec, tp, ep, batch, isl, osl)
-    return serving.serving_tpot_s(*args, mixed=mixed)
+    return serving.serving_tpot_s(*args, mixed=mixed, context=context, parts=parts)
 
 
-def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1) -> np.ndarray:
+def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, context=None) -> np.ndarray:
     """Seconds to the first token: the whole prompt in one step beside ``batch`` running sequences
     (:func:`inferonomics.optimize.calibration.serving.serving_ttft_s`)."""
     serving, args = _args(spec, tp, ep, batch, isl, osl)
-    return serving.serving_ttft_s(*args)
+    return serving.serving_ttft_s(*args, context=context)
 
 
-def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1) -> float:
+def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1, context=None):
     """The serving model's KV-capacity cap on the resident batch of a replica of ``tp`` chips (sequences;
-    ``inf`` when the card's HBM capacity is unknown)."""
+    ``inf`` when the card's HBM capacity is unknown); an array over an array ``context``."""
     from inferonomics.optimize.calibration.serving import resident_batch  # noqa: PLC0415
 
-    return float(resident_batch(spec.arch, np.inf, isl, osl, float(tp), 1.0, spec.precision, spec.env))
+    out = resident_batch(spec.arch, np.inf, isl, osl, float(tp), 1.0, spec.precision, spec.env, context)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 #: per (spec, tp, ep, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap

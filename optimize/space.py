@@ -17,8 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from inferonomics.symbolic.errors import InvalidInputError
+
+if TYPE_CHECKING:  # a type only: importing serving_step here would load the calibration for closed-form runs
+    from inferonomics.optimize.serving_step import ServingSpec
 
 #: the TP degrees tried when the user gives none: powers of two, capped by the scale-up domain
 DEFAULT_MAX_TP = 64
@@ -51,7 +55,7 @@ class Platform:
     n_experts: int = 1
     display: str = ""
     #: the calibrated serving model of this platform (optimize.serving_step); None: the closed-form step model
-    serving: object = None
+    serving: ServingSpec | None = None
 
     @property
     def is_moe(self) -> bool:

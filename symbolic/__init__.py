@@ -6,7 +6,29 @@ module (the CLI's start-up path) does not pay for the catalog, the exporters or 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inferonomics.symbolic.lazy import lazy_surface
+
+if TYPE_CHECKING:  # the same names as _SURFACE, for type checkers (tests/test_types.py checks they match)
+    from inferonomics.symbolic import architecture as architecture
+    from inferonomics.symbolic import catalog as catalog
+    from inferonomics.symbolic import economics as economics
+    from inferonomics.symbolic import model as model
+    from inferonomics.symbolic import moe as moe
+    from inferonomics.symbolic import symbols as symbols
+    from inferonomics.symbolic.closedform import ClosedForm as ClosedForm
+    from inferonomics.symbolic.closedform import Step as Step
+    from inferonomics.symbolic.errors import InferonomicsError as InferonomicsError
+    from inferonomics.symbolic.evaluate import StepResult as StepResult
+    from inferonomics.symbolic.evaluate import evaluate_step as evaluate_step
+    from inferonomics.symbolic.export import export as export
+    from inferonomics.symbolic.export import load_formula as load_formula
+    from inferonomics.symbolic.formulas import all_formulas as all_formulas
+    from inferonomics.symbolic.formulas import get_formula as get_formula
+    from inferonomics.symbolic.hf_config import model_from_hf_config as model_from_hf_config
+    from inferonomics.symbolic.numeric import compile_numpy as compile_numpy
+    from inferonomics.symbolic.numeric import compile_record as compile_record
 
 _SURFACE = {
     # name: (module, attribute or None for the module itself)

@@ -74,11 +74,21 @@ def n_linear_attention_layers(a: Architecture) -> int:
 def linear_attention_params(a: Architecture) -> int:
     """Weights of ONE Gated DeltaNet layer (HF Qwen3-Next/Qwen3.5 ``linear_attn``)."""
     d = a.d_model
-    k_width = a.linear_key_heads * a.linear_key_head_dim  # type: ignore[operator]
-    v_width = a.linear_value_heads * a.linear_value_head_dim  # type: ignore[operator]
-    proj = d * (2 * k_width + 2 * v_width) + d * 2 * a.linear_value_heads  # q, k, v, z; beta and decay a
-    conv = (2 * k_width + v_width) * a.linear_conv_kernel  # type: ignore[operator]
-    return proj + conv + 2 * a.linear_value_heads + a.linear_value_head_dim + v_width * d  # type: ignore[operator]
+    kh, kd = _given(a.linear_key_heads, "linear_key_heads"), _given(a.linear_key_head_dim, "linear_key_head_dim")
+    vh = _given(a.linear_value_heads, "linear_value_heads")
+    vd = _given(a.linear_value_head_dim, "linear_value_head_dim")
+    k_width, v_width = kh * kd, vh * vd
+    proj = d * (2 * k_width + 2 * v_width) + d * 2 * vh  # q, k, v, z; beta and decay a
+    conv = (2 * k_width + v_width) * _given(a.linear_conv_kernel, "linear_conv_kernel")
+    return proj + conv + 2 * vh + vd + v_width * d
+
+
+def _given(width: int | None, name: str) -> int:
+    """A width that only some architectures have, read where the caller's branch needs it (the loader
+    requires it for those architectures, so None here is a bug, not bad input)."""
+    if width is None:
+        raise ValueError(f"this architecture has no {name}")
+    return width
 
 
 def ffn_params(a: Architecture, width: int) -> int:
@@ -176,7 +186,7 @@ def kv_elements_per_token(model: Model | Architecture, context: int | float | No
     if not context > 0:
         raise InvalidInputError("context", "a number of tokens > 0", context)
     c = Rational(context)
-    share = min(c, Rational(a.window)) / c  # type: ignore[arg-type]
+    share = min(c, Rational(a.window)) / c
     return full + n_slide * per * share
 
 
@@ -186,4 +196,4 @@ def kv_bytes_per_token(model: Model | Architecture, kv_precision: object,
     from .catalog.loader import lookup  # the loader alone: the catalog package's binding imports this module
 
     p = kv_precision if hasattr(kv_precision, "bytes_per_element") else lookup("precisions", str(kv_precision))
-    return kv_elements_per_token(model, context) * p.bytes_per_element  # type: ignore[union-attr]
+    return kv_elements_per_token(model, context) * p.bytes_per_element

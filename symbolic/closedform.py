@@ -59,6 +59,9 @@ class ClosedForm:
     #: ``residual``; None means ``expr`` is exact
     error_bound: Expr | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    #: arguments that may be left out, with the value they then take: a general form's efficiencies and fixed
+    #: costs (symbolic.efficiency), whose defaults give the ideal form
+    defaults: Mapping[Symbol, Expr] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         needed = self.expr.free_symbols.union(*(c.free_symbols for c in self.conditions))
@@ -84,13 +87,17 @@ class ClosedForm:
 
     # -- numbers -----------------------------------------------------------------------------
     def bind(self, values: Mapping[str | Symbol, float]) -> dict[Symbol, float]:
-        """Map names or Symbols to numbers for exactly this record's args; extra keys are ignored."""
+        """Map names or Symbols to numbers for exactly this record's args; extra keys are ignored, and an
+        argument with a default (an efficiency of a general form) may be missing."""
         by_name = {(k.name if isinstance(k, Symbol) else k): v for k, v in values.items()}
         out = {}
         for a in self.args:
-            if a.name not in by_name:
+            if a.name not in by_name and a in self.defaults:
+                out[a] = self.defaults[a]
+            elif a.name not in by_name:
                 raise InvalidInputError(a.name, f"a value (argument of {self.name})")
-            out[a] = by_name[a.name]
+            else:
+                out[a] = by_name[a.name]
         return out
 
     def failed_conditions(self, values: Mapping[str | Symbol, float]) -> list[str]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from . import model
 from . import symbols as s
 from .closedform import ClosedForm, to_latex
-from .formulas import all_formulas
+from .efficiency import CALIBRATED_TEXT
+from .formulas import GENERAL_FORMULAS, all_formulas, get_formula
 from .prose import markdown_prose, tex_code, tex_prose, tex_text
 
 #: the document's file name without extension (the essay's term: economies of scale)
@@ -318,6 +319,9 @@ def render_tex(examples: Sequence[Example] = (), figures: Sequence[Figure] = (),
         out += [r"\paragraph{Result.}"] + _display(r"\boxed{" + f.latex() + "}", numbered=True)
         for c, text in zip(f.conditions_latex(), f.condition_text):
             out += [f"valid when ${c}$: {_prose(text)}.", ""]
+    out += [r"\section{Closed forms under calibrated efficiencies}", _prose(CALIBRATED_TEXT), ""]
+    for name in GENERAL_FORMULAS:
+        out += _display(get_formula(name, efficiencies=True).latex())
     if examples or figures:
         out.append(r"\section{Worked examples}")
     for ex in examples:
@@ -364,6 +368,9 @@ def render_markdown(examples: Sequence[Example] = (), figures: Sequence[Figure] 
         for c, text in zip(f.conditions_latex(), f.condition_text):
             out += [f"Valid when ${c}$: {_md(text)}.", ""]
         out += [f"Arguments, in order: {', '.join(f'`{a.name}`' for a in f.args)}.", ""]
+    out += ["## Closed forms under calibrated efficiencies", "", _md(CALIBRATED_TEXT), ""]
+    for name in GENERAL_FORMULAS:
+        out += ["$$", get_formula(name, efficiencies=True).latex(), "$$", ""]
     if examples or figures:
         out += ["## Worked examples", ""]
     for ex in examples:

@@ -7,7 +7,18 @@ from collections.abc import Iterable
 
 
 class InferonomicsError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    Errors pickle (multiprocessing, joblib, a worker pool) with their message, their named fields and any
+    attribute added later (``add_note``'s ``__notes__``): a subclass whose ``__init__`` takes fields rather
+    than the message names them in ``_fields``, and ``__reduce__`` calls ``__init__`` with them again.
+    """
+
+    _fields: tuple[str, ...] = ()  # empty: ``__init__`` takes ``args`` as Exception's does
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...], dict[str, object]]:
+        args = tuple(getattr(self, f) for f in self._fields) if self._fields else self.args
+        return type(self), args, self.__dict__
 
 
 class InvalidInputError(InferonomicsError, ValueError):
@@ -16,17 +27,30 @@ class InvalidInputError(InferonomicsError, ValueError):
     ``name`` is the argument, ``expected`` says what it must be, ``got`` is what came.
     """
 
+    _fields: tuple[str, ...] = ("name", "expected", "got")
+
     def __init__(self, name: str, expected: str, got: object = None):
         self.name, self.expected, self.got = name, expected, got
         got_text = "" if got is None else f", got {got!r}"
         super().__init__(f"{name}: expected {expected}{got_text}")
 
-    def __reduce__(self):  # pickle (multiprocessing, joblib) calls __init__ with these, not with args
-        return type(self), (self.name, self.expected, self.got)
+
+class NoEfficienciesError(InvalidInputError):
+    """A formula whose result involves no step time (a user base, a count of chips) carries no efficiencies, so
+    it has no general form and takes no calibration."""
+
+    _fields = ("formula", "general")  # the base's __reduce__ then keeps notes and added attributes too
+
+    def __init__(self, formula: str, general: tuple[str, ...] = ()):
+        self.formula, self.general = formula, tuple(general)
+        super().__init__("formula", "one that carries efficiencies (" + ", ".join(self.general) + ")",
+                         f"{formula} (no step time in it)")
 
 
 class UnknownNameError(InferonomicsError, KeyError):
     """A name (hardware, model, precision, formula, format...) is not known; suggests close matches."""
+
+    _fields = ("kind", "name", "known")
 
     def __init__(self, kind: str, name: str, known: Iterable[str]):
         self.kind, self.name = kind, name
@@ -38,9 +62,6 @@ class UnknownNameError(InferonomicsError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
-    def __reduce__(self):
-        return type(self), (self.kind, self.name, self.known)
-
 
 class SpecError(InferonomicsError, ValueError):
     """A data file (catalog TOML, config.json, calibration, measurement CSV) is malformed.
@@ -48,12 +69,11 @@ class SpecError(InferonomicsError, ValueError):
     Names the file, the field or line, and what was expected.
     """
 
+    _fields = ("path", "field", "expected")
+
     def __init__(self, path: object, field: str, expected: str):
         self.path, self.field, self.expected = path, field, expected
         super().__init__(f"{path}: {field}: {expected}")
-
-    def __reduce__(self):
-        return type(self), (self.path, self.field, self.expected)
 
 
 class UnsafeFormulaError(InferonomicsError, ValueError):

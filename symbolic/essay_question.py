@@ -16,13 +16,16 @@ BRAIN_PARAMETER_BYTES = 1e14  # "~100 TB of parameters": ~1e14 synapses at ~1 by
 BRAIN_POWER_W = 20.0  # "on 20 W"
 ESSAY_USERS_FOR_24H = 1e6  # "perhaps even approach 1M total users"
 
-#: figures the essay does not give, stated wherever they are printed
+#: figures the essay does not give, stated wherever they are printed (numbers named apart from the notes so
+#: that arithmetic on them is typed as float)
+DAILY_SWING = 5.0
+HUMAN_TOKENS_PER_S = 150 / 60 / 0.75
 ASSUMED = {
-    "daily_swing": 5.0,
+    "daily_swing": DAILY_SWING,
     "daily_swing_note": "ASSUMED: trough concurrency = mean concurrency / swing, with the night trough at a fifth "
                         "of the daily mean (the essay gives no figure); a service that keeps its batch full all day "
                         "must hold the batch at the trough",
-    "human_tokens_per_s": 150 / 60 / 0.75,
+    "human_tokens_per_s": HUMAN_TOKENS_PER_S,
     "human_tokens_per_s_note": "ASSUMED human-like speed: speech at ~150 words per minute, ~0.75 words per token "
                                "(3.3 tokens/s)",
     "comm_note": "TP all-reduces of the essay's model with symbolic.essay's illustrative shape (160 layers, "
@@ -55,13 +58,13 @@ def essay_question_numbers() -> dict:
     v, comm = _essay_values()
     m = v["minutes_per_day"]
     bstar = get_formula("break_even_batch").evaluate(v)
-    swing = ASSUMED["daily_swing"]
+    swing = DAILY_SWING
     alone = evaluate_step(v)
     nvlink_bw = evaluate_step(dict(comm, link_bandwidth_bytes_per_s=ESSAY_NVLINK_BYTES_PER_S))
     nvlink_lat = evaluate_step(dict(comm, link_bandwidth_bytes_per_s=ESSAY_NVLINK_BYTES_PER_S,
                                     link_latency_s=ex.illustrative["link_latency_s"]))
     power = dict(v, power_w=ESSAY_H100_POWER_W)
-    human = ASSUMED["human_tokens_per_s"]
+    human = HUMAN_TOKENS_PER_S
     brain = {"total_params": BRAIN_PARAMETER_BYTES, "bytes_per_weight": 1.0, "tokens_per_s_per_user": human,
              "eta_bw": 1.0, "hbm_capacity_bytes": 80e9}
     brain_bw = get_formula("bandwidth_for_batch1_speed").evaluate(brain)

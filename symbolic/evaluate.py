@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -62,7 +62,10 @@ class StepResult:
 
 
 @cache
-def _compiled(policy: str, mixed: bool, weights_key: str | None):
+def _step_point_callable(policy: str, mixed: bool, weights_key: str | None) -> Callable[..., list[float]]:
+    """The step model's parts, utilization, cost and energy at one point, as one scalar callable over ARGS."""
+    from .numeric import compile_scalar  # numeric loads numpy, which this module otherwise does without
+
     weights = None if weights_key is None else sp.sympify(weights_key, locals={k: v.symbol for k, v in s.TABLE.items()})
     parts = model.step_parts(policy, weights=weights, mixed=mixed)
     step = parts["step"]
@@ -70,7 +73,7 @@ def _compiled(policy: str, mixed: bool, weights_key: str | None):
     flops = model.matmul_flops(prefill=prefill) + model.attention_flops(prefill=prefill)
     exprs = [parts["compute"], parts["memory"], parts["comm"], parts["overhead"], step,
              econ.utilization(step, flops), econ.cost_per_million_tokens(step), econ.energy_per_token(step)]
-    return sp.lambdify(ARGS, exprs, "math")
+    return compile_scalar(ARGS, exprs, cse=False)
 
 
 def bind_values(values: Mapping[str, float]) -> dict[str, float]:
@@ -91,6 +94,13 @@ def bind_values(values: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def positional(bound: dict[str, float]) -> list[float]:
+    """Bound values (:func:`bind_values`) as the positional arguments of a function compiled over ARGS: 1.0
+    where no value is given, ``active_params`` defaulting to ``total_params`` (set in ``bound`` too)."""
+    bound.setdefault("active_params", bound["total_params"])
+    return [bound.get(a.name, 1.0) for a in ARGS]
+
+
 def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: bool = False,
                   weights: str | None = None) -> StepResult:
     """Evaluate the step model at one point. ``values`` maps symbol names to SI numbers.
@@ -102,14 +112,13 @@ def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: b
     for need in ("total_params", "bytes_per_weight", "peak_flop_per_s", "hbm_bandwidth_bytes_per_s"):
         if need not in v or v[need] <= 0:
             raise InvalidInputError(need, "a number > 0", v.get(need))
-    v.setdefault("active_params", v["total_params"])
+    point = positional(v)
     for need in ("batch", "tp", "peak_flop_per_s", "hbm_bandwidth_bytes_per_s", "output_len"):
         if v[need] <= 0:
             raise InvalidInputError(need, "a number > 0", v[need])
     have_price = "price_usd_per_chip_hour" in v
     have_power = "power_w" in v
-    point = [v.get(a.name, 1.0) for a in ARGS]
-    compute, memory, comm, over, step, util, cost, energy = _compiled(policy, mixed, weights)(*point)
+    compute, memory, comm, over, step, util, cost, energy = _step_point_callable(policy, mixed, weights)(*point)
     return StepResult(
         compute_s=compute, memory_s=memory, comm_s=comm, overhead_s=over, step_s=step,
         tokens_per_s=v["batch"] / step, tokens_per_s_per_user=1.0 / step, utilization=util,
@@ -117,3 +126,31 @@ def evaluate_step(values: Mapping[str, float], policy: str = "step", *, mixed: b
         cost_usd_per_million_tokens=cost if have_price else None,
         energy_j_per_token=energy if have_power else None,
     )
+
+
+#: the step time as a free symbol, for figures derived from a step the caller computed (the serving model's)
+_STEP = sp.Symbol("step_s", positive=True)
+
+
+@cache
+def _compiled_economics(mixed: bool):
+    prefill = model.prefill_tokens_per_step() if mixed else sp.S.Zero
+    flops = model.matmul_flops(prefill=prefill) + model.attention_flops(prefill=prefill)
+    exprs = [econ.utilization(_STEP, flops), econ.cost_per_million_tokens(_STEP), econ.energy_per_token(_STEP)]
+    return sp.lambdify((_STEP, *ARGS), exprs, "math")
+
+
+def economics(values: Mapping[str, float], step_s: float, *, mixed: bool = True) -> dict[str, float]:
+    """Utilization, $/Mtok and J/token of a step of ``step_s`` seconds (computed elsewhere, e.g. by the
+    serving model) with the same builders as :func:`evaluate_step`: useful FLOPs (with ``mixed``, the
+    ``B isl/osl`` prompt tokens of an average in-flight step too) over ``t F step``; the replica's price and
+    power for one step shared by ``batch`` tokens. Cost and energy only where price and power are given."""
+    v = bind_values(values)
+    v.setdefault("active_params", v.get("total_params", 0.0))
+    util, cost, energy = _compiled_economics(mixed)(float(step_s), *[v.get(a.name, 1.0) for a in ARGS])
+    out = {"utilization": util}
+    if "price_usd_per_chip_hour" in v:
+        out["cost_usd_per_million_tokens"] = cost
+    if "power_w" in v:
+        out["energy_j_per_token"] = energy
+    return out

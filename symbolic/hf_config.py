@@ -14,6 +14,8 @@ its source names the file.
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import time
 from collections.abc import Mapping
@@ -55,7 +57,7 @@ class _Cfg:
             raise SpecError(self.path, key, f"true or false, got {type(v).__name__} {v!r}")
         return v
 
-    def opt_int(self, key: str) -> int | None:
+    def opt_int(self, key: str) -> builtins.int | None:  # `int` here would name the method above
         return None if self.data.get(key) is None else self.int(key)
 
 

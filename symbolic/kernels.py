@@ -17,9 +17,10 @@ roofline. Measured kernels differ from that in named ways, each a term here:
 * **L2 residency** :math:`r_{L2}`: a benchmark that repeats one GEMM over a few weight copies re-reads
   weights from L2, not HBM, when the copies fit in the cache (:func:`l2_resident`); real decode streams
   every layer's weights once per step, so serving predictions never use it;
-* **attention parallelism**: decode attention streams the KV cache only as fast as its independent work
-  items (sequence x KV head x KV split) can fill the SMs, an occupancy
-  :math:`\min(1, n_{items}/(a_s n_{SM}))` on the bandwidth, plus a latency floor of :math:`t_i` per item;
+* **attention parallelism**: decode attention streams the KV cache at a fraction of the bandwidth plus each
+  work item's (sequence x KV head x KV block, :func:`xqa_blocks`) walk through its share at a per-item pace
+  :math:`r_a`, over a latency floor per item and query head; each kernel class (KV dtype x GQA/MHA,
+  :data:`ATTENTION_KERNELS`) has its own constants;
 * **collectives**: :math:`t_c + (\sqrt{h\alpha} + \sqrt{f\,\mathrm{size}/(\eta_\beta\beta)})^2` with :math:`h`
   hops and the ring factor :math:`f = 2(t-1)/t` (all-reduce) or :math:`(t-1)/t` (all-gather, reduce-scatter,
   all-to-all): a chunked message pipelines along the ring.
@@ -30,7 +31,7 @@ card. Arguments are SymPy expressions (shapes are plain numbers or symbols of th
 
 from __future__ import annotations
 
-from sympy import Expr, Integer, Max, Min, S, sqrt
+from sympy import Expr, Integer, Max, Min, Rational, S, sqrt
 
 from inferonomics.symbolic import symbols as s
 
@@ -180,11 +181,70 @@ def quant_time(m: Expr, k: Expr) -> Expr:
     return s.t_quant + 3 * m * k / (s.eta_W * s.W)
 
 
-def attention_items(batch: Expr, kv_heads: Expr, split: bool) -> Expr:
-    r"""Independent work items of a decode-attention kernel: one per (sequence, KV head) without KV
-    splitting, :math:`B h_{kv}`; a split-KV (multi-block, flash-decoding) kernel instead cuts each sequence's
-    cache into blocks until the SMs are busy, :math:`B\,s_b` items, :math:`s_b` blocks per sequence."""
-    return batch * s.c_split if split else batch * kv_heads
+#: block-scaled kernels that quantize their bf16 activations on the way in: bytes moved per element (2 read; the
+#: quantized element plus its scale's share written: NVFP4 4 bits + an FP8 scale per 16) and the bandwidth fraction
+#: they move at. (fp8_block rows show a milder form of it at many tokens; adding it there too, 3.03 bytes per element,
+#: lowered the held-out GEMM p90 (H100 16.8% -> 15.1%, B200 fp8_block 22.2% -> 20.9%) but raised the B200 fp8_block
+#: median (7.0% -> 7.3%): not adopted yet)
+FUSED_QUANT = {"fp4": (Integer(2) + Rational(9, 16), s.eta_q4)}
+
+
+def fused_quant_time(m: Expr, k: Expr, fmt: str) -> Expr:
+    r"""Quantizing ``m x k`` bf16 activations inside a block-scaled GEMM of format ``fmt`` (:data:`FUSED_QUANT`: NVFP4):
+    no kernel of its own (NVIDIA's B200 nvfp4 rows at few tokens show no second fixed time), but :math:`b_q`
+    bytes per element move at a fraction :math:`\eta_q` of the bandwidth: :math:`b_q m k / (\eta_q W)`. At
+    32768 tokens x 5120 into 128 outputs the nvfp4 GEMM takes 180 us, the bf16 one 59 us: the FP4 operand alone
+    would stream in 20."""
+    b_q, eta = FUSED_QUANT[fmt]
+    return b_q * m * k / (eta * s.W)
+
+
+def attention_items(batch: Expr, kv_heads: Expr, split: bool, blocks: Expr = s.c_split) -> Expr:
+    r"""Independent work items (CTAs) of a decode-attention kernel: one per (sequence, KV head),
+    :math:`B h_{kv}`, times the :math:`s_b` blocks a split-KV (multi-block, flash-decoding) kernel cuts each
+    sequence's cache into (:func:`xqa_blocks`). NVIDIA's rows show the product: on the H100, batch 8 with one KV
+    head and batch 1 with eight take the same time at every context length."""
+    return batch * kv_heads * blocks if split else batch * kv_heads
+
+
+#: TensorRT-LLM's XQA multi-block rule (decoderXQAImplCommon computeMultiBlockCount): a block per this many cached
+#: tokens, at most this many waves of CTAs over the SMs, at most this many sub-sequences in the workspace
+XQA_TOKENS_PER_BLOCK = 512
+XQA_TARGET_WAVES = 8
+XQA_MAX_SUB_SEQ = 6000
+
+
+def xqa_blocks(batch, kv_heads, context, n_sm):
+    r"""KV blocks per (sequence, KV head) of a split-KV decode-attention kernel, by TensorRT-LLM's XQA rule: one
+    per :data:`XQA_TOKENS_PER_BLOCK` cached tokens, cut back so that the :math:`B h_{kv} s_b` CTAs make at most
+    :data:`XQA_TARGET_WAVES` waves over the SMs, and to the workspace's :data:`XQA_MAX_SUB_SEQ` sub-sequences; at
+    least 1. NVIDIA's H100 rows step where the rule does: one sequence and KV head takes 11 us at 256 cached tokens,
+    15 us at 512 (one block of 512), 13-16 us from 1024 to 8192 (2-16 blocks in parallel). Plain numbers or NumPy
+    arrays: the kernel's choice, not part of the symbolic step."""
+    import numpy as np
+
+    b, h, c = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (batch, kv_heads, context)))
+    blocks = np.maximum(np.floor(c / XQA_TOKENS_PER_BLOCK), 1.0)
+    waves = b * h * blocks / n_sm / XQA_TARGET_WAVES
+    blocks = np.maximum(np.where(waves > 1, np.floor(blocks / np.maximum(waves, 1)), blocks), 1.0)
+    return np.maximum(np.minimum(blocks, np.floor(XQA_MAX_SUB_SEQ / np.maximum(b * h, 1.0))), 1.0)
+
+
+#: decode-attention kernel classes, by the KV cache's element type and whether query heads share a KV head:
+#: (bandwidth fraction, fixed time, time per work item, time per query head; None: MHA, where a query head is a
+#: work item). TensorRT-LLM picks a different XQA kernel for each; on the H100 they differ by up to 3x per item
+ATTENTION_KERNELS = {
+    ("16", "gqa"): (s.eta_kv, s.t_attn, s.t_item, s.t_qh),
+    ("16", "mha"): (s.eta_kv_mha, s.t_attn_mha, s.t_item_mha, None),
+    ("8", "gqa"): (s.eta_kv_8, s.t_attn_8, s.t_item_8, s.t_qh_8),
+    ("8", "mha"): (s.eta_kv_8m, s.t_attn_8m, s.t_item_8m, None),
+}
+
+
+def attention_kernel(b_kv: float, heads, kv_heads) -> tuple[str, str]:
+    """The :data:`ATTENTION_KERNELS` class of a decode-attention kernel: KV element bytes (1: fp8, else 16-bit) and
+    whether there are more query heads than KV heads."""
+    return ("8" if float(b_kv) < 1.5 else "16", "gqa" if float(heads) > float(kv_heads) else "mha")
 
 
 def attention_occupancy(items: Expr, per_sm: Expr = s.a_sat) -> Expr:
@@ -194,27 +254,37 @@ def attention_occupancy(items: Expr, per_sm: Expr = s.a_sat) -> Expr:
 
 
 def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Expr, head_dim: Expr,
-                          b_kv: Expr = s.b_kv, split: bool = False) -> Expr:
+                          b_kv: Expr = s.b_kv, blocks: Expr = s.c_split, split: bool = False,
+                          kernel: tuple[str, str] = ("16", "gqa")) -> Expr:
     r"""One decode-attention kernel over a KV cache of ``context`` tokens per sequence.
 
-    .. math:: t = t_a + \max\!\Big(\frac{2 B c h_{kv} d_h b_{kv}}{\eta_{kv} W\,o},\;
-              \frac{B h\,t_i}{n_{SM}},\; \frac{4 B c h d_h}{\eta_F F}\Big),\quad
-              o = \min\!\big(1, \tfrac{n_{items}}{a_s n_{SM}}\big)
+    A serving engine's split-KV kernel (``split=True``, of class ``kernel``: :data:`ATTENTION_KERNELS`):
 
-    The middle term is a latency floor: each query head of each sequence costs an SM at least
-    :math:`t_i` (load Q, softmax, write the output), whatever the cache length.
+    .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V}{n\,r_a}\big)^2
+              + \big(\tfrac{B (h_{kv} t_i + h d_h t_h)}{n_{SM}}\big)^2\Big)^{1/2},\;
+              \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b
 
-    Two kernel families carry their own streaming constants: a serving engine's split-KV kernel
-    (``split=True``: :math:`\eta_{kv}, a_s`) and PyTorch's SDPA without KV split (``split=False``:
-    :math:`\eta_{kv,t}, a_{s,t}`); both pay the fixed time :math:`t_a`.
+    * the stream: the cache's :math:`V` bytes at the class's fraction of the bandwidth, plus each of the
+      :math:`n` work items walking its share :math:`V/n` at its own pace :math:`r_a` (few items: one sequence
+      and KV head reads 64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9);
+    * the floor: each (sequence, KV head) work item costs an SM :math:`t_i`, each query head :math:`d_h t_h` more
+      (loading its Q, the softmax, writing its output: per head dimension), whatever the cache length; stream and
+      floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
+      1.4x more per item at head dim 256 than at 64.)
+
+    PyTorch's SDPA without KV split (``split=False``) keeps the occupancy form: the stream at
+    :math:`\eta_{kv,t} W \min(1, B h_{kv}/(a_{s,t} n_{SM}))`, a floor of :math:`t_{i,t}` per query head.
     """
-    items = attention_items(batch, kv_heads, split)
-    eta, per_sm = (s.eta_kv, s.a_sat) if split else (s.eta_kv_t, s.a_sat_t)
     kv_bytes = 2 * batch * context * kv_heads * head_dim * b_kv
-    stream = kv_bytes / (eta * s.W * attention_occupancy(items, per_sm))
-    floor = batch * heads * s.t_item / s.n_sm
     compute = 4 * batch * context * heads * head_dim / (s.eta_F * s.F)
-    return s.t_attn + Max(stream, floor, compute)
+    if not split:
+        stream = kv_bytes / (s.eta_kv_t * s.W * attention_occupancy(attention_items(batch, kv_heads, False), s.a_sat_t))
+        return s.t_attn + Max(stream, batch * heads * s.t_item_t / s.n_sm, compute)
+    eta, t_a, t_i, t_h = ATTENTION_KERNELS[kernel]
+    stream = kv_bytes / (eta * s.W) + kv_bytes / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
+    per_seq = kv_heads * t_i + (heads * head_dim * t_h if t_h is not None else 0)
+    floor = batch * per_seq / s.n_sm
+    return t_a + Max(sqrt(stream ** 2 + floor ** 2), compute)
 
 
 def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:
@@ -299,3 +369,32 @@ def serving_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output: 
     r""":func:`inflight_step_time` with only the backend's share :math:`f_p` (:func:`prefill_share`) of the
     prompt work inside the decode steps: :math:`t_{dec} + f_p \min(1, B/n_{out})\,(t_{mix} - t_{dec})`."""
     return inflight_step_time(t_decode, t_decode + prefill_share(backend) * (t_mixed - t_decode), batch, output)
+
+
+def prompt_queue_share(backend: str) -> Expr:
+    r"""The engine's share :math:`\kappa_q` of the other resident requests' prompts that a new request waits
+    behind (:func:`closed_loop_ttft_wait`)."""
+    return {"trtllm": s.k_q_trt, "vllm": s.k_q_vllm, "sglang": s.k_q_sgl}[backend]
+
+
+def closed_loop_ttft_wait(concurrency: Expr, resident: Expr, t_prompt: Expr, output: Expr, tpot: Expr,
+                          backend: str = "trtllm") -> Expr:
+    r"""Seconds a request of a closed-loop benchmark waits before its own prefill: ``concurrency`` clients
+    :math:`C` each send their next request when the last one finishes, onto a replica that keeps
+    ``resident`` sequences :math:`B_{res}` (:func:`kv_resident_batch`).
+
+    .. math:: W = \max\!\Big(0, \frac{C}{B_{res}} - 1\Big)\, n_{out} \bar t
+              + \kappa_q\,\big(\min(C, B_{res}) - 1\big)\, t_p
+
+    * **a free slot**: with more clients than slots every slot stays busy, so the replica completes
+      :math:`X = B_{res} / (n_{out} \bar t)` requests per second (:math:`\bar t` the TPOT); by Little's law a
+      client's cycle is :math:`C/X`, of which :math:`n_{out}\bar t` is decoding: the rest is the wait (the
+      closed-loop M/D/c bound at saturation; 0 while :math:`C \le B_{res}`);
+    * **the prompts ahead**: an admitted request's prefill waits behind the prompts of the other
+      :math:`\min(C, B_{res}) - 1` resident requests that the engine's scheduler puts first, a mean share
+      :math:`\kappa_q` of them (fitted per engine: 1/2 when all clients arrive in one wave and are prefilled in
+      arrival order; near 0 when arrivals are spread out and every prompt rides in the next step), each
+      costing :math:`t_p`, the time one prompt adds to a step."""
+    slots = Max(S.Zero, concurrency / resident - 1) * output * tpot
+    ahead = prompt_queue_share(backend) * (Min(concurrency, resident) - 1) * t_prompt
+    return slots + ahead

@@ -35,13 +35,24 @@ def compile_numpy(expr: sp.Basic, args: Sequence[sp.Symbol]) -> Callable[..., An
         raise UnsafeFormulaError(f"symbols {sorted(map(str, missing))} are not in args")
     raw = lambdify_numpy(args, with_nan_default(expr))
 
-    def compiled(*values: Any) -> Any:
+    def numpy_expr(*values: Any) -> Any:
         if len(values) != len(args):
             raise InvalidInputError("values", f"{len(args)} values ({', '.join(a.name for a in args)})", len(values))
         with np.errstate(all="ignore"):
             return raw(*(np.asarray(v, dtype=float) for v in values))
 
-    return compiled
+    return numpy_expr
+
+
+def compile_scalar(args: Sequence[sp.Symbol], expr: Any, *, module: str = "math", cse: bool = True
+                   ) -> Callable[..., Any]:
+    """Compile ``expr`` (an expression, or a list of them for a list of values) to ``f(*values)`` over plain
+    Python numbers: ``module="math"`` for hot scalar loops (the solver, the step evaluator), ``"mpmath"`` for
+    mpmath's root finders. Arguments in the order given; names checked as :func:`compile_numpy` checks them.
+    No NaN guard and no casting: the callers bind validated values and need the speed."""
+    args = tuple(args)
+    check_expr_names(*(expr if isinstance(expr, (list, tuple)) else [expr]), *args)
+    return sp.lambdify(args, expr, module, cse=cse)
 
 
 class CompiledFormula:

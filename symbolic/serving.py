@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Expr, Float, Integer, Max, Min, Piecewise, Rational, S, Symbol
+from sympy import Expr, Float, Function, Integer, Max, Min, Piecewise, Rational, S, Symbol
 
 from . import kernels as K
 from . import symbols as s
@@ -124,7 +124,7 @@ def parts(ops) -> dict[str, Expr]:
     return {p: sum((o.time for o in ops if o.part == p), S.Zero) for p in STEP_PARTS}
 
 
-_ARGS = tuple(Symbol(f"kernel_arg{i}", positive=True) for i in range(6))
+_ARGS = tuple(Symbol(f"kernel_arg{i}", positive=True) for i in range(8))
 
 
 def _kernel(builder, *args, replace=None, **kw) -> Expr:
@@ -212,22 +212,65 @@ def _attention_gemms(a, tokens, tp, b_in, b_w, prec) -> list[Op]:
             _gemm(part, tokens, a.d_model, a.n_heads * a.head_dim / tp, b_in, b_w, prec, L)]
 
 
-def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
-    """Split-KV decode attention of the group's sequences; alternate sliding-window layers see min(c, w)."""
-    seqs = Max(batch_ / dp, 1)
+#: KV blocks per (sequence, KV head) of the split-KV decode-attention kernel, ``xqa_blocks(B, h_kv, c, n_SM)``:
+#: TensorRT-LLM's XQA rule (:func:`.kernels.xqa_blocks`), the kernel's own integer choice, kept as an applied
+#: function that the compiler binds to that NumPy rule (the step stays exact: no rounding of floor boundaries)
+XQA_BLOCKS = Function("xqa_blocks")
+
+
+def attention_class(a, tp, b_kv) -> tuple[str, object]:
+    """(KV dtype of the :data:`.kernels.ATTENTION_KERNELS` class, the condition that its GQA kernel runs): query
+    heads per rank ``h/t`` outnumber KV heads per rank ``max(1, h_kv/t)``, i.e. ``t < h`` for a GQA or MLA model
+    (MLA: one latent "KV head"), never for MHA."""
+    dt = "8" if b_kv < Rational(3, 2) else "16"
+    grouped = a.attention == "MLA" or a.n_heads > a.n_kv_heads
+    return dt, (tp < a.n_heads) if grouped else False
+
+
+def _attention_kernel(dt: str, gqa) -> dict:
+    """Replacements turning the GQA kernel of class ``dt`` into the one ``gqa`` selects (``Piecewise`` over the
+    class constants; the MHA kernel has no per-query-head term)."""
+    eta, t_a, t_i, t_h = K.ATTENTION_KERNELS[(dt, "gqa")]
+    eta_m, t_a_m, t_i_m, _ = K.ATTENTION_KERNELS[(dt, "mha")]
+    return {eta: Piecewise((eta, gqa), (eta_m, True)), t_a: Piecewise((t_a, gqa), (t_a_m, True)),
+            t_i: Piecewise((t_i, gqa), (t_i_m, True)), t_h: Piecewise((t_h, gqa), (S.Zero, True))}
+
+
+def decode_attention_layer(a, seqs, context, tp, b_kv) -> Expr:
+    """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp``, of its
+    :func:`attention_class` with :data:`XQA_BLOCKS` blocks; alternate sliding-window layers see min(c, w)."""
     if a.attention == "MLA":  # one latent per token shared by every head: one KV "head" of half its width
         kvh, hd = S.One, Rational(a.kv_lora_rank + a.qk_rope_head_dim, 2)
     else:
         kvh, hd = Max(1, a.n_kv_heads / tp), a.head_dim
     heads, F16 = a.n_heads / tp, PEAKS["bf16"]
+    dt, gqa = attention_class(a, tp, b_kv)
+    if gqa is True or gqa is False or gqa in (S.true, S.false):
+        kernel, replace = (dt, "gqa" if gqa else "mha"), {}
+    else:
+        kernel, replace = (dt, "gqa"), _attention_kernel(dt, gqa)
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
-    t = sum((_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv, split=True, replace={s.F: F16})
-             for c in ctxs), S.Zero)
+    t = [_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv, XQA_BLOCKS(seqs, kvh, c, s.n_sm),
+                 split=True, kernel=kernel, replace={s.F: F16, **replace}) for c in ctxs]
+    return (t[0] + t[1]) / 2 if a.window else t[0]
+
+
+def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
+    """Split-KV decode attention of the group's sequences (:func:`decode_attention_layer`, every layer)."""
+    seqs = Max(batch_ / dp, 1)
+    if a.attention == "MLA":
+        kvh, hd = S.One, Rational(a.kv_lora_rank + a.qk_rope_head_dim, 2)
+    else:
+        kvh, hd = Max(1, a.n_kv_heads / tp), a.head_dim
+    heads, F16 = a.n_heads / tp, PEAKS["bf16"]
+    ctxs = [context] if not a.window else [context, Min(context, a.window)]
+    t = decode_attention_layer(a, seqs, context, tp, b_kv)
+    # the pooled (ideal) policies: the cache streamed at eta_kv, the attention arithmetic
     compute = sum((4 * seqs * c * heads * hd / (s.eta_F * F16) for c in ctxs), S.Zero)
     memory = sum((2 * seqs * c * kvh * hd * b_kv / (s.eta_kv * s.W) for c in ctxs), S.Zero)
     w = a.n_layers * Rational(1, len(ctxs))
     on = batch_ > 0
-    return Op("decode_attention", Piecewise((w * t, on), (S.Zero, True)),
+    return Op("decode_attention", Piecewise((a.n_layers * t, on), (S.Zero, True)),
               Piecewise((w * compute, on), (S.Zero, True)), Piecewise((w * memory, on), (S.Zero, True)), "attention")
 
 
@@ -321,32 +364,38 @@ def kv_bytes_per_token(a, b_kv, tp, context) -> Expr:
     return per_layer * share * b_kv
 
 
+def average_context(isl=s.isl, osl=s.osl) -> Expr:
+    """The decode attention's and resident KV's default context: a sequence's mean over its decode, ``isl + osl/2``."""
+    return isl + osl / 2
+
+
 def resident_batch(a, precision: str, *, fp4_compute: bool = False, offered=requests, isl=s.isl, osl=s.osl,
-                   tp=s.t) -> Expr:
+                   tp=s.t, context=None) -> Expr:
     """:func:`.kernels.kv_resident_batch` of ``offered`` requests on a worker of ``tp x dp`` chips, each resident
-    sequence holding KV for the average context ``isl + osl/2``."""
+    sequence holding KV for ``context`` (default :func:`average_context`)."""
     _, _, b_w, b_kv = precision_bytes(precision, fp4_compute)
-    ctx = isl + osl / 2
+    ctx = average_context(isl, osl) if context is None else context
     return K.kv_resident_batch(offered, weight_bytes(a, b_w), kv_bytes_per_token(a, b_kv, tp, ctx) * ctx, tp * dp)
 
 
-def _step(a, precision: str, backend: str, overlap: str, one_prompt: bool = False, **kw):
-    """The step as a function of (decode batch, prompt tokens, context): :func:`compose` of :func:`step_ops`."""
-    return lambda b, p, c: compose(step_ops(a, precision, backend, one_prompt=one_prompt, batch_=b, p=p, context=c,
-                                            **kw), overlap)
+def _step(a, precision: str, backend: str, overlap: str, **kw):
+    """The step as a function of (decode batch, prompt tokens, context[, busiest group's prompt share]):
+    :func:`compose` of :func:`step_ops` (the share defaults to ``1/dp``, the prompt tokens spread)."""
+    return lambda b, p, c, share=None: compose(step_ops(a, precision, backend, batch_=b, p=p, context=c, share=share,
+                                                        **kw), overlap)
 
 
 def tpot(a, precision: str, backend: str, *, mixed: bool = True, overlap: str = "kernel", step=None,
-         fp4_compute: bool = False, scaleout: bool = False) -> Expr:
+         fp4_compute: bool = False, scaleout: bool = False, context=None) -> Expr:
     """Seconds per output token at ``requests`` concurrent requests: at the resident batch ``b``, the in-flight
     mean step (:func:`.kernels.serving_step_time`) of a decode step (no prompt tokens) and a mixed step
-    (``isl max(1, b/osl)`` prompt tokens), both at the average context ``isl + osl/2``; without ``mixed`` the
-    decode step. ``step(b, p, c)`` gives the step (default: :func:`step_ops` under ``overlap``; a compiler passes
-    a function symbol to compile the step once)."""
+    (``isl max(1, b/osl)`` prompt tokens), both at ``context`` (default :func:`average_context`); without
+    ``mixed`` the decode step. ``step(b, p, c[, share])`` gives the step (default: :func:`step_ops` under
+    ``overlap``; a compiler passes a function symbol to compile the step once)."""
     kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
     step = step or _step(a, precision, backend, overlap, **kw)
-    b = resident_batch(a, precision, fp4_compute=fp4_compute)
-    ctx = s.isl + s.osl / 2
+    b = resident_batch(a, precision, fp4_compute=fp4_compute, context=context)
+    ctx = average_context() if context is None else context
     t_dec = step(b, S.Zero, ctx)
     if not mixed:
         return t_dec
@@ -354,11 +403,12 @@ def tpot(a, precision: str, backend: str, *, mixed: bool = True, overlap: str = 
 
 
 def tpot_parts(a, precision: str, backend: str, *, mixed: bool = True, fp4_compute: bool = False,
-               scaleout: bool = False) -> dict[str, Expr]:
+               scaleout: bool = False, context=None) -> dict[str, Expr]:
     """:func:`tpot`'s named parts (:data:`STEP_PARTS`); the mean step is linear in its two steps, so each part
     mixes with the same weight."""
-    b = resident_batch(a, precision, fp4_compute=fp4_compute)
-    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout, "batch_": b, "context": s.isl + s.osl / 2}
+    b = resident_batch(a, precision, fp4_compute=fp4_compute, context=context)
+    ctx = average_context() if context is None else context
+    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout, "batch_": b, "context": ctx}
     dec = parts(step_ops(a, precision, backend, p=S.Zero, **kw))
     if not mixed:
         return dec
@@ -368,10 +418,25 @@ def tpot_parts(a, precision: str, backend: str, *, mixed: bool = True, fp4_compu
 
 
 def ttft_step(a, precision: str, backend: str, *, overlap: str = "kernel", step=None, fp4_compute: bool = False,
-              scaleout: bool = False) -> Expr:
+              scaleout: bool = False, context=None) -> Expr:
     """The step carrying one request's whole prompt (context ``isl``, all on one attention group) beside the
-    resident decode batch of ``requests``; the time to first token adds the engine's request overhead.
-    ``step(b, p, c)``: the one-prompt step (see :func:`tpot`)."""
+    resident decode batch of ``requests`` (resident at ``context``). ``step(b, p, c[, share])``: see :func:`tpot`."""
     kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
-    step = step or _step(a, precision, backend, overlap, one_prompt=True, **kw)
-    return step(resident_batch(a, precision, fp4_compute=fp4_compute), s.isl, s.isl)
+    step = step or _step(a, precision, backend, overlap, **kw)
+    return step(resident_batch(a, precision, fp4_compute=fp4_compute, context=context), s.isl, s.isl, S.One)
+
+
+def ttft(a, precision: str, backend: str, *, overlap: str = "kernel", step=None, fp4_compute: bool = False,
+         scaleout: bool = False, context=None) -> Expr:
+    """Seconds to the first token at ``requests`` concurrent clients: :func:`ttft_step`, the engine's request
+    overhead, and the closed-loop queue :func:`.kernels.closed_loop_ttft_wait` (a free slot when the resident
+    batch is full; the other resident requests' prompts ahead, each costing ``t_p``, what one prompt adds to a
+    decode step at the average context: ``max(first - decode, 0)``), at :func:`tpot` (``context``)."""
+    kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
+    step = step or _step(a, precision, backend, overlap, **kw)
+    b = resident_batch(a, precision, fp4_compute=fp4_compute, context=context)
+    first = step(b, s.isl, s.isl, S.One)
+    t_prompt = Max(first - step(b, S.Zero, average_context()), 0)
+    wait = K.closed_loop_ttft_wait(requests, b, t_prompt, s.osl, tpot(a, precision, backend, step=step, context=context,
+                                                                       **kw), backend)
+    return first + REQUEST_OVERHEAD[backend] + wait

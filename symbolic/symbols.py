@@ -141,11 +141,11 @@ def by_name(name: str) -> Symbol:
 eta_F8 = _define("efficiency", "eta_flop_fp8", r"\eta_{F,8}", U.one, "achieved fraction of peak fp8 FLOP/s in fp8 matmuls")
 t_kern = _define("efficiency", "kernel_overhead_s", r"t_{k}", U.second, "fixed time of one GEMM kernel (prologue, epilogue, tail) under a CUDA graph")
 t_quant = _define("efficiency", "quant_overhead_s", r"t_{q}", U.second, "fixed time of the activation-quantization kernel in front of an fp8 GEMM")
-t_attn = _define("efficiency", "attn_kernel_s", r"t_{a}", U.second, "fixed time of one decode-attention kernel")
+t_attn = _define("efficiency", "attn_kernel_s", r"t_{a}", U.second, "fixed time of one decode-attention kernel (16-bit-KV GQA; PyTorch SDPA)")
 n_sm = _define("efficiency", "sm_count", r"n_{\mathrm{SM}}", U.one, "streaming multiprocessors per chip (whitepaper count; sets attention parallelism)")
 a_sat = _define("efficiency", "attn_items_per_sm", r"a_{s}", U.one, "independent attention work items (sequence x KV head, or KV block) per SM that saturate HBM")
-t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "minimum time one SM spends on one query head of one sequence in decode attention (latency floor)")
-c_split = _define("efficiency", "attn_blocks_per_seq", r"s_{b}", U.one, "work items per sequence of a split-KV (multi-block, flash-decoding) attention kernel")
+t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "time one SM spends per (sequence x KV head) work item of the 16-bit-KV GQA decode-attention kernel (latency floor)")
+c_split = _define("efficiency", "attn_blocks_per_seq", r"s_{b}", U.one, "KV blocks per sequence and KV head of a split-KV (multi-block, flash-decoding) attention kernel (set by the kernel's rule, kernels.xqa_blocks)")
 t_exp = _define("efficiency", "expert_overhead_s", r"t_{e}", U.second, "fixed cost per expert when experts run as separate kernels (gather, GEMMs, scatter)")
 eta_link = _define("efficiency", "eta_link", r"\eta_{\beta}", U.one, "achieved fraction of datasheet scale-up link bandwidth in collectives (bus bandwidth)")
 t_coll = _define("efficiency", "collective_base_s", r"t_{c}", U.second, "fixed time of one collective call, independent of the number of hops")
@@ -179,6 +179,33 @@ L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cach
 r_L2 = _define("efficiency", "l2_bandwidth_per_sm_bytes_per_s", r"r_{L2}", U.byte_per_s, "rate at which one SM re-reads an L2-resident operand; the chip's L2 serves n_SM r_L2 (an on-chip rate: the same die keeps it whatever HBM it is paired with)")
 f_L2 = _define("efficiency", "l2_resident_fraction", r"f_{L2}", U.one, "fraction of the L2 a benchmark's cycled operand copies may fill and still be re-read from L2; fixed at 0.75, not fitted")
 eta_Wa = _define("efficiency", "eta_bw_act", r"\eta_{W,a}", U.one, "achieved fraction of HBM bandwidth for a GEMM's activation reads and output writes (each output tile re-reads its rows of X)")
+# the closed-loop TTFT queue (:func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`), one share per engine:
+# how an engine's scheduler orders new prompts against the other resident requests' prompts
+k_q_trt = _define("efficiency", "prompt_queue_trtllm", r"\kappa_{q,\mathrm{trt}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in TensorRT-LLM (closed-loop benchmark)")
+k_q_vllm = _define("efficiency", "prompt_queue_vllm", r"\kappa_{q,\mathrm{vllm}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in vLLM (closed-loop benchmark)")
+k_q_sgl = _define("efficiency", "prompt_queue_sglang", r"\kappa_{q,\mathrm{sgl}}", U.one, "mean share of the other resident requests' prompts a new request waits behind before its own prefill in SGLang (closed-loop benchmark)")
+
+# -- decode-attention kernel classes (issue 15): TRT-LLM picks its XQA kernel by the KV dtype and by whether query
+# heads share a KV head, and on Hopper the four run at different paces (NVIDIA's H100 rows: bf16-KV GQA costs ~3x an
+# fp8-KV GQA kernel per work item at short context). t_a, t_i, eta_kv above are the 16-bit GQA class's
+r_attn = _define("efficiency", "attn_item_rate_bytes_per_s", r"r_{a}", U.byte_per_s, "pace at which one split-KV decode-attention work item (one CTA: a sequence, a KV head, a block of its cache) streams its share of the KV cache")
+t_qh = _define("efficiency", "attn_qhead_s", r"t_{h}", U.second, "time one SM spends per query head and head dimension of one sequence in a grouped-query (GQA) decode-attention kernel (Q load, softmax, output), beyond its work item's t_i")
+eta_kv_mha = _define("efficiency", "eta_kv_mha", r"\eta_{kv,m}", U.one, "achieved fraction of HBM bandwidth reading a 16-bit KV cache in the MHA (one query head per KV head) decode-attention kernel")
+t_attn_mha = _define("efficiency", "attn_kernel_mha_s", r"t_{a,m}", U.second, "fixed time of one MHA decode-attention kernel over a 16-bit KV cache")
+t_item_mha = _define("efficiency", "attn_item_mha_s", r"t_{i,m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over a 16-bit KV cache (latency floor)")
+eta_kv_8 = _define("efficiency", "eta_kv_fp8", r"\eta_{kv,8}", U.one, "achieved fraction of HBM bandwidth reading an fp8 KV cache in the GQA decode-attention kernel")
+t_attn_8 = _define("efficiency", "attn_kernel_fp8_s", r"t_{a,8}", U.second, "fixed time of one GQA decode-attention kernel over an fp8 KV cache")
+t_item_8 = _define("efficiency", "attn_item_fp8_s", r"t_{i,8}", U.second, "time one SM spends per (sequence x KV head) work item of a GQA decode-attention kernel over an fp8 KV cache")
+t_qh_8 = _define("efficiency", "attn_qhead_fp8_s", r"t_{h,8}", U.second, "time one SM spends per query head and head dimension of one sequence in a GQA decode-attention kernel over an fp8 KV cache")
+eta_kv_8m = _define("efficiency", "eta_kv_fp8_mha", r"\eta_{kv,8m}", U.one, "achieved fraction of HBM bandwidth reading an fp8 KV cache in the MHA decode-attention kernel")
+t_attn_8m = _define("efficiency", "attn_kernel_fp8_mha_s", r"t_{a,8m}", U.second, "fixed time of one MHA decode-attention kernel over an fp8 KV cache")
+t_item_8m = _define("efficiency", "attn_item_fp8_mha_s", r"t_{i,8m}", U.second, "time one SM spends per (sequence x KV head) work item of an MHA decode-attention kernel over an fp8 KV cache")
+
+# -- activation quantization inside FP4 GEMMs (issue 15): NVIDIA's B200 nvfp4 rows at many tokens and a small weight
+# take 3x what their 4-bit operands stream: the bf16 activations are read and quantized (a scale per 16 elements)
+# on the way in, at a pace of their own
+t_item_t = _define("efficiency", "attn_item_torch_s", r"t_{i,t}", U.second, "time one SM spends per query head of one sequence in PyTorch SDPA decode attention (latency floor; the engines' kernels have their own per class)")
+eta_q4 = _define("efficiency", "eta_quant_fp4", r"\eta_{q,4}", U.one, "achieved fraction of HBM bandwidth of an FP4 GEMM's fused activation quantization (bf16 read, NVFP4 + scales written), per byte moved")
 
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------
 v_tok = _define("usage", "tokens_per_s_per_user", r"v", U.per_second, "output tokens per second one user is served at (the reciprocal of the time per output token)")

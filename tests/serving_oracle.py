@@ -1,4 +1,4 @@
-"""FROZEN copy (2026-11-29) of the NumPy serving assembly as it stood before the serving model moved into
+"""FROZEN copy (2026-11-29, evening: main after the kernels, ttft and evalsweep merges) of the NumPy serving assembly as it stood before the serving model moved into
 ``inferonomics.symbolic.serving``: ``optimize/calibration/{serving,parallel,disagg}.py`` and predict.py's
 per-kernel wrappers, one module, untouched arithmetic. It is the independent oracle of
 tests/test_serving_model.py: the symbolic, fused model must give the same numbers (1e-9 relative) on every
@@ -99,10 +99,27 @@ def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> n
 
 
 def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray:
+    """Decode attention (arrays broadcast). A split-KV engine kernel gets its KV blocks from the kernel's rule
+    (:func:`~inferonomics.symbolic.kernels.xqa_blocks`) and its class per row (KV dtype x GQA/MHA,
+    :data:`~inferonomics.symbolic.kernels.ATTENTION_KERNELS`)."""
     e = with_precision(env, "bf16")
-    f = compiled("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv"), split=split)
-    return f({"batch": batch, "context": context, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim,
-              "b_kv": b_kv}, e)
+    shape = ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv")
+    if not split:
+        f = compiled("decode_attention_time", shape, split=False)
+        return f({"batch": batch, "context": context, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim,
+                  "b_kv": b_kv}, e)
+    b, c, h, hkv, hd, bkv = np.broadcast_arrays(*(np.asarray(a, dtype=float)
+                                                  for a in (batch, context, heads, kv_heads, head_dim, b_kv)))
+    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"])
+    out = np.full(b.shape, np.nan)
+    fp8, gqa = bkv < 1.5, h > hkv
+    for kernel in K.ATTENTION_KERNELS:
+        sel = (fp8 == (kernel[0] == "8")) & (gqa == (kernel[1] == "gqa"))
+        if sel.any():
+            f = compiled("decode_attention_time", (*shape, "blocks"), split=True, kernel=kernel)
+            out[sel] = f({"batch": b[sel], "context": c[sel], "heads": h[sel], "kv_heads": hkv[sel],
+                          "head_dim": hd[sel], "b_kv": bkv[sel], "blocks": blocks[sel]}, e)
+    return out if out.ndim else float(out)
 
 
 def prefill_attention(tokens, heads, head_dim, span, env) -> np.ndarray:
@@ -261,9 +278,7 @@ def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefil
     return queue + t_p + kv + request_overhead_s(backend, env)
 
 
-# ---- serving.py
-
-
+# ---- serving.py (main, 2026-11-29 evening)
 
 from inferonomics.symbolic import catalog
 from inferonomics.symbolic.errors import UnknownNameError
@@ -340,6 +355,16 @@ def _attention_kv_shape(a, tp):
     return np.maximum(1.0, a.n_kv_heads / tp), a.head_dim
 
 
+def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
+    """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
+    layers of a sliding-window model within the window): the one context term of :func:`step_time`."""
+
+    kvh, hd = _attention_kv_shape(a, tp)
+    att = [decode_attention(seqs, c, a.n_heads / tp, kvh, hd, _precision(precision, env)[3], env, split=True)
+           for c in ((context, np.minimum(context, a.window)) if a.window else (context,))]
+    return (att[0] + att[1]) / 2 if a.window else att[0]
+
+
 def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
               prefill_tokens=None, context=None, one_prompt: bool = False, parts: bool = False):
     """Seconds of one step of a worker of ``tp x dp`` chips (:mod:`.parallel`: ``dp`` attention groups of
@@ -356,13 +381,8 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     p_group = p if one_prompt else p / dp  # prompt tokens of the busiest attention group
     tokens = batch / dp + p_group  # tokens one attention group sees; its TP ranks share them
     seqs = np.maximum(batch / dp, 1.0)
-    kvh, hd = _attention_kv_shape(a, tp)
     att = _attention_gemms(a, tokens, tp, b_in, b_w, env, prec)
-    att_d = decode_attention(seqs, ctx, a.n_heads / tp, kvh, hd, b_kv, env, split=True)
-    if a.window:  # alternate layers attend only within the window
-        att_w = decode_attention(seqs, np.minimum(ctx, a.window), a.n_heads / tp, kvh, hd, b_kv, env, split=True)
-        att_d = (att_d + att_w) / 2
-    att_d = np.where(batch > 0, att_d, 0.0)
+    att_d = np.where(batch > 0, decode_attention_layer(a, seqs, ctx, tp, precision, env), 0.0)
     span_dim = (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) / 2 if a.attention == "MLA" else a.head_dim
     att_p = np.where(p > 0, prefill_attention(np.maximum(p_group, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
     if a.n_experts:
@@ -451,28 +471,31 @@ def _kv_bytes_per_token(a, b_kv: float, attn_tp, context):
     return per_layer * share * b_kv
 
 
-def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarray:
+def resident_memory(a, isl, osl, tp, dp, precision: str, env, context=None):
+    """(worker's weight bytes, one sequence's KV bytes at ``context``, default ``isl + osl/2``)."""
+    _, _, b_w, b_kv = _precision(precision, env)
+    ctx = isl + osl / 2 if context is None else context
+    return _weight_bytes(a, b_w, dp), _kv_bytes_per_token(a, b_kv, tp, ctx) * ctx  # KV lives in its attention group
+
+
+def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env, context=None) -> np.ndarray:
     """Sequences a worker of ``tp x dp`` chips keeps decoding at ``batch`` concurrent requests:
     :func:`inferonomics.symbolic.kernels.kv_resident_batch` (``min(B, (phi M t - weights) / kv_per_seq)``,
     at least 1), each resident sequence holding KV for the average context ``isl + osl/2`` (paged KV: a
     sequence's blocks grow as it decodes; the same average context as its decode attention). Requests beyond
     the cap queue. ``phi`` is ``kv_memory_fraction`` (fixed, not fitted); the weights are every stored
-    parameter at the row's weight precision, the non-expert ones once per attention-DP group; a sequence's
-    KV is held by its own attention group (replicated over its TP ranks where they outnumber the KV
-    heads)."""
+    parameter at the row's weight precision, the non-expert ones once per attention-DP group; a sequence's KV
+    is held by its attention group (replicated over its TP ranks past the KV heads). ``context``: not the average."""
 
     if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):  # a card of unknown capacity: no cap
         return np.asarray(batch, dtype=float)
-    _, _, b_w, b_kv = _precision(precision, env)
-    ctx = isl + osl / 2
-    kv_seq = _kv_bytes_per_token(a, b_kv, tp, ctx) * ctx  # a sequence's KV lives in its attention group
+    weights, kv_seq = resident_memory(a, isl, osl, tp, dp, precision, env, context)
     return compiled("kv_resident_batch", ("batch", "weight_bytes", "kv_bytes_per_seq", "chips"))(
-        {"batch": batch, "weight_bytes": _weight_bytes(a, b_w, dp), "kv_bytes_per_seq": kv_seq,
-         "chips": tp * dp}, env)
+        {"batch": batch, "weight_bytes": weights, "kv_bytes_per_seq": kv_seq, "chips": tp * dp}, env)
 
 
 def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-                   mixed: bool = True, parts: bool = False):
+                   mixed: bool = True, parts: bool = False, context=None):
     """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast).
 
     The steps run at the resident batch :func:`resident_batch` (requests beyond it wait in the queue: their
@@ -480,14 +503,15 @@ def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
     :func:`inferonomics.symbolic.kernels.serving_step_time` of a pure-decode step and a step carrying
     ``isl * max(1, B/osl)`` prompt tokens, with the backend's share of prompt work inside decode steps
     (``prefill_in_decode_sglang`` for SGLang, 1 for TRT-LLM and vLLM); without ``mixed``, the decode step.
-    With ``parts``, :func:`step_time`'s named parts of that mean step (they sum to it)."""
+    With ``parts``, :func:`step_time`'s named parts of that mean step (they sum to it). ``context`` (default
+    ``isl + osl/2``): the decode attention's and resident KV's context, apart from the prompt work."""
 
-    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
+    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env, context)
     args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
-    t_dec = step_time(*args, prefill_tokens=np.zeros_like(b), parts=parts)
+    t_dec = step_time(*args, prefill_tokens=np.zeros_like(b), parts=parts, context=context)
     if not mixed:  # decode-only steps: no prompt tokens ever
         return t_dec
-    t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl), parts=parts)
+    t_mix = step_time(*args, prefill_tokens=isl * np.maximum(1.0, b / osl), parts=parts, context=context)
     mean = compiled("serving_step_time", ("t_dec", "t_mix", "batch", "osl"), backend=backend)
     if parts:  # the mean step is linear in the two steps: each part mixes with the same weight
         w = mean({"t_dec": 0.0, "t_mix": 1.0, "batch": b, "osl": osl}, env)
@@ -500,13 +524,24 @@ def request_overhead_s(backend: str, env) -> float:
     return env[_REQUEST[backend]]
 
 
-def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
+def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, context=None):
     """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
     resident decode batch, plus the backend's ``request_overhead_<backend>_s`` (HTTP, tokenization, admission,
-    scheduling)."""
-    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env)
-    return step_time(a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
-                     context=isl, one_prompt=True) + request_overhead_s(backend, env)
+    scheduling), plus the closed-loop queue at ``batch`` concurrent clients
+    (:func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`: a free slot when the resident batch is full,
+    and the prompts of the other resident requests scheduled ahead, each costing what one prompt adds to a
+    step)."""
+
+    b = resident_batch(a, batch, isl, osl, tp, dp, precision, env, context)
+    args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
+    first = step_time(*args, prefill_tokens=isl, context=isl, one_prompt=True)
+    t_prompt = np.maximum(first - step_time(*args, prefill_tokens=np.zeros_like(b)), 0.0)
+    wait = compiled("closed_loop_ttft_wait", ("concurrency", "resident", "t_prompt", "output", "tpot"),
+                    backend=backend)(
+        {"concurrency": batch, "resident": b, "t_prompt": t_prompt, "output": osl,
+         "tpot": serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision, backend, env, context=context)},
+        env)
+    return first + request_overhead_s(backend, env) + wait
 
 
 def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:

@@ -211,13 +211,13 @@ CASES += [
     ("evaluate --tp 128", ["evaluate", *CAT, "--tp", "128"], 2, "attention heads"),
     ("evaluate --tp 1e9", ["evaluate", *CAT, "--tp", "1e9"], 2, "attention heads"),
     ("evaluate --tp 16 over the scale-up domain", ["evaluate", *CAT, "--tp", "16"], 2, "scale-up domain (8"),
-    ("evaluate --batch 1e308", ["evaluate", *CAT, "--batch", "1e308"], 2, "--batch 1e+308"),
+    ("evaluate --batch 1e308", ["evaluate", *CAT, "--ideal", "--batch", "1e308"], 2, "--batch 1e+308"),
     ("evaluate --batch 1e308 raw", ["evaluate", *RAW, "--batch", "1e308"], 2, "infinite or NaN"),
     ("evaluate --mixed --prompt-len 1e300", ["evaluate", *CAT, "--mixed", "--prompt-len", "1e300", "--output-len",
                                              "1"], 2, "--isl 1e+300"),
     ("evaluate --ideal and --calibration", ["evaluate", *CAT, "--ideal", "--calibration", "{missing}"], 2,
      "--ideal"),
-    ("evaluate --prompt-len 1e300 calibrated", ["evaluate", *CAT, "--prompt-len", "1e300"], 2, "calibrated_tpot_ms"),
+    ("evaluate --prompt-len 1e300 calibrated", ["evaluate", *CAT, "--prompt-len", "1e300"], 2, "--isl 1e+300"),
     ("evaluate 1e300 params at 1e-300 B/s", ["evaluate", "--params", "1e300", "--bytes-per-weight", "1e300",
                                              "--peak-flops", "1e300", "--hbm-bandwidth", "1e-300"], 2,
      "--params 1e+300"),
@@ -379,9 +379,9 @@ CASES += [
     ("sweep dtype float16", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--dtype", "float16"], 2,
      "--dtype"),
     ("sweep -o a folder", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch", "1:4",
-                           "--context", "0:8:2", "-o", "{dir}"], 2, "-o"),
+                           "--context", "1:8:2", "-o", "{dir}"], 2, "-o"),
     ("sweep too many rows", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch", "1:100000",
-                             "--context", "0:1000000:1000", "-o", "{out}"], 2, "-o"),
+                             "--context", "1:1000000:1000", "-o", "{out}"], 2, "-o"),
     ("sweep batch up to 1e300", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch", "1:1e300",
                                  "--summary"], 2, "has 1e+300"),
     ("sweep context to 1e300 in 3 steps", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--context",
@@ -448,7 +448,7 @@ CASES += [
     ("sweep --csv with --json", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--csv", "--json"], 2,
      "--csv"),
     ("sweep --csv too many rows", ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--csv", "--batch",
-                                   "1:100000", "--context", "0:1000"], 2, "--csv"),
+                                   "1:100000", "--context", "1:1000"], 2, "--csv"),
     ("evaluate --isl 0", ["evaluate", *RAW, "--isl", "0"], 2, "argument --isl"),
     ("evaluate --osl inf", ["evaluate", *RAW, "--osl", "inf"], 2, "argument --osl"),
     ("list hardware unknown flag", ["list", "hardware", "--wide"], 2, "unrecognized"),
@@ -566,7 +566,7 @@ def full_disk(monkeypatch):
 @pytest.mark.parametrize("argv", [
     ["pareto", *OPT, "-o", "{tmp}/f.csv"],
     ["pareto", *OPT, "--plot", "{tmp}/f.png"],
-    ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch", "1:4", "--context", "0:8:2", "-o",
+    ["sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch", "1:4", "--context", "1:8:2", "-o",
      "{tmp}/s.csv"],
     ["plot", "roofline", "-o", "{tmp}/r.png"],
     ["export", "--all", "--format", "json", "-o", "{tmp}/set"],
@@ -733,7 +733,7 @@ CLI = [sys.executable, "-m", "inferonomics.optimize.cli"]
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     """SIGINT while a long sweep runs: one line, 130, no traceback."""
     proc = subprocess.Popen([*CLI, "sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch",
-                             "1:100000", "--context", "0:1000000:2000", "--summary"],
+                             "1:100000", "--context", "1:1000000:2000", "--summary"],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)

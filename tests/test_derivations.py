@@ -170,57 +170,6 @@ def test_figure_reuse_only_when_key_and_bytes_match(tmp_path, files):
     assert MANIFEST in files
 
 
-# The forked drawing must run where derive runs it: a fresh, single-threaded process (pytest's own process
-# has numpy's BLAS threads, where derive draws in-process instead). Each check is a child interpreter.
-_FORK_SCRIPT = r"""
-import hashlib, json, os, sys
-from inferonomics.optimize import derivation as d
-
-safe = d._fork_is_safe()
-v = d.essay_values()
-kinds = [k for k, _ in d.FIGURES]
-parent, real = os.getpid(), d._render_figures
-if sys.argv[1] == "fail":  # a child that fails: derive must draw in-process and give the same bytes
-    def failing(kinds, values):
-        if os.getpid() != parent:
-            raise RuntimeError("child failure")
-        return real(kinds, values)
-    d._render_figures = failing
-files = d.render_all(parallel=True)
-print(json.dumps({"safe": safe, "sha": {k: hashlib.sha256(b).hexdigest() for k, b in files.items()}}))
-"""
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork") or len(__import__("os").sched_getaffinity(0)) < 2,
-                    reason="needs POSIX fork and two cores (derive draws in-process otherwise)")
-@pytest.mark.parametrize("mode", ["ok", "fail"])
-def test_forked_drawing_gives_the_same_bytes(files, mode):
-    import hashlib
-    import json
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, mode], capture_output=True, text=True, check=True)
-    got = json.loads(out.stdout)
-    assert got["safe"], "derive's process should be single-threaded before it forks"
-    assert got["sha"] == {k: hashlib.sha256(b).hexdigest() for k, b in files.items()}
-
-
-def test_no_fork_in_a_threaded_process():
-    import threading
-
-    from inferonomics.optimize.derivation import _fork_is_safe
-
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait)
-    t.start()
-    try:
-        assert not _fork_is_safe()
-    finally:
-        stop.set()
-        t.join()
-
-
 def test_render_leaves_the_callers_matplotlib_settings_alone():
     import matplotlib
 

@@ -9,7 +9,7 @@ from sampling import all_records, cached_valid_points, close, violating_points
 
 from inferonomics.symbolic import symbols as s
 from inferonomics.symbolic.errors import InvalidInputError, UnsafeFormulaError
-from inferonomics.symbolic.numeric import compile_numpy, compile_record
+from inferonomics.symbolic.numeric import compile_numpy, compile_record, compile_scalar
 
 RECORDS = all_records()
 
@@ -65,3 +65,25 @@ def test_refuses_undefined_functions_and_missing_args():
         compile_numpy(f(s.B), (s.B,))
     with pytest.raises(UnsafeFormulaError, match="not in args"):
         compile_numpy(s.B + s.ctx, (s.B,))
+
+
+def test_compile_scalar_math_and_mpmath():
+    """The scalar path the solver and evaluate_step use: the caller's argument order, a list gives a list,
+    mpmath gives mpmath numbers (for its root finders); values by hand."""
+    x, y = sp.symbols("x y", positive=True)
+    f = compile_scalar((y, x), [x / y, sp.Max(x, y) + 1])
+    assert f(2.0, 3.0) == [1.5, 4.0]
+    g = compile_scalar((x,), x**2 - 2, module="mpmath")
+    import mpmath
+
+    with mpmath.workdps(30):
+        assert mpmath.nstr(mpmath.findroot(g, 1.0), 20) == "1.4142135623730950488"
+
+
+@pytest.mark.parametrize("name", ["__import__('os').system('x')", "_x", "a.b", "lambda", "math"])
+def test_compile_scalar_refuses_unsafe_names(name):
+    bad = sp.Symbol(name)
+    with pytest.raises(UnsafeFormulaError):
+        compile_scalar((bad, s.B), [bad + s.B])
+    with pytest.raises(UnsafeFormulaError):
+        compile_scalar((s.B,), sp.Function("exec")(s.B), module="mpmath")

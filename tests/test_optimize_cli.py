@@ -107,18 +107,60 @@ def test_users_command(capsys):
 
 
 def test_sweep_command(capsys, tmp_path):
-    code, out, err = run(capsys, ["sweep", *BASE, "--tp", "1,2", "--batch", "1:64", "--context", "0:4096:4",
+    code, out, err = run(capsys, ["sweep", *BASE, "--tp", "1,2", "--batch", "1:64", "--context", "1:4096:4",
                                   "--summary", "--json"])
     assert code == 0, err
     d = json.loads(out)
     assert d["configs"] == 2 * 2 * 2 * 64 * 4 and d["configs_per_s"] > 0 and d["best"] and d["worst"]
     out_csv = tmp_path / "s.csv"
-    code, _, err = run(capsys, ["sweep", *BASE, "--tp", "1", "--batch", "1:8", "--context", "0,1024",
+    code, _, err = run(capsys, ["sweep", *BASE, "--tp", "1", "--batch", "1:8", "--context", "1,1024",
                                 "-o", str(out_csv)])
     assert code == 0, err
     assert len(out_csv.read_text().splitlines()) == 1 + 2 * 2 * 8 * 2
     code, _, err = run(capsys, ["sweep", *BASE, "--batch", "0:8"])
     assert code == 2 and err.count("\n") == 1
+
+
+SWEEP_70B = ["sweep", "--model", "llama3.1-70b", "--hardware", "h100-sxm", "--precision", "fp8", "--tp", "2,4,8",
+             "--json", "--summary"]
+
+
+@pytest.mark.parametrize("ideal", [False, True], ids=["serving", "ideal"])
+def test_sweep_best_equals_evaluate_there(capsys, ideal):
+    """The sweep's best configuration, evaluated on its own by `evaluate`, has the same step_ms."""
+    flag = ["--ideal"] if ideal else []
+    code, out, err = run(capsys, [*SWEEP_70B, *flag, "--batch", "1:300:+13", "--context", "1024:9216:+2048",
+                                  "--isl", "700", "--osl", "300"])
+    assert code == 0, err
+    d = json.loads(out)
+    best = d["best"]
+    assert d["step_model"] == ("ideal" if ideal else "serving") and best["fits_memory"]
+    code, out, err = run(capsys, ["evaluate", "--model", "llama3.1-70b", "--hardware", "h100-sxm", "--precision",
+                                  "fp8", "--tp", str(best["tp"]), "--batch", f"{best['batch']:g}", "--context",
+                                  f"{best['context']:g}", "--isl", "700", "--osl", "300", *flag, "--json"])
+    assert code == 0, err
+    e = json.loads(out)
+    assert e["step_model"] == d["step_model"]
+    assert best["step_ms"] == pytest.approx(e["step_ms"], rel=1e-12)
+    assert best["tokens_per_s"] == pytest.approx(e["tokens_per_s"], rel=1e-12)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--batch", "1:10:2.5"], "--batch"), (["--batch", "1:10:+0"], "--batch"), (["--batch", "1:10:+-2"], "--batch"),
+    (["--batch", "10:1:+2"], "--batch"), (["--batch", "1:10:+"], "--batch"), (["--context", "0:4096:4"], "--context"),
+    (["--dtype", "float32"], "--dtype"), (["--kv-precision", "fp8"], "--kv-precision"),
+])
+def test_sweep_bad_ranges_and_serving_limits_exit_2_with_one_line(capsys, argv, flag):
+    code, _, err = run(capsys, [*SWEEP_70B, *argv])
+    assert code == 2 and err.count("\n") == 1 and flag in err
+
+
+def test_sweep_range_forms():
+    from inferonomics.optimize.sweep import parse_range
+
+    assert parse_range("0:100:3", "c").tolist() == [0, 50, 100]  # 3 points
+    assert parse_range("0:100:+30", "c").tolist() == [0, 30, 60, 90]  # a step of 30
+    assert parse_range("512:32768:64", "c")[:3].tolist() == [512, 1024, 1536]
 
 
 @pytest.mark.parametrize("backend", ["trtllm", "vllm"])

@@ -121,8 +121,10 @@ def _gap(problem, res, best):
     assert res.status is Status.OPTIMAL, (res.reason, best)
     ours = oracle.objective_value(problem.objective, oracle.evaluate_choice(problem, res.point))
     theirs = oracle.objective_value(problem.objective, best)
-    assert ours <= theirs, (ours, theirs, res.point, best)
-    assert ours == theirs  # optimality gap exactly 0
+    # optimality gap 0 up to rounding: on a flat stretch of cost per token (batches past the point where the
+    # replica count stops changing) two batches tie exactly in real arithmetic and differ in the last bit
+    # depending on the order of the float operations, which is not a wrong optimum
+    assert ours <= theirs + 1e-12 * abs(theirs), (ours, theirs, res.point, best)
 
 
 @settings(CI)

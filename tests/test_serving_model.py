@@ -82,8 +82,19 @@ def test_grid_of_deployments_agrees_with_the_numpy_oracle(model, card, prec, bac
             for k in new:
                 _same(new[k], old[k])
         _same(S.serving_ttft_s(*args), O.serving_ttft_s(*args))
-        _same(S.resident_batch(a, b, isl, osl, float(tp), float(dp), prec, env),
-              O.resident_batch(a, b, isl, osl, float(tp), float(dp), prec, env))
+        # the queue-free TTFT step: the oracle's one-prompt step at its resident batch
+        res = O.resident_batch(a, b, isl, osl, float(tp), float(dp), prec, env)
+        _same(S.ttft_step_s(*args), O.step_time(a, res, *args[2:], prefill_tokens=isl, context=isl, one_prompt=True))
+        _same(S.resident_batch(a, b, isl, osl, float(tp), float(dp), prec, env), res)
+        # an explicit decode context (the sweep's and evaluate's): attention, resident KV, TPOT and TTFT
+        ctx = 3 * isl
+        _same(S.serving_tpot_s(*args, context=ctx), O.serving_tpot_s(*args, context=ctx))
+        _same(S.serving_ttft_s(*args, context=ctx), O.serving_ttft_s(*args, context=ctx))
+        _same(S.resident_memory(a, isl, osl, float(tp), float(dp), prec, env, ctx),
+              O.resident_memory(a, isl, osl, float(tp), float(dp), prec, env, ctx))
+        seqs = np.maximum(b / dp, 1.0)
+        _same(S.decode_attention_layer(a, seqs, ctx, float(tp), prec, env),
+              O.decode_attention_layer(a, seqs, ctx, float(tp), prec, env))
         # raw steps: batch 0 (prefill only), a prompt on one group, an explicit context
         for kw in ({"prefill_tokens": 4 * isl, "context": isl}, {"prefill_tokens": isl, "one_prompt": True},
                    {"context": 2 * isl}):

@@ -11,7 +11,7 @@ datasheet rate (``eta_flop``, ``eta_flop_fp8``, ``eta_flop_fp8_block``, ``eta_bw
 ``layer_overhead_s``, ``expert_overhead_s``, ``eager_layer_s``, ``collective_base_s``, ``nccl_base_s``,
 ``link_latency_s``, ``overhead_{trtllm,vllm,sglang}_s``, ``overhead_per_seq_s``,
 ``request_overhead_{trtllm,vllm,sglang}_s``),
-FP4 compute (``eta_flop_fp4``, ``kloop_rate_fp4_bytes_per_s``), and counts (``attn_items_per_sm``, ``attn_items_per_sm_torch``, ``attn_blocks_per_seq``, ``act_passes``).
+FP4 compute (``eta_flop_fp4``, ``kloop_rate_fp4_bytes_per_s``), and counts (``attn_items_per_sm_torch``, ``act_passes``).
 
 Attribution for NVIDIA's files: NVIDIA aiconfigurator-core 0.12.0 measurement data, Apache-2.0.
 """

@@ -1,9 +1,11 @@
-"""Write and read calibration files (flat TOML): fitted parameters with uncertainties, their provenance
+"""Write and read calibration files (TOML, written by tomli-w): fitted parameters with uncertainties, their provenance
 (data files with sha256 and row counts, hardware, date) and the fit quality."""
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,60 +82,73 @@ class Calibration:
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _fmt(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if v is None:
-        return '""'
-    text = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return f'"{text}"'
+def _no_none(tree: object, where: str) -> None:
+    """TOML has no null, and tomli-w refuses None; a None in a calibration is a bug upstream, named here
+    (the old hand writer wrote it as an empty string, which read back as a string)."""
+    if tree is None:
+        raise ValueError(f"calibration field {where} is None (TOML has no null)")
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            _no_none(v, f"{where}.{k}")
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            _no_none(v, f"{where}[{i}]")
 
 
-def _inline(d: dict[str, object]) -> str:
-    return "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in d.items() if not isinstance(v, dict)) + " }"
+def _stats(stats: dict[str, object]) -> dict[str, object]:
+    """One split's error stats; an empty split has no MAPE etc. (None), which TOML writes by leaving it out."""
+    return {k: v for k, v in stats.items() if v is not None}
 
 
 def dumps(cal: Calibration, attribution: str = "") -> str:
-    """The calibration as TOML text (deterministic for given content)."""
+    """The calibration as TOML text (deterministic for given content), written by tomli-w: strings with
+    quotes, newlines or control characters are escaped, and nan/inf are TOML's own."""
+    import tomli_w  # noqa: PLC0415  (only calibrate writes; every other command only reads)
+
+    head = {"model_version": cal.model_version, "hardware": cal.hardware, "date": cal.date,
+            "ceilings": cal.ceilings, "converged": cal.converged, "message": cal.message}
+    sections: list[tuple[str, dict[str, object]]] = [
+        ("", {"parameters": {name: {"value": float(p.value), "uncertainty": float(p.uncertainty)}
+                             for name, p in cal.parameters.items()}})]
+    if cal.unconstrained:
+        sections.append(("not constrained by the data: these parameters hold their starting values",
+                         {"unconstrained": dict(cal.unconstrained)}))
+    if cal.intervals:
+        sections.append(("log(measured/predicted) bounds of an 80% prediction interval per kind, from the fit rows",
+                         {"intervals": {kind: {"lo": float(lo), "hi": float(hi)}
+                                        for kind, (lo, hi) in cal.intervals.items()}}))
+    if cal.sources:
+        sections.append(("", {"sources": [{"path": str(src.path), "sha256": src.sha256, "rows": int(src.rows)}
+                                          for src in cal.sources]}))
+    if cal.quality:
+        sections.append(("error stats per file:kind and split; a split without rows has only its row count",
+                         {"quality": {key: {split: _stats(stats) for split, stats in splits.items()}
+                                      for key, splits in cal.quality.items()}}))
     lines = ["# inferonomics calibration: fitted model terms (symbolic/kernels.py) for one card.",
              "# Written by `inferonomics calibrate`; read with inferonomics.optimize.calibration.load_calibration."]
     if attribution:
-        lines.append(f"# Data: {attribution}")
-    lines += [f"model_version = {_fmt(cal.model_version)}", f"hardware = {_fmt(cal.hardware)}",
-              f"date = {_fmt(cal.date)}", f"ceilings = {_fmt(cal.ceilings)}",
-              f"converged = {_fmt(cal.converged)}", f"message = {_fmt(cal.message)}",
-              "", "[parameters]"]
-    for name, p in cal.parameters.items():
-        lines.append(f"{name} = {{ value = {_fmt(float(p.value))}, uncertainty = {_fmt(float(p.uncertainty))} }}")
-    if cal.unconstrained:
-        lines += ["", "# not constrained by the data: these parameters hold their starting values", "[unconstrained]"]
-        lines += [f"{name} = {_fmt(why)}" for name, why in cal.unconstrained.items()]
-    if cal.intervals:
-        lines += ["", "# log(measured/predicted) bounds of an 80% prediction interval per kind, from the fit rows",
-                  "[intervals]"]
-        lines += [f"{kind} = {{ lo = {_fmt(float(lo))}, hi = {_fmt(float(hi))} }}"
-                  for kind, (lo, hi) in cal.intervals.items()]
-    for src in cal.sources:
-        lines += ["", "[[sources]]", f"path = {_fmt(src.path)}", f"sha256 = {_fmt(src.sha256)}",
-                  f"rows = {_fmt(int(src.rows))}"]
-    for key, splits in cal.quality.items():
-        lines += ["", f"[quality.{_fmt(key)}]"]
-        for split, stats in splits.items():
-            lines.append(f"{split} = {_inline(stats)}")
-    return "\n".join(lines) + "\n"
+        lines.append(f"# Data: {' '.join(attribution.split())}")
+    _no_none(head, "calibration")
+    parts = ["\n".join(lines) + "\n" + tomli_w.dumps(head)]
+    for comment, table in sections:  # one table per dump: tomli-w writes no comments, so they go between
+        _no_none(table, "calibration")
+        parts.append((f"# {comment}\n" if comment else "") + tomli_w.dumps(table))
+    return "\n".join(parts)
 
 
 def write_calibration(cal: Calibration, path: str | Path, attribution: str = "") -> Path:
+    """Write ``cal`` to ``path`` atomically: a temporary file in the same folder, then os.replace, so a
+    failure (no space, a signal) never leaves a half-written calibration where a reader would find it."""
     out = Path(path)
-    out.write_text(dumps(cal, attribution), encoding="utf-8")
+    text = dumps(cal, attribution)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return out
 
 

@@ -25,6 +25,9 @@ from inferonomics.symbolic.architecture import kv_elements_per_token
 from inferonomics.optimize.calibration.serving_model import (_precision, request_overhead_s, serving_tpot_s,
                                                              step_time)
 
+#: a worker's parallel shape (tp, dp, ep, mtp), as in :mod:`.parallel`
+Shape = tuple[int, int, int, int]
+
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
@@ -36,12 +39,12 @@ def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
     return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
 
 
-def disagg_tpot_s(a, batch_decode, isl, osl, shape, precision: str, backend: str, env) -> np.ndarray:
+def disagg_tpot_s(a, batch_decode, isl, osl, shape: Shape, precision: str, backend: str, env) -> np.ndarray:
     """Seconds per output token on a decode worker of ``shape = (tp, dp, ep, mtp)`` at ``batch_decode``."""
     return serving_tpot_s(a, batch_decode, isl, osl, *shape, precision, backend, env, mixed=False)
 
 
-def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str, env) -> np.ndarray:
+def prefill_time(a, isl, osl, shape: Shape, prefill_batch, precision: str, backend: str, env) -> np.ndarray:
     """Seconds of one prefill-only step of a prefill worker: ``prefill_batch`` prompts of ``isl`` tokens
     per attention-DP group."""
     dp = shape[1]
@@ -49,7 +52,7 @@ def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str
                      prefill_tokens=prefill_batch * dp * isl, context=isl)
 
 
-def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefill_workers, tpot, precision: str,
+def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape: Shape, prefill_batch, prefill_workers, tpot, precision: str,
                   backend: str, env) -> np.ndarray:
     """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from inferonomics.optimize.calibration.parameters import FIXED, PARAMETERS
+from inferonomics.optimize.calibration.parameters import ATTENTION_PARAMETERS, FIXED, GEMM_QUANT_PARAMETERS, PARAMETERS
 from inferonomics.optimize.calibration.predict import hardware_env, predict_table
 from inferonomics.optimize.calibration.readers import Measurements, Table
 from inferonomics.optimize.calibration.split import decode_gemm_rows, held_out, usable
@@ -25,16 +25,16 @@ STAGES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
      ("eta_flop", "eta_flop_fp8", "eta_flop_fp8_block", "eta_bw", "eta_bw_torch", "eta_bw_fp8_block", "eta_bw_act",
       "kernel_overhead_s", "kernel_overhead_fp8_s", "kloop_rate_bytes_per_s", "kloop_rate_fp8_block_bytes_per_s",
       "splitk_chunk_bytes", "gemm_overlap_exp", "l2_bandwidth_per_sm_bytes_per_s", "launch_overhead_s",
-      "quant_overhead_s", "eta_flop_fp4", "kloop_rate_fp4_bytes_per_s")),
-    (("decode_attention",),
-     ("eta_kv", "attn_kernel_s", "attn_item_s", "attn_blocks_per_seq")),
+      "quant_overhead_s", "eta_flop_fp4", "kloop_rate_fp4_bytes_per_s", *GEMM_QUANT_PARAMETERS)),
+    (("decode_attention",), ATTENTION_PARAMETERS),
     (("collectives",), ("eta_link", "link_latency_s", "collective_base_s", "eta_link_nccl", "nccl_base_s")),
     (("layer_decode", "layer_prefill", "mixed_step", "moe_decode"),
      ("layer_overhead_s", "expert_overhead_s", "eta_kv_torch", "attn_items_per_sm_torch", "act_passes",
       "eager_layer_s")),
     (("serving_tpot",), ("overhead_trtllm_s", "overhead_vllm_s", "overhead_sglang_s",
                         "overhead_per_seq_s", "prefill_in_decode_sglang")),
-    (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s")),
+    (("serving_ttft",), ("request_overhead_trtllm_s", "request_overhead_vllm_s", "request_overhead_sglang_s",
+                         "prompt_queue_trtllm", "prompt_queue_vllm", "prompt_queue_sglang")),
 )
 
 #: robust loss on the log error: rows off by more than ~F_SCALE (kernel-selection outliers: cuBLAS/DeepGEMM
@@ -73,7 +73,7 @@ class FitResult:
     converged: bool
     message: str
     cost: float
-    quality: dict[str, dict[str, object]] = field(default_factory=dict)
+    quality: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)  # file:kind -> split -> stats
     #: parameters the data do not constrain, with the reason; they keep their starting values
     unconstrained: dict[str, str] = field(default_factory=dict)
     #: kind -> (lo, hi) bounds of log(measured/predicted) at intervals.LEVEL (:mod:`.intervals`)
@@ -271,9 +271,9 @@ def _one_hardware(meas: Measurements) -> str:
 
 
 def fit_quality(meas: Measurements, env: dict[str, float], base: dict[str, float] | None = None
-                ) -> dict[str, dict[str, object]]:
+                ) -> dict[str, dict[str, dict[str, object]]]:
     """Error stats per "<file>:<kind>" for the fit split, the test split and all usable rows."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, dict[str, object]]] = {}
     for table in meas.tables:
         pred = predict_table(table, env)
         ok = usable(table, pred)

@@ -16,7 +16,6 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "eta_bw_torch": (0.85, 0.05, 1.0),
     "eta_bw_fp8_block": (0.85, 0.05, 1.0),
     "eta_bw_act": (0.7, 0.05, 1.0),
-    "eta_kv": (0.88, 0.05, 1.0),
     "kernel_overhead_s": (4e-6, 0.0, 1e-3),
     "kernel_overhead_fp8_s": (8e-6, 0.0, 1e-3),
     "kloop_rate_bytes_per_s": (1.7e9, 1e7, 1e12),
@@ -29,9 +28,6 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "l2_bandwidth_per_sm_bytes_per_s": (40e9, 1e9, 1e12),
     "launch_overhead_s": (5e-6, 0.0, 1e-3),
     "quant_overhead_s": (4e-6, 0.0, 1e-3),
-    "attn_kernel_s": (5e-6, 0.0, 1e-3),
-    "attn_item_s": (1e-6, 0.0, 1e-3),
-    "attn_blocks_per_seq": (16.0, 0.1, 1e4),
     "eta_kv_torch": (0.9, 0.05, 1.0),
     "attn_items_per_sm_torch": (0.5, 1e-3, 1e3),
     "layer_overhead_s": (30e-6, 0.0, 1e-2),
@@ -51,7 +47,30 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "request_overhead_vllm_s": (50e-3, 0.0, 10.0),
     "request_overhead_sglang_s": (50e-3, 0.0, 10.0),
     "prefill_in_decode_sglang": (0.5, 0.0, 1.0),
+    # the closed-loop TTFT queue (kernels.closed_loop_ttft_wait): share of the other resident requests' prompts
+    # a new one waits behind; 0 (every prompt rides in the next step) to 1 (behind all of them)
+    "prompt_queue_trtllm": (0.1, 0.0, 1.0),
+    "prompt_queue_vllm": (0.1, 0.0, 1.0),
+    "prompt_queue_sglang": (0.1, 0.0, 1.0),
+    # -- decode attention (issue 15): one pace per work item, and per kernel class (KV dtype x GQA/MHA,
+    # kernels.ATTENTION_KERNELS) a bandwidth fraction, a fixed time, a time per work item and (GQA) per query head
+    "attn_item_rate_bytes_per_s": (3e10, 1e7, 1e13),
+    **{f"eta_kv{c}": (0.85, 0.05, 1.0) for c in ("", "_mha", "_fp8", "_fp8_mha")},
+    **{f"attn_kernel{c}_s": (9e-6, 0.0, 1e-3) for c in ("", "_mha", "_fp8", "_fp8_mha")},
+    **{f"attn_item{c}_s": (1e-6, 0.0, 1e-3) for c in ("", "_mha", "_fp8", "_fp8_mha")},
+    "attn_qhead_s": (1e-9, 0.0, 1e-5),
+    "attn_qhead_fp8_s": (1e-9, 0.0, 1e-5),
 }
+
+#: block-scaled GEMMs' fused activation quantization (issue 15; kernels.fused_quant_time), fitted with the GEMMs
+GEMM_QUANT_PARAMETERS = ("eta_quant_fp4",)
+PARAMETERS.update({n: (0.5, 0.05, 1.0) for n in GEMM_QUANT_PARAMETERS})
+
+#: the decode-attention stage's parameters (fit.STAGES)
+ATTENTION_PARAMETERS = ("attn_item_rate_bytes_per_s", "eta_kv", "eta_kv_mha", "eta_kv_fp8", "eta_kv_fp8_mha",
+                        "attn_kernel_s", "attn_kernel_mha_s", "attn_kernel_fp8_s", "attn_kernel_fp8_mha_s",
+                        "attn_item_s", "attn_item_mha_s", "attn_item_fp8_s", "attn_item_fp8_mha_s",
+                        "attn_qhead_s", "attn_qhead_fp8_s")
 
 #: terms of the serving model that are set, not fitted (shipped in the calibration file with uncertainty 0):
 #: the engines fill ~90% of HBM with weights + KV cache (vLLM's default gpu_memory_utilization 0.9, TRT-LLM's
@@ -59,11 +78,14 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
 #: made the held-out serving errors worse, as did fitting a TRT-LLM/vLLM share of prompt work in decode steps.
 #: The usable L2 fraction is read off NVIDIA's H100 GEMM rows, whose time steps up between 7.3 and 8.4 MB of
 #: weights at every k and dtype (5 copies of 0.70-0.80 of 50 MiB); a hard threshold has no gradient to fit.
-#: A split-KV attention kernel's occupancy min(1, B s_b / (a_s n_SM)) depends on its work items per sequence s_b and
-#: the items per SM that saturate HBM a_s only through their ratio, so the data cannot tell them apart (two fits
-#: on identical data landed 1.3% apart on both). a_s is set to 0.5, the value PyTorch's unsplit kernel fits on
-#: its own (attn_items_per_sm_torch 0.47, where the items B h_kv are known), and s_b is fitted
-FIXED: dict[str, float] = {"kv_memory_fraction": 0.9, "l2_resident_fraction": 0.75, "attn_items_per_sm": 0.5}
+#: (A split-KV attention kernel's blocks per sequence are no longer a parameter: they follow the kernel's own rule,
+#: kernels.xqa_blocks, and each block streams at a fitted pace, attn_item_rate_bytes_per_s.)
+FIXED: dict[str, float] = {"kv_memory_fraction": 0.9, "l2_resident_fraction": 0.75}
+#: PyTorch SDPA's per-query-head floor shared the engine kernel's t_i until that became per work item and class.
+#: It binds on none of our layer rows (a fit leaves it where it starts: no row depends on it), so it is set, at
+#: the value the shared term last had (0.338 us, fitted on NVIDIA's attention rows), and keeps the layer
+#: predictions where they were
+FIXED["attn_item_torch_s"] = 3.38e-7
 
 
 def physical_range(name: str) -> tuple[float, float] | None:

@@ -153,10 +153,27 @@ def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> n
 
 
 def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray:
+    """Decode attention (arrays broadcast). A split-KV engine kernel gets its KV blocks from the kernel's rule
+    (:func:`~inferonomics.symbolic.kernels.xqa_blocks`) and its class per row (KV dtype x GQA/MHA,
+    :data:`~inferonomics.symbolic.kernels.ATTENTION_KERNELS`)."""
     e = with_precision(env, "bf16")
-    f = compiled("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv"), split=split)
-    return f({"batch": batch, "context": context, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim,
-              "b_kv": b_kv}, e)
+    shape = ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv")
+    if not split:
+        f = compiled("decode_attention_time", shape, split=False)
+        return f({"batch": batch, "context": context, "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim,
+                  "b_kv": b_kv}, e)
+    b, c, h, hkv, hd, bkv = np.broadcast_arrays(*(np.asarray(a, dtype=float)
+                                                  for a in (batch, context, heads, kv_heads, head_dim, b_kv)))
+    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"])
+    out = np.full(b.shape, np.nan)
+    fp8, gqa = bkv < 1.5, h > hkv
+    for kernel in K.ATTENTION_KERNELS:
+        sel = (fp8 == (kernel[0] == "8")) & (gqa == (kernel[1] == "gqa"))
+        if sel.any():
+            f = compiled("decode_attention_time", (*shape, "blocks"), split=True, kernel=kernel)
+            out[sel] = f({"batch": b[sel], "context": c[sel], "heads": h[sel], "kv_heads": hkv[sel],
+                          "head_dim": hd[sel], "b_kv": bkv[sel], "blocks": blocks[sel]}, e)
+    return out if out.ndim else float(out)
 
 
 def prefill_attention(tokens, heads, head_dim, span, env) -> np.ndarray:
@@ -192,6 +209,8 @@ def _gemm_rows(r: np.ndarray, source: str, env) -> np.ndarray:
         out[sel] = benchmark_gemm(m, n, k, b_in, b_w, env, precision)
         if quantized:  # activations are quantized by a separate kernel first
             out[sel] += compiled("quant_time", ("m", "k"))({"m": m, "k": k}, env)
+        if precision in K.FUSED_QUANT:  # ... or inside a block-scaled kernel, on the way in
+            out[sel] += compiled("fused_quant_time", ("m", "k"), fmt=precision)({"m": m, "k": k}, env)
     return out
 
 

@@ -29,8 +29,8 @@ from inferonomics.symbolic.errors import UnknownNameError
 from inferonomics.optimize.calibration import disagg
 from inferonomics.optimize.calibration.parallel import check_shape, collective_span
 from inferonomics.optimize.calibration.serving_model import (  # noqa: F401 - the serving model's public names
-    BACKENDS as _BACKENDS, QUANTIZES_FP8_INPUTS, STEP_PARTS, _precision, fp4_compute, request_overhead_s,
-    resident_batch, serving_tpot_s, step_time, ttft_step_s)
+    BACKENDS as _BACKENDS, QUANTIZES_FP8_INPUTS, STEP_PARTS, _precision, decode_attention_layer, fp4_compute,
+    request_overhead_s, resident_batch, resident_memory, serving_tpot_s, serving_ttft_s, step_time, ttft_step_s)
 
 
 def architecture(model_path: str):
@@ -48,12 +48,6 @@ def _col(r: np.ndarray, name: str, default: float) -> np.ndarray:
     return np.where(np.isfinite(v) & (v > 0), v, default)
 
 
-def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env) -> np.ndarray:
-    """Seconds to the first token: the request's whole prompt in one step (context ``isl``) beside the
-    resident decode batch (:func:`.serving_model.ttft_step_s`), plus the backend's ``request_overhead_<backend>_s``
-    (HTTP, tokenization, admission, scheduling)."""
-    return (ttft_step_s(a, batch, isl, osl, tp, dp, ep, mtp, precision, backend, env)
-            + request_overhead_s(backend, env))
 
 
 def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.ndarray, ...]:

@@ -17,7 +17,7 @@ from sympy.core.parameters import evaluate
 
 from inferonomics.symbolic import serving as SM
 from inferonomics.symbolic import symbols as s
-from inferonomics.symbolic.kernels import backend_overhead
+from inferonomics.symbolic.kernels import backend_overhead, xqa_blocks
 from inferonomics.symbolic.numpy_dag import compile_dag, free_symbols
 
 STEP_PARTS = SM.STEP_PARTS
@@ -39,6 +39,15 @@ def env_value(name: str, env) -> float:
     raise KeyError(f"calibration environment has no value for {name!r}")
 
 
+def _xqa_blocks(batch, kv_heads, context, n_sm) -> tuple[np.ndarray]:
+    return (xqa_blocks(batch, kv_heads, context, n_sm),)
+
+
+#: the applied functions of the serving model and the NumPy rules that compute them
+#: (:data:`inferonomics.symbolic.serving.XQA_BLOCKS`: the kernel's block choice)
+FUNCTIONS = {"xqa_blocks": _xqa_blocks}
+
+
 class Compiled:
     """``exprs`` over ``args`` (in that order) and the parameters they read from ``env`` (by name):
     ``f(values, env)`` -> tuple of arrays, or the one array of a single expression."""
@@ -53,7 +62,7 @@ class Compiled:
         self.params = tuple(p.name for p in params)
         self._single = single
         #: the generated function over (args..., params...) -> tuple, without conversions
-        self.raw = compile_dag(exprs, args + params, functions, arrays)
+        self.raw = compile_dag(exprs, args + params, {**FUNCTIONS, **(functions or {})}, arrays)
 
     def __call__(self, values, env):
         # scalars stay NumPy scalars (the float path: no 0-d array per operation), the rest become float arrays
@@ -88,7 +97,9 @@ def _precision(p: str, env) -> tuple[str, float, float, float]:
 
 
 _STEP_ARGS = (SM.batch, SM.prefill, s.ctx, s.isl, s.t, SM.dp, SM.ep, SM.mtp, SM.prompt_share)
-_SERVING_ARGS = (SM.requests, s.isl, s.osl, s.t, SM.dp, SM.ep, SM.mtp)
+#: the serving composites' arguments; ``ctx`` the decode attention's and resident KV's context (callers pass the
+#: average ``isl + osl/2`` by default)
+_SERVING_ARGS = (SM.requests, s.isl, s.osl, s.t, SM.dp, SM.ep, SM.mtp, s.ctx)
 #: the arguments callers pass as arrays most often (a curve over batches): operations free of them go first
 _ARRAYS = (SM.batch, SM.prefill, SM.requests)
 
@@ -105,34 +116,37 @@ def _step(a, precision: str, backend: str, fp4: bool, out: bool, parts: bool = F
     return Compiled(exprs, _STEP_ARGS, arrays=_ARRAYS)
 
 
-def _call(step: Compiled, share):
-    """``step`` as a function symbol of (decode batch, prompt tokens, context), applied over the serving
-    arguments, the prompt ``share`` and its own parameters: the compiled composite calls the compiled step."""
+def _call(step: Compiled):
+    """``step`` as a function symbol of (decode batch, prompt tokens, context[, the busiest group's prompt share,
+    default ``1/dp``]), applied over the serving arguments and its own parameters: the compiled composite calls
+    the compiled step."""
     fn = sp.Function("step")
-    return ((lambda b, p, c: fn(b, p, c, s.isl, s.t, SM.dp, SM.ep, SM.mtp, share, *step.param_symbols)),
+    return ((lambda b, p, c, share=None: fn(b, p, c, s.isl, s.t, SM.dp, SM.ep, SM.mtp,
+                                            1 / SM.dp if share is None else share, *step.param_symbols)),
             {"step": step.raw})
 
 
 @lru_cache(maxsize=None)
 def model(a, precision: str, backend: str, fp4: bool, out: bool, what: str, flag: bool = False) -> Compiled:
     """The compiled serving model of architecture ``a``: ``what`` is "step" (over :data:`_STEP_ARGS`), "tpot"
-    (``flag``: in-flight mixed steps), "ttft" or "resident"; with a ``_parts`` suffix the named parts.
-    TPOT and TTFT call the compiled step (:func:`_step`) at the arguments their formulas give."""
-    kw = {"fp4_compute": fp4, "scaleout": out}
+    (``flag``: in-flight mixed steps), "ttft_step" (the one-prompt step), "ttft" (with overhead and queue) or
+    "resident"; with a ``_parts`` suffix the named parts. The composites call the compiled step (:func:`_step`)
+    at the arguments their formulas give; the context is :data:`_SERVING_ARGS`' ``ctx``."""
+    kw = {"fp4_compute": fp4, "scaleout": out, "context": s.ctx}
     if what in ("step", "step_parts"):
         return _step(a, precision, backend, fp4, out, what == "step_parts")
     fns = None
     with evaluate(False):
         if what == "tpot":
-            step, fns = _call(_step(a, precision, backend, fp4, out), 1 / SM.dp)
+            step, fns = _call(_step(a, precision, backend, fp4, out))
             exprs = SM.tpot(a, precision, backend, mixed=flag, step=step, **kw)
         elif what == "tpot_parts":
             exprs = tuple(SM.tpot_parts(a, precision, backend, mixed=flag, **kw).values())
-        elif what == "ttft":
-            step, fns = _call(_step(a, precision, backend, fp4, out), sp.S.One)
-            exprs = SM.ttft_step(a, precision, backend, step=step, **kw)
+        elif what in ("ttft_step", "ttft"):
+            step, fns = _call(_step(a, precision, backend, fp4, out))
+            exprs = (SM.ttft_step if what == "ttft_step" else SM.ttft)(a, precision, backend, step=step, **kw)
         elif what == "resident":
-            exprs = SM.resident_batch(a, precision, fp4_compute=fp4)
+            exprs = SM.resident_batch(a, precision, fp4_compute=fp4, context=s.ctx)
         else:
             raise ValueError(what)
     return Compiled(exprs, _SERVING_ARGS, fns, arrays=_ARRAYS)
@@ -161,13 +175,47 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     return _named(out) if parts else out
 
 
-def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env) -> np.ndarray:
+def _context(isl, osl, context):
+    return isl + osl / 2 if context is None else context
+
+
+@lru_cache(maxsize=None)
+def _attention_layer(a, precision: str, fp4: bool) -> Compiled:
+    b_kv = SM.precision_bytes(precision, fp4)[3]
+    with evaluate(False):
+        expr = SM.decode_attention_layer(a, SM.batch, s.ctx, s.t, b_kv)
+    return Compiled(expr, (SM.batch, s.ctx, s.t), arrays=(SM.batch, s.ctx))
+
+
+def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
+    """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
+    layers of a sliding-window model within the window): the one context term of :func:`step_time`
+    (:func:`inferonomics.symbolic.serving.decode_attention_layer`)."""
+    return _attention_layer(a, precision, fp4_compute(env))((seqs, context, tp), env)
+
+
+@lru_cache(maxsize=None)
+def _memory(a, precision: str, fp4: bool) -> Compiled:
+    _, _, b_w, b_kv = SM.precision_bytes(precision, fp4)
+    with evaluate(False):
+        exprs = (SM.weight_bytes(a, b_w), SM.kv_bytes_per_token(a, b_kv, s.t, s.ctx) * s.ctx)
+    return Compiled(exprs, (s.ctx, s.t, SM.dp))
+
+
+def resident_memory(a, isl, osl, tp, dp, precision: str, env, context=None):
+    """(worker's weight bytes, one sequence's KV bytes at ``context``, default ``isl + osl/2``)."""
+    w, kv = _memory(a, precision, fp4_compute(env))((_context(isl, osl, context), tp, dp), env)
+    return w, kv
+
+
+def resident_batch(a, batch, isl, osl, tp, dp, precision: str, env, context=None) -> np.ndarray:
     """Sequences a worker of ``tp x dp`` chips keeps decoding at ``batch`` concurrent requests
-    (:func:`inferonomics.symbolic.serving.resident_batch`); a card of unknown HBM capacity: no cap."""
+    (:func:`inferonomics.symbolic.serving.resident_batch`; KV at ``context``, default ``isl + osl/2``); a card of
+    unknown HBM capacity: no cap."""
     if not np.isfinite(env.get("hbm_capacity_bytes", np.nan)):
         return np.asarray(batch, dtype=float)
     f = model(a, precision, "trtllm", *_flags(env), "resident")
-    return f((batch, isl, osl, tp, dp, 1.0, 1.0), env)
+    return f((batch, isl, osl, tp, dp, 1.0, 1.0, _context(isl, osl, context)), env)
 
 
 def _capped_env(env):
@@ -176,20 +224,29 @@ def _capped_env(env):
 
 
 def serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, *,
-                   mixed: bool = True, parts: bool = False):
+                   mixed: bool = True, parts: bool = False, context=None):
     """Seconds per output token of a replica at ``batch`` concurrent requests (arrays broadcast): the steps run
     at the resident batch; under in-flight batching (``mixed``) the mean of a decode and a mixed step
-    (:func:`inferonomics.symbolic.serving.tpot`), else the decode step. With ``parts`` its named parts."""
+    (:func:`inferonomics.symbolic.serving.tpot`), else the decode step. With ``parts`` its named parts.
+    ``context`` (default ``isl + osl/2``): the decode attention's and resident KV's context."""
     f = model(a, precision, backend, *_flags(env), "tpot_parts" if parts else "tpot", mixed)
-    out = f((batch, isl, osl, tp, dp, ep, mtp), _capped_env(env))
+    out = f((batch, isl, osl, tp, dp, ep, mtp, _context(isl, osl, context)), _capped_env(env))
     return _named(out) if parts else out
 
 
-def ttft_step_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env):
+def ttft_step_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, context=None):
     """Seconds of the step carrying one request's whole prompt beside the resident decode batch
-    (:func:`inferonomics.symbolic.serving.ttft_step`)."""
+    (:func:`inferonomics.symbolic.serving.ttft_step`): the time to first token without overhead and queue."""
+    f = model(a, precision, backend, *_flags(env), "ttft_step")
+    return f((batch, isl, osl, tp, dp, ep, mtp, _context(isl, osl, context)), _capped_env(env))
+
+
+def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str, env, context=None):
+    """Seconds to the first token at ``batch`` concurrent clients (:func:`inferonomics.symbolic.serving.ttft`):
+    the one-prompt step, the engine's request overhead and the closed-loop queue
+    (:func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`)."""
     f = model(a, precision, backend, *_flags(env), "ttft")
-    return f((batch, isl, osl, tp, dp, ep, mtp), _capped_env(env))
+    return f((batch, isl, osl, tp, dp, ep, mtp, _context(isl, osl, context)), _capped_env(env))
 
 
 def request_overhead_s(backend: str, env) -> float:

@@ -20,8 +20,8 @@ def error_stats(predicted: np.ndarray, measured: np.ndarray, lines: np.ndarray |
                               "p90_abs_pct_error": round(float(np.percentile(e, 90)), 3)}
     if lines is not None:
         i = int(np.argmax(e))
-        worst = {"line": int(lines[i]), "predicted_s": float(predicted[i]), "measured_s": float(measured[i]),
-                 "abs_pct_error": round(float(e[i]), 2)}
+        worst: dict[str, object] = {"line": int(lines[i]), "predicted_s": float(predicted[i]),
+                                    "measured_s": float(measured[i]), "abs_pct_error": round(float(e[i]), 2)}
         if label is not None:
             worst["file"] = str(label[i])
         out["worst"] = worst

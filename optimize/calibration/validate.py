@@ -4,6 +4,7 @@ per file and kind (rows, MAPE, median and p90 absolute % error, worst row), all 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from inferonomics.optimize.calibration.stats import error_stats
 class ValidationResult:
     """Error summaries (``summary``, JSON-ready) and the points behind them (for plots)."""
 
-    summary: dict[str, object]
+    summary: dict[str, Any]  # a JSON tree: its readers index it by the keys validate writes
     points: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (measured, predicted)
     #: per table: (table, predicted, lo, hi, usable, held out), for row-level output
     rows: list[tuple] = field(default_factory=list)
@@ -99,7 +100,7 @@ def validate(meas: Measurements, calibration: Calibration | None = None, *,
         mp = points.setdefault(table.kind, ([], []))
         mp[0].append(part[1])
         mp[1].append(part[0])
-    summary: dict[str, object] = dict(_aggregate(all_parts))
+    summary: dict[str, Any] = dict(_aggregate(all_parts))
     summary["by_kind"] = {k: _aggregate(v) for k, v in by_kind.items() if v}
     summary["held_out"] = {"all": _aggregate(test_parts),
                            "by_kind": {k: _aggregate(v) for k, v in by_kind_test.items() if v},

@@ -26,7 +26,8 @@ class Progress:
     def __init__(self, label: str, *, enabled: bool, stream=None, delay: float = 0.5, interval: float = 0.2):
         self.label, self.enabled, self.delay, self.interval = label, enabled, delay, interval
         self.stream = stream if stream is not None else sys.stderr
-        self.text, self.fraction, self.width = "", None, 0
+        self.text, self.width = "", 0
+        self.fraction: float | None = None
         self._stop = threading.Event()
         self._t0 = time.monotonic()
         self._thread: threading.Thread | None = None

@@ -65,7 +65,7 @@ def _clean(o: object) -> object:
     return o
 
 
-def _pct(x: object) -> str:
+def _pct(x: float | None) -> str:
     return "-" if x is None else f"{float(x):7.2f}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from inferonomics.symbolic import architecture as A
@@ -84,7 +85,8 @@ def _break_even(hw: catalog.Hardware, weights: str) -> float | None:
 
     wp = catalog.precision(weights)
     act = catalog.default_activation_precision(wp, hw)
-    flops = hw.peak_flop_per_s.get(catalog.precision(act).compute_key)
+    key = catalog.precision(act).compute_key
+    flops = hw.peak_flop_per_s.get(key) if key is not None else None
     if not flops or not hw.hbm_bandwidth_bytes_per_s:
         return None
     return float(get_formula("break_even_batch").evaluate({"peak_flop_per_s": flops, "bytes_per_weight":
@@ -147,9 +149,11 @@ def _list_table(kind: str, rows: list[dict[str, Any]]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    names, get = _KINDS[args.kind]
-    to_row = {"hardware": _hardware_row, "models": _model_row, "precisions": _precision_row}[args.kind]
-    rows = [to_row(get(n)) for n in names()]
+    names, _ = _KINDS[args.kind]
+    to_row: dict[str, Callable[[str], dict[str, Any]]] = {
+        "hardware": lambda n: _hardware_row(catalog.hardware(n)), "models": lambda n: _model_row(catalog.model(n)),
+        "precisions": lambda n: _precision_row(catalog.precision(n))}
+    rows = [to_row[args.kind](n) for n in names()]
     if args.json:
         print_json(rows)
     else:
@@ -158,11 +162,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _find(name: str) -> dict[str, Any]:
-    for kind, (_, get), to_json in (("hardware", _KINDS["hardware"], hardware_json),
-                                    ("models", _KINDS["models"], model_json),
-                                    ("precisions", _KINDS["precisions"], precision_json)):
+    as_json: tuple[Callable[[str], dict[str, Any]], ...] = (
+        lambda n: hardware_json(catalog.hardware(n)), lambda n: model_json(catalog.model(n)),
+        lambda n: precision_json(catalog.precision(n)))
+    for to_json in as_json:
         try:
-            return to_json(get(name))  # type: ignore[operator]
+            return to_json(name)
         except UnknownNameError:
             continue
     known = catalog.list_hardware() + catalog.list_models() + catalog.list_precisions()

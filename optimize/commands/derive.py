@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     with progress(args, "derive") as bar:
         bar.phase("rendering the documents and figures")
-        files = render_all(reuse_dir=out if out.is_dir() else None, parallel=True)
+        files = render_all(reuse_dir=out if out.is_dir() else None)
         if not args.check:
             bar.phase("compiling the PDF (pdflatex)")
             pdf = None if args.no_pdf else pdf_files(files)

@@ -1,4 +1,5 @@
-"""`inferonomics evaluate`: the step model at one configuration, from SI flags and/or catalog names."""
+"""`inferonomics evaluate`: one step time at one configuration, from catalog names (the calibrated serving
+model) or SI flags (the closed-form step model), and every figure derived from it."""
 
 from __future__ import annotations
 
@@ -30,10 +31,16 @@ RAW_FLAGS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate the step model for one configuration (SI units)",
-                       description="With raw SI flags only this is the ideal analytic model: efficiency 1, "
-                                   "no overhead unless --overhead-s is given. Catalog names add a calibration "
-                                   "unless --ideal.")
+    p = sub.add_parser("evaluate", help="the step time of one configuration and what follows from it (SI units)",
+                       description="One step time (step_ms, step_model says which model): a catalog model with an "
+                                   "architecture on catalog hardware gets the calibrated serving model (kernel terms, "
+                                   "in-flight batching, the backend's overheads; as `validate` scores it) unless "
+                                   "--ideal; raw SI flags get the closed-form step model, ideal (efficiency 1, no "
+                                   "overhead unless --overhead-s) unless a calibration is given. Tokens/s, "
+                                   "utilization, $/Mtok and J/token follow step_ms; breakdown_ms sums to it. "
+                                   "Workload: --isl/--osl (default 1024 each with a catalog model) set the prompt "
+                                   "work; --context (default isl + osl/2, the serving model's average context) sets "
+                                   "the decode attention's and the KV cache's context.")
     g = p.add_argument_group("model and precision")
     g.add_argument("--params", type=positive_float, help="total parameters N")
     g.add_argument("--active-params", type=positive_float, help="active parameters per token (default N)")
@@ -45,14 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--power-w", type=positive_float, help="power per chip, W")
     g = p.add_argument_group("workload and deployment")
     g.add_argument("--batch", type=batch_value, help="batch B (>= 1)")
-    g.add_argument("--context", type=nonnegative_float, help="KV context per sequence, tokens")
+    g.add_argument("--context", type=nonnegative_float,
+                   help="KV context per sequence, tokens: decode attention and KV cache (default isl + osl/2 "
+                        "with a catalog model or --isl/--osl, else 0)")
     g.add_argument("--kv-bytes-per-token", type=nonnegative_float, help="KV bytes per token of context")
     g.add_argument("--tp", type=positive_int, help="tensor-parallel degree (positive integer)")
     g.add_argument("--isl", "--prompt-len", dest="prompt_len", type=positive_float,
-                   help="input (prompt) tokens per request, with --mixed and for the calibrated TPOT (default 1024)")
+                   help="input (prompt) tokens per request: the serving model's in-flight prefill, the closed form's "
+                        "with --mixed (default 1024 with a catalog model)")
     g.add_argument("--osl", "--output-len", dest="output_len", type=positive_float,
-                   help="output tokens per request, with --mixed and for the calibrated TPOT (default 1024)")
-    g.add_argument("--mixed", action="store_true", help="continuous batching: add B*isl/osl prompt tokens per step")
+                   help="output tokens per request (default 1024 with a catalog model)")
+    g.add_argument("--mixed", action="store_true",
+                   help="closed form: continuous batching, B*isl/osl prompt tokens per step (the serving model "
+                        "always batches prompts in flight)")
     g = p.add_argument_group("communication and overhead")
     g.add_argument("--layers", type=positive_float, help="layers L")
     g.add_argument("--hidden", type=positive_float, help="hidden size d")
@@ -64,16 +76,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     overlap_flag(p, dest="overlap")
     catalog_args.add_catalog_args(p)
     p.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
-                   help="serving engine whose fitted overhead the calibrated serving TPOT uses (default trtllm)")
+                   help="serving engine of the serving model: its fitted overheads (default trtllm)")
     p.add_argument("--calibration", metavar="FILE",
                    help="calibration TOML (default with catalog hardware: the shipped H100 fit)")
-    p.add_argument("--ideal", action="store_true", help="the pure analytic model: no calibration")
+    p.add_argument("--ideal", action="store_true",
+                   help="the closed-form step model at ideal values (no calibration), also for catalog names")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
-def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
-    """Symbol values from catalog names, then calibration, then ``--set`` and raw flags (explicit flags win).
+def gather_values(args: argparse.Namespace, serving: bool = False) -> tuple[dict[str, float], bool]:
+    """Symbol values from catalog names, then calibration (the closed form's; the serving model applies its
+    own), then ``--set`` and raw flags (explicit flags win).
 
     Returns the values and whether a catalog hardware entry was used.
     """
@@ -83,7 +97,7 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
     values.update(catalog_values)
     if args.ideal and args.calibration:
         raise InvalidInputError("--ideal", "not together with --calibration")
-    if args.calibration or (used_catalog and not args.ideal):
+    if not serving and (args.calibration or (used_catalog and not args.ideal)):
         from inferonomics.optimize.calibration import calibration_for, load_calibration
 
         # a catalog card gets its own fit, else its architecture sibling's, else the H100's
@@ -98,35 +112,104 @@ def gather_values(args: argparse.Namespace) -> tuple[dict[str, float], bool]:
     return values, used_catalog
 
 
-def _calibrated_serving(args: argparse.Namespace, values: dict[str, float]) -> dict:
-    """With a catalog model and hardware and a calibration: the validated serving model's TPOT and TTFT
-    (in-flight batching at --isl/--osl, default 1024/1024), beside the step model's numbers."""
-    if args.ideal or not (args.model and args.hardware):
-        return {}
-    from inferonomics.optimize.serving_step import calibrated_tpot_s, calibrated_ttft_s
+#: flags the serving model takes; the others set figures it reads from the catalog and calibration instead
+SERVING_FLAGS = ("batch", "context", "tp", "prompt_len", "output_len", "price_usd_per_hour", "power_w")
+#: ``--set`` names the serving model takes as a deployment or price (the others must be in its ``env``)
+_SERVING_SET = {"batch", "context", "tp", "prompt_len", "output_len", "price_usd_per_chip_hour", "power_w"}
+
+
+def uses_serving(args: argparse.Namespace) -> bool:
+    """The serving model applies to catalog hardware and a catalog (or config/file) model, unless --ideal."""
+    return not args.ideal and bool(args.hardware) and bool(args.model or args.model_file or args.model_config)
+
+
+def workload(args: argparse.Namespace, values: dict[str, float], catalog_model: bool) -> None:
+    """Fill in isl, osl and context: isl/osl default to 1024 with a catalog model; context to isl + osl/2."""
+    from inferonomics.optimize.serving_eval import DEFAULT_ISL, DEFAULT_OSL, average_context
+
+    given = "prompt_len" in values or "output_len" in values
+    if catalog_model or given:
+        values.setdefault("prompt_len", DEFAULT_ISL)
+        values.setdefault("output_len", DEFAULT_OSL)
+        values.setdefault("context", average_context(values["prompt_len"], values["output_len"]))
+
+
+def _serving_spec(args: argparse.Namespace):
+    """(spec, calibration, which calibration in words) of the serving model, or exit 2 naming why not."""
+    from inferonomics.optimize.backends import backends_for, why_not
+    from inferonomics.optimize.calibration import calibration_for
+    from inferonomics.optimize.serving_step import ServingSpec, spec_for
     from inferonomics.symbolic import catalog
 
-    from inferonomics.optimize.backends import backends_for, why_not
-
+    for flag in SERVING_FLAGS + tuple(RAW_FLAGS):
+        if flag not in SERVING_FLAGS and getattr(args, flag, None) is not None:
+            raise InvalidInputError(_flag(args, flag, RAW_FLAGS[flag]), "not with the serving model (it reads the "
+                                    "catalog's figures and the calibration): add --ideal for the closed form")
+    if args.kv_precision:
+        raise InvalidInputError("--kv-precision", "not with the serving model (its KV precision follows "
+                                "--precision): add --ideal for the closed form")
     hw = catalog.hardware(args.hardware)
-    if why := why_not(args.backend, hw):  # no TPOT for an engine on a card it does not run on
+    if why := why_not(args.backend, hw):
         others = ", ".join(backends_for(hw))
-        return {"calibrated_model": f"none: {why}" + (f"; try --backend {others}" if others else "")}
-    precision = getattr(args, "precision", None) or catalog.model(args.model).weight_precision
-    isl = args.prompt_len or 1024.0
-    osl = args.output_len or 1024.0
-    from inferonomics.optimize.calibration import calibration_for
-    from inferonomics.optimize.calibration import intervals as I
+        runs = f"a backend that runs on {hw.name} ({others})" if others else "a backend that runs on the card"
+        raise InvalidInputError("--backend", runs + " or --ideal", f"{args.backend}: {why}")
+    model = catalog_args.model_record(args)
+    cal, how = calibration_for(hw.name, args.calibration)
+    precision = args.precision or model.weight_precision
+    activations = catalog.precision(args.activation_precision).name if args.activation_precision else None
+    spec = spec_for(model, hw.name, precision, args.backend, cal, activations)
+    overrides = {k: v for k, v in catalog_args.parse_set(args.set).items() if k not in _SERVING_SET}
+    for k in overrides:
+        if k not in spec.env:
+            raise InvalidInputError(f"--set {k}", "a figure the serving model reads (e.g. "
+                                    "eta_bw, overhead_trtllm_s) or add --ideal for the closed form")
+    if overrides:  # an explicit --set beats the datasheet and the fit
+        spec = ServingSpec(spec.arch, spec.precision, spec.backend, {**spec.env, **overrides}, spec.hardware)
+    return spec, cal, how
 
-    common = (args.model, args.hardware, precision, values.get("tp", 1.0), values.get("batch", 1.0), isl, osl,
-              args.backend, args.calibration)
-    cal, how = calibration_for(args.hardware, args.calibration)
-    out = {"calibrated_tpot_ms": calibrated_tpot_s(*common) * 1e3, "calibrated_ttft_ms": calibrated_ttft_s(*common) * 1e3}
-    for key, kind in (("calibrated_tpot_ms", "serving_tpot"), ("calibrated_ttft_ms", "serving_ttft")):
+
+def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
+    """Every figure from the serving model's step: the step and its parts, TTFT, throughput, utilization,
+    cost, energy (at the resident batch), memory, the 80% intervals and the calibration used."""
+    from inferonomics.optimize.calibration import intervals as I
+    from inferonomics.optimize.serving_eval import evaluate_serving
+    from inferonomics.optimize.space import expert_parallel_degree
+    from inferonomics.symbolic.evaluate import economics
+
+    spec, cal, how = _serving_spec(args)
+    tp, batch = int(values.get("tp", 1.0)), values["batch"]
+    isl, osl, ctx = values["prompt_len"], values["output_len"], values["context"]
+    ep = expert_parallel_degree(tp, int(spec.arch.n_experts or 1))
+    pt = evaluate_serving(spec, tp, ep, batch, isl, osl, ctx)
+    b = pt.resident_batch
+    out = {"step_model": "serving", "step_ms": pt.step_s * 1e3,
+           "breakdown_ms": {k: v * 1e3 for k, v in pt.parts_s.items()}, "ttft_ms": pt.ttft_s * 1e3,
+           "tokens_per_s": b / pt.step_s, "tokens_per_s_per_user": 1 / pt.step_s}
+    out.update(economics({**values, "batch": b}, pt.step_s, mixed=True))
+    for key, kind in (("step_ms", "serving_tpot"), ("ttft_ms", "serving_ttft")):
         if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
             out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
-    out["calibrated_model"] = (f"serving model (kernel terms, in-flight batching, {args.backend}), isl {isl:g}, "
-                               f"osl {osl:g}; {how}; intervals: {I.LEVEL:.0%} of the fit's serving rows")
+    out.update({"batch": batch, "resident_batch": b, "tp": tp, "ep": ep, "isl": isl, "osl": osl, "context": ctx,
+                "precision": spec.precision, "backend": spec.backend})
+    out.update(pt.memory.as_json())
+    out["calibration"] = f"{how}; intervals: {I.LEVEL:.0%} of the fit's serving rows"
+    return out
+
+
+def closed_form_figures(args: argparse.Namespace, values: dict[str, float], calibrated: bool) -> dict:
+    """The closed-form step model's figures (ideal values unless a calibration was applied), a breakdown
+    whose parts sum to the step (the roofline term is max(compute, memory) per step, or their per-operator
+    sum), and optimize's per-chip memory."""
+    from inferonomics.symbolic.evaluate import evaluate_step
+
+    r = evaluate_step(values, args.overlap, mixed=args.mixed)
+    out = {"step_model": "closed-form" if calibrated else "ideal", **r.as_json()}
+    out["breakdown_ms"] = {"roofline": (r.step_s - r.comm_s - r.overhead_s) * 1e3, "communication": r.comm_s * 1e3,
+                           "overhead": r.overhead_s * 1e3}
+    for k in ("batch", "tp", "context", "prompt_len", "output_len"):
+        if k in values:
+            out[{"prompt_len": "isl", "output_len": "osl"}.get(k, k)] = values[k]
+    out.update(memory_per_chip(values))
     return out
 
 
@@ -194,20 +277,18 @@ _SPELLING = {"prompt_len": "--isl", "output_len": "--osl"}
 
 
 def run(args: argparse.Namespace) -> int:
-    from inferonomics.symbolic.evaluate import evaluate_step
-
-    values, _ = gather_values(args)
+    serving = uses_serving(args)
+    values, used_catalog = gather_values(args, serving)
     for flag, name in (("--params", "total_params"), ("--bytes-per-weight", "bytes_per_weight"),
                        ("--peak-flops", "peak_flop_per_s"), ("--hbm-bandwidth", "hbm_bandwidth_bytes_per_s")):
         if name not in values:
             raise InvalidInputError(flag, "a value (or --model/--hardware/--precision from the catalog)")
     values.setdefault("batch", 1.0)
+    workload(args, values, catalog_model=bool(args.model or args.model_file or args.model_config))
     check_deployment(args, values)
     try:
-        out = evaluate_step(values, args.overlap, mixed=args.mixed).as_json()
-        _finite(out, args)
-        out.update(memory_per_chip(values))
-        out.update(_calibrated_serving(args, values))
+        calibrated = bool(args.calibration) or (used_catalog and not args.ideal)
+        out = serving_figures(args, values) if serving else closed_form_figures(args, values, calibrated)
     except (OverflowError, ZeroDivisionError):
         raise InvalidInputError("evaluate", f"inputs within range (a result overflowed; check the largest inputs: "
                                 f"{_largest(args)})") from None
@@ -219,13 +300,16 @@ def run(args: argparse.Namespace) -> int:
         for k, v in out.items():
             if isinstance(v, dict):
                 v = ", ".join(f"{kk} {vv:.4g}" for kk, vv in v.items())
+            elif isinstance(v, list):
+                v = " to ".join(f"{x:.4g}" for x in v)
             elif "utilization" in k and isinstance(v, float):
                 v = T.pct(v, 2)  # a percent in text, a fraction in JSON
             print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
     if out.get("fits_in_memory") is False:
         mem = out["memory_per_chip_gb"]
-        print(f"inferonomics evaluate: infeasible: {mem['total']:.4g} GB per chip (weights {mem['weights']:.4g} GB, "
-              f"KV cache {mem['kv_cache']:.4g} GB, reserves {mem['activations'] + mem['reserve']:.4g} GB) do not fit "
-              f"in {mem['hbm']:.4g} GB of HBM at TP {values.get('tp', 1.0):g}", file=sys.stderr)
+        reserves = mem.get("activations_and_runtime", mem.get("activations", 0.0) + mem.get("reserve", 0.0))
+        print(f"inferonomics evaluate: infeasible: {mem['weights']:.4g} GB of weights, KV cache and reserves "
+              f"({reserves:.4g} GB) per chip do not fit in {mem['hbm']:.4g} GB of HBM at TP {values.get('tp', 1.0):g}",
+              file=sys.stderr)
         return EXIT_INFEASIBLE
     return 0

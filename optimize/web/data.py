@@ -4,6 +4,7 @@ example), and the catalog bound per model x weight precision and per card x comp
 from __future__ import annotations
 
 from inferonomics.symbolic import catalog
+from inferonomics.symbolic.closedform import ClosedForm
 from inferonomics.symbolic.errors import InferonomicsError
 from inferonomics.symbolic.formulas import all_formulas
 from inferonomics.symbolic.model import IDEAL_VALUES
@@ -12,14 +13,14 @@ from inferonomics.symbolic.symbols import info
 from .spec import INPUTS, OUTPUTS, Input, Output
 
 
-def wired_outputs() -> tuple[list[tuple[Output, object]], list[Output]]:
+def wired_outputs() -> tuple[list[tuple[Output, ClosedForm]], list[Output]]:
     """(output, ClosedForm) for every OUTPUTS name that ``all_formulas()`` has, and the outputs it lacks."""
     by_name = {f.name: f for f in all_formulas()}
     present = [(o, by_name[o.name]) for o in OUTPUTS if o.name in by_name]
     return present, [o for o in OUTPUTS if o.name not in by_name]
 
 
-def page_inputs(formulas: list) -> list[Input]:
+def page_inputs(formulas: list[ClosedForm]) -> list[Input]:
     """INPUTS, plus one generic input for any argument of a shown formula that INPUTS lacks (a closed form
     added later with a new argument still gets a field: the flag is `evaluate`'s, or the symbol's name)."""
     from inferonomics.optimize.commands.evaluate import RAW_FLAGS

@@ -22,7 +22,7 @@ from .schema import Source as Source
 
 def hardware(name: str) -> Hardware:
     """A hardware record by name, display name or alias (case-insensitive); UnknownNameError otherwise."""
-    return lookup("hardware", name)  # type: ignore[no-any-return]
+    return lookup("hardware", name)
 
 
 def model(name: str) -> Model:
@@ -34,7 +34,7 @@ def model(name: str) -> Model:
 
 def precision(name: str) -> Precision:
     """A precision record by name or alias (case-insensitive); UnknownNameError otherwise."""
-    return lookup("precisions", name)  # type: ignore[no-any-return]
+    return lookup("precisions", name)
 
 
 def list_hardware() -> tuple[str, ...]:

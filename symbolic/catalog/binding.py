@@ -12,7 +12,7 @@ from .schema import Hardware, Model, Precision
 
 
 def _prec(p: Precision | str) -> Precision:
-    return p if isinstance(p, Precision) else lookup("precisions", p)  # type: ignore[no-any-return]
+    return p if isinstance(p, Precision) else lookup("precisions", p)
 
 
 #: block-scaled 4-bit formats that FP4 tensor cores take as both operands (NVIDIA Blackwell architecture brief:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import SpecError, UnknownNameError
 from ..readfile import read_bytes
@@ -62,8 +62,8 @@ def _year(tree: Mapping[str, Any], path: object, cites: Mapping[str, str]) -> tu
     trend of `inferonomics balance --trend` fits on it, so it is data there)."""
     t = tree.get("year")
     if not isinstance(t, dict):
-        return get_int(path, tree, "year", minimum=1900), None  # type: ignore[return-value]
-    value, src = get_sourced(path, tree, "year", citations=cites)  # type: ignore[misc]
+        return get_int(path, tree, "year", minimum=1900), None
+    value, src = get_sourced(path, tree, "year", citations=cites)
     if value != int(value) or value < 1900:
         raise SpecError(path, "year.value", f"a whole year >= 1900, got {value!r}")
     return int(value), src
@@ -104,9 +104,9 @@ def hardware_from_tree(tree: Mapping[str, Any], path: object) -> Hardware:
     if kind not in MEMORY_KINDS:
         raise SpecError(path, "memory_kind", f"one of {', '.join(MEMORY_KINDS)}, got {kind!r}")
     return Hardware(
-        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),  # type: ignore[arg-type]
-        vendor=get_str(path, tree, "vendor"), year=year,  # type: ignore[arg-type]
-        memory_kind=kind, peak_flop_per_s=frozen_map(peaks), notes=get_str(path, tree, "notes"),  # type: ignore[arg-type]
+        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),
+        vendor=get_str(path, tree, "vendor"), year=year,
+        memory_kind=kind, peak_flop_per_s=frozen_map(peaks), notes=get_str(path, tree, "notes"),
         sources=frozen_map(sources), aliases=_aliases(tree, path), path=str(path), **vals,
     )
 
@@ -136,7 +136,7 @@ def architecture_from_table(t: Mapping[str, Any], path: object, prefix: str = "a
         v = get_int(path, t, k, prefix=prefix, required=False, minimum=0 if k in _ZERO_OK else 1)
         if v is not None:
             kw[k] = v
-    defaults = {f.name: f.default for f in fields(Architecture)}
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(Architecture)}
     for k in _ARCH_BOOLS:
         if k == "tied_embeddings" and k not in t:
             raise SpecError(path, prefix + k, "true or false (missing)")
@@ -178,7 +178,7 @@ def model_from_tree(tree: Mapping[str, Any], path: object) -> Model:
     check_keys(path, tree, {"name", "display_name", "aliases", "notes", "weight_precision", "kv_precision",
                             "published_total_params", "published_active_params", "architecture"})
     sources: dict[str, Source] = {}
-    total, sources["published_total_params"] = get_sourced(path, tree, "published_total_params")  # type: ignore[misc]
+    total, sources["published_total_params"] = get_sourced(path, tree, "published_total_params")
     active = get_sourced(path, tree, "published_active_params", required=False)
     if active is not None:
         sources["published_active_params"] = active[1]
@@ -191,11 +191,11 @@ def model_from_tree(tree: Mapping[str, Any], path: object) -> Model:
         sources["architecture"] = src
         arch = architecture_from_table(t, path, source=src)
     return Model(
-        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),  # type: ignore[arg-type]
+        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),
         published_total_params=total, published_active_params=None if active is None else active[0],
-        weight_precision=get_str(path, tree, "weight_precision"),  # type: ignore[arg-type]
-        kv_precision=get_str(path, tree, "kv_precision"),  # type: ignore[arg-type]
-        architecture=arch, notes=get_str(path, tree, "notes"), sources=frozen_map(sources),  # type: ignore[arg-type]
+        weight_precision=get_str(path, tree, "weight_precision"),
+        kv_precision=get_str(path, tree, "kv_precision"),
+        architecture=arch, notes=get_str(path, tree, "notes"), sources=frozen_map(sources),
         aliases=_aliases(tree, path), path=str(path),
     )
 
@@ -212,14 +212,15 @@ def precision_from_tree(tree: Mapping[str, Any], path: object) -> Precision:
     if key is not None and key not in PEAK_KEYS:
         raise SpecError(path, "compute_key", f"one of {', '.join(PEAK_KEYS)}, got {key!r}")
     return Precision(
-        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),  # type: ignore[arg-type]
-        bits_per_element=get_int(path, tree, "bits_per_element"), scale_bits_per_block=scale,  # type: ignore[arg-type]
-        block_size=block, compute_key=key, notes=get_str(path, tree, "notes"),  # type: ignore[arg-type]
+        name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),
+        bits_per_element=get_int(path, tree, "bits_per_element"), scale_bits_per_block=scale,
+        block_size=block, compute_key=key, notes=get_str(path, tree, "notes"),
         source=get_source(path, tree, "<file>"), aliases=_aliases(tree, path),
     )
 
 
-_PARSERS = {"hardware": hardware_from_tree, "models": model_from_tree, "precisions": precision_from_tree}
+_PARSERS: dict[str, Callable[[dict[str, Any], str], Hardware | Model | Precision]] = {
+    "hardware": hardware_from_tree, "models": model_from_tree, "precisions": precision_from_tree}
 
 
 def _read_path(path: str | Path) -> tuple[dict[str, Any], Path]:
@@ -272,7 +273,13 @@ def _index(kind: str) -> Mapping[str, str]:
 _KIND_WORD = {"hardware": "hardware", "models": "model", "precisions": "precision"}
 
 
-def lookup(kind: str, name: str) -> Any:
+@overload
+def lookup(kind: Literal["hardware"], name: str) -> Hardware: ...
+@overload
+def lookup(kind: Literal["models"], name: str) -> Model: ...
+@overload
+def lookup(kind: Literal["precisions"], name: str) -> Precision: ...
+def lookup(kind: str, name: str) -> Hardware | Model | Precision:
     """Find a record by name, display name or alias, case-insensitively; else UnknownNameError."""
     if not isinstance(name, str):
         raise UnknownNameError(_KIND_WORD[kind], repr(name), load_kind(kind))

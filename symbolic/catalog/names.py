@@ -52,7 +52,7 @@ def registered() -> tuple[str, ...]:
 
 def _find(name: str) -> Model | None:
     try:
-        return lookup("models", name)  # type: ignore[no-any-return]
+        return lookup("models", name)
     except UnknownNameError:
         return _REGISTERED.get(_norm(name))
 

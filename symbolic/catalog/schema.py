@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 from sympy import Rational
 
@@ -44,6 +44,11 @@ def _type_name(v: object) -> str:
     return type(v).__name__
 
 
+@overload
+def get_str(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "",
+            required: Literal[True] = ...) -> str: ...
+@overload
+def get_str(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "", required: bool) -> str | None: ...
 def get_str(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = True) -> str | None:
     if key not in table:
         if required:
@@ -62,6 +67,12 @@ def get_bool(path: object, table: Mapping[str, Any], key: str, default: bool, *,
     return v
 
 
+@overload
+def get_int(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "", required: Literal[True] = ...,
+            minimum: int = 1) -> int: ...
+@overload
+def get_int(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "", required: bool,
+            minimum: int = 1) -> int | None: ...
 def get_int(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = True,
             minimum: int = 1) -> int | None:
     if key not in table:
@@ -103,6 +114,12 @@ def get_source(path: object, table: Mapping[str, Any], where: str,
     return Source(src, ret)
 
 
+@overload
+def get_sourced(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "",
+                required: Literal[True] = ..., citations: Mapping[str, str] | None = None) -> tuple[float, Source]: ...
+@overload
+def get_sourced(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "",
+                required: bool, citations: Mapping[str, str] | None = None) -> tuple[float, Source] | None: ...
 def get_sourced(path: object, table: Mapping[str, Any], key: str, *, prefix: str = "",
                 required: bool = True, citations: Mapping[str, str] | None = None) -> tuple[float, Source] | None:
     """Read ``key = { value = <number>, source = "...", retrieved = "YYYY-MM" }``."""

@@ -135,7 +135,7 @@ class _Decoder:
             if not isinstance(name, str) or not NOTATION.match(name):
                 raise UnsafeFormulaError(f"notation {str(name)[:60]!r} has characters outside {NOTATION.pattern}")
         else:
-            check_identifier(name)
+            name = check_identifier(name)
         self.symbols.add(name)
         if len(self.symbols) > MAX_SYMBOLS:
             raise UnsafeFormulaError(f"more than {MAX_SYMBOLS} distinct symbols")

@@ -33,7 +33,13 @@ def provenance(record: Any) -> dict[str, str]:
         "guard_policy": GUARD_POLICY,
         "conditions": conditions,
         "policy": str(record.policy),
+        **({"calibration": calibration(record)} if calibration(record) else {}),
     }
+
+
+def calibration(record: Any) -> str:
+    """The sentence saying which calibration a calibrated record carries (``extra["calibration"]``), else ""."""
+    return str(getattr(record, "extra", {}).get("calibration", ""))
 
 
 def header_lines(record: Any) -> list[str]:
@@ -53,6 +59,7 @@ def header_lines(record: Any) -> list[str]:
         f"policy: {p['policy']}",
         f"valid when: {p['conditions']}",
         f"guard policy: {p['guard_policy']}",
+        *([f"calibration: {p['calibration']}"] if "calibration" in p else []),
         "Do not edit: regenerate with `inferonomics export`.",
     ]
     return [part for line in lines for part in (line.splitlines() or [""])]

@@ -5,7 +5,9 @@ Keys: ``schema``, ``provenance``, ``name``, ``notation``, ``meaning``, ``unit``,
 ``meaning`` from the symbol table, ``null`` for a name outside it), ``expr``, ``conditions``
 (each ``{"tree", "text"}``), ``error_bound`` (for an approximation, the tree of its bound on
 ``|expr - root|/root``; ``null`` when ``expr`` is exact) and ``sha256`` (of the canonical
-``{"args", "conditions", "expr"}``).
+``{"args", "conditions", "expr"}``); a calibrated record (``export --calibrated``) adds ``calibration``
+(``{"source", "values"}``: the sentence naming the calibration, and the efficiency and fixed-cost values
+substituted).
 With ``steps=True`` also ``unknown``, ``residual``, ``steps`` (each ``{"lhs", "rhs", "why"}``) and
 ``bracket``, enough for ``load_formula`` to rebuild the full ClosedForm.
 """
@@ -59,6 +61,9 @@ def to_document(record: Any, *, steps: bool = False) -> dict[str, Any]:
         "error_bound": None if getattr(record, "error_bound", None) is None else to_tree(record.error_bound),
         "sha256": tree_hash(expr, names, conditions),
     }
+    values = getattr(record, "extra", {}).get("calibration_values")
+    if values:  # a calibrated record: which calibration, and the values substituted for the efficiencies
+        doc["calibration"] = {"source": doc["provenance"]["calibration"], "values": dict(values)}
     if steps and getattr(record, "steps", None) is not None:
         doc["unknown"] = to_tree(record.unknown, doc=True)
         doc["residual"] = to_tree(record.residual, doc=True)

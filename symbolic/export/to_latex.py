@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from inferonomics.symbolic.closedform import to_latex
+from inferonomics.symbolic.export.provenance import calibration
 from inferonomics.symbolic.export.routine import make_routine
 
 EXTENSION = ".tex"
@@ -35,6 +36,9 @@ def render(record: Any, *, steps: bool = False) -> str:
         for cond, text in zip(record.conditions_latex(), record.condition_text):
             lines.append(f"  \\item \\({cond}\\): {escape_text(text)}")
         lines.append(r"\end{itemize}")
+    note = calibration(record)
+    if note:  # visible in the document, not only in the header comment
+        lines += ["", f"\\paragraph{{Calibration.}} {escape_text(note)}"]
     if steps and getattr(record, "steps", None):
         lines += ["", r"\paragraph{Derivation.}", r"\begin{align*}"]
         for i, step in enumerate(record.steps):

@@ -37,15 +37,15 @@ import re
 from inferonomics.symbolic.errors import UnsafeFormulaError
 from inferonomics.symbolic.export.names import check_identifier
 
-ARITHMETIC: dict[str, type] = {
+ARITHMETIC: dict[str, type[sp.Basic]] = {
     "Add": sp.Add, "Mul": sp.Mul, "Pow": sp.Pow, "Max": sp.Max, "Min": sp.Min,
     "Abs": sp.Abs, "log": sp.log, "exp": sp.exp,
 }
-RELATIONS: dict[str, type] = {
+RELATIONS: dict[str, type[sp.Basic]] = {
     "Gt": sp.StrictGreaterThan, "Ge": sp.GreaterThan, "Lt": sp.StrictLessThan, "Le": sp.LessThan,
     "Eq": sp.Equality, "Ne": sp.Unequality,
 }
-LOGIC: dict[str, type] = {"And": sp.And, "Or": sp.Or, "Not": sp.Not}
+LOGIC: dict[str, type[sp.Basic]] = {"And": sp.And, "Or": sp.Or, "Not": sp.Not}
 #: how many args each op takes: (min, max); None = no upper bound
 ARITY: dict[str, tuple[int, int | None]] = {
     "Add": (2, None), "Mul": (2, None), "Pow": (2, 2), "Max": (2, None), "Min": (2, None),
