@@ -376,6 +376,6 @@ def ttft(a, precision: str, backend: str, *, overlap: str = "kernel", step=None,
     b = resident_batch(a, precision, fp4_compute=fp4_compute, context=context)
     first = step(b, s.isl, s.isl, S.One)
     t_prompt = Max(first - step(b, S.Zero, average_context()), 0)
-    wait = K.closed_loop_ttft_wait(requests, b, t_prompt, s.osl, tpot(a, precision, backend, step=step, context=context,
-                                                                       **kw), backend)
+    t_out = tpot(a, precision, backend, step=step, context=context, fp4_compute=fp4_compute, scaleout=scaleout)
+    wait = K.closed_loop_ttft_wait(requests, b, t_prompt, s.osl, t_out, backend)
     return first + REQUEST_OVERHEAD[backend] + wait
