@@ -119,17 +119,21 @@ def _eta_bw(env, prec, b_in, b_w) -> float:
 
 
 def _attention(b_kv: float):
-    syms = batch, context, heads, kv_heads, head_dim = tuple(
-        _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim"))
-    # by position, so that no shape symbol can land on b_kv or split
-    return syms, K.decode_attention_time(batch, context, heads, kv_heads, head_dim, b_kv=sp.Float(b_kv), split=True)
+    syms = batch, context, heads, kv_heads, head_dim, blocks = tuple(
+        _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim", "blocks"))
+    return syms, K.decode_attention_time(batch, context, heads, kv_heads, head_dim, b_kv=sp.Float(b_kv),
+                                         blocks=blocks, split=True)
 
 
 def _eta_kv(env) -> float:
+    """KV bytes over the split-KV kernel's time (fixed time excluded) at :data:`ATTENTION_SHAPE`, with the KV
+    blocks per (sequence, KV head) the kernel's own rule gives there (:func:`~inferonomics.symbolic.kernels.
+    xqa_blocks`)."""
     syms, expr = _attention(2.0)
-    shape = dict(zip(syms, ATTENTION_SHAPE))
-    t = _value(expr - _fixed_time(expr, set(syms)), env, shape)
     batch, context, _, kv_heads, head_dim = ATTENTION_SHAPE
+    blocks = float(K.xqa_blocks(batch, kv_heads, context, env["sm_count"]))
+    shape = dict(zip(syms, (*ATTENTION_SHAPE, blocks)))
+    t = _value(expr - _fixed_time(expr, set(syms)), env, shape)
     return 2 * batch * context * kv_heads * head_dim * 2.0 / (env["hbm_bandwidth_bytes_per_s"] * t)
 
 

@@ -102,7 +102,7 @@ def _attention_kv_shape(a, tp):
     return np.maximum(1.0, a.n_kv_heads / tp), a.head_dim
 
 
-def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
+def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray | float:
     """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
     layers of a sliding-window model within the window): the one context term of :func:`step_time`."""
     from inferonomics.optimize.calibration.predict import decode_attention  # noqa: PLC0415
