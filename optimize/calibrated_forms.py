@@ -13,8 +13,8 @@ shapes (nothing is typed in), for one card, GEMM precision and serving backend:
   with the weights grow with the batch, so a closed form that counts weight bytes only needs them folded into
   its bandwidth at the batch that matters. With these two, the closed-form break-even batch
   ``eta_F F b_w / (2 eta_W W)`` is exactly that representative GEMM's compute-bound batch;
-* ``eta_kv``: the KV-cache stream fraction of the serving engines' split-KV decode attention at full occupancy
-  (:data:`ATTENTION_SHAPE`), its fixed time excluded;
+* ``eta_kv``: the KV-cache stream fraction of the serving engines' split-KV decode attention at
+  :data:`ATTENTION_SHAPE` with the kernel's own KV blocks there, its fixed time excluded;
 * ``layer_overhead_s``: the fixed times (the builders' shape-free terms) of one dense decoder layer's kernels:
   its four weight GEMMs (qkv, o, gate/up, down), one decode-attention kernel and, for fp8 on an engine that
   quantizes GEMM inputs in kernels of their own, the four quantization kernels; the all-reduces are the
