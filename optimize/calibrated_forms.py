@@ -13,8 +13,8 @@ shapes (nothing is typed in), for one card, GEMM precision and serving backend:
   with the weights grow with the batch, so a closed form that counts weight bytes only needs them folded into
   its bandwidth at the batch that matters. With these two, the closed-form break-even batch
   ``eta_F F b_w / (2 eta_W W)`` is exactly that representative GEMM's compute-bound batch;
-* ``eta_kv``: the KV-cache stream fraction of the serving engines' split-KV decode attention at full occupancy
-  (:data:`ATTENTION_SHAPE`), its fixed time excluded;
+* ``eta_kv``: the KV-cache stream fraction of the serving engines' split-KV decode attention at
+  :data:`ATTENTION_SHAPE` with the kernel's own KV blocks there, its fixed time excluded;
 * ``layer_overhead_s``: the fixed times (the builders' shape-free terms) of one dense decoder layer's kernels:
   its four weight GEMMs (qkv, o, gate/up, down), one decode-attention kernel and, for fp8 on an engine that
   quantizes GEMM inputs in kernels of their own, the four quantization kernels; the all-reduces are the
@@ -119,17 +119,21 @@ def _eta_bw(env, prec, b_in, b_w) -> float:
 
 
 def _attention(b_kv: float):
-    syms = batch, context, heads, kv_heads, head_dim = tuple(
-        _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim"))
-    # by position, so that no shape symbol can land on b_kv or split
-    return syms, K.decode_attention_time(batch, context, heads, kv_heads, head_dim, b_kv=sp.Float(b_kv), split=True)
+    syms = batch, context, heads, kv_heads, head_dim, blocks = tuple(
+        _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim", "blocks"))
+    return syms, K.decode_attention_time(batch, context, heads, kv_heads, head_dim, b_kv=sp.Float(b_kv),
+                                         blocks=blocks, split=True)
 
 
 def _eta_kv(env) -> float:
+    """KV bytes over the split-KV kernel's time (fixed time excluded) at :data:`ATTENTION_SHAPE`, with the KV
+    blocks per (sequence, KV head) the kernel's own rule gives there (:func:`~inferonomics.symbolic.kernels.
+    xqa_blocks`)."""
     syms, expr = _attention(2.0)
-    shape = dict(zip(syms, ATTENTION_SHAPE))
-    t = _value(expr - _fixed_time(expr, set(syms)), env, shape)
     batch, context, _, kv_heads, head_dim = ATTENTION_SHAPE
+    blocks = float(K.xqa_blocks(batch, kv_heads, context, env["sm_count"]))
+    shape = dict(zip(syms, (*ATTENTION_SHAPE, blocks)))
+    t = _value(expr - _fixed_time(expr, set(syms)), env, shape)
     return 2 * batch * context * kv_heads * head_dim * 2.0 / (env["hbm_bandwidth_bytes_per_s"] * t)
 
 

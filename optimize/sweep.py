@@ -185,7 +185,10 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
     batch = np.asarray(batch, dtype=float)
     rows = max(1, CHUNK_ELEMENTS // ctx.size)
     for p in space.platforms:
-        spec, a = p.serving, p.serving.arch
+        spec = p.serving
+        if spec is None:  # _serving_only drops these platforms before the sweep
+            raise InvalidInputError("platform", "a card and precision the serving model covers", p.hardware)
+        a: Any = spec.arch
         env = spec.env
         for t in (tps or p.tps):
             ep = expert_parallel_degree(t, p.n_experts)
@@ -216,7 +219,7 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
                 else:
                     # the batch's own rows over the whole chunk: the b-only subexpressions of the attention
                     # kernel stay a column, only the context terms are 2-D
-                    step = SV.decode_attention_layer(a, b, c2, float(t), spec.precision, env)
+                    step = np.asarray(SV.decode_attention_layer(a, b, c2, float(t), spec.precision, env))
                     step *= a.n_layers
                     step += rest_b[start:start + rows, None]
                     if b.max() > cap_min:  # some rows past some column's cap decode that cap

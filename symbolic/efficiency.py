@@ -60,7 +60,7 @@ CALIBRATED_TEXT = (
     "achieved fraction of peak of an 8192^3 GEMM; eta_W is the weight bytes of an 8192 x 8192 decode GEMM over "
     "the time of its whole memory arm (the weights plus the activation reads and output writes, which grow with "
     "the batch) at the batch where that GEMM turns compute-bound; eta_kv is the KV-cache stream fraction of "
-    "split-KV decode attention at full occupancy; t_ell is the fixed times of one decoder layer's kernels (four "
+    "split-KV decode attention (64 sequences of 4096 tokens, 8 KV heads, the kernel's own KV blocks); t_ell is the fixed times of one decoder layer's kernels (four "
     "weight GEMMs, one decode-attention kernel, and four input quantizations for fp8 on TensorRT-LLM); t_o is the "
     "backend's fitted step overhead plus the LM head's fixed time. A decode step turns compute-bound at the batch "
     "where the FLOP time of its weight GEMMs (attention projections, MLP and LM head, at their shapes on one chip "

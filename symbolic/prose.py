@@ -23,8 +23,9 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
 
 
 def tex_text(text: str) -> str:
-    """Escape plain prose for LaTeX (no notation)."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
+    """Escape plain prose for LaTeX (no notation). A ``--`` in prose is a command-line flag, never a dash (prose
+    writes dashes as characters): kept as two hyphens, not TeX's en-dash ligature."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text).replace("--", "-{}-")
 
 
 def table_notation() -> dict[str, str]:

@@ -732,8 +732,10 @@ CLI = [sys.executable, "-m", "inferonomics.optimize.cli"]
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     """SIGINT while a long sweep runs: one line, 130, no traceback."""
-    proc = subprocess.Popen([*CLI, "sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--batch",
-                             "1:100000", "--context", "1:1000000:2000", "--summary"],
+    # ~2.4 G configurations (three cards x four TP degrees x 200 M): half a minute at the closed form's speed, so the
+    # signal lands mid-sweep (the serving model's grid of one card is done within the 4 s)
+    proc = subprocess.Popen([*CLI, "sweep", "--model", "llama3.1-8b", "--hardware", "h100-sxm,h200,b200", "--tp",
+                             "1,2,4,8", "--ideal", "--batch", "1:100000", "--context", "1:1000000:2000", "--summary"],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)

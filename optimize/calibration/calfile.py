@@ -8,6 +8,7 @@ import os
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from inferonomics.symbolic.errors import SpecError
@@ -153,6 +154,14 @@ def write_calibration(cal: Calibration, path: str | Path, attribution: str = "")
 
 
 # ------------------------------------------------------------------------------------------ reading
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> dict:
+    """The parsed TOML of a calibration file's text, read only below. Cached by the text itself, so an edited
+    file is parsed anew: building one optimizer space reads the shipped files once per card and precision, and
+    parsing the ~450-line nested tables each time cost 15 ms a read (0.2 s of a 0.25 s warm optimize)."""
+    return tomllib.loads(text)
+
+
 def load_calibration(path: str | Path | None = None, *, hardware: str | None = None) -> Calibration:
     """Read a calibration file; malformed or incompatible -> SpecError. ``path`` None: the shipped fit for
     ``hardware`` (its own, else its architecture sibling's, else the H100's: :mod:`.shipped`); the H100's when
@@ -170,7 +179,7 @@ def load_calibration(path: str | Path | None = None, *, hardware: str | None = N
             raise SpecError(p, "file", "an existing calibration TOML file")
         text, where = read_text(p, "file", max_bytes=16 * 1024 * 1024), str(p)
     try:
-        doc = tomllib.loads(text)
+        doc = _parsed(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(where, "TOML", str(exc)) from exc
     version = doc.get("model_version")

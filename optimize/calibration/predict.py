@@ -152,7 +152,7 @@ def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> n
     return compiled("roofline_time", ("flops", "nbytes"))({"flops": flops, "nbytes": nbytes}, e)
 
 
-def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray:
+def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray | float:
     """Decode attention (arrays broadcast). A split-KV engine kernel gets its KV blocks from the kernel's rule
     (:func:`~inferonomics.symbolic.kernels.xqa_blocks`) and its class per row (KV dtype x GQA/MHA,
     :data:`~inferonomics.symbolic.kernels.ATTENTION_KERNELS`)."""
@@ -282,8 +282,8 @@ def _attention_rows(r: np.ndarray, env) -> np.ndarray:
     ctx = r["step"] + 1.0
     ctx = np.where(r["window_size"] > 0, np.minimum(ctx, r["window_size"]), ctx)
     b_kv = element_bytes(r["kv_cache_dtype"])
-    return decode_attention(r["batch_size"], ctx, r["num_heads"], r["num_key_value_heads"], r["head_dim"], b_kv,
-                            env, split=True)
+    return np.asarray(decode_attention(r["batch_size"], ctx, r["num_heads"], r["num_key_value_heads"],
+                                       r["head_dim"], b_kv, env, split=True))
 
 
 def predict_table(table: Table, env: dict[str, float]) -> np.ndarray:

@@ -187,7 +187,7 @@ def _attention_layer(a, precision: str, fp4: bool) -> Compiled:
     return Compiled(expr, (SM.batch, s.ctx, s.t), arrays=(SM.batch, s.ctx))
 
 
-def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
+def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray | float:
     """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
     layers of a sliding-window model within the window): the one context term of :func:`step_time`
     (:func:`inferonomics.symbolic.serving.decode_attention_layer`)."""

@@ -154,6 +154,8 @@ def _serving_spec(args: argparse.Namespace):
         runs = f"a backend that runs on {hw.name} ({others})" if others else "a backend that runs on the card"
         raise InvalidInputError("--backend", runs + " or --ideal", f"{args.backend}: {why}")
     model = catalog_args.model_record(args)
+    if model is None:
+        raise InvalidInputError("--model", "a catalog model (the serving model needs its architecture) or --ideal")
     cal, how = calibration_for(hw.name, args.calibration)
     precision = args.precision or model.weight_precision
     activations = catalog.precision(args.activation_precision).name if args.activation_precision else None

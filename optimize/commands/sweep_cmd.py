@@ -124,7 +124,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     elif args.csv and buf is not None:
         print(buf.getvalue(), end="")
     else:
-        print(_text(summ, space, out["step_model"]))
+        print(_text(summ, space, "serving" if serving else "ideal"))
     return 0 if math.isfinite(summ.seconds) else 2
 
 
