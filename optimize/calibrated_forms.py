@@ -39,15 +39,13 @@ from inferonomics.symbolic.closedform import ClosedForm, Step
 from inferonomics.symbolic.efficiency import DEFAULTS
 from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.formulas import get_formula
+from inferonomics.symbolic.serving import QUANTIZES_FP8_INPUTS
 
 #: GEMM precisions a closed form can be calibrated at: (kernel precision, bytes per activation in, per weight).
 #: The serving model's conventions for these precisions (calibration.serving: bf16 and fp8 weights with compute at
 #: the same precision).
 PRECISIONS = {"bf16": ("bf16", 2.0, 2.0), "fp8": ("fp8", 1.0, 1.0)}
-#: engines whose fp8 GEMMs quantize their bf16 input in a kernel of their own (calibration.serving's list)
-QUANTIZES_FP8_INPUTS = ("trtllm",)
-BACKENDS = ("trtllm", "vllm", "sglang")
-_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
+BACKENDS = tuple(s.BACKEND_OVERHEADS)
 #: the large GEMM whose achieved rate is eta_flop (n^3, the calibration's 8192^3 ceiling GEMM)
 LARGE = 8192
 #: (n, k) of the representative decode GEMM whose weight stream sets eta_bw (a square 8192 x 8192 weight)
@@ -149,7 +147,7 @@ def _fixed_costs(env, prec, b_in, b_w, backend) -> tuple[float, float]:
         layer += LAYER_QUANTS * _value(_fixed_time(K.quant_time(qm, qk), {qm, qk}), env, {})
     (hm, hn, hk), head = _gemm("bf16", 2.0, 2.0)  # the LM head runs in 16 bits (calibration.serving)
     head_env = _precision_env(env, "bf16")
-    step = env[_OVERHEAD[backend]] + _value(_fixed_time(head, {hm, hn, hk}), head_env, {})
+    step = env[K.backend_overhead(backend).name] + _value(_fixed_time(head, {hm, hn, hk}), head_env, {})
     return layer, step
 
 

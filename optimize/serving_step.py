@@ -41,8 +41,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from inferonomics.symbolic.symbols import BACKEND_OVERHEADS
+
 #: the serving backends the calibration has a fixed per-step overhead for
-BACKENDS = ("trtllm", "vllm", "sglang")
+BACKENDS = tuple(BACKEND_OVERHEADS)
 DEFAULT_BACKEND = "trtllm"
 
 _SIXTEEN = {"bf16", "fp16", "f16", "float16", "bfloat16"}

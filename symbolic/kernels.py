@@ -344,7 +344,7 @@ def inflight_step_time(t_decode: Expr, t_mixed: Expr, batch: Expr = s.B, output:
 
 def backend_overhead(backend: str) -> Expr:
     """The fixed per-step overhead symbol of a serving backend (trtllm, vllm, sglang)."""
-    return {"trtllm": s.t_o_trt, "vllm": s.t_o_vllm, "sglang": s.t_o_sgl}[backend]
+    return s.BACKEND_OVERHEADS[backend]
 
 
 def kv_resident_batch(batch: Expr, weight_bytes: Expr, kv_bytes_per_seq: Expr, chips: Expr = s.t) -> Expr:

@@ -215,3 +215,6 @@ r_fb = _define("hardware", "flop_per_byte", r"r", U.flop_per_byte, "the chip's b
 acc = _define("workload", "acceptance_rate", r"\alpha_{\mathrm{acc}}", U.one, "probability that the target model accepts one drafted token, i.i.d. per position (Leviathan et al. 2023's alpha)")
 gamma = _define("deployment", "draft_tokens", r"\gamma", U.one, "tokens drafted per sequence per verification step (speculative decoding's lookahead, or the number of MTP heads)")
 c_draft = _define("deployment", "draft_cost_ratio", r"c_{\mathrm{d}}", U.one, "time of one draft step over one target step at the same batch (a draft model of N_draft/N parameters, or MTP heads: a layer's share of the model)")
+
+#: the serving backends the calibration fits, each with its fixed per-step overhead symbol (the one table of them)
+BACKEND_OVERHEADS = {"trtllm": t_o_trt, "vllm": t_o_vllm, "sglang": t_o_sgl}

@@ -18,7 +18,6 @@ from inferonomics.symbolic.symbols import TABLE
 #: bumped whenever the set or meaning of the fitted parameters changes; other versions are refused
 CALIBRATION_SCHEMA_VERSION = "inferonomics-calibration-12"
 
-_BACKEND_OVERHEAD = {"trtllm": "overhead_trtllm_s", "vllm": "overhead_vllm_s", "sglang": "overhead_sglang_s"}
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,11 @@ class Calibration:
         out.update({k: v for k, v in fitted.items() if k in TABLE})
         if precision.startswith("fp8") and "eta_flop_fp8" in fitted:
             out["eta_flop"] = fitted["eta_flop_fp8"]
-        if backend in _BACKEND_OVERHEAD and _BACKEND_OVERHEAD[backend] in fitted:
-            out["overhead_s"] = fitted[_BACKEND_OVERHEAD[backend]]
+        from inferonomics.symbolic.symbols import BACKEND_OVERHEADS  # noqa: PLC0415 - SymPy only when applied
+
+        step_overhead = BACKEND_OVERHEADS[backend].name if backend in BACKEND_OVERHEADS else None
+        if step_overhead in fitted:
+            out["overhead_s"] = fitted[step_overhead]
         out["layer_overhead_s"] = 0.0  # a serving engine's per-layer cost is its kernels' fixed times
         if "link_bandwidth_bytes_per_s" in values and "eta_link" in fitted:
             out["link_bandwidth_bytes_per_s"] = values["link_bandwidth_bytes_per_s"] * fitted["eta_link"]

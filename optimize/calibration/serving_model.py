@@ -17,13 +17,14 @@ from sympy.core.parameters import evaluate
 
 from inferonomics.symbolic import serving as SM
 from inferonomics.symbolic import symbols as s
-from inferonomics.symbolic.kernels import backend_overhead, xqa_blocks
+from inferonomics.symbolic.kernels import xqa_blocks
+from inferonomics.symbolic.symbols import BACKEND_OVERHEADS
 from inferonomics.symbolic.numpy_dag import compile_dag, free_symbols
 
 STEP_PARTS = SM.STEP_PARTS
 QUANTIZES_FP8_INPUTS = SM.QUANTIZES_FP8_INPUTS
 #: serving backend -> the symbol of its fixed per-step overhead (:func:`~inferonomics.symbolic.kernels.backend_overhead`)
-BACKENDS = {b: backend_overhead(b).name for b in ("trtllm", "vllm", "sglang")}
+BACKENDS = {b: sym.name for b, sym in BACKEND_OVERHEADS.items()}
 
 
 def env_value(name: str, env) -> float:
