@@ -78,3 +78,27 @@ def _datasheet_break_even(hardware: str, precision: str) -> float:
     return get_formula("break_even_batch").evaluate({"peak_flop_per_s": h.peak_flop_per_s[precision],
                                                     "hbm_bandwidth_bytes_per_s": h.hbm_bandwidth_bytes_per_s,
                                                     "bytes_per_weight": 1.0})
+
+
+def calibrated_numbers(hardware: str = "h100-sxm", backend: str = "trtllm") -> dict:
+    """The essay's example under a card's calibration: the general closed forms (efficiencies and fixed costs
+    as symbols) with the values the card's calibrated kernel terms give (:mod:`.calibrated_forms`, at the essay's
+    8-bit weights: fp8), evaluated on the essay's model and rates. The essay's figures are their ideal limit."""
+    from inferonomics.optimize.calibrated_forms import calibrate, calibrated_values
+
+    ex = essay_example()
+    v = dict(ex.values)
+    cal = calibrated_values(hardware, "fp8", backend)
+    b1, b100 = ex.utilization_batches
+    bstar = calibrate(get_formula("break_even_batch"), cal).evaluate(v)
+    # the step model with the calibrated efficiencies and fixed costs, as the ideal seed evaluates it
+    at1, at100 = (evaluate_step(dict(v, **cal.values, batch=b)) for b in (b1, b100))
+    return {
+        "calibration": cal.note(),
+        "values": dict(cal.values),
+        "break_even_batch": bstar,
+        "step_ms_at_batch_1": at1.step_s * 1e3,
+        "utilization_at_batch_1": at1.utilization,
+        "utilization_at_batch_100": at100.utilization,
+        "min_user_base_at_break_even": get_formula("min_user_base").evaluate(dict(v, concurrency=bstar)),
+    }

@@ -16,6 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("seed", help="reproduce the essay's numbers and show where the derivation refines them",
                        description="Reproduce the essay end to end on its embedded example (no arguments needed).")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.add_argument("--calibrated", action="store_true",
+                   help="also the essay's numbers under a card's calibration: the general closed forms and the step "
+                        "model with the fitted efficiencies and fixed costs (the essay's are their ideal limit)")
+    p.add_argument("--hardware", default=None,
+                   help="the card whose calibration --calibrated uses (default h100-sxm, the essay's card)")
     p.set_defaults(func=run)
 
 
@@ -36,10 +41,32 @@ def _users_line(u: dict | None) -> str:
             f"({u['concurrency']} concurrent at 10 min/day)")
 
 
+def _calibrated_lines(n: dict) -> list[str]:
+    c = n["calibrated"]
+    return [
+        "Under a card's calibration (--calibrated): the same forms with the fitted efficiencies and fixed costs",
+        f"  break-even batch B*    {c['break_even_batch']:.0f}        (ideal {n['break_even_batch']:.0f})",
+        f"  step at batch 1        {c['step_ms_at_batch_1']:.1f} ms   (ideal: the weight reads, {n['memory_ms']:.1f} ms)",
+        f"  utilization, batch 1   {c['utilization_at_batch_1']:.2%}     (ideal {n['utilization_at_batch_1']:.2%})",
+        f"  utilization, batch 100 {c['utilization_at_batch_100']:.1%}      (ideal {n['utilization_at_batch_100']:.0%})",
+        f"  user base at C = B*    {c['min_user_base_at_break_even']:,.0f}",
+        f"  {c['calibration']}",
+        "",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from inferonomics.symbolic.essay_question import essay_question_lines
 
+    from inferonomics.symbolic.errors import InvalidInputError
+
+    if args.hardware and not args.calibrated:
+        raise InvalidInputError("--hardware", "only with --calibrated")
     n = seed_numbers()
+    if args.calibrated:
+        from inferonomics.optimize.essay_numbers import calibrated_numbers
+
+        n["calibrated"] = calibrated_numbers(args.hardware or "h100-sxm")
     if args.json:
         print_json(n)
         return 0
@@ -90,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         _deployment_line("with KV + TP comm", n["slo_deployment"]["refined"]),
         _users_line(n["users_at_50pct"]["refined"]),
         "",
+        *(_calibrated_lines(n) if args.calibrated else []),
         "Every formula with its derivation: `inferonomics derive`.",
     ]
     print("\n".join(lines))
