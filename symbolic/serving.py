@@ -13,7 +13,7 @@ calibration's symbols of :mod:`.symbols`. :func:`compose` joins the records unde
   as ``t_step`` does; collectives and fixed costs are added.
 
 With efficiencies 1 and fixed costs 0 the pooled step of a dense model equals ``model.t_step`` exactly
-(tests/test_serving_model.py) for ``tp = 1`` and ``2 <= tp <= n_kv_heads``, with ``N`` and ``N_a`` bound to the
+(tests/test_serving_limit.py) for ``tp = 1`` and ``2 <= tp <= n_kv_heads``, with ``N`` and ``N_a`` bound to the
 parameters the step's GEMMs read: ``t_step`` also reads the input embedding table and the norm vectors, which a
 serving engine gathers (B rows) or fuses. Beyond ``n_kv_heads`` ranks the serving model reads each replicated
 KV head's projection weights on every rank; ``t_step`` does not.
