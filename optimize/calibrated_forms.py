@@ -39,12 +39,13 @@ from inferonomics.symbolic.closedform import ClosedForm, Step
 from inferonomics.symbolic.efficiency import DEFAULTS
 from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.formulas import get_formula
-from inferonomics.symbolic.serving import QUANTIZES_FP8_INPUTS
+from inferonomics.symbolic.serving import QUANTIZES_FP8_INPUTS, precision_bytes
 
-#: GEMM precisions a closed form can be calibrated at: (kernel precision, bytes per activation in, per weight).
-#: The serving model's conventions for these precisions (calibration.serving: bf16 and fp8 weights with compute at
-#: the same precision).
-PRECISIONS = {"bf16": ("bf16", 2.0, 2.0), "fp8": ("fp8", 1.0, 1.0)}
+#: GEMM precisions a closed form can be calibrated at: (kernel precision, bytes per activation in, per weight), as
+#: the serving model runs them (:func:`inferonomics.symbolic.serving.precision_bytes`: bf16 and fp8 weights with
+#: compute at the same precision)
+PRECISIONS = {p: (g, float(b_in), float(b_w)) for p in ("bf16", "fp8")
+              for g, b_in, b_w, _ in [precision_bytes(p, fp4_compute=False)]}
 BACKENDS = tuple(s.BACKEND_OVERHEADS)
 #: the large GEMM whose achieved rate is eta_flop (n^3, the calibration's 8192^3 ceiling GEMM)
 LARGE = 8192
