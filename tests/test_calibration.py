@@ -953,6 +953,8 @@ def test_interval_arithmetic_by_hand():
     a, b = I.apply(np.array([2.0]), (math.log(0.5), math.log(3.0)))
     assert (a[0], b[0]) == pytest.approx((1.0, 6.0))
     assert I.coverage(np.array([1.0, 2.0, 5.0, 7.0]), np.full(4, 1.5), np.full(4, 6.0)) == 0.5
+    # a serving interval composed with its kernel's: centre -0.1 kept, half-widths 0.2 and 0.3 in quadrature
+    assert I.composed((-0.3, 0.1), (-0.2, 0.4)) == pytest.approx((-0.1 - 0.1 * 13 ** 0.5, -0.1 + 0.1 * 13 ** 0.5))
 
 
 @needs_shared

@@ -194,7 +194,8 @@ def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, fl
                   ) -> dict[str, tuple[float, float]]:
     """Per kind: the :data:`~.intervals.LEVEL` quantiles of log(measured/predicted) on the fit split, widened
     by the prediction spread the parameters' 1-sigma uncertainties cause (every ``every``-th row, each
-    parameter moved by its sigma alone, summed in quadrature, median over rows)."""
+    parameter moved by its sigma alone, summed in quadrature, median over rows); the serving kinds' composed
+    with the GEMMs' (:func:`~.intervals.composed`)."""
     from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
 
     logs: dict[str, list[np.ndarray]] = {}
@@ -213,8 +214,11 @@ def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, fl
             moved = predict_table(few, {**env, name: env[name] + sd})
             var += np.nan_to_num(np.log(moved) - base) ** 2
         spreads.setdefault(table.kind, []).append(np.sqrt(var))
-    return {kind: I.widened(I.quantiles(np.concatenate(v)), float(np.median(np.concatenate(spreads[kind]))))
-            for kind, v in logs.items()}
+    out = {kind: I.widened(I.quantiles(np.concatenate(v)), float(np.median(np.concatenate(spreads[kind]))))
+           for kind, v in logs.items()}
+    if I.SERVING_KERNEL in out:  # a serving prediction of an unseen model carries its kernels' errors too
+        out.update((k, I.composed(out[k], out[I.SERVING_KERNEL])) for k in I.SERVING_KINDS if k in out)
+    return out
 
 
 #: a direction of parameter space along which the residuals change less than this fraction of the stiffest

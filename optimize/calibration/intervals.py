@@ -6,6 +6,11 @@ An interval is read off the rows the fit saw: the :data:`LEVEL` central quantile
 cause (propagated one parameter at a time, median over the rows). The held-out rows never enter it, so
 ``validate``'s coverage of the held-out rows is an honest check of the stated level.
 
+A serving kind (:data:`SERVING_KINDS`) is a composite of kernels whose own errors the serving fit absorbed on
+its few fit models; a model it never saw brings its kernels' errors along. Its interval is therefore the fit
+rows' serving interval composed with the fit rows' interval of :data:`SERVING_KERNEL` (the GEMMs, most of a
+step's time): same centre, the half-widths added in quadrature (:func:`composed`; independent errors).
+
 A card predicted with another card's fit (:mod:`.shipped`) gets the spread measured for that kind of transfer
 where one was measured (:data:`TRANSFER`), else its fit's own.
 """
@@ -30,6 +35,11 @@ TRANSFER: dict[str, tuple[float, float]] = {
 }
 
 
+#: the kinds whose interval is composed with a kernel kind's (:func:`composed`), and that kernel kind
+SERVING_KINDS = ("serving_tpot", "serving_ttft")
+SERVING_KERNEL = "gemm"
+
+
 def quantiles(log_ratio: np.ndarray) -> tuple[float, float]:
     """The central :data:`LEVEL` interval of ``log_ratio`` (log measured/predicted)."""
     lo, hi = np.quantile(log_ratio, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
@@ -39,6 +49,13 @@ def quantiles(log_ratio: np.ndarray) -> tuple[float, float]:
 def widened(bounds: tuple[float, float], sigma_p: float) -> tuple[float, float]:
     """``bounds`` widened by the parameters' own spread :math:`z\\sigma_p` on each side."""
     return bounds[0] - Z * sigma_p, bounds[1] + Z * sigma_p
+
+
+def composed(bounds: tuple[float, float], kernel: tuple[float, float]) -> tuple[float, float]:
+    """``bounds`` about their centre, their half-width and ``kernel``'s added in quadrature: the interval of a
+    composite whose own spread and its kernel's error are independent."""
+    mid, half = (bounds[0] + bounds[1]) / 2, math.hypot((bounds[1] - bounds[0]) / 2, (kernel[1] - kernel[0]) / 2)
+    return mid - half, mid + half
 
 
 def apply(predicted, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
