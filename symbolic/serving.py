@@ -369,13 +369,15 @@ def ttft(a, precision: str, backend: str, *, overlap: str = "kernel", step=None,
          scaleout: bool = False, context=None) -> Expr:
     """Seconds to the first token at ``requests`` concurrent clients: :func:`ttft_step`, the engine's request
     overhead, and the closed-loop queue :func:`.kernels.closed_loop_ttft_wait` (a free slot when the resident
-    batch is full; the other resident requests' prompts ahead, each costing ``t_p``, what one prompt adds to a
-    decode step at the average context: ``max(first - decode, 0)``), at :func:`tpot` (``context``)."""
+    batch is full; the other resident requests' prompts ahead, each costing ``t_p``, a prompt-only step of one
+    prompt: the prompts queued ahead, as in the wave of clients that starts a closed-loop run, are prefilled in
+    steps without a decode batch to share the weight reads with, so each pays its own), at :func:`tpot`
+    (``context``)."""
     kw = {"fp4_compute": fp4_compute, "scaleout": scaleout}
     step = step or _step(a, precision, backend, overlap, **kw)
     b = resident_batch(a, precision, fp4_compute=fp4_compute, context=context)
     first = step(b, s.isl, s.isl, S.One)
-    t_prompt = Max(first - step(b, S.Zero, average_context()), 0)
+    t_prompt = step(S.Zero, s.isl, s.isl, S.One)
     t_out = tpot(a, precision, backend, step=step, context=context, fp4_compute=fp4_compute, scaleout=scaleout)
     wait = K.closed_loop_ttft_wait(requests, b, t_prompt, s.osl, t_out, backend)
     return first + REQUEST_OVERHEAD[backend] + wait

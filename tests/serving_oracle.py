@@ -535,7 +535,9 @@ def serving_ttft_s(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend:
     b = resident_batch(a, batch, isl, osl, tp, dp, precision, env, context)
     args = (a, b, isl, osl, tp, dp, ep, mtp, precision, backend, env)
     first = step_time(*args, prefill_tokens=isl, context=isl, one_prompt=True)
-    t_prompt = np.maximum(first - step_time(*args, prefill_tokens=np.zeros_like(b)), 0.0)
+    # deliberately new term (2026-11-29, night, branch ttftq): a prompt ahead costs its own prompt-only step
+    t_prompt = step_time(a, np.zeros_like(b), isl, osl, tp, dp, ep, mtp, precision, backend, env, prefill_tokens=isl,
+                         context=isl, one_prompt=True)
     wait = compiled("closed_loop_ttft_wait", ("concurrency", "resident", "t_prompt", "output", "tpot"),
                     backend=backend)(
         {"concurrency": batch, "resident": b, "t_prompt": t_prompt, "output": osl,
