@@ -67,3 +67,32 @@ def test_one_client_waits_for_nothing():
     # and more clients wait longer
     many = serving_ttft_s(a, np.array([64.0]), 2048.0, 256.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", env)
     assert many > serving_ttft_s(*args)
+
+
+def _simulated_wave_wait(clients: int, prompt_step_s: float) -> float:
+    """Mean wait of the wave that starts a closed-loop run: ``clients`` prompts arrive at once and are prefilled
+    in arrival order, one prompt-only step each (no decode batch yet). Event by event, no formula."""
+    t, waits = 0.0, []
+    for _ in range(clients):  # each prompt starts when the one before it has finished its step
+        waits.append(t)
+        t += prompt_step_s
+    return float(np.mean(waits))
+
+
+@pytest.mark.parametrize("clients", [2, 5, 16])
+def test_prompts_ahead_cost_their_prompt_only_steps_as_in_a_simulated_start_wave(clients):
+    """With kappa_q = 1/2 (one wave, prefilled in arrival order) the composite's queue behind the other
+    prompts equals the simulated wave's mean wait when each prompt ahead costs the step of that prompt alone
+    (step_time at decode batch 0, the whole prompt on one group): the serving model's t_p."""
+    from inferonomics.optimize.calibration import load_calibration
+    from inferonomics.optimize.calibration.serving import architecture, serving_ttft_s, step_time
+
+    env = {**P.hardware_env("h100-sxm"), **load_calibration().values, "prompt_queue_trtllm": 0.5}
+    a = architecture("meta-llama/Llama-3.1-8B-Instruct")
+    c, isl = np.array([float(clients)]), 2048.0
+    args = (a, c, isl, 256.0, 1.0, 1.0, 1.0, 1.0, "bf16", "trtllm", env)
+    own = step_time(*args, prefill_tokens=isl, context=isl, one_prompt=True)
+    alone = step_time(a, np.zeros(1), *args[2:], prefill_tokens=isl, context=isl, one_prompt=True)
+    assert alone < own  # the prompt's own step carries the resident decode batch too
+    queue = serving_ttft_s(*args) - own - env["request_overhead_trtllm_s"]  # resident 16+ sequences: no slot wait
+    assert queue == pytest.approx(_simulated_wave_wait(clients, float(alone[0])), rel=1e-9)
