@@ -56,12 +56,14 @@ H100 = {
     # TRT-LLM rows (concurrency = tp x per-rank batch); the issue-14 target 16: met. Aggregated rows only.
     # MiniMax-M2.5's 30 rows (half attention-DP 4 with EP 16) now resolve to an architecture: re-measured below
     ("serving_tpot_moe", "mape_pct"): 18.0,                    # 17.5 with MiniMax-M2.5's rows (15.9 without)
-    # issue 15 target 25: NOT met (27.3). 37.9 before the closed-loop queue (kernels.closed_loop_ttft_wait: a free
-    # slot once the resident batch is full, and a fitted per-engine share of the other resident prompts
-    # prefilled first); 53 before each engine got its own request overhead. Aggregated rows; the rest of the
-    # miss is prefill time (gpt-oss and MiniMax at 8192-token prompts: 2x at concurrency 4, before any queue)
-    # and engine versions the fit rows do not cover (vLLM 0.12's Qwen3-32B: -31%)
-    ("serving_ttft_agg", "mape_pct"): 27.5,
+    # issue 15 target 25: met (22.8). 27.3 while a prompt ahead in the queue cost only what it adds to a decode
+    # step (MoE models and short prompts: that increment leaves out the weight reads of a prompt-only step);
+    # 37.9 before the closed-loop queue (kernels.closed_loop_ttft_wait: a free slot once the resident batch is
+    # full, and a fitted per-engine share of the other resident prompts prefilled first); 53 before each engine
+    # got its own request overhead. Aggregated rows; the rest of the miss is prefill time (gpt-oss and MiniMax at
+    # 8192-token prompts: 2x at concurrency 4, before any queue) and engine versions the fit rows do not cover
+    # (vLLM 0.12's Qwen3-32B: -30%)
+    ("serving_ttft_agg", "mape_pct"): 23.0,
     # issue 14: rows whose (decode) pool runs attention DP or EP: target 20, met (19.7)
     # 19.7 -> 21.3 once MiniMax-M2.5 resolved: its 15 DP-4 rows repeat its TP-4 rows' measurements (the same TPOT
     # at the same concurrency), which no model of DP 4 can match; target 20 missed by that
@@ -74,7 +76,9 @@ H100 = {
     # NVIDIA's TRT-LLM disaggregated TTFTs are 3.7-13.7 s at concurrency 6-60 whatever the concurrency (no
     # queue grows like that), where prefill + KV transfer + the closed-loop queue come to well under a second
     ("serving_tpot_disagg", "mape_pct"): 37.0,                 # 36.5
-    ("serving_ttft_disagg", "mape_pct"): 69.0,                 # 68.6
+    # 68.6 -> 71.4 with the prompt-only-step queue: the request overheads fitted on the aggregated rows fall
+    # (TRT-LLM 122 -> 119 ms, SGLang 148 -> 124 ms) and the disaggregated TTFTs, under-predicted, with them
+    ("serving_ttft_disagg", "mape_pct"): 72.0,                 # 71.4
     ("collectives", "median_abs_pct_error"): 10.5,             # 9.74 (13.8 before chunks pipelined along the ring)
     # 19.2 before work items counted KV heads and XQA's blocks, each block walked at its own pace, and each
     # kernel class (KV dtype x GQA/MHA) got its own constants; the "new card" issue's target 10: missed (12.2)
@@ -860,8 +864,18 @@ def test_a_serving_only_set_says_which_parameters_it_cannot_constrain(tmp_path, 
 
     from inferonomics.optimize.calibration.fit import STAGES
 
+    import csv
+
     (tmp_path / "data" / "nvidia").mkdir(parents=True)
-    shutil.copy(FIX / "good" / "nvidia" / "serving_e2e.csv", tmp_path / "data" / "nvidia")
+    with open(FIX / "good" / "nvidia" / "serving_e2e.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # the two TRT-LLM rows share prompt and concurrency, so their TTFTs (prompt-only steps queued ahead) would
+    # fix only request overhead + queue share together: give the second a prompt twice as long
+    rows[-1]["isl"] = "2048"
+    with open(tmp_path / "data" / "nvidia" / "serving_e2e.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
     out = tmp_path / "c.toml"
     rc = main(["calibrate", "--measurements", str(tmp_path / "data"), "-o", str(out), "--date", "2026-01-01"])
     err = capsys.readouterr().err
@@ -960,20 +974,19 @@ def test_interval_arithmetic_by_hand():
 @needs_shared
 def test_eighty_percent_intervals_cover_most_held_out_rows(shared_validation):
     """The bounds come from the fit rows only; on held-out rows they should cover about 80%. Kernel kinds with
-    enough rows land in 70-90%. Serving TPOT is the known miss: its held-out rows include every MoE model and
-    no fit row does, so the fit-row spread is too narrow there (59.7% on aggregated rows, 49.9% with the disaggregated
-    ones; the guard keeps it from falling)."""
+    enough rows land in 70-90%. The serving kinds' fit-row spread is composed with the GEMMs' (intervals.composed):
+    their held-out rows are other models, whose kernel errors the serving fit never absorbed (serving TPOT covered
+    49.9% before, with the fit rows' serving spread alone; 74.6% now, 41% of the disaggregated rows)."""
     cov = shared_validation["interval_coverage"]
     for card in ("h100-sxm", "b200"):
         for kind in ("gemm", "decode_attention"):
             assert 0.70 <= cov[card][kind]["coverage"] <= 0.90, (card, kind, cov[card][kind])
         # collectives over-cover (97% / 91%): the held-out 4-GPU rows fit better than the 2- and 8-GPU fit rows
         assert 0.70 <= cov[card]["collectives"]["coverage"] <= 0.98
-    # the serving kinds now also hold the disaggregated rows, which no fit row describes: 80% and 50% (TTFT: 69%
-    # before the closed-loop queue; TPOT 50.9% -> 49.9% once the serving steps' decode attention took the kernel
-    # classes fitted on NVIDIA's rows)
+    # the serving kinds also hold the disaggregated rows, which no fit row describes: TTFT 80.9%, TPOT 74.6% (TTFT:
+    # 69% before the closed-loop queue)
     assert 0.70 <= cov["h100-sxm"]["serving_ttft"]["coverage"] <= 0.90
-    assert cov["h100-sxm"]["serving_tpot"]["coverage"] >= 0.49
+    assert 0.70 <= cov["h100-sxm"]["serving_tpot"]["coverage"] <= 0.90
 
 
 def test_rows_out_writes_every_row_with_its_measurement(tmp_path, capsys):
