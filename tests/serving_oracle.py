@@ -273,9 +273,21 @@ def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefil
 
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
     kv = kv_transfer_time(a, isl, precision, prefill_shape[0], env)
-    rate = prefill_workers * prefill_batch * prefill_shape[1] / t_p  # requests per second the pool prefills
-    queue = np.maximum(0.0, concurrency / rate - (t_p + kv + osl * tpot))
-    return queue + t_p + kv + request_overhead_s(backend, env)
+    # DELIBERATELY NEW (2026-11-29, night, branch disagg): the decode worker's first step is part of the TTFT, and
+    # the prefill queue is the closed loop's mean-value analysis (one queue of demand t_p/k, the rest a delay)
+    first = t_p + kv + tpot + request_overhead_s(backend, env)
+    demand = t_p / (prefill_workers * prefill_batch * prefill_shape[1])
+    think = first + osl * tpot - demand
+    c = np.broadcast_to(np.floor(concurrency), np.shape(demand))
+    queue = np.zeros(np.shape(demand))
+    for i in np.ndindex(queue.shape):
+        q = 0.0
+        r = demand[i]
+        for n in range(1, int(c[i]) + 1):
+            r = demand[i] * (1 + q)
+            q = n * r / (r + think[i])
+        queue[i] = r - demand[i]
+    return queue + first
 
 
 # ---- serving.py (main, 2026-11-29 evening)

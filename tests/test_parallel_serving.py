@@ -125,8 +125,9 @@ def test_cli_validate_refuses_a_row_with_ep_beyond_the_experts(tmp_path, capsys)
     assert len(err.splitlines()) == 1 and "moe_ep" in err and "256 experts" in err
 
 
-def test_disagg_queue_is_the_closed_loop_bound():
-    """With C clients and one prefill worker, the wait is C / mu_p minus one request's own cycle."""
+def test_disagg_ttft_first_step_and_prefill_queue_by_hand():
+    """TTFT = wait + prefill + KV transfer + the decode worker's first step + overhead; the wait is 0 for one
+    client, s^2 / (s + Z) for two (mean-value analysis by hand), the closed-loop bound far past saturation."""
     from inferonomics.optimize.calibration import disagg as D
 
     env = _env()
@@ -135,15 +136,44 @@ def test_disagg_queue_is_the_closed_loop_bound():
     isl, osl, tpot = np.array([4000.0]), np.array([1000.0]), np.array([0.02])
     t_p = D.prefill_time(a, isl, osl, shape, np.array([1.0]), "fp8", "vllm", env)
     kv = D.kv_transfer_time(a, isl, "fp8", 1.0, env)
-    base = t_p + kv + env["request_overhead_vllm_s"]
-    few = D.disagg_ttft_s(a, np.array([1.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8", "vllm",
-                          env)
-    assert few == pytest.approx(base)  # one client never waits
-    many = D.disagg_ttft_s(a, np.array([1000.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8",
-                           "vllm", env)
-    assert many == pytest.approx(base + 1000 * t_p - (t_p + kv + 1000 * 0.02))
+    first = t_p + kv + 0.02 + env["request_overhead_vllm_s"]
+    cycle = first + 1000 * 0.02
+
+    def ttft(c, workers=1.0):
+        return D.disagg_ttft_s(a, np.array([c]), isl, osl, shape, np.array([1.0]), np.array([workers]), tpot, "fp8",
+                               "vllm", env)
+
+    assert ttft(1.0) == pytest.approx(first)  # one client never waits
+    # two clients: the other's prompt is in the pool a fraction s / (s + Z) of the time, Z = cycle - s
+    assert ttft(2.0) == pytest.approx(first + t_p ** 2 / cycle)
+    two = t_p / 2  # two workers: half the pool's time per prompt
+    assert ttft(2.0, 2.0) == pytest.approx(first + two ** 2 / (two + cycle - two))
+    # far past saturation (5000 clients): the cycle stretches to C t_p (within the few prompts MVA adds)
+    assert ttft(5000.0) == pytest.approx(first + 5000 * t_p - cycle, rel=1e-3)
     # Qwen3-32B KV: 64 layers x 2 x 8 heads x 128 x 1 byte (fp8) = 131072 bytes per token
     assert kv == pytest.approx(env["nccl_base_s"] + 131072 * 4000 / (env["eta_link_nccl"] * 50e9))
+
+
+def test_prefill_wait_against_a_simulated_closed_loop():
+    """The mean-value wait against a brute-force event simulation of C clients (exponential prefill of mean s,
+    fixed think time Z), FIFO at one server: within the simulation's noise."""
+    import heapq
+    import random
+
+    from inferonomics.optimize.calibration.disagg import prefill_wait
+
+    s_, z, c = 1.0, 6.0, 8
+    rng = random.Random(7)
+    free_at, waits, events = 0.0, [], [(rng.random() * z, i) for i in range(c)]
+    heapq.heapify(events)
+    while len(waits) < 60000:
+        t, i = heapq.heappop(events)
+        start = max(t, free_at)
+        free_at = start + rng.expovariate(1 / s_)
+        waits.append(start - t)
+        heapq.heappush(events, (free_at + z, i))
+    sim = float(np.mean(waits[1000:]))
+    assert float(prefill_wait(c, s_, 1.0, z + s_)) == pytest.approx(sim, rel=0.05)
 
 
 def test_disagg_pool_ratio_by_substitution_and_root():
