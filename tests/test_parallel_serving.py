@@ -261,3 +261,39 @@ def test_one_request_prompt_lands_on_one_attention_group():
     args1 = (a, b, isl, 1000.0, 4.0, 1.0, 1.0, 4.0, "fp8", "trtllm", env)
     assert S.step_time(*args1, prefill_tokens=np.array([isl]), one_prompt=True) == pytest.approx(
         S.step_time(*args1, prefill_tokens=np.array([isl])))
+
+
+def test_sglang_mla_decode_attention_reads_each_cache_at_one_ctas_pace():
+    """SGLang's MLA decode kernel does not split a sequence's cache (symbolic.serving.UNSPLIT_MLA_DECODE): one
+    layer at batch 1, DeepSeek-R1 on 16 ranks, 8704 cached tokens, by hand from the kernel form with one work
+    item (t_a + max(sqrt(stream^2 + floor^2), compute)), against TensorRT-LLM's split kernel on the same shape."""
+    import math
+
+    from inferonomics.symbolic import serving as SM
+    from inferonomics.symbolic import symbols as s
+    from inferonomics.symbolic.kernels import xqa_blocks
+
+    env = _env()
+    a = catalog.model("deepseek-v3").architecture
+    c, tp = 8704.0, 16.0
+    hd = (a.kv_lora_rank + a.qk_rope_head_dim) / 2  # the latent as one KV head of half its width
+    heads = a.n_heads / tp
+    V = 2 * 1 * c * 1 * hd * 1.0  # fp8 KV: bytes of one sequence's latent cache
+    eta, t_a, t_i, t_h = (env[x.name] for x in (s.eta_kv_8, s.t_attn_8, s.t_item_8, s.t_qh_8))
+    W, r, n_sm = env[s.W.name], env[s.r_attn.name], env[s.n_sm.name]
+    compute = 4 * c * heads * hd / (env[s.eta_F.name] * env["peak_bf16"])
+    floor = (1 * t_i + heads * hd * t_h) / n_sm
+
+    def by_hand(blocks):
+        stream = V / (eta * W) + V / (blocks * r)
+        return t_a + max(math.hypot(stream, floor), compute)
+
+    parts = {}
+    for backend in ("sglang", "trtllm"):
+        p = S.step_time(a, 1.0, 1024.0, 1024.0, tp, 1.0, 1.0, tp, "fp8", backend, env, context=c, parts=True)
+        parts[backend] = float(p["decode_attention"])
+    assert parts["sglang"] == pytest.approx(a.n_layers * by_hand(1.0), rel=1e-9)
+    blocks = float(xqa_blocks(1.0, 1.0, c, n_sm))
+    assert blocks > 1
+    assert parts["trtllm"] == pytest.approx(a.n_layers * by_hand(blocks), rel=1e-9)
+    assert "sglang" in SM.UNSPLIT_MLA_DECODE and parts["sglang"] > 3 * parts["trtllm"]
