@@ -199,7 +199,8 @@ def decode_attention_layer(a, seqs, context, tp, b_kv, split_kv: bool = True) ->
         kernel, replace = (dt, "gqa"), _attention_kernel(dt, gqa)
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
     t = [_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv,
-                 XQA_BLOCKS(seqs, kvh, c, s.n_sm) if split_kv else S.One, split=True, kernel=kernel, replace={s.F: F16, **replace}) for c in ctxs]
+                 XQA_BLOCKS(seqs, kvh, c, s.n_sm) if split_kv else S.One, split=True, kernel=kernel,
+                 replace={s.F: F16, **replace}) for c in ctxs]
     return (t[0] + t[1]) / 2 if a.window else t[0]
 
 
