@@ -175,9 +175,18 @@ def _attention_kernel(dt: str, gqa) -> dict:
             t_i: Piecewise((t_i, gqa), (t_i_m, True)), t_h: Piecewise((t_h, gqa), (S.Zero, True))}
 
 
-def decode_attention_layer(a, seqs, context, tp, b_kv) -> Expr:
+#: engines whose MLA decode-attention kernel does not split a sequence's cache across CTAs: one CTA per (sequence,
+#: latent head) walks the whole cache. NVIDIA's H100 DeepSeek-R1 disaggregated rows show it on SGLang 0.5.8 (TP 16):
+#: at concurrency 1-32 the step costs a constant ~1.2 us more per cached token (8192x1024 against 1024x1024),
+#: whatever the batch, i.e. each sequence's latent cache read at one CTA's pace; TensorRT-LLM's rows (XQA's
+#: multi-block rule) show no such term
+UNSPLIT_MLA_DECODE = ("sglang",)
+
+
+def decode_attention_layer(a, seqs, context, tp, b_kv, split_kv: bool = True) -> Expr:
     """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp``, of its
-    :func:`attention_class` with :data:`XQA_BLOCKS` blocks; alternate sliding-window layers see min(c, w)."""
+    :func:`attention_class` with :data:`XQA_BLOCKS` blocks (one block per sequence and KV head without
+    ``split_kv``: :data:`UNSPLIT_MLA_DECODE`); alternate sliding-window layers see min(c, w)."""
     if a.attention == "MLA":  # one latent per token shared by every head: one KV "head" of half its width
         kvh, hd = S.One, Rational(a.kv_lora_rank + a.qk_rope_head_dim, 2)
     else:
@@ -189,12 +198,13 @@ def decode_attention_layer(a, seqs, context, tp, b_kv) -> Expr:
     else:
         kernel, replace = (dt, "gqa"), _attention_kernel(dt, gqa)
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
-    t = [_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv, XQA_BLOCKS(seqs, kvh, c, s.n_sm),
-                 split=True, kernel=kernel, replace={s.F: F16, **replace}) for c in ctxs]
+    t = [_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv,
+                 XQA_BLOCKS(seqs, kvh, c, s.n_sm) if split_kv else S.One, split=True, kernel=kernel,
+                 replace={s.F: F16, **replace}) for c in ctxs]
     return (t[0] + t[1]) / 2 if a.window else t[0]
 
 
-def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
+def _decode_attention(a, batch_, context, tp, b_kv, split_kv: bool = True) -> Op:
     """Split-KV decode attention of the group's sequences (:func:`decode_attention_layer`, every layer)."""
     seqs = Max(batch_ / dp, 1)
     if a.attention == "MLA":
@@ -203,7 +213,7 @@ def _decode_attention(a, batch_, context, tp, b_kv) -> Op:
         kvh, hd = Max(1, a.n_kv_heads / tp), a.head_dim
     heads, F16 = a.n_heads / tp, PEAKS["bf16"]
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
-    t = decode_attention_layer(a, seqs, context, tp, b_kv)
+    t = decode_attention_layer(a, seqs, context, tp, b_kv, split_kv)
     # the pooled (ideal) policies: the cache streamed at eta_kv, the attention arithmetic
     compute = sum((4 * seqs * c * heads * hd / (s.eta_F * F16) for c in ctxs), S.Zero)
     memory = sum((2 * seqs * c * kvh * hd * b_kv / (s.eta_kv * s.W) for c in ctxs), S.Zero)
@@ -270,7 +280,9 @@ def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scal
     p_group = p * share  # prompt tokens of the busiest attention group
     tokens = batch_ / dp + p_group  # tokens one attention group sees; its TP ranks share them
     L = a.n_layers
-    ops = [*_attention_gemms(a, tokens, tp, b_in, b_w, prec), _decode_attention(a, batch_, context, tp, b_kv),
+    split_kv = not (a.attention == "MLA" and backend in UNSPLIT_MLA_DECODE)
+    ops = [*_attention_gemms(a, tokens, tp, b_in, b_w, prec),
+           _decode_attention(a, batch_, context, tp, b_kv, split_kv),
            _prefill_attention(a, p, p_group, isl, tp), *_mlp(a, batch_, p, tokens, tp, b_in, b_w, prec),
            Op("communication", L * layer_comm(a, tokens, tp, b_in, scaleout))]
     if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:

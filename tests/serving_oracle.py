@@ -98,7 +98,8 @@ def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> n
     return compiled("roofline_time", ("flops", "nbytes"))({"flops": flops, "nbytes": nbytes}, e)
 
 
-def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray:
+def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool,
+                     one_block: bool = False) -> np.ndarray:
     """Decode attention (arrays broadcast). A split-KV engine kernel gets its KV blocks from the kernel's rule
     (:func:`~inferonomics.symbolic.kernels.xqa_blocks`) and its class per row (KV dtype x GQA/MHA,
     :data:`~inferonomics.symbolic.kernels.ATTENTION_KERNELS`)."""
@@ -111,6 +112,8 @@ def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split
     b, c, h, hkv, hd, bkv = np.broadcast_arrays(*(np.asarray(a, dtype=float)
                                                   for a in (batch, context, heads, kv_heads, head_dim, b_kv)))
     blocks = K.xqa_blocks(b, hkv, c, env["sm_count"])
+    if one_block:  # DELIBERATELY NEW (2026-11-29, night, branch disagg): SGLang's MLA kernel does not split the KV
+        blocks = np.ones_like(blocks)
     out = np.full(b.shape, np.nan)
     fp8, gqa = bkv < 1.5, h > hkv
     for kernel in K.ATTENTION_KERNELS:
@@ -273,9 +276,21 @@ def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefil
 
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
     kv = kv_transfer_time(a, isl, precision, prefill_shape[0], env)
-    rate = prefill_workers * prefill_batch * prefill_shape[1] / t_p  # requests per second the pool prefills
-    queue = np.maximum(0.0, concurrency / rate - (t_p + kv + osl * tpot))
-    return queue + t_p + kv + request_overhead_s(backend, env)
+    # DELIBERATELY NEW (2026-11-29, night, branch disagg): the decode worker's first step is part of the TTFT, and
+    # the prefill queue is the closed loop's mean-value analysis (one queue of demand t_p/k, the rest a delay)
+    first = t_p + kv + tpot + request_overhead_s(backend, env)
+    demand = t_p / (prefill_workers * prefill_batch * prefill_shape[1])
+    think = first + osl * tpot - demand
+    c = np.broadcast_to(np.floor(concurrency), np.shape(demand))
+    queue = np.zeros(np.shape(demand))
+    for i in np.ndindex(queue.shape):
+        q = 0.0
+        r = demand[i]
+        for n in range(1, int(c[i]) + 1):
+            r = demand[i] * (1 + q)
+            q = n * r / (r + think[i])
+        queue[i] = r - demand[i]
+    return queue + first
 
 
 # ---- serving.py (main, 2026-11-29 evening)
@@ -355,12 +370,14 @@ def _attention_kv_shape(a, tp):
     return np.maximum(1.0, a.n_kv_heads / tp), a.head_dim
 
 
-def decode_attention_layer(a, seqs, context, tp, precision: str, env) -> np.ndarray:
+def decode_attention_layer(a, seqs, context, tp, precision: str, env, backend: str = "trtllm") -> np.ndarray:
     """One layer's split-KV decode attention of ``seqs`` sequences at ``context`` on a rank of ``tp`` (alternate
     layers of a sliding-window model within the window): the one context term of :func:`step_time`."""
 
     kvh, hd = _attention_kv_shape(a, tp)
-    att = [decode_attention(seqs, c, a.n_heads / tp, kvh, hd, _precision(precision, env)[3], env, split=True)
+    one = a.attention == "MLA" and backend == "sglang"
+    att = [decode_attention(seqs, c, a.n_heads / tp, kvh, hd, _precision(precision, env)[3], env, split=True,
+                            one_block=one)
            for c in ((context, np.minimum(context, a.window)) if a.window else (context,))]
     return (att[0] + att[1]) / 2 if a.window else att[0]
 
@@ -382,7 +399,7 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
     tokens = batch / dp + p_group  # tokens one attention group sees; its TP ranks share them
     seqs = np.maximum(batch / dp, 1.0)
     att = _attention_gemms(a, tokens, tp, b_in, b_w, env, prec)
-    att_d = np.where(batch > 0, decode_attention_layer(a, seqs, ctx, tp, precision, env), 0.0)
+    att_d = np.where(batch > 0, decode_attention_layer(a, seqs, ctx, tp, precision, env, backend), 0.0)
     span_dim = (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) / 2 if a.attention == "MLA" else a.head_dim
     att_p = np.where(p > 0, prefill_attention(np.maximum(p_group, 1), a.n_heads / tp, span_dim, isl / 2, env), 0.0)
     if a.n_experts:

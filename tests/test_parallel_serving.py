@@ -125,8 +125,9 @@ def test_cli_validate_refuses_a_row_with_ep_beyond_the_experts(tmp_path, capsys)
     assert len(err.splitlines()) == 1 and "moe_ep" in err and "256 experts" in err
 
 
-def test_disagg_queue_is_the_closed_loop_bound():
-    """With C clients and one prefill worker, the wait is C / mu_p minus one request's own cycle."""
+def test_disagg_ttft_first_step_and_prefill_queue_by_hand():
+    """TTFT = wait + prefill + KV transfer + the decode worker's first step + overhead; the wait is 0 for one
+    client, s^2 / (s + Z) for two (mean-value analysis by hand), the closed-loop bound far past saturation."""
     from inferonomics.optimize.calibration import disagg as D
 
     env = _env()
@@ -135,15 +136,44 @@ def test_disagg_queue_is_the_closed_loop_bound():
     isl, osl, tpot = np.array([4000.0]), np.array([1000.0]), np.array([0.02])
     t_p = D.prefill_time(a, isl, osl, shape, np.array([1.0]), "fp8", "vllm", env)
     kv = D.kv_transfer_time(a, isl, "fp8", 1.0, env)
-    base = t_p + kv + env["request_overhead_vllm_s"]
-    few = D.disagg_ttft_s(a, np.array([1.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8", "vllm",
-                          env)
-    assert few == pytest.approx(base)  # one client never waits
-    many = D.disagg_ttft_s(a, np.array([1000.0]), isl, osl, shape, np.array([1.0]), np.array([1.0]), tpot, "fp8",
-                           "vllm", env)
-    assert many == pytest.approx(base + 1000 * t_p - (t_p + kv + 1000 * 0.02))
+    first = t_p + kv + 0.02 + env["request_overhead_vllm_s"]
+    cycle = first + 1000 * 0.02
+
+    def ttft(c, workers=1.0):
+        return D.disagg_ttft_s(a, np.array([c]), isl, osl, shape, np.array([1.0]), np.array([workers]), tpot, "fp8",
+                               "vllm", env)
+
+    assert ttft(1.0) == pytest.approx(first)  # one client never waits
+    # two clients: the other's prompt is in the pool a fraction s / (s + Z) of the time, Z = cycle - s
+    assert ttft(2.0) == pytest.approx(first + t_p ** 2 / cycle)
+    two = t_p / 2  # two workers: half the pool's time per prompt
+    assert ttft(2.0, 2.0) == pytest.approx(first + two ** 2 / (two + cycle - two))
+    # far past saturation (5000 clients): the cycle stretches to C t_p (within the few prompts MVA adds)
+    assert ttft(5000.0) == pytest.approx(first + 5000 * t_p - cycle, rel=1e-3)
     # Qwen3-32B KV: 64 layers x 2 x 8 heads x 128 x 1 byte (fp8) = 131072 bytes per token
     assert kv == pytest.approx(env["nccl_base_s"] + 131072 * 4000 / (env["eta_link_nccl"] * 50e9))
+
+
+def test_prefill_wait_against_a_simulated_closed_loop():
+    """The mean-value wait against a brute-force event simulation of C clients (exponential prefill of mean s,
+    fixed think time Z), FIFO at one server: within the simulation's noise."""
+    import heapq
+    import random
+
+    from inferonomics.optimize.calibration.disagg import prefill_wait
+
+    s_, z, c = 1.0, 6.0, 8
+    rng = random.Random(7)
+    free_at, waits, events = 0.0, [], [(rng.random() * z, i) for i in range(c)]
+    heapq.heapify(events)
+    while len(waits) < 60000:
+        t, i = heapq.heappop(events)
+        start = max(t, free_at)
+        free_at = start + rng.expovariate(1 / s_)
+        waits.append(start - t)
+        heapq.heappush(events, (free_at + z, i))
+    sim = float(np.mean(waits[1000:]))
+    assert float(prefill_wait(c, s_, 1.0, z + s_)) == pytest.approx(sim, rel=0.05)
 
 
 def test_disagg_pool_ratio_by_substitution_and_root():
@@ -231,3 +261,39 @@ def test_one_request_prompt_lands_on_one_attention_group():
     args1 = (a, b, isl, 1000.0, 4.0, 1.0, 1.0, 4.0, "fp8", "trtllm", env)
     assert S.step_time(*args1, prefill_tokens=np.array([isl]), one_prompt=True) == pytest.approx(
         S.step_time(*args1, prefill_tokens=np.array([isl])))
+
+
+def test_sglang_mla_decode_attention_reads_each_cache_at_one_ctas_pace():
+    """SGLang's MLA decode kernel does not split a sequence's cache (symbolic.serving.UNSPLIT_MLA_DECODE): one
+    layer at batch 1, DeepSeek-R1 on 16 ranks, 8704 cached tokens, by hand from the kernel form with one work
+    item (t_a + max(sqrt(stream^2 + floor^2), compute)), against TensorRT-LLM's split kernel on the same shape."""
+    import math
+
+    from inferonomics.symbolic import serving as SM
+    from inferonomics.symbolic import symbols as s
+    from inferonomics.symbolic.kernels import xqa_blocks
+
+    env = _env()
+    a = catalog.model("deepseek-v3").architecture
+    c, tp = 8704.0, 16.0
+    hd = (a.kv_lora_rank + a.qk_rope_head_dim) / 2  # the latent as one KV head of half its width
+    heads = a.n_heads / tp
+    V = 2 * 1 * c * 1 * hd * 1.0  # fp8 KV: bytes of one sequence's latent cache
+    eta, t_a, t_i, t_h = (env[x.name] for x in (s.eta_kv_8, s.t_attn_8, s.t_item_8, s.t_qh_8))
+    W, r, n_sm = env[s.W.name], env[s.r_attn.name], env[s.n_sm.name]
+    compute = 4 * c * heads * hd / (env[s.eta_F.name] * env["peak_bf16"])
+    floor = (1 * t_i + heads * hd * t_h) / n_sm
+
+    def by_hand(blocks):
+        stream = V / (eta * W) + V / (blocks * r)
+        return t_a + max(math.hypot(stream, floor), compute)
+
+    parts = {}
+    for backend in ("sglang", "trtllm"):
+        p = S.step_time(a, 1.0, 1024.0, 1024.0, tp, 1.0, 1.0, tp, "fp8", backend, env, context=c, parts=True)
+        parts[backend] = float(p["decode_attention"])
+    assert parts["sglang"] == pytest.approx(a.n_layers * by_hand(1.0), rel=1e-9)
+    blocks = float(xqa_blocks(1.0, 1.0, c, n_sm))
+    assert blocks > 1
+    assert parts["trtllm"] == pytest.approx(a.n_layers * by_hand(blocks), rel=1e-9)
+    assert "sglang" in SM.UNSPLIT_MLA_DECODE and parts["sglang"] > 3 * parts["trtllm"]

@@ -4,16 +4,25 @@ measurement data, Apache-2.0).
 
 * **TPOT** is a decode-only step of one decode worker at its batch (no prompt work ever enters it):
   :func:`.serving_model.serving_tpot_s` with ``mixed=False``, the resident-batch cap included.
-* **TTFT** = queue + prefill + KV transfer + the engine's request overhead. The prefill is one step of a
-  prefill worker carrying ``prefill_batch_size`` prompts per attention-DP group (context ``isl``, no decode
-  batch). The KV transfer moves the request's cache (:func:`kv_transfer_time`) from the prefill to the
-  decode worker over the chips' scale-out NICs (separate nodes). The queue is the closed-loop bound: ``C``
-  clients each cycle through prefill, transfer and ``osl`` decode steps; when the prefill pool's throughput
-  ``mu_p = n_p b_p dp_p / t_p`` cannot keep up with ``C / cycle``, the cycle stretches to ``C / mu_p``
-  and the difference is spent waiting for a prefill slot.
+* **TTFT** = queue + prefill + KV transfer + the decode worker's first step + the engine's request
+  overhead. The prefill is one step of a prefill worker carrying ``prefill_batch_size`` prompts per
+  attention-DP group (context ``isl``, no decode batch). The KV transfer moves the request's cache
+  (:func:`kv_transfer_time`) from the prefill to the decode worker over the chips' scale-out NICs (separate
+  nodes). The client's first token comes from the decode worker, which admits the transferred request into
+  its running batch and emits the token with its next step: one decode step (``tpot``) more than the
+  prefill. The queue (:func:`prefill_wait`): ``C`` clients each cycle through prefill, transfer and ``osl``
+  decode steps, offering their prompts to a pool that prefills ``k = n_p b_p dp_p`` of them per step of
+  ``t_p``; mean-value analysis of that closed loop gives the wait at any load: none for one client, the
+  others' prompts ahead at moderate load, and past saturation the cycle stretched to ``C / mu_p`` (``mu_p =
+  k / t_p``), the difference spent waiting for a prefill slot.
 
-Missing pool fields take the engine defaults: one worker, a prefill batch of one request per group, a
-decode batch of ``C / n_d``; a concurrency that is missing is ``n_d x decode_batch_size``.
+Columns: the concurrency ``C`` is the benchmark's total over the deployment and ``decode_batch_size`` a decode
+worker's batch per attention-DP group (NVIDIA's DeepSeek-V3 ``cfg494``/``cfg503`` rows: ``C = n_d x
+decode_batch_size`` exactly, 3 x 2 = 6 ... 2 x 77 = 154). Missing pool fields take the engine defaults: one
+worker, a prefill batch of one request per group, a decode batch of ``C / n_d``; a concurrency that is missing
+is ``n_d x decode_batch_size``. No column records speculative decoding (MTP), which some DeepSeek runs used:
+the same labelled configuration is measured at 7.7 and 14.0 ms per token at concurrency 6, the first faster
+than any batch of the stated pool allows.
 """
 
 from __future__ import annotations
@@ -52,11 +61,31 @@ def prefill_time(a, isl, osl, shape: Shape, prefill_batch, precision: str, backe
                      prefill_tokens=prefill_batch * dp * isl, context=isl)
 
 
+def prefill_wait(concurrency, t_p, per_step, cycle) -> np.ndarray:
+    """Seconds a prompt waits for the prefill pool (see the module docstring): ``concurrency`` closed-loop clients
+    whose requests take ``cycle`` seconds besides this wait, a pool prefilling ``per_step`` prompts per step of
+    ``t_p`` seconds, i.e. ``s = t_p / per_step`` seconds of the pool per prompt. Exact mean-value analysis of
+    one queue (demand ``s``) and a delay (the rest of the cycle, ``Z = cycle - s``) for ``n = 1 .. C`` clients:
+    ``R(n) = s (1 + Q(n-1))``, ``Q(n) = n R(n) / (R(n) + Z)``; the wait is ``R(C) - s``: 0 for one client,
+    ``s^2 / (s + Z)`` for two, tending to the closed-loop bound ``C s - cycle`` past saturation."""
+    c, t_p, k, cycle = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (concurrency, t_p, per_step, cycle)))
+    c = np.floor(np.where(np.isfinite(c), c, 1.0))
+    demand = t_p / k
+    think = cycle - demand
+    q = np.zeros_like(demand)
+    r = demand.copy()
+    for n in range(1, int(np.max(c, initial=1.0)) + 1):
+        live = n <= c
+        r = np.where(live, demand * (1 + q), r)
+        q = np.where(live, n * r / (r + think), q)
+    return r - demand
+
+
 def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape: Shape, prefill_batch, prefill_workers, tpot, precision: str,
                   backend: str, env) -> np.ndarray:
     """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
     kv = kv_transfer_time(a, isl, precision, prefill_shape[0], env)
-    rate = prefill_workers * prefill_batch * prefill_shape[1] / t_p  # requests per second the pool prefills
-    queue = np.maximum(0.0, concurrency / rate - (t_p + kv + osl * tpot))
-    return queue + t_p + kv + request_overhead_s(backend, env)
+    first = t_p + kv + tpot + request_overhead_s(backend, env)  # the first token, unqueued
+    per_step = prefill_workers * prefill_batch * prefill_shape[1]  # prompts the pool prefills per step
+    return prefill_wait(concurrency, t_p, per_step, first + osl * tpot) + first
