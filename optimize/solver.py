@@ -72,7 +72,7 @@ def _homogeneous(problem: Problem, obj: Objective, feasible: list[OptionEval],
         if miss:
             limit_misses.append(miss)
             continue
-        key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp)
+        key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp, pt.pp, pt.attention_dp, pt.ep)
         if best_key is None or key < best_key:
             best, best_key = (ev, pt), key
     if best is None:

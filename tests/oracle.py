@@ -1,4 +1,5 @@
-"""Brute-force oracle for the deployment optimizer: every integer TP, batch and replica count of a small instance.
+"""Brute-force oracle for the deployment optimizer: every parallel shape (TP x PP x attention DP x EP), integer batch
+and replica count of a small instance.
 
 Independent of the solver's closed forms: each point's step comes from symbolic.evaluate.evaluate_step,
 TTFT and memory are written out here by hand, and the demand is met by counting replicas up from one.
@@ -34,6 +35,14 @@ class OraclePoint:
     replicas: int
     step_s: float
     price: float | None
+    pp: int = 1
+    dp: int = 1
+    ep: int = 1
+
+    @property
+    def per_replica(self) -> int:
+        """Chips of one replica: tp ranks in each of dp attention groups, on each of pp stages."""
+        return self.tp * self.dp * self.pp
 
     @property
     def tokens_per_s(self) -> float:
@@ -41,20 +50,20 @@ class OraclePoint:
 
     @property
     def usd_per_hour(self) -> float:
-        return self.replicas * self.tp * self.price
+        return self.replicas * self.per_replica * self.price
 
     @property
     def usd_per_mtok(self) -> float:
-        return self.tp * self.price * self.step_s / (3600 * self.batch) * 1e6
+        return self.per_replica * self.price * self.step_s / (3600 * self.batch) * 1e6
 
     @property
     def chips(self) -> int:
-        return self.replicas * self.tp
+        return self.replicas * self.per_replica
 
     @property
     def chip_hours_per_mtok(self) -> float:
         """Written out on its own (not usd_per_mtok at price 1), so the two cannot share a slip."""
-        chip_hours_per_token = self.tp * (self.step_s / 3600) / self.batch
+        chip_hours_per_token = self.per_replica * (self.step_s / 3600) / self.batch
         return chip_hours_per_token * 1e6
 
 
@@ -82,7 +91,7 @@ def step_of(problem, opt, batch: int) -> float:
     wl, v = problem.workload, dict(opt.platform.values)
     if opt.platform.serving is not None:
         return float(serving_step.tpot(opt.platform.serving, opt.tp, float(batch), wl.isl, wl.osl, ep=opt.ep,
-                                       mixed=wl.mixed))
+                                       dp=opt.attention_dp, pp=opt.pp, mixed=wl.mixed))
     point = dict(v, tp=opt.tp, batch=batch, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
     return evaluate_step(point, wl.policy, mixed=wl.mixed,
                          weights=moe_weights_text(wl.mixed) if opt.platform.is_moe else None).step_s
@@ -91,9 +100,23 @@ def step_of(problem, opt, batch: int) -> float:
 def evaluate_choice(problem, point) -> OraclePoint:
     """The solver's choice re-evaluated by the oracle's own evaluator (for a gap measured on one scale)."""
     opt = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
-               and o.platform.precision.label == point.precision and o.tp == point.tp)
+               and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
+               and o.attention_dp == point.attention_dp and o.ep == point.ep)
     return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas,
-                       step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour)
+                       step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour, opt.pp,
+                       opt.attention_dp, opt.ep)
+
+
+def memory_per_chip(v: dict, tp: int, pp: int, dp: int, batch: int, context: float) -> float:
+    """Weights and KV on one chip, written out: each of pp stages holds 1/pp of the layers; each of dp attention
+    groups a copy of everything but the routed experts (n_experts x expert_params, split over all tp x dp
+    chips) and the KV cache of its sequences (the busiest group: ceil(batch/dp)); a KV head is never split:
+    past tp = n_kv_heads each chip stores whole (replicated) heads."""
+    routed = v.get("n_experts", 0.0) * v.get("expert_params", 0.0) if dp > 1 else 0.0
+    weights = ((v["total_params"] - routed) / tp + routed / (tp * dp)) * v["bytes_per_weight"]
+    kv_split = min(tp, v.get("n_kv_heads", float("inf")))
+    kv = -(-batch // dp) * context * v.get("kv_bytes_per_token", 0.0) / kv_split
+    return (weights + kv) / pp
 
 
 def feasible_points(problem) -> list[tuple[object, int, float]]:
@@ -108,22 +131,20 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
                                                                      problem.ttft_slo_s):
             continue
         usable = problem.reserve.usable(v["hbm_capacity_bytes"])
-        resident = (serving_step.resident_cap(p.serving, opt.tp, wl.isl, wl.osl, ep=opt.ep) if served
-                    else float("inf"))
+        resident = (serving_step.resident_cap(p.serving, opt.tp, wl.isl, wl.osl, ep=opt.ep, dp=opt.attention_dp,
+                                              pp=opt.pp) if served else float("inf"))
         for b in range(1, problem.max_batch + 1):
             if b > resident:
                 break
-            # a KV head is never split: past tp = n_kv_heads each chip stores whole (replicated) heads
-            kv_split = min(opt.tp, v.get("n_kv_heads", float("inf")))
-            mem = (v["total_params"] * v["bytes_per_weight"] / opt.tp
-                   + b * wl.context * v.get("kv_bytes_per_token", 0.0) / kv_split)
+            mem = memory_per_chip(v, opt.tp, opt.pp, opt.attention_dp, b, wl.context)
             if not _le(mem, usable):
                 break
             step = step_of(problem, opt, b)
             if problem.tpot_slo_s is not None and not _le(step, problem.tpot_slo_s):
                 continue
             if served and problem.ttft_slo_s is not None and not _le(
-                    float(serving_step.ttft(p.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep)),
+                    float(serving_step.ttft(p.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep,
+                                            dp=opt.attention_dp, pp=opt.pp)),
                     problem.ttft_slo_s):
                 continue  # the serving model's TTFT grows with the running batch: checked per batch
             out.append((opt, b, step))
@@ -141,11 +162,12 @@ def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
                 break
         else:
             continue
-        pt = OraclePoint(p.hardware, p.precision.label, opt.tp, b, r, step, p.price_usd_per_chip_hour)
+        pt = OraclePoint(p.hardware, p.precision.label, opt.tp, b, r, step, p.price_usd_per_chip_hour, opt.pp,
+                         opt.attention_dp, opt.ep)
         if problem.budget_usd_per_hour is not None and not _le(pt.usd_per_hour, problem.budget_usd_per_hour):
             continue
         limit = (problem.max_chips or {}).get(p.hardware)
-        if limit is not None and r * opt.tp > limit:
+        if limit is not None and pt.chips > limit:
             continue
         key = objective_value(problem.objective, pt)
         if best_key is None or key < best_key:
@@ -166,7 +188,7 @@ def objective_value(name: str, pt: OraclePoint) -> float:
     if name == "chip_hours_per_mtok":
         return pt.chip_hours_per_mtok
     if name == "tokens_per_chip_hour":
-        return -pt.batch / (pt.tp * pt.step_s / 3600)
+        return -pt.batch / (pt.per_replica * pt.step_s / 3600)
     raise ValueError(name)
 
 
@@ -177,7 +199,7 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
     per_option: dict = {}
     opts_by_key: dict = {}
     for opt, b, step in feasible_points(problem):
-        key = (opt.platform.hardware, opt.platform.precision.label, opt.tp)
+        key = (opt.platform.hardware, opt.platform.precision.label, opt.tp, opt.pp, opt.attention_dp, opt.ep)
         opts_by_key[key] = opt
         per_option.setdefault(key, []).append((b, step))
     opts = [opts_by_key[k] for k in per_option]
@@ -188,13 +210,14 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
         tokens = sum(r * b / st for r, b, st in combo)
         if tokens < d * (1 - REL_TOL):
             continue
-        cost = sum(r * o.tp * (o.platform.price_usd_per_chip_hour if problem.objective == "usd_per_hour" else 1)
-                   for o, (r, _, _) in zip(opts, combo))
+        per = [r * o.tp * o.pp * o.attention_dp for o, (r, _, _) in zip(opts, combo)]  # chips of each option
+        cost = sum(n * (o.platform.price_usd_per_chip_hour if problem.objective == "usd_per_hour" else 1)
+                   for o, n in zip(opts, per))
         usd = (cost if problem.objective == "usd_per_hour" else
-               sum(r * o.tp * (o.platform.price_usd_per_chip_hour or 0) for o, (r, _, _) in zip(opts, combo)))
+               sum(n * (o.platform.price_usd_per_chip_hour or 0) for o, n in zip(opts, per)))
         chips: dict = {}
-        for o, (r, _, _) in zip(opts, combo):
-            chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + r * o.tp
+        for o, n in zip(opts, per):
+            chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + n
         if any(chips.get(h, 0) > n for h, n in (problem.max_chips or {}).items()):
             continue
         if problem.budget_usd_per_hour is not None and not _le(usd, problem.budget_usd_per_hour):

@@ -81,9 +81,9 @@ def _text(res) -> str:
     value = T.usd(res.objective_value) if obj.priced and obj.needs_demand else T.num(res.objective_value)
     lines = [f"OPTIMAL: {obj.meaning} = {value} ({res.objective}), solved in {res.solve_ms:.0f} ms"]
     priced = res.cost_usd_per_hour is not None
-    head = ["replicas", "TP", "hardware", "precision", "batch", "max batch", "TPOT ms", "TTFT ms", "tokens/s",
+    head = ["replicas", "shape", "hardware", "precision", "batch", "max batch", "TPOT ms", "TTFT ms", "tokens/s",
             "utilization"] + (["$/h"] if priced else [])
-    rows = [[p.replicas, p.tp, p.hardware, p.precision, p.batch, p.batch_max, f"{p.step_s * 1e3:.2f}",
+    rows = [[p.replicas, shape_label(p), p.hardware, p.precision, p.batch, p.batch_max, f"{p.step_s * 1e3:.2f}",
              f"{p.ttft_s * 1e3:.1f}", T.num(p.fleet_tokens_per_s), T.pct(p.utilization)]
             + ([T.usd(p.cost_usd_per_hour)] if priced else []) for p in res.fleet]
     lines.append(T.table(head, rows, indent="  "))
@@ -98,3 +98,10 @@ def _text(res) -> str:
     lines += [f"  binding: {b}" for b in res.binding]
     lines += [f"  note: {n}" for n in res.notes]
     return "\n".join(lines)
+
+
+def shape_label(p) -> str:
+    """A replica's parallel shape in words: ``TP 8``, ``TP 8 x PP 2``, ``TP 1 x attention DP 8 x EP 8``."""
+    parts = [f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"attention DP {p.attention_dp}"] * (p.attention_dp > 1) \
+        + [f"EP {p.ep}"] * (p.ep > 1)
+    return " x ".join(parts)
