@@ -33,6 +33,8 @@ class Problem:
     max_batch: int = 4096
     fleet: str = "auto"  # homogeneous | mixed | auto (mixed when chip limits are given)
     notes: tuple[str, ...] = field(default=())
+    #: agg (prefill and decode in one pool), disagg (separate pools: optimize.disagg_search) or auto (both)
+    mode: str = "agg"
 
     def __post_init__(self) -> None:
         for name in ("tpot_slo_s", "ttft_slo_s", "budget_usd_per_hour"):
@@ -43,6 +45,8 @@ class Problem:
             raise InvalidInputError("max_batch", "an integer >= 1", self.max_batch)
         if self.fleet not in ("auto", "homogeneous", "mixed"):
             raise InvalidInputError("fleet", "auto, homogeneous or mixed", self.fleet)
+        if self.mode not in ("agg", "disagg", "auto"):
+            raise InvalidInputError("mode", "agg, disagg or auto", self.mode)
         if not self.space.platforms:
             raise InvalidInputError("hardware", "at least one (hardware, precision) the model can run on"
                                     + (f" ({'; '.join(self.space.skipped)})" if self.space.skipped else ""))

@@ -45,6 +45,8 @@ class Point:
     #: "agg" (prefill and decode in one pool) or "disagg"; ``extra`` fields of the deployment form
     mode: str = "agg"
     form: tuple = ()
+    #: disaggregated: the prefill pool's chips (``replicas`` are then the decode workers, ``tp``... their shape)
+    prefill_chips: int = 0
 
     @property
     def chips_per_replica(self) -> int:
@@ -52,7 +54,7 @@ class Point:
 
     @property
     def chips(self) -> int:
-        return self.replicas * self.chips_per_replica
+        return self.replicas * self.chips_per_replica + self.prefill_chips
 
     def chips_of(self, hardware: str) -> int:
         return self.chips if hardware == self.hardware else 0
@@ -75,11 +77,18 @@ class Point:
     def cost_usd_per_million_tokens(self) -> float | None:
         """At the operating point, with the fleet busy at its batch: chips x price / tokens."""
         p = self.price_usd_per_chip_hour
-        return None if p is None else self.chips_per_replica * p * self.step_s / (3600 * self.batch) * 1e6
+        if p is None:
+            return None
+        if self.prefill_chips:
+            return self.chips * p * self.step_s / (3600 * self.replicas * self.batch) * 1e6
+        return self.chips_per_replica * p * self.step_s / (3600 * self.batch) * 1e6
 
     @property
     def chip_hours_per_million_tokens(self) -> float:
-        """Chip-hours per million output tokens at the operating point (the cost with every chip-hour at 1)."""
+        """Chip-hours per million output tokens at the operating point (the cost with every chip-hour at 1); a
+        disaggregated deployment's over both pools."""
+        if self.prefill_chips:
+            return self.chips * self.step_s / (3600 * self.replicas * self.batch) * 1e6
         return self.chips_per_replica * self.step_s / (3600 * self.batch) * 1e6
 
     def as_json(self) -> dict:

@@ -164,9 +164,21 @@ def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1, dp=1, p
     from inferonomics.optimize.calibration.pipeline import stage_env  # noqa: PLC0415
     from inferonomics.optimize.calibration.serving import resident_batch  # noqa: PLC0415
 
+    key = (spec, tp, dp, pp, float(isl), float(osl)) if context is None and np.ndim(tp) == 0 else None
+    if key is not None and (hit := _RESIDENT.get(key)) is not None:
+        return hit
     out = resident_batch(spec.arch, np.inf, isl, osl, float(tp), float(dp), spec.precision,
                          stage_env(spec.env, pp), context)
-    return float(out) if np.ndim(out) == 0 else out
+    out = float(out) if np.ndim(out) == 0 else out
+    if key is not None:
+        if len(_RESIDENT) > 4096:
+            _RESIDENT.clear()
+        _RESIDENT[key] = out
+    return out
+
+
+#: per (spec, tp, dp, pp, isl, osl): the resident cap (the solver asks for each option's twice)
+_RESIDENT: dict = {}
 
 
 #: per (spec, tp, ep, dp, pp, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap

@@ -38,6 +38,8 @@ class OraclePoint:
     pp: int = 1
     dp: int = 1
     ep: int = 1
+    #: disaggregated: the prefill pool's chips (replicas are the decode workers)
+    prefill_chips: int = 0
 
     @property
     def per_replica(self) -> int:
@@ -50,20 +52,21 @@ class OraclePoint:
 
     @property
     def usd_per_hour(self) -> float:
-        return self.replicas * self.per_replica * self.price
+        return self.chips * self.price
 
     @property
     def usd_per_mtok(self) -> float:
-        return self.per_replica * self.price * self.step_s / (3600 * self.batch) * 1e6
+        """Dollars of every chip (both pools) per million tokens of the whole fleet."""
+        return self.chips * self.price * self.step_s / (3600 * self.replicas * self.batch) * 1e6
 
     @property
     def chips(self) -> int:
-        return self.replicas * self.per_replica
+        return self.replicas * self.per_replica + self.prefill_chips
 
     @property
     def chip_hours_per_mtok(self) -> float:
         """Written out on its own (not usd_per_mtok at price 1), so the two cannot share a slip."""
-        chip_hours_per_token = self.per_replica * (self.step_s / 3600) / self.batch
+        chip_hours_per_token = self.chips * (self.step_s / 3600) / (self.replicas * self.batch)
         return chip_hours_per_token * 1e6
 
 
@@ -99,6 +102,8 @@ def step_of(problem, opt, batch: int) -> float:
 
 def evaluate_choice(problem, point) -> OraclePoint:
     """The solver's choice re-evaluated by the oracle's own evaluator (for a gap measured on one scale)."""
+    if point.mode == "disagg":
+        return _evaluate_disagg_choice(problem, point)
     opt = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
                and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
                and o.attention_dp == point.attention_dp and o.ep == point.ep)
@@ -152,8 +157,16 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
 
 
 def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
-    """The best homogeneous fleet by the problem's objective (None if nothing is feasible)."""
+    """The best homogeneous fleet by the problem's objective (None if nothing is feasible), over aggregated and
+    (``problem.mode`` disagg or auto) disaggregated deployments."""
     best, best_key = None, None
+    if problem.mode != "agg":
+        for pt in disagg_points(problem):
+            key = objective_value(problem.objective, pt)
+            if best_key is None or key < best_key:
+                best, best_key = pt, key
+        if problem.mode == "disagg":
+            return best
     d = problem.demand.tokens_per_s if problem.demand is not None else None
     for opt, b, step in feasible_points(problem):
         p = opt.platform
@@ -225,3 +238,89 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
         if best is None or cost < best:
             best = cost
     return best
+
+
+# -- disaggregated deployments: every decode shape x prefill shape x batch, pools counted up ------------------
+
+
+def _decode_step(problem, opt, b: int) -> float:
+    wl = problem.workload
+    return float(serving_step.tpot(opt.platform.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep,
+                                   dp=opt.attention_dp, pp=opt.pp, mixed=False))
+
+
+def _disagg_ttft(problem, pre, concurrency: float, n_p: int, tpot: float) -> float:
+    from inferonomics.optimize.calibration.disagg import disagg_ttft_s
+
+    wl, spec = problem.workload, pre.platform.serving
+    shape = (pre.tp, pre.attention_dp, pre.ep, pre.tp * pre.attention_dp / pre.ep)
+    return float(disagg_ttft_s(spec.arch, concurrency, wl.isl, wl.osl, shape, 1.0, float(n_p), tpot, spec.precision,
+                               spec.backend, spec.env))
+
+
+def prefill_pool(problem, pre, concurrency: float, tpot: float) -> tuple[int, float]:
+    """The fewest prefill workers whose queue is empty: the TTFT equals the one with no other client at all
+    (bisection over a monotone predicate, counted on the integers), and that TTFT."""
+    floor = _disagg_ttft(problem, pre, 0.0, 1, tpot)
+    no_queue = lambda n: _disagg_ttft(problem, pre, concurrency, n, tpot) == floor  # noqa: E731
+    hi = 1
+    while not no_queue(hi):
+        hi *= 2
+    lo = hi // 2 + 1 if hi > 1 else 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if no_queue(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    assert lo == 1 or not no_queue(lo - 1)
+    return lo, floor
+
+
+def disagg_points(problem, r_cap: int = 100_000) -> list[OraclePoint]:
+    """Every disaggregated deployment meeting the SLOs, memory, budget and chip limits (decode workers counted up
+    to the demand; one without a demand)."""
+    wl, out = problem.workload, []
+    d = problem.demand.tokens_per_s if problem.demand is not None else None
+    opts = [o for o in problem.space.options() if o.platform.serving is not None]
+    for dec in opts:
+        p = dec.platform
+        v = dict(p.values)
+        usable = problem.reserve.usable(v["hbm_capacity_bytes"])
+        pres = [o for o in opts if o.platform is p and o.pp == 1
+                and _le(memory_per_chip(v, o.tp, 1, o.attention_dp, o.attention_dp, wl.context), usable)]
+        resident = serving_step.resident_cap(p.serving, dec.tp, wl.isl, wl.osl, ep=dec.ep, dp=dec.attention_dp,
+                                             pp=dec.pp)
+        for b in range(1, problem.max_batch + 1):
+            if b > resident or not _le(memory_per_chip(v, dec.tp, dec.pp, dec.attention_dp, b, wl.context), usable):
+                break
+            tpot = _decode_step(problem, dec, b)
+            if problem.tpot_slo_s is not None and not _le(tpot, problem.tpot_slo_s):
+                continue
+            n_d = next((r for r in range(1, r_cap + 1) if d is None or r * b / tpot >= d * (1 - REL_TOL)), None)
+            if n_d is None:
+                continue
+            for pre in pres:
+                n_p, ttft = prefill_pool(problem, pre, float(n_d * b), tpot)
+                if problem.ttft_slo_s is not None and not _le(ttft, problem.ttft_slo_s):
+                    continue
+                pt = OraclePoint(p.hardware, p.precision.label, dec.tp, b, n_d, tpot, p.price_usd_per_chip_hour,
+                                 dec.pp, dec.attention_dp, dec.ep, n_p * pre.tp * pre.attention_dp)
+                if problem.budget_usd_per_hour is not None and not _le(pt.usd_per_hour, problem.budget_usd_per_hour):
+                    continue
+                limit = (problem.max_chips or {}).get(p.hardware)
+                if limit is not None and pt.chips > limit:
+                    continue
+                out.append(pt)
+    return out
+
+
+def _evaluate_disagg_choice(problem, point) -> OraclePoint:
+    f = dict(point.form)
+    dec = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
+               and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
+               and o.attention_dp == point.attention_dp and o.ep == point.ep)
+    tpot = _decode_step(problem, dec, point.batch)
+    chips_p = f["prefill_workers"] * f["prefill_tp"] * f["prefill_attention_dp"]
+    return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas, tpot,
+                       dec.platform.price_usd_per_chip_hour, dec.pp, dec.attention_dp, dec.ep, chips_p)

@@ -360,3 +360,35 @@ def test_parallel_shapes_match_oracle(problem):
         event(f"pp {p.pp}, attention dp {p.attention_dp}, ep {p.ep}")
         assert p.chips == p.replicas * p.tp * p.pp * p.attention_dp
     _gap(problem, res, best)
+
+
+# -- disaggregated deployments (--mode disagg|auto): the oracle counts both pools up on every shape and batch ------
+
+
+@st.composite
+def disagg_problems(draw):
+    import dataclasses
+
+    problem = draw(parallel_problems())
+    mode = draw(st.sampled_from(["disagg", "auto"]))
+    return dataclasses.replace(problem, mode=mode, max_batch=min(problem.max_batch, 12),
+                               objective=draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"])))
+
+
+@settings(CI, max_examples=25)
+@given(disagg_problems())
+def test_disaggregated_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        p = res.point
+        event(f"mode {p.mode}")
+        if p.mode == "disagg":
+            f = dict(p.form)
+            assert p.chips == p.replicas * p.chips_per_replica + f["prefill_workers"] * f["prefill_chips_per_worker"]
+            js = res.as_json()
+            assert js["mode"] == "disagg" and js["decode_workers"] == p.replicas and js["prefill_workers"] >= 1
+        if problem.mode == "disagg":
+            assert p.mode == "disagg"
+    _gap(problem, res, best)

@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what to minimize: usd_per_hour (fleet $/h for the demand; the default with prices), "
                         "usd_per_mtok, tokens_per_usd (maximized); without prices their chip counts: chips (the "
                         "default), chip_hours_per_mtok, tokens_per_chip_hour")
+    p.add_argument("--mode", choices=("agg", "disagg", "auto"), default="agg",
+                   help="agg: prefill and decode in one pool (default); disagg: a prefill pool and a decode pool "
+                        "(TTFT = prefill + KV transfer, TPOT a decode-only step, the prefill pool sized to keep up); "
+                        "auto: the better of both")
     p.add_argument("--fleet", choices=("auto", "homogeneous", "mixed"), default="auto",
                    help="mixed: a MILP over replicas per option (auto: mixed when --max-chips is given)")
     p.set_defaults(func=run_optimize)
@@ -52,7 +56,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InvalidInputError("--max-chips", "H=N for a named hardware", limits["*"])
     problem = problem_from_args(args, space_from_args(args, True), demand=demand,
                                 budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None,
-                                fleet=args.fleet)
+                                fleet=args.fleet, mode=args.mode)
     name = objective_from_args(args, problem)
     if demand is None and get_objective(name).needs_demand:
         raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
@@ -95,6 +99,11 @@ def _text(res) -> str:
         lines.append(f"  cost {T.usd(cost)}/h, {T.usd(cost / (3600 * tokens) * 1e6)} per million tokens")
     else:
         lines.append("  no prices given (--price-usd-per-hour): the objective counts chips, not dollars")
+    if res.point is not None and res.point.mode == "disagg":
+        f = dict(res.point.form)
+        lines.append(f"  disaggregated: {f['prefill_workers']} prefill worker(s) of TP {f['prefill_tp']}"
+                     + (f" x attention DP {f['prefill_attention_dp']}" if f["prefill_attention_dp"] > 1 else "")
+                     + f" ({res.point.prefill_chips} chips) feed the {res.point.replicas} decode worker(s) above")
     lines += [f"  binding: {b}" for b in res.binding]
     lines += [f"  note: {n}" for n in res.notes]
     return "\n".join(lines)
