@@ -92,7 +92,8 @@ def _prefill_pool(problem: Problem, evals: list[OptionEval]) -> dict:
     for ev in evals:
         o = ev.option
         spec = o.platform.serving
-        if spec is None or o.pp != 1 or not problem.memory.within(ev.memory_at(float(o.attention_dp), wl),
+        if spec is None or o.pp != 1 or o.speculation is not None or not problem.memory.within(
+                ev.memory_at(float(o.attention_dp), wl),
                                                                   ev.usable):
             continue
         t_p, kv, ttft = _prefill_times(spec, o, wl.isl, wl.osl)
@@ -106,7 +107,7 @@ def _prefill_pool(problem: Problem, evals: list[OptionEval]) -> dict:
 def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], list]:
     """The best disaggregated deployment (a Point with ``mode = "disagg"``, its decode option), and misses."""
     wl = problem.workload
-    options = [o for o in problem.space.options() if o.platform.serving is not None]
+    options = [o for o in problem.options() if o.platform.serving is not None]
     if not options:
         if problem.mode == "disagg":
             raise InvalidInputError("--mode", "agg or auto here: disaggregated serving needs the calibrated serving "
@@ -125,12 +126,12 @@ def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], lis
         pre = pool.get(id(o.platform))
         if sv is None or ev.batch_max < 1 or pre is None:
             continue
-        tps = sv.feasible / sv.tpot[sv.feasible - 1]
+        tps_max = ev.best_batch / float(sv.tpot[ev.best_batch - 1])  # best_batch: the feasible B of most tokens/s
         price = o.platform.price_usd_per_chip_hour if obj.priced else 1.0
         if obj.needs_demand:
-            lb = (float(decode_workers(np.array([tps.max()]), demand)[0]) * o.chips + float(pre[1].min())) * price
+            lb = (float(decode_workers(np.array([tps_max]), demand)[0]) * o.chips + float(pre[1].min())) * price
         else:
-            lb = o.chips * price / float(tps.max())
+            lb = o.chips * price / tps_max
         bounds.append((lb, len(bounds), ev, pre))
     best = None
     for lb, _, ev, pre in sorted(bounds, key=lambda x: x[:2]):

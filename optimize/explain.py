@@ -30,7 +30,8 @@ def weights_miss(ev: OptionEval, problem: Problem) -> Miss:
     hbm = ev.option.platform.values["hbm_capacity_bytes"]
     return (problem.memory.over(w_chip, ev.usable),
             f"{problem.space.model} at {o.platform.precision.weights} needs {w_chip * t / 1e9:.0f} GB of weights; "
-            f"{t} x {o.platform.hardware}{'' if o.plain else f' ({o.shape_label})'} hold {t * hbm / 1e9:.0f} GB ({t * ev.usable / 1e9:.0f} GB usable after "
+            f"{t} x {o.platform.hardware}{'' if o.plain else f' ({o.shape_label})'} hold {t * hbm / 1e9:.0f} GB "
+            f"({t * ev.usable / 1e9:.0f} GB usable after "
             f"reserves)")
 
 

@@ -45,6 +45,7 @@ class OptionEval:
     ttft: np.ndarray | None = None
     feasible: np.ndarray | None = None
     best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
+    cap: tuple[int, str] | None = None  # memory_cap's answer, once per evaluation (asked twice by the solver)
 
     @property
     def serving(self) -> ServingSpec | None:
@@ -133,7 +134,13 @@ def weights_fit(ev: OptionEval, problem: Problem) -> bool:
 
 def memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     """Largest integer B <= max_batch whose weights + KV fit (checked on the integers), and which bound it is
-    (a key of explain.LIMITS)."""
+    (a key of explain.LIMITS); kept on ``ev`` (bound to ``problem``'s workload and reserves)."""
+    if ev.cap is None:
+        ev.cap = _memory_cap(ev, problem)
+    return ev.cap
+
+
+def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     wl, vec, o = problem.workload, ev.vec, ev.option
     kv_chip = kv_per_sequence(vec, wl, o.pp) / o.attention_dp
     w_chip = ev.memory_at(0.0, wl)

@@ -35,6 +35,18 @@ class Problem:
     notes: tuple[str, ...] = field(default=())
     #: agg (prefill and decode in one pool), disagg (separate pools: optimize.disagg_search) or auto (both)
     mode: str = "agg"
+    #: speculative decoding to try on and off (optimize.speculation.Speculation), None: off
+    speculation: object = None
+
+    def options(self) -> list:
+        """The space's options, and with ``speculation`` each calibrated-serving option once more with it on."""
+        import dataclasses
+
+        opts = self.space.options()
+        if self.speculation is None:
+            return opts
+        return opts + [dataclasses.replace(o, speculation=self.speculation) for o in opts
+                       if o.platform.serving is not None]
 
     def __post_init__(self) -> None:
         for name in ("tpot_slo_s", "ttft_slo_s", "budget_usd_per_hour"):

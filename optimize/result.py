@@ -47,6 +47,8 @@ class Point:
     form: tuple = ()
     #: disaggregated: the prefill pool's chips (``replicas`` are then the decode workers, ``tp``... their shape)
     prefill_chips: int = 0
+    #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
+    speculation: object = None
 
     @property
     def chips_per_replica(self) -> int:
@@ -95,7 +97,9 @@ class Point:
         return {
             "hardware": self.hardware, "precision": self.precision, "mode": self.mode, "tp": self.tp, "pp": self.pp,
             "ep": self.ep, "attention_dp": self.attention_dp, "chips_per_replica": self.chips_per_replica,
-            **dict(self.form), "batch": self.batch, "batch_max": self.batch_max, "replicas": self.replicas, "chips": self.chips,
+            **dict(self.form), "speculation": (None if self.speculation is None
+                                               else {"enabled": True, **self.speculation.as_json()}),
+            "batch": self.batch, "batch_max": self.batch_max, "replicas": self.replicas, "chips": self.chips,
             "step_ms": self.step_s * 1e3, "compute_ms": self.compute_s * 1e3, "memory_ms": self.memory_s * 1e3,
             "comm_ms": self.comm_s * 1e3, "overhead_ms": self.overhead_s * 1e3, "ttft_ms": self.ttft_s * 1e3,
             "tokens_per_s": self.fleet_tokens_per_s, "tokens_per_s_per_replica": self.tokens_per_s,
@@ -143,7 +147,8 @@ class DeploymentResult:
         return float(sum(p.fleet_tokens_per_s for p in self.fleet))
 
     def as_json(self) -> dict:
-        keys = ("hardware", "precision", "mode", "tp", "pp", "ep", "attention_dp", "chips_per_replica", "batch", "batch_max", "replicas", "chips", "step_ms",
+        keys = ("hardware", "precision", "mode", "tp", "pp", "ep", "attention_dp", "chips_per_replica", "speculation",
+                "batch", "batch_max", "replicas", "chips", "step_ms",
                 "ttft_ms", "tokens_per_s", "tokens_per_s_per_user", "compute_ms", "memory_ms", "comm_ms",
                 "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "chip_hours_per_million_tokens",
                 "utilization", "step_model",

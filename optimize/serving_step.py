@@ -27,7 +27,8 @@ leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024, osl 512: 
 ``batch`` (and ``tp``) may be NumPy arrays: one call evaluates every batch of an option.
 Conventions (:mod:`.calibration.parallel`'s): a worker has ``tp x dp x pp`` chips (``dp`` attention-DP groups of
 ``tp`` ranks, ``pp`` pipeline stages, :mod:`.calibration.pipeline`); for an MoE the routed experts are split ``ep``
-ways and each expert's FFN ``tp x dp / ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8 compute -> ``fp8``
+ways and each expert's FFN ``tp x dp / ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8
+compute -> ``fp8``
 (the serving model then reads the KV cache at 1 byte, as NVIDIA's fp8 rows do); 4-bit weights with 16-bit
 compute -> ``w4a16`` (4.25 bits per weight); NVFP4/MXFP4 weights with FP4 compute -> ``fp4`` (the FP4 kernel class,
 on cards with FP4 tensor cores). Other combinations have no calibrated serving model.
@@ -132,15 +133,23 @@ def _run(fn, spec: ServingSpec, tp, ep, dp, pp, batch, isl, osl, **kw):
 
 
 def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp=1, mixed: bool = True,
-         context=None, parts: bool = False):
+         context=None, parts: bool = False, speculation=None):
     """Seconds per output token (mean step) of a worker of ``tp x dp x pp`` chips (``dp`` attention-DP groups,
     ``ep``-way expert parallelism, ``pp`` pipeline stages) at ``batch`` sequences:
     :func:`inferonomics.optimize.calibration.serving.serving_tpot_s` through the pipeline composition
     :func:`inferonomics.optimize.calibration.pipeline.pipelined`, as ``validate`` computes them (``context``:
     decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``: the step's named
-    parts, without pipeline stages)."""
+    parts, without pipeline stages; ``speculation``: a :class:`~inferonomics.optimize.speculation.Speculation`,
+    TPOT with it, :func:`~inferonomics.optimize.speculation.spec_tpot_s`)."""
     from inferonomics.optimize.calibration import serving  # noqa: PLC0415
 
+    if speculation is not None:
+        from functools import partial  # noqa: PLC0415
+
+        from inferonomics.optimize.speculation import spec_tpot_s  # noqa: PLC0415
+
+        fn = partial(spec_tpot_s, speculation=speculation)
+        return _run(fn, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
     if parts:
         if np.any(np.asarray(pp) > 1):
             raise ValueError("tpot(parts=True) has no pipeline stages")
@@ -186,20 +195,22 @@ _CURVES: OrderedDict = OrderedDict()
 _CURVES_MAX = 4096
 
 
-def _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap):
-    return (spec, tp, ep, dp, pp, float(isl), float(osl), bool(mixed), int(cap))
+def _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap, speculation=None):
+    return (spec, tp, ep, dp, pp, float(isl), float(osl), bool(mixed), int(cap), speculation)
 
 
 def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: bool, cap: int, dp: int = 1,
-           pp: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """TPOT and TTFT at every batch 1..cap (read-only arrays, cached per option and workload)."""
-    key = _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap)
+           pp: int = 1, speculation=None) -> tuple[np.ndarray, np.ndarray]:
+    """TPOT and TTFT at every batch 1..cap (read-only arrays, cached per option and workload; TTFT is the same
+    with or without ``speculation``)."""
+    key = _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap, speculation)
     hit = _CURVES.get(key)
     if hit is not None:
         _CURVES.move_to_end(key)
         return hit
     b = np.arange(1, cap + 1, dtype=float)
-    out = (np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed), b.shape),
+    out = (np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed, speculation=speculation),
+                           b.shape),
            np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp), b.shape))
     for a in out:
         a.flags.writeable = False
@@ -210,30 +221,31 @@ def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: b
 
 
 def prefetch(spec: ServingSpec, items, isl: float, osl: float, mixed: bool) -> None:
-    """Fill the :func:`curves` cache for several ``(tp, ep, cap[, dp, pp])`` of one spec with a single vectorised
-    call per curve and pipeline degree (the shape and batch as arrays): elementwise the same arithmetic as one
-    option at a time."""
-    full = [(tuple(it) + (1, 1))[:5] for it in items]
+    """Fill the :func:`curves` cache for several ``(tp, ep, cap[, dp, pp, speculation])`` of one spec with a single
+    vectorised call per curve, pipeline degree and speculation (the shape and batch as arrays): elementwise the
+    same arithmetic as one option at a time."""
+    full = [(tuple(it) + (1, 1, None))[:6] for it in items]
     todo = [it for it in dict.fromkeys(full)
-            if _key(spec, it[0], it[1], it[3], it[4], isl, osl, mixed, it[2]) not in _CURVES]
+            if _key(spec, it[0], it[1], it[3], it[4], isl, osl, mixed, it[2], it[5]) not in _CURVES]
     by_pp: dict = {}
     for it in todo:
-        by_pp.setdefault(it[4], []).append(it)
-    for pp, group in by_pp.items():
+        by_pp.setdefault((it[4], it[5]), []).append(it)
+    for (pp, sp), group in by_pp.items():
         if len(group) < 2:
             continue
-        b = np.concatenate([np.arange(1, cap + 1, dtype=float) for _, _, cap, _, _ in group])
+        b = np.concatenate([np.arange(1, it[2] + 1, dtype=float) for it in group])
         col = lambda j: np.concatenate([np.full(it[2], float(it[j])) for it in group])  # noqa: E731
         tp, ep, dp = col(0), col(1), col(3)
-        t_all = np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed), b.shape)
+        t_all = np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed, speculation=sp),
+                                b.shape)
         f_all = np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp), b.shape)
         start = 0
-        for t, e, cap, d, _ in group:
+        for t, e, cap, d, _, _ in group:
             out = (np.array(t_all[start:start + cap]), np.array(f_all[start:start + cap]))
             start += cap
             for x in out:
                 x.flags.writeable = False
-            _CURVES[_key(spec, t, e, d, pp, isl, osl, mixed, cap)] = out
+            _CURVES[_key(spec, t, e, d, pp, isl, osl, mixed, cap, sp)] = out
     while len(_CURVES) > _CURVES_MAX:
         _CURVES.popitem(last=False)
 

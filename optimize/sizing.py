@@ -44,6 +44,7 @@ def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> P
         memory_bytes=ev.memory_at(batch, problem.workload), usable_bytes=ev.usable,
         price_usd_per_chip_hour=o.platform.price_usd_per_chip_hour, batch_max=ev.batch_max,
         step_model=step_model, breakdown_model=breakdown, pp=o.pp, attention_dp=o.attention_dp,
+        speculation=o.speculation,
     )
 
 

@@ -64,6 +64,8 @@ def solve(problem: Problem) -> DeploymentResult:
 
             disagg = disagg_points(problem)
         res = _homogeneous(problem, obj, feasible, evals, disagg)
+    if problem.speculation is not None and (res.point is None or res.point.speculation is None):
+        res = replace(res, extra={**res.extra, "speculation": {"enabled": False, **problem.speculation.as_json()}})
     return replace(res, solve_ms=(time.perf_counter() - t0) * 1e3,
                    notes=tuple(problem.space.notes) + tuple(problem.notes) + tuple(
                        f"skipped {x}" for x in problem.space.skipped))

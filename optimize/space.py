@@ -100,6 +100,8 @@ class Option:
     ep: int = 1
     pp: int = 1
     attention_dp: int = 1
+    #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
+    speculation: object = None
 
     @property
     def chips(self) -> int:
@@ -107,14 +109,15 @@ class Option:
 
     @property
     def plain(self) -> bool:
-        """TP alone (no pipeline stages, no attention DP)."""
-        return self.pp == 1 and self.attention_dp == 1
+        """TP alone (no pipeline stages, no attention DP, no speculation)."""
+        return self.pp == 1 and self.attention_dp == 1 and self.speculation is None
 
     @property
     def shape_label(self) -> str:
         parts = [f"TP {self.tp}"] + [f"PP {self.pp}"] * (self.pp > 1) + \
             [f"attention DP {self.attention_dp}"] * (self.attention_dp > 1) + [f"EP {self.ep}"] * (self.ep > 1)
-        return " x ".join(parts)
+        spec = f" + speculation (G {self.speculation.draft_tokens})" if self.speculation is not None else ""
+        return " x ".join(parts) + spec
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def step_of(problem, opt, batch: int) -> float:
     wl, v = problem.workload, dict(opt.platform.values)
     if opt.platform.serving is not None:
         return float(serving_step.tpot(opt.platform.serving, opt.tp, float(batch), wl.isl, wl.osl, ep=opt.ep,
-                                       dp=opt.attention_dp, pp=opt.pp, mixed=wl.mixed))
+                                       dp=opt.attention_dp, pp=opt.pp, mixed=wl.mixed, speculation=opt.speculation))
     point = dict(v, tp=opt.tp, batch=batch, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
     return evaluate_step(point, wl.policy, mixed=wl.mixed,
                          weights=moe_weights_text(wl.mixed) if opt.platform.is_moe else None).step_s
@@ -104,9 +104,9 @@ def evaluate_choice(problem, point) -> OraclePoint:
     """The solver's choice re-evaluated by the oracle's own evaluator (for a gap measured on one scale)."""
     if point.mode == "disagg":
         return _evaluate_disagg_choice(problem, point)
-    opt = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
+    opt = next(o for o in problem.options() if o.platform.hardware == point.hardware
                and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
-               and o.attention_dp == point.attention_dp and o.ep == point.ep)
+               and o.attention_dp == point.attention_dp and o.ep == point.ep and o.speculation == point.speculation)
     return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas,
                        step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour, opt.pp,
                        opt.attention_dp, opt.ep)
@@ -127,7 +127,7 @@ def memory_per_chip(v: dict, tp: int, pp: int, dp: int, batch: int, context: flo
 def feasible_points(problem) -> list[tuple[object, int, float]]:
     """Every (option, batch, step_s) meeting TTFT, TPOT and memory, over batch 1..max_batch."""
     wl, out = problem.workload, []
-    for opt in problem.space.options():
+    for opt in problem.options():
         p = opt.platform
         v = dict(p.values)
         moe = p.is_moe
@@ -246,7 +246,7 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
 def _decode_step(problem, opt, b: int) -> float:
     wl = problem.workload
     return float(serving_step.tpot(opt.platform.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep,
-                                   dp=opt.attention_dp, pp=opt.pp, mixed=False))
+                                   dp=opt.attention_dp, pp=opt.pp, mixed=False, speculation=opt.speculation))
 
 
 def _disagg_ttft(problem, pre, concurrency: float, n_p: int, tpot: float) -> float:
@@ -282,12 +282,12 @@ def disagg_points(problem, r_cap: int = 100_000) -> list[OraclePoint]:
     to the demand; one without a demand)."""
     wl, out = problem.workload, []
     d = problem.demand.tokens_per_s if problem.demand is not None else None
-    opts = [o for o in problem.space.options() if o.platform.serving is not None]
+    opts = [o for o in problem.options() if o.platform.serving is not None]
     for dec in opts:
         p = dec.platform
         v = dict(p.values)
         usable = problem.reserve.usable(v["hbm_capacity_bytes"])
-        pres = [o for o in opts if o.platform is p and o.pp == 1
+        pres = [o for o in opts if o.platform is p and o.pp == 1 and o.speculation is None
                 and _le(memory_per_chip(v, o.tp, 1, o.attention_dp, o.attention_dp, wl.context), usable)]
         resident = serving_step.resident_cap(p.serving, dec.tp, wl.isl, wl.osl, ep=dec.ep, dp=dec.attention_dp,
                                              pp=dec.pp)
@@ -317,9 +317,9 @@ def disagg_points(problem, r_cap: int = 100_000) -> list[OraclePoint]:
 
 def _evaluate_disagg_choice(problem, point) -> OraclePoint:
     f = dict(point.form)
-    dec = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
+    dec = next(o for o in problem.options() if o.platform.hardware == point.hardware
                and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
-               and o.attention_dp == point.attention_dp and o.ep == point.ep)
+               and o.attention_dp == point.attention_dp and o.ep == point.ep and o.speculation == point.speculation)
     tpot = _decode_step(problem, dec, point.batch)
     chips_p = f["prefill_workers"] * f["prefill_tp"] * f["prefill_attention_dp"]
     return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas, tpot,

@@ -346,7 +346,14 @@ def parallel_problems(draw):
     return Problem(dataclasses.replace(space, platforms=tuple(plats)), wl, tpot_slo_s=base * draw(st.floats(0.8, 3.0)),
                    ttft_slo_s=ttft, demand=Demand(draw(st.floats(0.5, 200.0)) / base),
                    objective=draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"])),
-                   max_batch=draw(st.integers(1, 24)), fleet="homogeneous")
+                   max_batch=draw(st.integers(1, 24)), fleet="homogeneous", speculation=draw(speculations()))
+
+
+def speculations():
+    """No speculation, or speculative decoding to try on and off (acceptance, drafted tokens, draft cost)."""
+    from inferonomics.optimize.speculation import Speculation
+
+    return st.one_of(st.none(), st.builds(Speculation, st.floats(0.0, 0.95), st.integers(1, 4), st.floats(0.0, 0.3)))
 
 
 @settings(CI, max_examples=25)
@@ -357,7 +364,7 @@ def test_parallel_shapes_match_oracle(problem):
     if res.optimal:
         _check_feasible(problem, res)
         p = res.point
-        event(f"pp {p.pp}, attention dp {p.attention_dp}, ep {p.ep}")
+        event(f"pp {p.pp}, attention dp {p.attention_dp}, ep {p.ep}, speculation {p.speculation is not None}")
         assert p.chips == p.replicas * p.tp * p.pp * p.attention_dp
     _gap(problem, res, best)
 
@@ -383,7 +390,7 @@ def test_disaggregated_matches_oracle(problem):
     if res.optimal:
         _check_feasible(problem, res)
         p = res.point
-        event(f"mode {p.mode}")
+        event(f"mode {p.mode}, speculation {p.speculation is not None}")
         if p.mode == "disagg":
             f = dict(p.form)
             assert p.chips == p.replicas * p.chips_per_replica + f["prefill_workers"] * f["prefill_chips_per_worker"]

@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="agg: prefill and decode in one pool (default); disagg: a prefill pool and a decode pool "
                         "(TTFT = prefill + KV transfer, TPOT a decode-only step, the prefill pool sized to keep up); "
                         "auto: the better of both")
+    g = p.add_argument_group("speculative decoding (tried on and off)")
+    g.add_argument("--spec-acceptance", type=float, metavar="A",
+                   help="probability a drafted token is accepted, in [0, 1); with --spec-draft-tokens")
+    g.add_argument("--spec-draft-tokens", type=int, metavar="G", help="tokens drafted per sequence per round (>= 1)")
+    g.add_argument("--spec-draft-cost", type=float, default=0.0, metavar="C",
+                   help="one draft step's time in plain decode steps at the same batch (default 0: a drafter of "
+                        "negligible cost; a draft model of N_d parameters: about N_d/N; MTP heads: a layer's share)")
     p.add_argument("--fleet", choices=("auto", "homogeneous", "mixed"), default="auto",
                    help="mixed: a MILP over replicas per option (auto: mixed when --max-chips is given)")
     p.set_defaults(func=run_optimize)
@@ -56,7 +63,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InvalidInputError("--max-chips", "H=N for a named hardware", limits["*"])
     problem = problem_from_args(args, space_from_args(args, True), demand=demand,
                                 budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None,
-                                fleet=args.fleet, mode=args.mode)
+                                fleet=args.fleet, mode=args.mode, speculation=_speculation(args))
     name = objective_from_args(args, problem)
     if demand is None and get_objective(name).needs_demand:
         raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
@@ -109,8 +116,26 @@ def _text(res) -> str:
     return "\n".join(lines)
 
 
+def _speculation(args):
+    """The Speculation the flags ask for (checked: one line, exit 2), or None."""
+    from inferonomics.optimize.speculation import Speculation
+
+    if args.spec_acceptance is None and args.spec_draft_tokens is None:
+        if args.spec_draft_cost != 0.0:
+            raise InvalidInputError("--spec-draft-cost", "with --spec-acceptance and --spec-draft-tokens")
+        return None
+    if args.spec_acceptance is None or args.spec_draft_tokens is None:
+        raise InvalidInputError("--spec-acceptance" if args.spec_acceptance is None else "--spec-draft-tokens",
+                                "given together with the other speculation flag")
+    if args.ideal:
+        raise InvalidInputError("--spec-acceptance", "the calibrated serving model (speculation is not in the "
+                                "closed-form step model): drop --ideal")
+    return Speculation(args.spec_acceptance, args.spec_draft_tokens, args.spec_draft_cost)
+
+
 def shape_label(p) -> str:
     """A replica's parallel shape in words: ``TP 8``, ``TP 8 x PP 2``, ``TP 1 x attention DP 8 x EP 8``."""
     parts = [f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"attention DP {p.attention_dp}"] * (p.attention_dp > 1) \
         + [f"EP {p.ep}"] * (p.ep > 1)
-    return " x ".join(parts)
+    spec = f" + spec G {p.speculation.draft_tokens}" if p.speculation is not None else ""
+    return " x ".join(parts) + spec
