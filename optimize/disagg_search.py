@@ -120,14 +120,14 @@ def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], lis
     demand = problem.demand.tokens_per_s if problem.demand is not None else None
     # each decode option's lower bound (the fewest decode workers and one smallest prefill worker; per token, its
     # decode chips alone): options are taken in its order and the search stops where it passes the best found
-    bounds = []
+    bounds: list = []
     for ev in decode:
         o, sv = ev.option, ev.curves
         pre = pool.get(id(o.platform))
         if sv is None or ev.batch_max < 1 or pre is None:
             continue
         tps_max = ev.best_batch / float(sv.tpot[ev.best_batch - 1])  # best_batch: the feasible B of most tokens/s
-        price = o.platform.price_usd_per_chip_hour if obj.priced else 1.0
+        price = (o.platform.price_usd_per_chip_hour or 0.0) if obj.priced else 1.0
         if obj.needs_demand:
             lb = (float(decode_workers(np.array([tps_max]), demand)[0]) * o.chips + float(pre[1].min())) * price
         else:
@@ -138,10 +138,11 @@ def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], lis
         if best is not None and lb > best[0][0]:
             break
         o, sv = ev.option, ev.curves
+        assert sv is not None  # kept above
         b = sv.feasible.astype(float)
         tpot = sv.tpot[sv.feasible - 1]
         n_d = decode_workers(b / tpot, demand)
-        price = o.platform.price_usd_per_chip_hour
+        price = o.platform.price_usd_per_chip_hour or 0.0  # checked: priced problems price every card
         # prefill shapes down, batches across: every (prefill shape, B) at once
         opts_p, chips_p, dp_p, t_p, kv = pre
         n_p = prefill_workers(n_d * b, t_p, kv, dp_p, wl.osl, tpot)
@@ -171,6 +172,7 @@ def _point(problem: Problem, ev: OptionEval, batch: int, n_d: int, po, n_p: int,
     from inferonomics.optimize.calibration import disagg
 
     wl, spec = problem.workload, ev.option.platform.serving
+    assert spec is not None  # decode options are the serving model's
     dec = dataclasses.replace(problem, workload=dataclasses.replace(wl, mixed=False))
     pt = make_point(ev, dec, batch, n_d)
     shape = (po.tp, po.attention_dp, po.ep, po.tp * po.attention_dp / po.ep)

@@ -6,12 +6,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.constraints import (Budget, ChipLimit, Constraint, Demand, DemandCovered, MemoryFits,
                                                MemoryReserve, TpotSLO, TtftSLO, Workload)
 from inferonomics.optimize.space import DecisionSpace
+
+if TYPE_CHECKING:
+    from inferonomics.optimize.speculation import Speculation
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Problem:
     #: agg (prefill and decode in one pool), disagg (separate pools: optimize.disagg_search) or auto (both)
     mode: str = "agg"
     #: speculative decoding to try on and off (optimize.speculation.Speculation), None: off
-    speculation: object = None
+    speculation: Speculation | None = None
 
     def options(self) -> list:
         """The space's options, and with ``speculation`` each calibrated-serving option once more with it on."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inferonomics.optimize.speculation import Speculation
 
 
 class Status(enum.Enum):
@@ -48,7 +52,7 @@ class Point:
     #: disaggregated: the prefill pool's chips (``replicas`` are then the decode workers, ``tp``... their shape)
     prefill_chips: int = 0
     #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
-    speculation: object = None
+    speculation: Speculation | None = None
 
     @property
     def chips_per_replica(self) -> int:

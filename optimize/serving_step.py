@@ -116,7 +116,7 @@ def make_spec(arch, hardware: str, precision: str, backend: str, calibration) ->
     return spec
 
 
-def _shape(tp, dp, ep):
+def _shape(tp, dp, ep) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The worker's parallel shape ``(tp, dp, ep, moe_tp)`` (:mod:`.calibration.parallel`: the routed experts split
     ``ep`` ways and each expert ``tp x dp / ep`` ways)."""
     tp = np.asarray(tp, dtype=float)
@@ -153,7 +153,8 @@ def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp
     if parts:
         if np.any(np.asarray(pp) > 1):
             raise ValueError("tpot(parts=True) has no pipeline stages")
-        return serving.serving_tpot_s(spec.arch, np.asarray(batch, dtype=float), isl, osl, *_shape(tp, dp, ep),
+        t, d, e, m = _shape(tp, dp, ep)
+        return serving.serving_tpot_s(spec.arch, np.asarray(batch, dtype=float), isl, osl, t, d, e, m,
                                       spec.precision, spec.backend, spec.env, mixed=mixed, context=context,
                                       parts=True)
     return _run(serving.serving_tpot_s, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
@@ -176,9 +177,9 @@ def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1, dp=1, p
     key = (spec, tp, dp, pp, float(isl), float(osl)) if context is None and np.ndim(tp) == 0 else None
     if key is not None and (hit := _RESIDENT.get(key)) is not None:
         return hit
-    out = resident_batch(spec.arch, np.inf, isl, osl, float(tp), float(dp), spec.precision,
+    raw = resident_batch(spec.arch, np.inf, isl, osl, float(tp), float(dp), spec.precision,
                          stage_env(spec.env, pp), context)
-    out = float(out) if np.ndim(out) == 0 else out
+    out = float(raw) if np.ndim(raw) == 0 else raw
     if key is not None:
         if len(_RESIDENT) > 4096:
             _RESIDENT.clear()

@@ -29,6 +29,7 @@ from inferonomics.symbolic.errors import InvalidInputError
 
 if TYPE_CHECKING:  # a type only: importing serving_step here would load the calibration for closed-form runs
     from inferonomics.optimize.serving_step import ServingSpec
+    from inferonomics.optimize.speculation import Speculation
 
 #: the TP degrees tried when the user gives none: powers of two, capped by the scale-up domain
 DEFAULT_MAX_TP = 64
@@ -101,7 +102,7 @@ class Option:
     pp: int = 1
     attention_dp: int = 1
     #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
-    speculation: object = None
+    speculation: Speculation | None = None
 
     @property
     def chips(self) -> int:
