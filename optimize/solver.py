@@ -64,6 +64,8 @@ def solve(problem: Problem) -> DeploymentResult:
 
             disagg = disagg_points(problem)
         res = _homogeneous(problem, obj, feasible, evals, disagg)
+    if res.point is None:  # infeasible: the mode searched (agg, disagg or auto)
+        res = replace(res, extra={**res.extra, "mode": problem.mode})
     if problem.speculation is not None and (res.point is None or res.point.speculation is None):
         res = replace(res, extra={**res.extra, "speculation": {"enabled": False, **problem.speculation.as_json()}})
     return replace(res, solve_ms=(time.perf_counter() - t0) * 1e3,

@@ -22,6 +22,8 @@ def test_llama_405b_bf16_on_h100_nodes_runs_tp8_pp2(capsys):
     optimizer now finds the deployment engines run, TP 8 x PP 2 on 16 chips."""
     code, out, err = run_cli(capsys, [*Q405, "--pp", "1", "--json"])
     assert code == 3 and "needs 812 GB of weights" in err
+    d = json.loads(out)
+    assert d["status"] == "infeasible" and d["mode"] == "agg" and d["pp"] is None
     code, out, err = run_cli(capsys, [*Q405, "--json"])
     assert code == 0, err
     d = json.loads(out)
