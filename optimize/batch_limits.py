@@ -28,7 +28,7 @@ def evaluate_options(problem: Problem, options: list[Option] | None = None) -> l
     TP degrees are computed first in one vectorised call per platform (the same numbers, fewer calls)."""
     from inferonomics.optimize.serving_step import prefetch
 
-    options = problem.space.options() if options is None else options
+    options = problem.options() if options is None else options
     wl = problem.workload
     bases: dict[int, list] = {}  # by id: the platforms outlive this call
     for o in options:
@@ -39,7 +39,8 @@ def evaluate_options(problem: Problem, options: list[Option] | None = None) -> l
     for ev in evals:
         o = ev.option
         if o.platform.serving is not None and weights_fit(ev, problem):
-            groups.setdefault(o.platform.serving, []).append((o.tp, o.ep, max(memory_cap(ev, problem)[0], 1)))
+            groups.setdefault(o.platform.serving, []).append((o.tp, o.ep, max(memory_cap(ev, problem)[0], 1),
+                                                              o.attention_dp, o.pp, o.speculation))
     for spec, items in groups.items():
         prefetch(spec, items, wl.isl, wl.osl, wl.mixed)
     return [_limit(ev, problem) for ev in evals]

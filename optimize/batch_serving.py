@@ -28,7 +28,8 @@ def evaluate_serving(ev: OptionEval, spec: ServingSpec, problem: Problem) -> Opt
 
     o, wl = ev.option, problem.workload
     cap, cap_by = memory_cap(ev, problem)
-    tpot, ttft = curves(spec, o.tp, o.ep, wl.isl, wl.osl, wl.mixed, max(cap, 1))
+    tpot, ttft = curves(spec, o.tp, o.ep, wl.isl, wl.osl, wl.mixed, max(cap, 1), o.attention_dp, o.pp,
+                        o.speculation)
     ev.tpot, ev.ttft, ev.ttft_s = tpot, ttft, float(ttft[0])
     ok = np.full(tpot.size, cap >= 1)
     ok_tpot = ok if problem.tpot is None else problem.tpot.admits(tpot)

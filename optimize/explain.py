@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inferonomics.optimize.option_eval import OptionEval, memory_per_chip
+from inferonomics.optimize.option_eval import OptionEval
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.result import DeploymentResult, Point, Status
 
@@ -25,12 +25,13 @@ LIMITS = {"tpot": "the TPOT SLO", "ttft": "the TTFT SLO (TTFT grows with the run
 
 def weights_miss(ev: OptionEval, problem: Problem) -> Miss:
     """The weights alone do not fit in the usable HBM."""
-    o, t = ev.option, ev.option.tp
-    w_chip = memory_per_chip(ev.vec, 0.0, problem.workload)
+    o, t = ev.option, ev.option.chips
+    w_chip = ev.memory_at(0.0, problem.workload)
     hbm = ev.option.platform.values["hbm_capacity_bytes"]
     return (problem.memory.over(w_chip, ev.usable),
             f"{problem.space.model} at {o.platform.precision.weights} needs {w_chip * t / 1e9:.0f} GB of weights; "
-            f"{t} x {o.platform.hardware} hold {t * hbm / 1e9:.0f} GB ({t * ev.usable / 1e9:.0f} GB usable after "
+            f"{t} x {o.platform.hardware}{'' if o.plain else f' ({o.shape_label})'} hold {t * hbm / 1e9:.0f} GB "
+            f"({t * ev.usable / 1e9:.0f} GB usable after "
             f"reserves)")
 
 
@@ -44,10 +45,10 @@ def one_sequence_miss(ev: OptionEval, problem: Problem, cap_by: str, spec: Servi
         if spec is None:
             raise AssertionError(f"internal: a kv_residency cap without a serving model on {ev.where}")
         o = ev.option
-        resident = resident_cap(spec, o.tp, wl.isl, wl.osl, ep=o.ep)
+        resident = resident_cap(spec, o.tp, wl.isl, wl.osl, ep=o.ep, dp=o.attention_dp, pp=o.pp)
         return (1.0 / max(resident, 1e-300), f"the serving engine keeps {resident:.3g} sequences of "
                 f"{wl.isl + wl.osl:g} tokens resident on {ev.where}; batch 1 needs one")
-    need = memory_per_chip(ev.vec, 1.0, wl)
+    need = ev.memory_at(1.0, wl)
     return (problem.memory.over(need, ev.usable),
             f"the weights and one sequence's KV cache at {wl.context:g} tokens need "
             f"{need / 1e9:.4g} GB per chip on {ev.where}; {ev.usable / 1e9:.4g} GB are usable")
@@ -85,7 +86,7 @@ def limits_miss(point: Point, problem: Problem) -> Miss | None:
     if budget is not None and not budget.satisfied(point):
         cost = budget.measure(point)
         return budget.over(cost, budget.usd_per_hour), (
-            f"{point.replicas} x {point.tp} x {point.hardware} at {point.precision} cost ${cost:.4g}/h; "
+            f"{point.replicas} x {point.chips_per_replica} x {point.hardware} at {point.precision} cost ${cost:.4g}/h; "
             f"the budget is ${budget.usd_per_hour:g}/h")
     for limit in problem.chip_limits:
         if limit.hardware == point.hardware and not limit.satisfied(point):

@@ -37,7 +37,7 @@ def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
     d = problem.demand.tokens_per_s
     pts = [make_point(ev, problem, ev.best_batch, 1) for ev in feasible]
     tps = np.array([p.tokens_per_s for p in pts])
-    tp = np.array([p.tp for p in pts], dtype=float)
+    tp = np.array([p.chips_per_replica for p in pts], dtype=float)  # chips per replica
     priced = problem.objective == "usd_per_hour"
     cost = tp * np.array([p.price_usd_per_chip_hour if priced else 1.0 for p in pts], dtype=float)
     rows, lo, hi = [tps / d], [1.0], [np.inf]
@@ -64,8 +64,8 @@ def solve_fleet(problem, feasible: list, evals: list) -> DeploymentResult:
 
 def _closest(problem, pts) -> tuple[float, str]:
     limits = problem.max_chips or {}
-    best = max(pts, key=lambda p: p.tokens_per_s / p.tp)
-    need = math.ceil(problem.demand.tokens_per_s / best.tokens_per_s) * best.tp
+    best = max(pts, key=lambda p: p.tokens_per_s / p.chips_per_replica)
+    need = math.ceil(problem.demand.tokens_per_s / best.tokens_per_s) * best.chips_per_replica
     have = limits.get(best.hardware, need)
     return (need / max(have, 1), f"the demand needs {need} x {best.hardware} at {best.precision} on its own; "
             f"chip limits {dict(limits)} and budget {problem.budget_usd_per_hour} admit no fleet that covers it")

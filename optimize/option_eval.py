@@ -45,6 +45,7 @@ class OptionEval:
     ttft: np.ndarray | None = None
     feasible: np.ndarray | None = None
     best_batch: int = 0  # the feasible batch of highest tokens/s per replica (B_max for the closed form)
+    cap: tuple[int, str] | None = None  # memory_cap's answer, once per evaluation (asked twice by the solver)
 
     @property
     def serving(self) -> ServingSpec | None:
@@ -61,8 +62,16 @@ class OptionEval:
 
     @property
     def where(self) -> str:
-        p = self.option.platform
-        return f"{self.option.tp} x {p.hardware} at {p.precision.label}"
+        o = self.option
+        p = o.platform
+        if o.plain:
+            return f"{o.tp} x {p.hardware} at {p.precision.label}"
+        return f"{o.chips} x {p.hardware} ({o.shape_label}) at {p.precision.label}"
+
+    def memory_at(self, batch: float, workload: Workload) -> float:
+        """Bytes per chip at ``batch`` sequences (:func:`memory_per_chip` of this option's shape)."""
+        o = self.option
+        return memory_per_chip(self.vec, batch, workload, o.pp, o.attention_dp)
 
 
 def option_vector(option: Option, workload: Workload) -> list:
@@ -97,33 +106,49 @@ def kv_chips(vec: list) -> float:
     return min(vec[INDEX["tp"]], vec[INDEX["n_kv_heads"]])
 
 
-def kv_per_sequence(vec: list, workload: Workload) -> float:
-    """KV bytes per chip of one sequence at the full context ``isl + osl``."""
-    return workload.context * vec[INDEX["kv_bytes_per_token"]] / kv_chips(vec)
+def kv_per_sequence(vec: list, workload: Workload, pp: float = 1.0) -> float:
+    """KV bytes per chip of one sequence at the full context ``isl + osl`` (each of ``pp`` stages its layers')."""
+    return workload.context * vec[INDEX["kv_bytes_per_token"]] / (kv_chips(vec) * pp)
 
 
-def memory_per_chip(vec: list, batch: float, workload: Workload) -> float:
+def memory_per_chip(vec: list, batch: float, workload: Workload, pp: float = 1.0, dp: float = 1.0) -> float:
+    """Weights and KV per chip of a worker of ``tp x dp x pp`` chips at ``batch`` sequences: each pipeline stage
+    holds ``1/pp`` of the layers; each attention-DP group a copy of all but the routed experts (split over all
+    ``tp x dp`` chips) and the KV of its share of the sequences, ``ceil(B/dp)`` on the busiest group."""
     g = vec.__getitem__
-    return (g(INDEX["total_params"]) * g(INDEX["bytes_per_weight"]) / g(INDEX["tp"])
-            + batch * workload.context * g(INDEX["kv_bytes_per_token"]) / kv_chips(vec))
+    total, t = g(INDEX["total_params"]), g(INDEX["tp"])
+    if dp > 1:
+        routed = g(INDEX["n_experts"]) * g(INDEX["expert_params"])
+        params = (total - routed) / t + routed / (t * dp)
+        batch = math.ceil(batch / dp)
+    else:
+        params = total / t
+    return (params * g(INDEX["bytes_per_weight"]) + batch * workload.context * g(INDEX["kv_bytes_per_token"])
+            / kv_chips(vec)) / pp
 
 
 def weights_fit(ev: OptionEval, problem: Problem) -> bool:
     """Whether the weights alone leave room in the usable HBM (strictly: a KV cache needs some)."""
-    return memory_per_chip(ev.vec, 0.0, problem.workload) < ev.usable
+    return ev.memory_at(0.0, problem.workload) < ev.usable
 
 
 def memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     """Largest integer B <= max_batch whose weights + KV fit (checked on the integers), and which bound it is
-    (a key of explain.LIMITS)."""
-    wl, vec = problem.workload, ev.vec
-    kv_chip = kv_per_sequence(vec, wl)
-    w_chip = memory_per_chip(vec, 0.0, wl)
+    (a key of explain.LIMITS); kept on ``ev`` (bound to ``problem``'s workload and reserves)."""
+    if ev.cap is None:
+        ev.cap = _memory_cap(ev, problem)
+    return ev.cap
+
+
+def _memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
+    wl, vec, o = problem.workload, ev.vec, ev.option
+    kv_chip = kv_per_sequence(vec, wl, o.pp) / o.attention_dp
+    w_chip = ev.memory_at(0.0, wl)
     b_mem = (ev.usable - w_chip) / kv_chip if kv_chip > 0 else math.inf
     b = int(max(0, math.floor(min(b_mem, problem.max_batch))))
 
     def fits(x: int) -> bool:
-        return x <= problem.max_batch and problem.memory.within(memory_per_chip(vec, x, wl), ev.usable)
+        return x <= problem.max_batch and problem.memory.within(ev.memory_at(x, wl), ev.usable)
 
     while b >= 1 and not fits(b):
         b -= 1
@@ -134,7 +159,7 @@ def memory_cap(ev: OptionEval, problem: Problem) -> tuple[int, str]:
     if spec is not None:  # the serving engine keeps only this many sequences resident; more would queue
         from inferonomics.optimize.serving_step import resident_cap
 
-        resident = resident_cap(spec, ev.option.tp, wl.isl, wl.osl, ep=ev.option.ep)
+        resident = resident_cap(spec, o.tp, wl.isl, wl.osl, ep=o.ep, dp=o.attention_dp, pp=o.pp)
         if resident < b:
             b, by = int(math.floor(resident)), "kv_residency"
     return b, by

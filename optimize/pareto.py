@@ -69,12 +69,12 @@ def frontier(problem: Problem) -> Frontier:
         step, flops = np.broadcast_to(parts.step, b.shape), np.broadcast_to(parts.flops, b.shape)
         if sv is not None:
             step = sv.tpot[sv.feasible - 1]
-        chip_h = o.tp * step / (3600 * b) * 1e6
+        chip_h = o.chips * step / (3600 * b) * 1e6
         cols["speed"].append(1 / step)
         cols["chip_h"].append(chip_h)
         cols["cost"].append(chip_h * o.platform.price_usd_per_chip_hour if priced else chip_h)
         cols["tps"].append(b / step)
-        cols["util"].append(flops / (o.tp * vec[INDEX["peak_flop_per_s"]] * step))
+        cols["util"].append(flops / (o.chips * vec[INDEX["peak_flop_per_s"]] * step))
         cols["step"].append(step)
         cols["batch"].append(b)
         cols["opt"].append(np.full(b.size, len(opts)))

@@ -6,12 +6,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.constraints import (Budget, ChipLimit, Constraint, Demand, DemandCovered, MemoryFits,
                                                MemoryReserve, TpotSLO, TtftSLO, Workload)
 from inferonomics.optimize.space import DecisionSpace
+
+if TYPE_CHECKING:
+    from inferonomics.optimize.speculation import Speculation
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,20 @@ class Problem:
     max_batch: int = 4096
     fleet: str = "auto"  # homogeneous | mixed | auto (mixed when chip limits are given)
     notes: tuple[str, ...] = field(default=())
+    #: agg (prefill and decode in one pool), disagg (separate pools: optimize.disagg_search) or auto (both)
+    mode: str = "agg"
+    #: speculative decoding to try on and off (optimize.speculation.Speculation), None: off
+    speculation: Speculation | None = None
+
+    def options(self) -> list:
+        """The space's options, and with ``speculation`` each calibrated-serving option once more with it on."""
+        import dataclasses
+
+        opts = self.space.options()
+        if self.speculation is None:
+            return opts
+        return opts + [dataclasses.replace(o, speculation=self.speculation) for o in opts
+                       if o.platform.serving is not None]
 
     def __post_init__(self) -> None:
         for name in ("tpot_slo_s", "ttft_slo_s", "budget_usd_per_hour"):
@@ -43,6 +61,8 @@ class Problem:
             raise InvalidInputError("max_batch", "an integer >= 1", self.max_batch)
         if self.fleet not in ("auto", "homogeneous", "mixed"):
             raise InvalidInputError("fleet", "auto, homogeneous or mixed", self.fleet)
+        if self.mode not in ("agg", "disagg", "auto"):
+            raise InvalidInputError("mode", "agg, disagg or auto", self.mode)
         if not self.space.platforms:
             raise InvalidInputError("hardware", "at least one (hardware, precision) the model can run on"
                                     + (f" ({'; '.join(self.space.skipped)})" if self.space.skipped else ""))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inferonomics.optimize.speculation import Speculation
 
 
 class Status(enum.Enum):
@@ -39,10 +43,24 @@ class Point:
     #: which model gave step_s and ttft_s, and which the compute/memory/comm/overhead breakdown
     step_model: str = "closed-form step model (symbolic.model)"
     breakdown_model: str = "closed-form step model (symbolic.model)"
+    #: pipeline stages and attention data-parallel groups of a replica (chips per replica tp x dp x pp)
+    pp: int = 1
+    attention_dp: int = 1
+    #: "agg" (prefill and decode in one pool) or "disagg"; ``extra`` fields of the deployment form
+    mode: str = "agg"
+    form: tuple = ()
+    #: disaggregated: the prefill pool's chips (``replicas`` are then the decode workers, ``tp``... their shape)
+    prefill_chips: int = 0
+    #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
+    speculation: Speculation | None = None
+
+    @property
+    def chips_per_replica(self) -> int:
+        return self.tp * self.attention_dp * self.pp
 
     @property
     def chips(self) -> int:
-        return self.replicas * self.tp
+        return self.replicas * self.chips_per_replica + self.prefill_chips
 
     def chips_of(self, hardware: str) -> int:
         return self.chips if hardware == self.hardware else 0
@@ -65,16 +83,26 @@ class Point:
     def cost_usd_per_million_tokens(self) -> float | None:
         """At the operating point, with the fleet busy at its batch: chips x price / tokens."""
         p = self.price_usd_per_chip_hour
-        return None if p is None else self.tp * p * self.step_s / (3600 * self.batch) * 1e6
+        if p is None:
+            return None
+        if self.prefill_chips:
+            return self.chips * p * self.step_s / (3600 * self.replicas * self.batch) * 1e6
+        return self.chips_per_replica * p * self.step_s / (3600 * self.batch) * 1e6
 
     @property
     def chip_hours_per_million_tokens(self) -> float:
-        """Chip-hours per million output tokens at the operating point (the cost with every chip-hour at 1)."""
-        return self.tp * self.step_s / (3600 * self.batch) * 1e6
+        """Chip-hours per million output tokens at the operating point (the cost with every chip-hour at 1); a
+        disaggregated deployment's over both pools."""
+        if self.prefill_chips:
+            return self.chips * self.step_s / (3600 * self.replicas * self.batch) * 1e6
+        return self.chips_per_replica * self.step_s / (3600 * self.batch) * 1e6
 
     def as_json(self) -> dict:
         return {
-            "hardware": self.hardware, "precision": self.precision, "tp": self.tp, "ep": self.ep,
+            "hardware": self.hardware, "precision": self.precision, "mode": self.mode, "tp": self.tp, "pp": self.pp,
+            "ep": self.ep, "attention_dp": self.attention_dp, "chips_per_replica": self.chips_per_replica,
+            **dict(self.form), "speculation": (None if self.speculation is None
+                                               else {"enabled": True, **self.speculation.as_json()}),
             "batch": self.batch, "batch_max": self.batch_max, "replicas": self.replicas, "chips": self.chips,
             "step_ms": self.step_s * 1e3, "compute_ms": self.compute_s * 1e3, "memory_ms": self.memory_s * 1e3,
             "comm_ms": self.comm_s * 1e3, "overhead_ms": self.overhead_s * 1e3, "ttft_ms": self.ttft_s * 1e3,
@@ -123,7 +151,8 @@ class DeploymentResult:
         return float(sum(p.fleet_tokens_per_s for p in self.fleet))
 
     def as_json(self) -> dict:
-        keys = ("hardware", "precision", "tp", "ep", "batch", "batch_max", "replicas", "chips", "step_ms",
+        keys = ("hardware", "precision", "mode", "tp", "pp", "ep", "attention_dp", "chips_per_replica", "speculation",
+                "batch", "batch_max", "replicas", "chips", "step_ms",
                 "ttft_ms", "tokens_per_s", "tokens_per_s_per_user", "compute_ms", "memory_ms", "comm_ms",
                 "overhead_ms", "cost_usd_per_hour", "cost_usd_per_million_tokens", "chip_hours_per_million_tokens",
                 "utilization", "step_model",
@@ -131,6 +160,9 @@ class DeploymentResult:
         out: dict = {"status": self.status.value, "objective": self.objective}
         p = self.point.as_json() if self.point is not None else {}
         out.update({k: p.get(k) for k in keys})
+        out["mode"] = out["mode"] or "agg"  # always present, infeasible answers too
+        if self.point is not None:
+            out.update(dict(self.point.form))
         if len(self.fleet) > 1:
             out["chips"] = self.chips
             out["tokens_per_s"] = self.tokens_per_s

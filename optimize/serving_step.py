@@ -25,8 +25,10 @@ leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024, osl 512: 
 19 resident), where a batch past the resident cap would count as throughput what the engine queues.
 
 ``batch`` (and ``tp``) may be NumPy arrays: one call evaluates every batch of an option.
-Conventions: attention data parallelism 1; for an MoE the experts are split ``ep`` ways and each expert's
-FFN ``tp/ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8 compute -> ``fp8``
+Conventions (:mod:`.calibration.parallel`'s): a worker has ``tp x dp x pp`` chips (``dp`` attention-DP groups of
+``tp`` ranks, ``pp`` pipeline stages, :mod:`.calibration.pipeline`); for an MoE the routed experts are split ``ep``
+ways and each expert's FFN ``tp x dp / ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8
+compute -> ``fp8``
 (the serving model then reads the KV cache at 1 byte, as NVIDIA's fp8 rows do); 4-bit weights with 16-bit
 compute -> ``w4a16`` (4.25 bits per weight); NVFP4/MXFP4 weights with FP4 compute -> ``fp4`` (the FP4 kernel class,
 on cards with FP4 tensor cores). Other combinations have no calibrated serving model.
@@ -114,57 +116,103 @@ def make_spec(arch, hardware: str, precision: str, backend: str, calibration) ->
     return spec
 
 
-def _args(spec: ServingSpec, tp, ep, batch, isl, osl):
+def _shape(tp, dp, ep) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The worker's parallel shape ``(tp, dp, ep, moe_tp)`` (:mod:`.calibration.parallel`: the routed experts split
+    ``ep`` ways and each expert ``tp x dp / ep`` ways)."""
+    tp = np.asarray(tp, dtype=float)
+    dp = np.asarray(dp, dtype=float)
+    ep = np.asarray(ep, dtype=float)
+    return tp, dp, ep, tp * dp / ep
+
+
+def _run(fn, spec: ServingSpec, tp, ep, dp, pp, batch, isl, osl, **kw):
+    from inferonomics.optimize.calibration.pipeline import pipelined  # noqa: PLC0415
+
+    return pipelined(fn, spec.arch, np.asarray(batch, dtype=float), isl, osl, _shape(tp, dp, ep), pp,
+                     spec.precision, spec.backend, spec.env, **kw)
+
+
+def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp=1, mixed: bool = True,
+         context=None, parts: bool = False, speculation=None):
+    """Seconds per output token (mean step) of a worker of ``tp x dp x pp`` chips (``dp`` attention-DP groups,
+    ``ep``-way expert parallelism, ``pp`` pipeline stages) at ``batch`` sequences:
+    :func:`inferonomics.optimize.calibration.serving.serving_tpot_s` through the pipeline composition
+    :func:`inferonomics.optimize.calibration.pipeline.pipelined`, as ``validate`` computes them (``context``:
+    decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``: the step's named
+    parts, without pipeline stages; ``speculation``: a :class:`~inferonomics.optimize.speculation.Speculation`,
+    TPOT with it, :func:`~inferonomics.optimize.speculation.spec_tpot_s`)."""
     from inferonomics.optimize.calibration import serving  # noqa: PLC0415
 
-    tp = np.asarray(tp, dtype=float)
-    ep = np.asarray(ep, dtype=float)
-    return serving, (spec.arch, np.asarray(batch, dtype=float), isl, osl, tp, 1.0, ep, tp / ep, spec.precision,
-                     spec.backend, spec.env)
+    if speculation is not None:
+        from functools import partial  # noqa: PLC0415
+
+        from inferonomics.optimize.speculation import spec_tpot_s  # noqa: PLC0415
+
+        fn = partial(spec_tpot_s, speculation=speculation)
+        return _run(fn, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
+    if parts:
+        if np.any(np.asarray(pp) > 1):
+            raise ValueError("tpot(parts=True) has no pipeline stages")
+        t, d, e, m = _shape(tp, dp, ep)
+        return serving.serving_tpot_s(spec.arch, np.asarray(batch, dtype=float), isl, osl, t, d, e, m,
+                                      spec.precision, spec.backend, spec.env, mixed=mixed, context=context,
+                                      parts=True)
+    return _run(serving.serving_tpot_s, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
 
 
-def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, mixed: bool = True, context=None,
-         parts: bool = False):
-    """Seconds per output token (mean step) of a replica of ``tp`` chips at ``batch`` sequences:
-    :func:`inferonomics.optimize.calibration.serving.serving_tpot_s`, the function ``validate`` uses
-    (``context``: decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``:
-    the step's named parts)."""
-    serving, args = _args(spec, tp, ep, batch, isl, osl)
-    return serving.serving_tpot_s(*args, mixed=mixed, context=context, parts=parts)
-
-
-def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, context=None) -> np.ndarray:
+def ttft(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp=1, context=None) -> np.ndarray:
     """Seconds to the first token: the whole prompt in one step beside ``batch`` running sequences
-    (:func:`inferonomics.optimize.calibration.serving.serving_ttft_s`)."""
-    serving, args = _args(spec, tp, ep, batch, isl, osl)
-    return serving.serving_ttft_s(*args, context=context)
+    (:func:`inferonomics.optimize.calibration.serving.serving_ttft_s`, pipelined like :func:`tpot`)."""
+    from inferonomics.optimize.calibration import serving  # noqa: PLC0415
+
+    return _run(serving.serving_ttft_s, spec, tp, ep, dp, pp, batch, isl, osl, context=context)
 
 
-def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1, context=None):
-    """The serving model's KV-capacity cap on the resident batch of a replica of ``tp`` chips (sequences;
-    ``inf`` when the card's HBM capacity is unknown); an array over an array ``context``."""
+def resident_cap(spec: ServingSpec, tp, isl: float, osl: float, *, ep=1, dp=1, pp=1, context=None):
+    """The serving model's KV-capacity cap on the resident batch of a worker of ``tp x dp x pp`` chips
+    (sequences; ``inf`` when the card's HBM capacity is unknown); an array over an array ``context``."""
+    from inferonomics.optimize.calibration.pipeline import stage_env  # noqa: PLC0415
     from inferonomics.optimize.calibration.serving import resident_batch  # noqa: PLC0415
 
-    out = resident_batch(spec.arch, np.inf, isl, osl, float(tp), 1.0, spec.precision, spec.env, context)
-    return float(out) if np.ndim(out) == 0 else out
+    key = (spec, tp, dp, pp, float(isl), float(osl)) if context is None and np.ndim(tp) == 0 else None
+    if key is not None and (hit := _RESIDENT.get(key)) is not None:
+        return hit
+    raw = resident_batch(spec.arch, np.inf, isl, osl, float(tp), float(dp), spec.precision,
+                         stage_env(spec.env, pp), context)
+    out = float(raw) if np.ndim(raw) == 0 else raw
+    if key is not None:
+        if len(_RESIDENT) > 4096:
+            _RESIDENT.clear()
+        _RESIDENT[key] = out
+    return out
 
 
-#: per (spec, tp, ep, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap
+#: per (spec, tp, dp, pp, isl, osl): the resident cap (the solver asks for each option's twice)
+_RESIDENT: dict = {}
+
+
+#: per (spec, tp, ep, dp, pp, isl, osl, mixed, cap): (tpot, ttft) over batches 1..cap
 _CURVES: OrderedDict = OrderedDict()
-_CURVES_MAX = 2048
+_CURVES_MAX = 4096
 
 
-def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: bool, cap: int
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """TPOT and TTFT at every batch 1..cap (read-only arrays, cached per option and workload)."""
-    key = (spec, tp, ep, float(isl), float(osl), bool(mixed), int(cap))
+def _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap, speculation=None):
+    return (spec, tp, ep, dp, pp, float(isl), float(osl), bool(mixed), int(cap), speculation)
+
+
+def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: bool, cap: int, dp: int = 1,
+           pp: int = 1, speculation=None) -> tuple[np.ndarray, np.ndarray]:
+    """TPOT and TTFT at every batch 1..cap (read-only arrays, cached per option and workload; TTFT is the same
+    with or without ``speculation``)."""
+    key = _key(spec, tp, ep, dp, pp, isl, osl, mixed, cap, speculation)
     hit = _CURVES.get(key)
     if hit is not None:
         _CURVES.move_to_end(key)
         return hit
     b = np.arange(1, cap + 1, dtype=float)
-    out = (np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, mixed=mixed), b.shape),
-           np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep), b.shape))
+    out = (np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed, speculation=speculation),
+                           b.shape),
+           np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp), b.shape))
     for a in out:
         a.flags.writeable = False
     _CURVES[key] = out
@@ -174,24 +222,31 @@ def curves(spec: ServingSpec, tp: int, ep: int, isl: float, osl: float, mixed: b
 
 
 def prefetch(spec: ServingSpec, items, isl: float, osl: float, mixed: bool) -> None:
-    """Fill the :func:`curves` cache for several (tp, ep, cap) of one spec with a single vectorised call per
-    curve (TP and batch both as arrays): elementwise the same arithmetic as one option at a time."""
-    todo = [(tp, ep, cap) for tp, ep, cap in dict.fromkeys(items)
-            if (spec, tp, ep, float(isl), float(osl), bool(mixed), int(cap)) not in _CURVES]
-    if len(todo) < 2:
-        return
-    b = np.concatenate([np.arange(1, cap + 1, dtype=float) for _, _, cap in todo])
-    tp = np.concatenate([np.full(cap, float(t)) for t, _, cap in todo])
-    ep = np.concatenate([np.full(cap, float(e)) for _, e, cap in todo])
-    t_all = np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, mixed=mixed), b.shape)
-    f_all = np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep), b.shape)
-    start = 0
-    for t, e, cap in todo:
-        out = (np.array(t_all[start:start + cap]), np.array(f_all[start:start + cap]))
-        start += cap
-        for x in out:
-            x.flags.writeable = False
-        _CURVES[(spec, t, e, float(isl), float(osl), bool(mixed), int(cap))] = out
+    """Fill the :func:`curves` cache for several ``(tp, ep, cap[, dp, pp, speculation])`` of one spec with a single
+    vectorised call per curve, pipeline degree and speculation (the shape and batch as arrays): elementwise the
+    same arithmetic as one option at a time."""
+    full = [(tuple(it) + (1, 1, None))[:6] for it in items]
+    todo = [it for it in dict.fromkeys(full)
+            if _key(spec, it[0], it[1], it[3], it[4], isl, osl, mixed, it[2], it[5]) not in _CURVES]
+    by_pp: dict = {}
+    for it in todo:
+        by_pp.setdefault((it[4], it[5]), []).append(it)
+    for (pp, sp), group in by_pp.items():
+        if len(group) < 2:
+            continue
+        b = np.concatenate([np.arange(1, it[2] + 1, dtype=float) for it in group])
+        col = lambda j: np.concatenate([np.full(it[2], float(it[j])) for it in group])  # noqa: E731
+        tp, ep, dp = col(0), col(1), col(3)
+        t_all = np.broadcast_to(tpot(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp, mixed=mixed, speculation=sp),
+                                b.shape)
+        f_all = np.broadcast_to(ttft(spec, tp, b, isl, osl, ep=ep, dp=dp, pp=pp), b.shape)
+        start = 0
+        for t, e, cap, d, _, _ in group:
+            out = (np.array(t_all[start:start + cap]), np.array(f_all[start:start + cap]))
+            start += cap
+            for x in out:
+                x.flags.writeable = False
+            _CURVES[_key(spec, t, e, d, pp, isl, osl, mixed, cap, sp)] = out
     while len(_CURVES) > _CURVES_MAX:
         _CURVES.popitem(last=False)
 

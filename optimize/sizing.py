@@ -14,7 +14,7 @@ import numpy as np
 
 from inferonomics.optimize.constraints import REL_TOL, covers
 from inferonomics.optimize.objectives import objective as get_objective
-from inferonomics.optimize.option_eval import OptionEval, memory_per_chip
+from inferonomics.optimize.option_eval import OptionEval
 from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.result import Point
 from inferonomics.optimize.step_compiled import BATCH, INDEX, closed_form_step, step_at
@@ -40,10 +40,11 @@ def make_point(ev: OptionEval, problem: Problem, batch: int, replicas: int) -> P
         hardware=o.platform.hardware, precision=o.platform.precision.label, tp=o.tp, ep=o.ep, batch=batch,
         replicas=replicas, compute_s=parts.compute, memory_s=parts.memory, comm_s=parts.comm,
         overhead_s=parts.overhead, step_s=step, ttft_s=ttft,
-        utilization=parts.flops / (o.tp * ev.vec[INDEX["peak_flop_per_s"]] * step),
-        memory_bytes=memory_per_chip(ev.vec, batch, problem.workload), usable_bytes=ev.usable,
+        utilization=parts.flops / (o.chips * ev.vec[INDEX["peak_flop_per_s"]] * step),
+        memory_bytes=ev.memory_at(batch, problem.workload), usable_bytes=ev.usable,
         price_usd_per_chip_hour=o.platform.price_usd_per_chip_hour, batch_max=ev.batch_max,
-        step_model=step_model, breakdown_model=breakdown,
+        step_model=step_model, breakdown_model=breakdown, pp=o.pp, attention_dp=o.attention_dp,
+        speculation=o.speculation,
     )
 
 

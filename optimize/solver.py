@@ -50,29 +50,42 @@ def solve(problem: Problem) -> DeploymentResult:
     check_prices(problem, required=obj.priced or problem.budget_usd_per_hour is not None)
     if obj.needs_demand and problem.demand is None:
         raise InvalidInputError("demand", f"a demand (--demand-tokens-per-s or --users) for objective {obj.name}")
-    evals = evaluate_options(problem)
+    agg = problem.mode != "disagg"
+    evals = evaluate_options(problem) if agg else []
     feasible = [e for e in evals if e.batch_max >= 1]
-    if problem.mixed_fleet:
+    if problem.mixed_fleet and agg:
         from inferonomics.optimize.fleet import solve_fleet
 
         res = solve_fleet(problem, feasible, evals)
     else:
-        res = _homogeneous(problem, obj, feasible, evals)
+        disagg: tuple = ([], [])
+        if problem.mode != "agg":
+            from inferonomics.optimize.disagg_search import disagg_points
+
+            disagg = disagg_points(problem)
+        res = _homogeneous(problem, obj, feasible, evals, disagg)
+    if res.point is None:  # infeasible: the mode searched (agg, disagg or auto)
+        res = replace(res, extra={**res.extra, "mode": problem.mode})
+    if problem.speculation is not None and (res.point is None or res.point.speculation is None):
+        res = replace(res, extra={**res.extra, "speculation": {"enabled": False, **problem.speculation.as_json()}})
     return replace(res, solve_ms=(time.perf_counter() - t0) * 1e3,
                    notes=tuple(problem.space.notes) + tuple(problem.notes) + tuple(
                        f"skipped {x}" for x in problem.space.skipped))
 
 
-def _homogeneous(problem: Problem, obj: Objective, feasible: list[OptionEval],
-                 evals: list[OptionEval]) -> DeploymentResult:
-    best, best_key, misses, limit_misses = None, None, [e.miss for e in evals if e.miss], []
-    for ev in feasible:
-        pt = candidate_point(ev, problem)
+def _homogeneous(problem: Problem, obj: Objective, feasible: list[OptionEval], evals: list[OptionEval],
+                 disagg: tuple = ([], [])) -> DeploymentResult:
+    """The best of every option's point and of the disaggregated deployments ``disagg`` ((point, decode option
+    eval) pairs, misses)."""
+    best, best_key, misses, limit_misses = None, None, [e.miss for e in evals if e.miss] + list(disagg[1]), []
+    candidates = [(ev, candidate_point(ev, problem)) for ev in feasible] + [(ev, pt) for pt, ev in disagg[0]]
+    for ev, pt in candidates:
         miss = limits_miss(pt, problem)
         if miss:
             limit_misses.append(miss)
             continue
-        key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.tp)
+        key = (obj.key(pt), pt.step_s, pt.chips, pt.hardware, pt.precision, pt.mode, pt.tp, pt.pp, pt.attention_dp,
+               pt.ep)
         if best_key is None or key < best_key:
             best, best_key = (ev, pt), key
     if best is None:
@@ -80,4 +93,8 @@ def _homogeneous(problem: Problem, obj: Objective, feasible: list[OptionEval],
         # what to relax, whatever the ratio of another option's SLO miss
         return infeasible(problem, limit_misses or misses)
     ev, pt = best
-    return DeploymentResult(Status.OPTIMAL, obj.name, obj.value(pt), pt, (pt,), *explain(problem, ev, pt))
+    binding, slack = explain(problem, ev, pt)
+    if pt.mode == "disagg":
+        binding = (f"disaggregated: {dict(pt.form)['prefill_workers']} prefill worker(s) keep up with "
+                   f"{pt.replicas} decode worker(s) (the smallest prefill pool with no queue)",) + binding
+    return DeploymentResult(Status.OPTIMAL, obj.name, obj.value(pt), pt, (pt,), binding, slack)

@@ -1,15 +1,21 @@
-"""The decision space of a deployment: hardware x precision x TP (x EP) options; batch and replicas are integers
-chosen by the solver.
+"""The decision space of a deployment: hardware x precision x parallel shape (TP x PP x attention DP x EP)
+options; batch and replicas are integers chosen by the solver.
 
-A *platform* is one (hardware, precision) pair bound to symbol values; an *option* adds the tensor-parallel
-degree ``tp`` (= chips per replica) and, for an MoE, the expert-parallel degree ``ep``. The cluster is
-``replicas x tp`` chips. TP candidates are the powers of two up to the hardware's scale-up domain (or a user
-list), kept only where the model's heads split evenly: ``tp`` divides the attention heads and either divides
-the KV heads or is a multiple of them (KV heads are then replicated, as vLLM does).
+A *platform* is one (hardware, precision) pair bound to symbol values; an *option* adds the parallel shape of
+one replica (a *worker*, :mod:`.calibration.parallel`'s convention): ``tp`` tensor-parallel ranks in each of
+``attention_dp`` attention data-parallel groups, the routed experts split ``ep`` ways, the layers split over
+``pp`` pipeline stages: ``tp x attention_dp x pp`` chips per replica, ``replicas x`` that in the cluster.
 
-EP: the step model (symbolic/model.py) spreads bytes and FLOPs evenly over the replica's chips and has no
-all-to-all builder, so EP does not change the step time here; ``ep`` is reported as the largest degree that
-divides both ``tp`` and the expert count (experts spread over the replica's chips), 1 for a dense model.
+Candidates: TP the powers of two up to the hardware's scale-up domain (or a user list), kept where the model's
+heads split evenly (``tp`` divides the attention heads and divides or is a multiple of the KV heads: KV heads
+are then replicated, as vLLM does). On platforms with the calibrated serving model (the only one that composes
+pipeline stages and attention-DP/EP traffic, as ``validate`` does): PP in {1, 2, 4} (divisors of the layer
+count); for an MoE, attention DP and EP powers of two up to the scale-up domain with ``tp x attention_dp``
+inside it and EP dividing both ``tp x attention_dp`` and the expert count. User lists replace the defaults and
+are checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form
+step model spreads bytes and FLOPs evenly over the replica's chips and has no PP or all-to-all builder: its
+options keep PP 1, attention DP 1 and report ``ep`` as the largest degree dividing both ``tp`` and the expert
+count.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from inferonomics.symbolic.errors import InvalidInputError
 
 if TYPE_CHECKING:  # a type only: importing serving_step here would load the calibration for closed-form runs
     from inferonomics.optimize.serving_step import ServingSpec
+    from inferonomics.optimize.speculation import Speculation
 
 #: the TP degrees tried when the user gives none: powers of two, capped by the scale-up domain
 DEFAULT_MAX_TP = 64
+#: the pipeline degrees tried when the user gives none (those dividing the layer count)
+DEFAULT_PP = (1, 2, 4)
 
 
 @dataclass(frozen=True)
@@ -56,19 +65,60 @@ class Platform:
     display: str = ""
     #: the calibrated serving model of this platform (optimize.serving_step); None: the closed-form step model
     serving: ServingSpec | None = None
+    #: pipeline degrees and attention-DP degrees tried (serving platforms only)
+    pps: tuple[int, ...] = (1,)
+    dps: tuple[int, ...] = (1,)
+    #: EP degrees tried (each kept where it divides tp x attention_dp); None: gcd(tp, experts) alone
+    eps: tuple[int, ...] | None = None
+    #: default candidates only: the largest tp x attention_dp (the scale-up domain); None: no cap
+    group_cap: int | None = None
 
     @property
     def is_moe(self) -> bool:
         return self.n_experts > 1
 
+    def shapes(self) -> list[tuple[int, int, int, int]]:
+        """Every (tp, attention_dp, ep, pp) of this platform."""
+        out = []
+        for t in self.tps:
+            for d in self.dps:
+                if d > 1 and self.group_cap is not None and t * d > self.group_cap:
+                    continue
+                eps = ((expert_parallel_degree(t * d, self.n_experts),) if self.eps is None
+                       else tuple(e for e in self.eps if (t * d) % e == 0))
+                out += [(t, d, e, p) for e in eps for p in self.pps]
+        return out
+
 
 @dataclass(frozen=True)
 class Option:
-    """A platform at a tensor-parallel degree ``tp`` (chips per replica) and expert-parallel degree ``ep``."""
+    """A platform at one parallel shape: ``tp`` tensor-parallel ranks per attention group, ``attention_dp``
+    groups, ``ep``-way expert parallelism and ``pp`` pipeline stages (``chips`` = tp x attention_dp x pp per
+    replica)."""
 
     platform: Platform
     tp: int
     ep: int = 1
+    pp: int = 1
+    attention_dp: int = 1
+    #: speculative decoding in effect (optimize.speculation.Speculation), None: plain decoding
+    speculation: Speculation | None = None
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.attention_dp * self.pp
+
+    @property
+    def plain(self) -> bool:
+        """TP alone (no pipeline stages, no attention DP, no speculation)."""
+        return self.pp == 1 and self.attention_dp == 1 and self.speculation is None
+
+    @property
+    def shape_label(self) -> str:
+        parts = [f"TP {self.tp}"] + [f"PP {self.pp}"] * (self.pp > 1) + \
+            [f"attention DP {self.attention_dp}"] * (self.attention_dp > 1) + [f"EP {self.ep}"] * (self.ep > 1)
+        spec = f" + speculation (G {self.speculation.draft_tokens})" if self.speculation is not None else ""
+        return " x ".join(parts) + spec
 
 
 @dataclass(frozen=True)
@@ -81,7 +131,7 @@ class DecisionSpace:
     notes: tuple[str, ...] = field(default=())
 
     def options(self) -> list[Option]:
-        return [Option(p, t, expert_parallel_degree(t, p.n_experts)) for p in self.platforms for t in p.tps]
+        return [Option(p, t, e, pp, d) for p in self.platforms for t, d, e, pp in p.shapes()]
 
 
 def expert_parallel_degree(tp: int, n_experts: int) -> int:
@@ -117,6 +167,38 @@ def tp_candidates(domain: int | None, n_heads: int | None = None, n_kv_heads: in
         check_tp_list(user, n_heads, n_kv_heads)
         return tuple(sorted({t for t in user if t <= cap}))
     return tuple(t for t in powers_of_two(cap) if heads_allow(t, n_heads, n_kv_heads) is None)
+
+
+def pp_candidates(n_layers: int | None, user: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Pipeline degrees: the user's list (each must divide the layers: else InvalidInputError), else those of
+    {1, 2, 4} that divide the layer count."""
+    if user is not None:
+        check_degrees("--pp", user)
+        for p in user:
+            if n_layers and n_layers % p:
+                raise InvalidInputError("--pp", f"divisors of the model's {n_layers} layers", p)
+        return tuple(sorted(set(int(p) for p in user)))
+    return tuple(p for p in DEFAULT_PP if not n_layers or n_layers % p == 0)
+
+
+def ep_candidates(n_experts: int, domain: int | None, user: Sequence[int] | None = None) -> tuple[int, ...]:
+    """EP degrees of an MoE: the user's list (each must divide the expert count: else InvalidInputError), else
+    the powers of two up to the scale-up domain that divide it."""
+    if user is not None:
+        check_degrees("--ep", user)
+        for e in user:
+            if e > n_experts or n_experts % e:
+                raise InvalidInputError("--ep", f"divisors of the model's {n_experts} experts", e)
+        return tuple(sorted(set(int(e) for e in user)))
+    return tuple(e for e in powers_of_two(domain or 1) if n_experts % e == 0)
+
+
+def check_degrees(flag: str, user: Sequence[int]) -> None:
+    if not user:
+        raise InvalidInputError(flag, "a non-empty list of positive integers", list(user))
+    for t in user:
+        if int(t) != t or t < 1:
+            raise InvalidInputError(flag, "positive integers", t)
 
 
 def check_tp_list(user: Sequence[int], n_heads: int | None, n_kv_heads: int | None) -> None:
@@ -183,7 +265,8 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                 kv_precisions: Sequence[str] | None = None, tp: Sequence[int] | None = None,
                 prices: Mapping[str, float] | None = None, calibration: str | None = None,
                 ideal: bool = False, max_tp: int = DEFAULT_MAX_TP, backend: str = "trtllm",
-                serving: bool = True) -> DecisionSpace:
+                serving: bool = True, pp: Sequence[int] | None = None, attention_dp: Sequence[int] | None = None,
+                ep: Sequence[int] | None = None) -> DecisionSpace:
     """Bind every (hardware, weight precision, KV precision) of the catalog to symbol values.
 
     Calibrated (the default unless ``ideal``): each platform also carries the calibrated serving model of
@@ -193,7 +276,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
 
     Combinations the hardware cannot compute at (e.g. fp8 on an A100), and cards ``backend`` does not run on
     (optimize.backends; calibrated only, where the backend is in effect), are skipped and listed in
-    ``skipped``. ``prices`` maps a hardware name (as given) to $/chip-hour.
+    ``skipped``. ``prices`` maps a hardware name (as given) to $/chip-hour. ``pp``, ``attention_dp`` and ``ep``:
+    user lists of degrees replacing the default candidates (module docstring); PP, attention DP and EP degrees
+    other than 1 need the calibrated serving model.
     """
     from inferonomics.symbolic import catalog
 
@@ -207,6 +292,7 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     n_kv = arch.n_kv_heads if arch and arch.attention != "MLA" else None
     if tp is not None:
         check_tp_list(tp, n_heads, n_kv)
+    pps, dps_user, eps_user = _parallel_lists(arch, pp, attention_dp, ep, ideal or not serving)
     from inferonomics.optimize.serving_step import check_backend
 
     check_backend(backend)
@@ -247,8 +333,10 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                                    f"({hw.scaleup_domain_size or 1}) splits the model's heads")
                     continue
                 price = prices.get(hw.name, values.get("price_usd_per_chip_hour"))
+                shapes = _shapes(arch, hw.scaleup_domain_size, pps, dps_user, eps_user) if spec is not None else {}
                 platforms.append(Platform(hw.name, PrecisionChoice(wp.name, kvp.name, act), dict(values), tps,
-                                          price, int(values.get("n_experts", 1)), hw.display_name, spec))
+                                          price, int(values.get("n_experts", 1)), hw.display_name, spec,
+                                          **shapes))
     notes = ([f"{hw}: {how}" for hw, how in used.items()] if cal_for is not None
              else ["ideal model (efficiencies 1, no fixed overheads)"])
     if cal_for is not None and serving:
@@ -256,3 +344,33 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                      f"computes them)" + (f"; closed-form step model for {'; '.join(closed_form)}" if closed_form
                                           else ""))
     return DecisionSpace(m.name, tuple(platforms), tuple(skipped), tuple(notes))
+
+
+def _parallel_lists(arch, pp, attention_dp, ep, closed_form: bool):
+    """The user's PP, attention-DP and EP lists, checked against the model (None where not given)."""
+    n_layers = arch.n_layers if arch else None
+    n_experts = (arch.n_experts or 1) if arch else 1
+    given = {"--pp": pp, "--attention-dp": attention_dp, "--ep": ep}
+    for flag, v in given.items():
+        if v is not None:
+            check_degrees(flag, v)
+    if closed_form and any(v is not None and max(v) > 1 for v in given.values()):
+        raise InvalidInputError(next(f for f, v in given.items() if v is not None and max(v) > 1),
+                                "1 on the closed-form step model (--ideal): PP, attention DP and EP need the "
+                                "calibrated serving model")
+    for flag, v in (("--attention-dp", attention_dp), ("--ep", ep)):
+        if v is not None and max(v) > 1 and n_experts <= 1:
+            raise InvalidInputError(flag, "1 for a dense model (attention DP and EP split an MoE's experts)", max(v))
+    pps = pp_candidates(n_layers, pp)
+    eps = ep_candidates(n_experts, 1, ep) if ep is not None else None
+    return pps, (tuple(sorted(set(int(d) for d in attention_dp))) if attention_dp is not None else None), eps
+
+
+def _shapes(arch, domain: int | None, pps, dps_user, eps_user) -> dict:
+    """The Platform fields of a serving platform's parallel candidates (module docstring)."""
+    n_experts = (arch.n_experts or 1) if arch else 1
+    if n_experts <= 1:
+        return {"pps": pps}
+    dps = dps_user if dps_user is not None else powers_of_two(domain or 1)
+    eps = eps_user if eps_user is not None else ep_candidates(n_experts, domain)
+    return {"pps": pps, "dps": dps, "eps": eps, "group_cap": None if dps_user is not None else (domain or 1)}

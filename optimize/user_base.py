@@ -115,4 +115,4 @@ def _utilization_curve(ev: OptionEval, problem: Problem, batches: np.ndarray, tp
     vec[BATCH] = batches.astype(float)
     flops = np.broadcast_to(c.parts_np(*vec).flops, batches.shape)
     step = tpot[batches - 1]
-    return flops / (ev.option.tp * vec[INDEX["peak_flop_per_s"]] * step)
+    return flops / (ev.option.chips * vec[INDEX["peak_flop_per_s"]] * step)

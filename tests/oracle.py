@@ -1,4 +1,5 @@
-"""Brute-force oracle for the deployment optimizer: every integer TP, batch and replica count of a small instance.
+"""Brute-force oracle for the deployment optimizer: every parallel shape (TP x PP x attention DP x EP), integer batch
+and replica count of a small instance.
 
 Independent of the solver's closed forms: each point's step comes from symbolic.evaluate.evaluate_step,
 TTFT and memory are written out here by hand, and the demand is met by counting replicas up from one.
@@ -34,6 +35,16 @@ class OraclePoint:
     replicas: int
     step_s: float
     price: float | None
+    pp: int = 1
+    dp: int = 1
+    ep: int = 1
+    #: disaggregated: the prefill pool's chips (replicas are the decode workers)
+    prefill_chips: int = 0
+
+    @property
+    def per_replica(self) -> int:
+        """Chips of one replica: tp ranks in each of dp attention groups, on each of pp stages."""
+        return self.tp * self.dp * self.pp
 
     @property
     def tokens_per_s(self) -> float:
@@ -41,20 +52,21 @@ class OraclePoint:
 
     @property
     def usd_per_hour(self) -> float:
-        return self.replicas * self.tp * self.price
+        return self.chips * self.price
 
     @property
     def usd_per_mtok(self) -> float:
-        return self.tp * self.price * self.step_s / (3600 * self.batch) * 1e6
+        """Dollars of every chip (both pools) per million tokens of the whole fleet."""
+        return self.chips * self.price * self.step_s / (3600 * self.replicas * self.batch) * 1e6
 
     @property
     def chips(self) -> int:
-        return self.replicas * self.tp
+        return self.replicas * self.per_replica + self.prefill_chips
 
     @property
     def chip_hours_per_mtok(self) -> float:
         """Written out on its own (not usd_per_mtok at price 1), so the two cannot share a slip."""
-        chip_hours_per_token = self.tp * (self.step_s / 3600) / self.batch
+        chip_hours_per_token = self.chips * (self.step_s / 3600) / (self.replicas * self.batch)
         return chip_hours_per_token * 1e6
 
 
@@ -82,7 +94,7 @@ def step_of(problem, opt, batch: int) -> float:
     wl, v = problem.workload, dict(opt.platform.values)
     if opt.platform.serving is not None:
         return float(serving_step.tpot(opt.platform.serving, opt.tp, float(batch), wl.isl, wl.osl, ep=opt.ep,
-                                       mixed=wl.mixed))
+                                       dp=opt.attention_dp, pp=opt.pp, mixed=wl.mixed, speculation=opt.speculation))
     point = dict(v, tp=opt.tp, batch=batch, context=wl.context, prompt_len=wl.isl, output_len=wl.osl)
     return evaluate_step(point, wl.policy, mixed=wl.mixed,
                          weights=moe_weights_text(wl.mixed) if opt.platform.is_moe else None).step_s
@@ -90,16 +102,32 @@ def step_of(problem, opt, batch: int) -> float:
 
 def evaluate_choice(problem, point) -> OraclePoint:
     """The solver's choice re-evaluated by the oracle's own evaluator (for a gap measured on one scale)."""
-    opt = next(o for o in problem.space.options() if o.platform.hardware == point.hardware
-               and o.platform.precision.label == point.precision and o.tp == point.tp)
+    if point.mode == "disagg":
+        return _evaluate_disagg_choice(problem, point)
+    opt = next(o for o in problem.options() if o.platform.hardware == point.hardware
+               and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
+               and o.attention_dp == point.attention_dp and o.ep == point.ep and o.speculation == point.speculation)
     return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas,
-                       step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour)
+                       step_of(problem, opt, point.batch), opt.platform.price_usd_per_chip_hour, opt.pp,
+                       opt.attention_dp, opt.ep)
+
+
+def memory_per_chip(v: dict, tp: int, pp: int, dp: int, batch: int, context: float) -> float:
+    """Weights and KV on one chip, written out: each of pp stages holds 1/pp of the layers; each of dp attention
+    groups a copy of everything but the routed experts (n_experts x expert_params, split over all tp x dp
+    chips) and the KV cache of its sequences (the busiest group: ceil(batch/dp)); a KV head is never split:
+    past tp = n_kv_heads each chip stores whole (replicated) heads."""
+    routed = v.get("n_experts", 0.0) * v.get("expert_params", 0.0) if dp > 1 else 0.0
+    weights = ((v["total_params"] - routed) / tp + routed / (tp * dp)) * v["bytes_per_weight"]
+    kv_split = min(tp, v.get("n_kv_heads", float("inf")))
+    kv = -(-batch // dp) * context * v.get("kv_bytes_per_token", 0.0) / kv_split
+    return (weights + kv) / pp
 
 
 def feasible_points(problem) -> list[tuple[object, int, float]]:
     """Every (option, batch, step_s) meeting TTFT, TPOT and memory, over batch 1..max_batch."""
     wl, out = problem.workload, []
-    for opt in problem.space.options():
+    for opt in problem.options():
         p = opt.platform
         v = dict(p.values)
         moe = p.is_moe
@@ -108,22 +136,20 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
                                                                      problem.ttft_slo_s):
             continue
         usable = problem.reserve.usable(v["hbm_capacity_bytes"])
-        resident = (serving_step.resident_cap(p.serving, opt.tp, wl.isl, wl.osl, ep=opt.ep) if served
-                    else float("inf"))
+        resident = (serving_step.resident_cap(p.serving, opt.tp, wl.isl, wl.osl, ep=opt.ep, dp=opt.attention_dp,
+                                              pp=opt.pp) if served else float("inf"))
         for b in range(1, problem.max_batch + 1):
             if b > resident:
                 break
-            # a KV head is never split: past tp = n_kv_heads each chip stores whole (replicated) heads
-            kv_split = min(opt.tp, v.get("n_kv_heads", float("inf")))
-            mem = (v["total_params"] * v["bytes_per_weight"] / opt.tp
-                   + b * wl.context * v.get("kv_bytes_per_token", 0.0) / kv_split)
+            mem = memory_per_chip(v, opt.tp, opt.pp, opt.attention_dp, b, wl.context)
             if not _le(mem, usable):
                 break
             step = step_of(problem, opt, b)
             if problem.tpot_slo_s is not None and not _le(step, problem.tpot_slo_s):
                 continue
             if served and problem.ttft_slo_s is not None and not _le(
-                    float(serving_step.ttft(p.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep)),
+                    float(serving_step.ttft(p.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep,
+                                            dp=opt.attention_dp, pp=opt.pp)),
                     problem.ttft_slo_s):
                 continue  # the serving model's TTFT grows with the running batch: checked per batch
             out.append((opt, b, step))
@@ -131,8 +157,16 @@ def feasible_points(problem) -> list[tuple[object, int, float]]:
 
 
 def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
-    """The best homogeneous fleet by the problem's objective (None if nothing is feasible)."""
+    """The best homogeneous fleet by the problem's objective (None if nothing is feasible), over aggregated and
+    (``problem.mode`` disagg or auto) disaggregated deployments."""
     best, best_key = None, None
+    if problem.mode != "agg":
+        for pt in disagg_points(problem):
+            key = objective_value(problem.objective, pt)
+            if best_key is None or key < best_key:
+                best, best_key = pt, key
+        if problem.mode == "disagg":
+            return best
     d = problem.demand.tokens_per_s if problem.demand is not None else None
     for opt, b, step in feasible_points(problem):
         p = opt.platform
@@ -141,11 +175,12 @@ def homogeneous_optimum(problem, r_cap: int = 100_000) -> OraclePoint | None:
                 break
         else:
             continue
-        pt = OraclePoint(p.hardware, p.precision.label, opt.tp, b, r, step, p.price_usd_per_chip_hour)
+        pt = OraclePoint(p.hardware, p.precision.label, opt.tp, b, r, step, p.price_usd_per_chip_hour, opt.pp,
+                         opt.attention_dp, opt.ep)
         if problem.budget_usd_per_hour is not None and not _le(pt.usd_per_hour, problem.budget_usd_per_hour):
             continue
         limit = (problem.max_chips or {}).get(p.hardware)
-        if limit is not None and r * opt.tp > limit:
+        if limit is not None and pt.chips > limit:
             continue
         key = objective_value(problem.objective, pt)
         if best_key is None or key < best_key:
@@ -166,7 +201,7 @@ def objective_value(name: str, pt: OraclePoint) -> float:
     if name == "chip_hours_per_mtok":
         return pt.chip_hours_per_mtok
     if name == "tokens_per_chip_hour":
-        return -pt.batch / (pt.tp * pt.step_s / 3600)
+        return -pt.batch / (pt.per_replica * pt.step_s / 3600)
     raise ValueError(name)
 
 
@@ -177,7 +212,7 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
     per_option: dict = {}
     opts_by_key: dict = {}
     for opt, b, step in feasible_points(problem):
-        key = (opt.platform.hardware, opt.platform.precision.label, opt.tp)
+        key = (opt.platform.hardware, opt.platform.precision.label, opt.tp, opt.pp, opt.attention_dp, opt.ep)
         opts_by_key[key] = opt
         per_option.setdefault(key, []).append((b, step))
     opts = [opts_by_key[k] for k in per_option]
@@ -188,13 +223,14 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
         tokens = sum(r * b / st for r, b, st in combo)
         if tokens < d * (1 - REL_TOL):
             continue
-        cost = sum(r * o.tp * (o.platform.price_usd_per_chip_hour if problem.objective == "usd_per_hour" else 1)
-                   for o, (r, _, _) in zip(opts, combo))
+        per = [r * o.tp * o.pp * o.attention_dp for o, (r, _, _) in zip(opts, combo)]  # chips of each option
+        cost = sum(n * (o.platform.price_usd_per_chip_hour if problem.objective == "usd_per_hour" else 1)
+                   for o, n in zip(opts, per))
         usd = (cost if problem.objective == "usd_per_hour" else
-               sum(r * o.tp * (o.platform.price_usd_per_chip_hour or 0) for o, (r, _, _) in zip(opts, combo)))
+               sum(n * (o.platform.price_usd_per_chip_hour or 0) for o, n in zip(opts, per)))
         chips: dict = {}
-        for o, (r, _, _) in zip(opts, combo):
-            chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + r * o.tp
+        for o, n in zip(opts, per):
+            chips[o.platform.hardware] = chips.get(o.platform.hardware, 0) + n
         if any(chips.get(h, 0) > n for h, n in (problem.max_chips or {}).items()):
             continue
         if problem.budget_usd_per_hour is not None and not _le(usd, problem.budget_usd_per_hour):
@@ -202,3 +238,89 @@ def fleet_optimum(problem, r_cap: int = 6) -> float | None:
         if best is None or cost < best:
             best = cost
     return best
+
+
+# -- disaggregated deployments: every decode shape x prefill shape x batch, pools counted up ------------------
+
+
+def _decode_step(problem, opt, b: int) -> float:
+    wl = problem.workload
+    return float(serving_step.tpot(opt.platform.serving, opt.tp, float(b), wl.isl, wl.osl, ep=opt.ep,
+                                   dp=opt.attention_dp, pp=opt.pp, mixed=False, speculation=opt.speculation))
+
+
+def _disagg_ttft(problem, pre, concurrency: float, n_p: int, tpot: float) -> float:
+    from inferonomics.optimize.calibration.disagg import disagg_ttft_s
+
+    wl, spec = problem.workload, pre.platform.serving
+    shape = (pre.tp, pre.attention_dp, pre.ep, pre.tp * pre.attention_dp / pre.ep)
+    return float(disagg_ttft_s(spec.arch, concurrency, wl.isl, wl.osl, shape, 1.0, float(n_p), tpot, spec.precision,
+                               spec.backend, spec.env))
+
+
+def prefill_pool(problem, pre, concurrency: float, tpot: float) -> tuple[int, float]:
+    """The fewest prefill workers whose queue is empty: the TTFT equals the one with no other client at all
+    (bisection over a monotone predicate, counted on the integers), and that TTFT."""
+    floor = _disagg_ttft(problem, pre, 0.0, 1, tpot)
+    no_queue = lambda n: _disagg_ttft(problem, pre, concurrency, n, tpot) == floor  # noqa: E731
+    hi = 1
+    while not no_queue(hi):
+        hi *= 2
+    lo = hi // 2 + 1 if hi > 1 else 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if no_queue(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    assert lo == 1 or not no_queue(lo - 1)
+    return lo, floor
+
+
+def disagg_points(problem, r_cap: int = 100_000) -> list[OraclePoint]:
+    """Every disaggregated deployment meeting the SLOs, memory, budget and chip limits (decode workers counted up
+    to the demand; one without a demand)."""
+    wl, out = problem.workload, []
+    d = problem.demand.tokens_per_s if problem.demand is not None else None
+    opts = [o for o in problem.options() if o.platform.serving is not None]
+    for dec in opts:
+        p = dec.platform
+        v = dict(p.values)
+        usable = problem.reserve.usable(v["hbm_capacity_bytes"])
+        pres = [o for o in opts if o.platform is p and o.pp == 1 and o.speculation is None
+                and _le(memory_per_chip(v, o.tp, 1, o.attention_dp, o.attention_dp, wl.context), usable)]
+        resident = serving_step.resident_cap(p.serving, dec.tp, wl.isl, wl.osl, ep=dec.ep, dp=dec.attention_dp,
+                                             pp=dec.pp)
+        for b in range(1, problem.max_batch + 1):
+            if b > resident or not _le(memory_per_chip(v, dec.tp, dec.pp, dec.attention_dp, b, wl.context), usable):
+                break
+            tpot = _decode_step(problem, dec, b)
+            if problem.tpot_slo_s is not None and not _le(tpot, problem.tpot_slo_s):
+                continue
+            n_d = next((r for r in range(1, r_cap + 1) if d is None or r * b / tpot >= d * (1 - REL_TOL)), None)
+            if n_d is None:
+                continue
+            for pre in pres:
+                n_p, ttft = prefill_pool(problem, pre, float(n_d * b), tpot)
+                if problem.ttft_slo_s is not None and not _le(ttft, problem.ttft_slo_s):
+                    continue
+                pt = OraclePoint(p.hardware, p.precision.label, dec.tp, b, n_d, tpot, p.price_usd_per_chip_hour,
+                                 dec.pp, dec.attention_dp, dec.ep, n_p * pre.tp * pre.attention_dp)
+                if problem.budget_usd_per_hour is not None and not _le(pt.usd_per_hour, problem.budget_usd_per_hour):
+                    continue
+                limit = (problem.max_chips or {}).get(p.hardware)
+                if limit is not None and pt.chips > limit:
+                    continue
+                out.append(pt)
+    return out
+
+
+def _evaluate_disagg_choice(problem, point) -> OraclePoint:
+    f = dict(point.form)
+    dec = next(o for o in problem.options() if o.platform.hardware == point.hardware
+               and o.platform.precision.label == point.precision and o.tp == point.tp and o.pp == point.pp
+               and o.attention_dp == point.attention_dp and o.ep == point.ep and o.speculation == point.speculation)
+    tpot = _decode_step(problem, dec, point.batch)
+    chips_p = f["prefill_workers"] * f["prefill_tp"] * f["prefill_attention_dp"]
+    return OraclePoint(point.hardware, point.precision, point.tp, point.batch, point.replicas, tpot,
+                       dec.platform.price_usd_per_chip_hour, dec.pp, dec.attention_dp, dec.ep, chips_p)

@@ -133,6 +133,9 @@ CAT = ["--model", "llama3.1-70b", "--hardware", "h100-sxm"]
 OPT = ["--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision", "bf16", "--ideal",
        "--price-usd-per-hour", "2"]
 OPTD = [*OPT, "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1000"]
+#: calibrated (the serving model: PP, EP, disaggregation and speculation need it)
+OPTC = ["--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision", "bf16", "--tpot-slo-ms", "50",
+        "--demand-tokens-per-s", "1000"]
 
 #: evaluate's numeric flags and, per flag, the bad values not already in test_cli_core.py
 EVALUATE_NUMBERS = {
@@ -308,6 +311,15 @@ CASES += [
     ("optimize tpot slo inf", ["optimize", *OPT, "--tpot-slo-ms", "inf", "--demand-tokens-per-s", "1"], 2,
      "--tpot-slo-ms"),
     ("optimize max batch 0", ["optimize", *OPTD, "--max-batch", "0"], 2, "--max-batch"),
+    # today's deployment forms (issue 14): shapes, pools and speculation (tests/test_optimize_{parallel,disagg,spec})
+    ("optimize pp not dividing the layers", ["optimize", *OPTC, "--pp", "3"], 2, "divisors of the model's 32 layers"),
+    ("optimize ep above the experts", ["optimize", *OPTC[:1], "mixtral-8x7b", *OPTC[2:], "--ep", "16"], 2,
+     "divisors of the model's 8 experts"),
+    ("optimize spec acceptance 1", ["optimize", *OPTC, "--spec-acceptance", "1", "--spec-draft-tokens", "2"], 2,
+     "[0, 1)"),
+    ("optimize spec draft tokens 0", ["optimize", *OPTC, "--spec-acceptance", "0.5", "--spec-draft-tokens", "0"], 2,
+     ">= 1"),
+    ("optimize disagg on the ideal model", ["optimize", *OPTD, "--mode", "disagg"], 2, "calibrated serving model"),
     ("optimize max batch 2.5", ["optimize", *OPTD, "--max-batch", "2.5"], 2, "--max-batch"),
     ("optimize activation reserve 1", ["optimize", *OPTD, "--activation-reserve", "1"], 2, "--activation-reserve"),
     ("optimize activation reserve -0.1", ["optimize", *OPTD, "--activation-reserve", "-0.1"], 2,

@@ -305,3 +305,97 @@ def test_calibrated_serving_unpriced_matches_oracle(problem):
         _check_feasible(problem, res)
         assert res.cost_usd_per_hour is None
     _gap(problem, res, best)
+
+
+# -- parallel shapes (TP x PP x attention DP x EP) on the calibrated serving model: the same gap-0 promise -------
+
+_PAR_SPACES: dict = {}
+
+
+def _par_space(model: str):
+    from inferonomics.optimize.space import build_space
+
+    if model not in _PAR_SPACES:
+        moe = model != "llama3.1-8b"
+        _PAR_SPACES[model] = build_space(model, ["h100-sxm", "h200-sxm"], ["bf16", "fp8"], tp=[1, 2, 4],
+                                         pp=[1, 2, 4], attention_dp=[1, 2, 4] if moe else None,
+                                         ep=[1, 2, 4, 8] if moe else None,
+                                         prices={"h100-sxm": 2.5, "h200-sxm": 3.5})
+    return _PAR_SPACES[model]
+
+
+@st.composite
+def parallel_problems(draw):
+    """A dense and an MoE model with a few drawn PP, attention-DP and EP degrees per platform (the oracle walks
+    every shape, batch and replica count)."""
+    import dataclasses
+
+    from inferonomics.optimize import serving_step
+
+    space = _par_space(draw(st.sampled_from(["llama3.1-8b", "mixtral-8x7b"])))
+    plats = [p for p in space.platforms if draw(st.booleans())] or [space.platforms[0]]
+    pick = lambda xs: tuple(sorted(draw(st.sets(st.sampled_from(xs), min_size=1, max_size=2))))  # noqa: E731
+    plats = [dataclasses.replace(p, tps=pick(p.tps), pps=pick(p.pps), dps=pick(p.dps),
+                                 eps=None if p.eps is None else pick(p.eps)) for p in plats]
+    wl = Workload(isl=float(draw(st.integers(16, 4096))), osl=float(draw(st.integers(4, 1024))),
+                  mixed=draw(st.booleans()))
+    p0 = plats[0]
+    base = float(serving_step.tpot(p0.serving, p0.tps[0], 1.0, wl.isl, wl.osl, pp=p0.pps[0], mixed=wl.mixed))
+    base_ttft = float(serving_step.ttft(p0.serving, p0.tps[0], 1.0, wl.isl, wl.osl, pp=p0.pps[0]))
+    ttft = draw(st.one_of(st.none(), st.floats(0.8, 3.0).map(lambda f: f * base_ttft)))
+    return Problem(dataclasses.replace(space, platforms=tuple(plats)), wl, tpot_slo_s=base * draw(st.floats(0.8, 3.0)),
+                   ttft_slo_s=ttft, demand=Demand(draw(st.floats(0.5, 200.0)) / base),
+                   objective=draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"])),
+                   max_batch=draw(st.integers(1, 24)), fleet="homogeneous", speculation=draw(speculations()))
+
+
+def speculations():
+    """No speculation, or speculative decoding to try on and off (acceptance, drafted tokens, draft cost)."""
+    from inferonomics.optimize.speculation import Speculation
+
+    return st.one_of(st.none(), st.builds(Speculation, st.floats(0.0, 0.95), st.integers(1, 4), st.floats(0.0, 0.3)))
+
+
+@settings(CI, max_examples=25)
+@given(parallel_problems())
+def test_parallel_shapes_match_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        p = res.point
+        event(f"pp {p.pp}, attention dp {p.attention_dp}, ep {p.ep}, speculation {p.speculation is not None}")
+        assert p.chips == p.replicas * p.tp * p.pp * p.attention_dp
+    _gap(problem, res, best)
+
+
+# -- disaggregated deployments (--mode disagg|auto): the oracle counts both pools up on every shape and batch ------
+
+
+@st.composite
+def disagg_problems(draw):
+    import dataclasses
+
+    problem = draw(parallel_problems())
+    mode = draw(st.sampled_from(["disagg", "auto"]))
+    return dataclasses.replace(problem, mode=mode, max_batch=min(problem.max_batch, 12),
+                               objective=draw(st.sampled_from(["usd_per_hour", "usd_per_mtok", "tokens_per_usd"])))
+
+
+@settings(CI, max_examples=25)
+@given(disagg_problems())
+def test_disaggregated_matches_oracle(problem):
+    res = solve(problem)
+    best = oracle.homogeneous_optimum(problem)
+    if res.optimal:
+        _check_feasible(problem, res)
+        p = res.point
+        event(f"mode {p.mode}, speculation {p.speculation is not None}")
+        if p.mode == "disagg":
+            f = dict(p.form)
+            assert p.chips == p.replicas * p.chips_per_replica + f["prefill_workers"] * f["prefill_chips_per_worker"]
+            js = res.as_json()
+            assert js["mode"] == "disagg" and js["decode_workers"] == p.replicas and js["prefill_workers"] >= 1
+        if problem.mode == "disagg":
+            assert p.mode == "disagg"
+    _gap(problem, res, best)

@@ -76,8 +76,9 @@ def test_batch_max_is_largest_feasible_integer():
         ev = evaluate_option(o, problem)
         spec = o.platform.serving
         b = np.arange(1, ev.tpot.size + 1, dtype=float)
-        ok = (serving_step.tpot(spec, o.tp, b, 1024, 512) <= 0.03 * (1 + 1e-9)) & (
-            serving_step.ttft(spec, o.tp, b, 1024, 512) <= 0.8 * (1 + 1e-9))
+        shape = {"ep": o.ep, "dp": o.attention_dp, "pp": o.pp}
+        ok = (serving_step.tpot(spec, o.tp, b, 1024, 512, **shape) <= 0.03 * (1 + 1e-9)) & (
+            serving_step.ttft(spec, o.tp, b, 1024, 512, **shape) <= 0.8 * (1 + 1e-9))
         expect = int(b[ok].max()) if ok.any() else 0
         assert ev.batch_max == expect
         if expect:

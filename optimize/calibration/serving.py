@@ -16,7 +16,7 @@ and the backend's fixed overhead. MoE layers run as grouped GEMMs over the exper
 (:mod:`.parallel`: per-group batch, all-to-all dispatch/combine, collectives across nodes, KV and
 non-expert weights per attention group); MLA (DeepSeek-V3) runs its absorbed projections and reads its
 one latent per token. Disaggregated rows (separate prefill/decode pools) are :mod:`.disagg`'s; pipeline
-stages pass micro-batches (:func:`_pipelined`). Rows of models missing from the catalog get NaN.
+stages pass micro-batches (:func:`.pipeline.pipelined`). Rows of models missing from the catalog get NaN.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from inferonomics.symbolic import catalog
 from inferonomics.symbolic.errors import UnknownNameError
 
 from inferonomics.optimize.calibration import disagg
-from inferonomics.optimize.calibration.parallel import check_shape, collective_span
+from inferonomics.optimize.calibration.parallel import check_shape
+from inferonomics.optimize.calibration.pipeline import pipelined as _pipelined
 from inferonomics.optimize.calibration.serving_model import (  # noqa: F401 - the serving model's public names
     BACKENDS as _BACKENDS, QUANTIZES_FP8_INPUTS, STEP_PARTS, _precision, decode_attention_layer, fp4_compute,
     request_overhead_s, resident_batch, resident_memory, serving_tpot_s, serving_ttft_s, step_time, ttft_step_s)
@@ -135,18 +136,6 @@ def parallel_rows(r: np.ndarray) -> np.ndarray:
     _, dp_a, ep_a, _ = _shape(r, "", None, implied)
     _, dp_d, ep_d, _ = _shape(r, "decode_", None)
     return np.where(dis, (dp_d > 1) | (ep_d > 1), (dp_a > 1) | (ep_a > 1))
-
-
-def _pipelined(fn, a, batch, isl, osl, shape, pp, prec, backend, env, **kw) -> np.ndarray:
-    """``fn`` (TPOT or TTFT) of a worker whose layers are split over ``pp`` pipeline stages: the stages hold
-    ``1/pp`` of the weights each and pass ``pp`` micro-batches of ``B/pp`` sequences along, so a token
-    crosses every layer at ``B/pp`` sequences (the whole stack's time at ``B/pp``) plus ``pp - 1`` hand-offs
-    of its micro-batch's activations between stages (one all-to-all between two chips each)."""
-    if np.all(pp <= 1):
-        return fn(a, batch, isl, osl, *shape, prec, backend, env, **kw)
-    t = fn(a, np.maximum(batch / pp, 1.0), isl, osl, *shape, prec, backend, env, **kw)
-    hop = collective_span("alltoall", np.maximum(batch / pp, 1.0) * a.d_model * 2.0, 2.0, env)
-    return t + (pp - 1) * hop
 
 
 def serving_tpot(r: np.ndarray, env) -> np.ndarray:

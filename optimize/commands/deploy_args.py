@@ -60,6 +60,15 @@ def deployment_flags(p: argparse.ArgumentParser, *, slo_required: bool = False) 
                    help="KV-cache precisions to try (default: the model's)")
     p.add_argument("--tp", type=int_list, default=None,
                    help="TP degrees to try (default: powers of two up to each hardware's scale-up domain)")
+    p.add_argument("--pp", type=int_list, default=None,
+                   help="pipeline-parallel degrees to try (default: those of 1, 2, 4 dividing the layers; the "
+                        "calibrated serving model only)")
+    p.add_argument("--attention-dp", type=int_list, default=None,
+                   help="attention data-parallel degrees to try, MoE only (default: powers of two with TP x DP up to "
+                        "the scale-up domain)")
+    p.add_argument("--ep", type=int_list, default=None,
+                   help="expert-parallel degrees to try, MoE only (default: powers of two up to the scale-up "
+                        "domain dividing the experts and TP x DP)")
     workload_lengths(p)
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
@@ -127,7 +136,9 @@ def space_from_args(args, need_prices: bool, serving: bool = True):
     precisions = args.precision or [catalog.model(args.model).weight_precision]
     space = build_space(args.model, args.hardware, precisions, kv_precisions=args.kv_precision, tp=args.tp,
                         prices=prices, calibration=args.calibration, ideal=args.ideal,
-                        backend=getattr(args, "backend", "trtllm"), serving=serving)
+                        backend=getattr(args, "backend", "trtllm"), serving=serving,
+                        pp=getattr(args, "pp", None), attention_dp=getattr(args, "attention_dp", None),
+                        ep=getattr(args, "ep", None))
     return space
 
 

@@ -35,6 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what to minimize: usd_per_hour (fleet $/h for the demand; the default with prices), "
                         "usd_per_mtok, tokens_per_usd (maximized); without prices their chip counts: chips (the "
                         "default), chip_hours_per_mtok, tokens_per_chip_hour")
+    p.add_argument("--mode", choices=("agg", "disagg", "auto"), default="agg",
+                   help="agg: prefill and decode in one pool (default); disagg: a prefill pool and a decode pool "
+                        "(TTFT = prefill + KV transfer, TPOT a decode-only step, the prefill pool sized to keep up); "
+                        "auto: the better of both")
+    g = p.add_argument_group("speculative decoding (tried on and off)")
+    g.add_argument("--spec-acceptance", type=float, metavar="A",
+                   help="probability a drafted token is accepted, in [0, 1); with --spec-draft-tokens")
+    g.add_argument("--spec-draft-tokens", type=int, metavar="G", help="tokens drafted per sequence per round (>= 1)")
+    g.add_argument("--spec-draft-cost", type=float, default=0.0, metavar="C",
+                   help="one draft step's time in plain decode steps at the same batch (default 0: a drafter of "
+                        "negligible cost; a draft model of N_d parameters: about N_d/N; MTP heads: a layer's share)")
     p.add_argument("--fleet", choices=("auto", "homogeneous", "mixed"), default="auto",
                    help="mixed: a MILP over replicas per option (auto: mixed when --max-chips is given)")
     p.set_defaults(func=run_optimize)
@@ -52,7 +63,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InvalidInputError("--max-chips", "H=N for a named hardware", limits["*"])
     problem = problem_from_args(args, space_from_args(args, True), demand=demand,
                                 budget_usd_per_hour=args.budget_usd_per_hour, max_chips=limits or None,
-                                fleet=args.fleet)
+                                fleet=args.fleet, mode=args.mode, speculation=_speculation(args))
     name = objective_from_args(args, problem)
     if demand is None and get_objective(name).needs_demand:
         raise InvalidInputError("demand", "--demand-tokens-per-s D or --users U --minutes-per-day m")
@@ -81,9 +92,9 @@ def _text(res) -> str:
     value = T.usd(res.objective_value) if obj.priced and obj.needs_demand else T.num(res.objective_value)
     lines = [f"OPTIMAL: {obj.meaning} = {value} ({res.objective}), solved in {res.solve_ms:.0f} ms"]
     priced = res.cost_usd_per_hour is not None
-    head = ["replicas", "TP", "hardware", "precision", "batch", "max batch", "TPOT ms", "TTFT ms", "tokens/s",
+    head = ["replicas", "shape", "hardware", "precision", "batch", "max batch", "TPOT ms", "TTFT ms", "tokens/s",
             "utilization"] + (["$/h"] if priced else [])
-    rows = [[p.replicas, p.tp, p.hardware, p.precision, p.batch, p.batch_max, f"{p.step_s * 1e3:.2f}",
+    rows = [[p.replicas, shape_label(p), p.hardware, p.precision, p.batch, p.batch_max, f"{p.step_s * 1e3:.2f}",
              f"{p.ttft_s * 1e3:.1f}", T.num(p.fleet_tokens_per_s), T.pct(p.utilization)]
             + ([T.usd(p.cost_usd_per_hour)] if priced else []) for p in res.fleet]
     lines.append(T.table(head, rows, indent="  "))
@@ -95,6 +106,36 @@ def _text(res) -> str:
         lines.append(f"  cost {T.usd(cost)}/h, {T.usd(cost / (3600 * tokens) * 1e6)} per million tokens")
     else:
         lines.append("  no prices given (--price-usd-per-hour): the objective counts chips, not dollars")
+    if res.point is not None and res.point.mode == "disagg":
+        f = dict(res.point.form)
+        lines.append(f"  disaggregated: {f['prefill_workers']} prefill worker(s) of TP {f['prefill_tp']}"
+                     + (f" x attention DP {f['prefill_attention_dp']}" if f["prefill_attention_dp"] > 1 else "")
+                     + f" ({res.point.prefill_chips} chips) feed the {res.point.replicas} decode worker(s) above")
     lines += [f"  binding: {b}" for b in res.binding]
     lines += [f"  note: {n}" for n in res.notes]
     return "\n".join(lines)
+
+
+def _speculation(args):
+    """The Speculation the flags ask for (checked: one line, exit 2), or None."""
+    from inferonomics.optimize.speculation import Speculation
+
+    if args.spec_acceptance is None and args.spec_draft_tokens is None:
+        if args.spec_draft_cost != 0.0:
+            raise InvalidInputError("--spec-draft-cost", "with --spec-acceptance and --spec-draft-tokens")
+        return None
+    if args.spec_acceptance is None or args.spec_draft_tokens is None:
+        raise InvalidInputError("--spec-acceptance" if args.spec_acceptance is None else "--spec-draft-tokens",
+                                "given together with the other speculation flag")
+    if args.ideal:
+        raise InvalidInputError("--spec-acceptance", "the calibrated serving model (speculation is not in the "
+                                "closed-form step model): drop --ideal")
+    return Speculation(args.spec_acceptance, args.spec_draft_tokens, args.spec_draft_cost)
+
+
+def shape_label(p) -> str:
+    """A replica's parallel shape in words: ``TP 8``, ``TP 8 x PP 2``, ``TP 1 x attention DP 8 x EP 8``."""
+    parts = [f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"attention DP {p.attention_dp}"] * (p.attention_dp > 1) \
+        + [f"EP {p.ep}"] * (p.ep > 1)
+    spec = f" + spec G {p.speculation.draft_tokens}" if p.speculation is not None else ""
+    return " x ".join(parts) + spec

@@ -1,7 +1,9 @@
 """Benchmark of the optimizer (not collected by pytest): run ``python tests/benchmarks/bench_optimize.py [N]``.
 
 Prints: the median solve time of a typical query after warm-up (target <= 50 ms; calibrated: also with a cold
-per-option cache of the serving model's curves), the full Pareto frontier
+per-option cache of the serving model's curves), the same query over today's deployment forms (TP x PP, and
+--mode auto with disaggregated pools and speculation tried on and off; an MoE query with attention DP x EP;
+target <= 100 ms warm), the full Pareto frontier
 time (<= 1 s), sweep configurations per second on one core (>= 10 M/s, float64 and float32), and the
 optimality gap against the brute-force oracle on N random instances (exactly 0).
 """
@@ -123,6 +125,7 @@ def main() -> None:
         f = frontier(replace_obj(problem))
         print(f"pareto ({label}): {front_ms:.1f} ms for {f.candidates} candidates -> {len(f.points)} frontier points"
               f" [target <= 1000 ms]")
+    forms()
     space = build_space("llama3.1-70b", ["h100-sxm", "h200-sxm", "mi300x"], ["bf16", "fp8"], ideal=True)
     batch, context = parse_range("1:4096", "b"), parse_range("0:32768:64", "c")
     for dtype in (np.float64, np.float32):
@@ -135,6 +138,30 @@ def main() -> None:
     solved, infeasible, gap = oracle_gap(n)
     print(f"oracle: {n} random instances ({solved} feasible, {infeasible} infeasible by both), max optimality gap "
           f"{gap!r} [target exactly 0] in {time.perf_counter() - t0:.1f} s")
+
+
+def forms() -> None:
+    """Warm solve times over the larger decision space of issue 14 (target <= 100 ms)."""
+    from dataclasses import replace
+
+    from inferonomics.optimize.speculation import Speculation
+
+    problem, n_opt = typical(False)
+    moe_space = build_space("qwen3-235b-a22b", ["h100-sxm", "h200-sxm", "b200"], ["fp8"], prices=HARDWARE)
+    moe = Problem(moe_space, Workload(1024, 512), tpot_slo_s=0.05, ttft_slo_s=1.0, demand=Demand(50_000.0))
+    cases = [("typical, TP x PP (agg, the default)", problem, n_opt),
+             ("typical, --mode auto (agg + disaggregated pools)", replace(problem, mode="auto"), n_opt),
+             ("typical, --mode auto + speculation on/off", replace(problem, mode="auto",
+                                                                   speculation=Speculation(0.7, 3, 0.05)), n_opt),
+             ("MoE qwen3-235b-a22b x 3 cards, TP x PP x attention DP x EP (agg)", moe, len(moe_space.options())),
+             ("MoE, --mode auto", replace(moe, mode="auto"), len(moe_space.options()))]
+    for label, pr, n in cases:
+        ms = median_ms(lambda: solve(pr), repeat=9)
+        p = solve(pr).point
+        print(f"solve, {label}: {n} options, median {ms:.1f} ms warm [target <= 100 ms] -> {p.mode} "
+              f"{p.replicas} x (TP {p.tp}, PP {p.pp}, DP {p.attention_dp}, EP {p.ep}) {p.hardware} {p.precision}"
+              + (f", spec G {p.speculation.draft_tokens}" if p.speculation is not None else "")
+              + (f", {dict(p.form)['prefill_workers']} prefill workers" if p.mode == "disagg" else ""))
 
 
 def replace_obj(problem: Problem) -> Problem:
