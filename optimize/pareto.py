@@ -17,7 +17,7 @@ from inferonomics.optimize.problem import Problem, check_prices
 from inferonomics.optimize.space import Option
 from inferonomics.optimize.step_compiled import BATCH, INDEX, closed_form_step
 
-FIELDS = ("hardware", "precision", "tp", "batch", "step_ms", "tokens_per_s_per_user",
+FIELDS = ("hardware", "precision", "tp", "pp", "attention_dp", "ep", "batch", "step_ms", "tokens_per_s_per_user",
           "cost_usd_per_million_tokens", "chip_hours_per_million_tokens", "tokens_per_s", "utilization")
 
 
@@ -26,6 +26,9 @@ class FrontierPoint:
     hardware: str
     precision: str
     tp: int
+    pp: int
+    attention_dp: int
+    ep: int
     batch: int
     step_ms: float
     tokens_per_s_per_user: float
@@ -33,6 +36,12 @@ class FrontierPoint:
     chip_hours_per_million_tokens: float
     tokens_per_s: float
     utilization: float
+
+    @property
+    def shape(self) -> str:
+        """The parallel shape as the tables print it ("8", "8 x PP 2", "4 x DP 2 x EP 8")."""
+        return " x ".join([str(self.tp)] + [f"PP {self.pp}"] * (self.pp > 1)
+                          + [f"DP {self.attention_dp}"] * (self.attention_dp > 1) + [f"EP {self.ep}"] * (self.ep > 1))
 
 
 @dataclass(frozen=True)
@@ -86,11 +95,13 @@ def frontier(problem: Problem) -> Frontier:
     keep = pareto_mask(a["cost"], a["speed"])
     idx = np.flatnonzero(keep)
     idx = idx[np.argsort(a["cost"][idx], kind="stable")]
-    pts = tuple(FrontierPoint(opts[a["opt"][i]].platform.hardware, opts[a["opt"][i]].platform.precision.label,
-                              opts[a["opt"][i]].tp, int(a["batch"][i]), float(a["step"][i] * 1e3),
-                              float(a["speed"][i]), float(a["cost"][i]) if priced else None, float(a["chip_h"][i]),
-                              float(a["tps"][i]), float(a["util"][i]))
-                for i in idx)
+    def point(i: int) -> FrontierPoint:
+        o = opts[a["opt"][i]]
+        return FrontierPoint(o.platform.hardware, o.platform.precision.label, o.tp, o.pp, o.attention_dp, o.ep,
+                             int(a["batch"][i]), float(a["step"][i] * 1e3), float(a["speed"][i]),
+                             float(a["cost"][i]) if priced else None, float(a["chip_h"][i]), float(a["tps"][i]),
+                             float(a["util"][i]))
+    pts = tuple(point(i) for i in idx)
     return Frontier(pts, int(a["cost"].size), time.perf_counter() - t0, priced=priced)
 
 

@@ -34,7 +34,8 @@ class UserBase:
         return {"status": self.status.value, "min_user_base": self.users, "concurrency": self.concurrency,
                 "target_utilization": self.target_utilization, "minutes_per_day": self.minutes_per_day,
                 "mean_to_trough": self.mean_to_trough, "reason": self.reason,
-                **{k: p.get(k) for k in ("hardware", "precision", "tp", "batch", "batch_max", "step_ms",
+                **{k: p.get(k) for k in ("hardware", "precision", "tp", "pp", "attention_dp", "ep",
+                                         "chips_per_replica", "batch", "batch_max", "step_ms",
                                          "utilization", "tokens_per_s", "cost_usd_per_million_tokens")}}
 
 

@@ -93,8 +93,24 @@ def test_pareto_files(capsys, tmp_path):
     assert code == 0, err
     d = json.loads(out)
     assert len(d["points"]) > 5 and d["seconds"] < 5
-    assert csv.read_text().startswith("hardware,precision,tp,batch")
+    assert csv.read_text().startswith("hardware,precision,tp,pp,attention_dp,ep,batch")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pareto_and_users_carry_the_pipeline_shape(capsys):
+    """Llama-3.1-405B in bf16 (812 GB) fits H100 nodes of 8 only over two pipeline stages: every frontier point
+    is TP 8 x PP 2 and is charged 16 chips (chip-hours per Mtok = 16 x TPOT / batch, by hand)."""
+    q = ["--model", "llama3.1-405b", "--hardware", "h100-sxm", "--precision", "bf16", "--tpot-slo-ms", "60"]
+    code, out, err = run(capsys, ["pareto", *q, "--json"])
+    assert code == 0, err
+    pts = json.loads(out)["points"]
+    assert pts and all((p["tp"], p["pp"]) == (8, 2) for p in pts)
+    for p in pts:
+        assert p["chip_hours_per_million_tokens"] == pytest.approx(16 * p["step_ms"] / 1e3 / 3600 / p["batch"] * 1e6)
+    code, out, err = run(capsys, ["pareto", *q])
+    assert code == 0 and "8 x PP 2" in out, err
+    code, out, err = run(capsys, ["users", *q, "--target-utilization", "0.05"])
+    assert code == 0 and "16 x h100-sxm (TP 8 x PP 2)" in out, err
 
 
 def test_users_command(capsys):

@@ -65,7 +65,7 @@ def _pareto_text(front, rows: int, written: str | None) -> str:
     cost_head = "$/Mtok" if front.priced else "chip-h/Mtok"
     table = T.table(["hardware", "precision", "TP", "batch", "TPOT ms", "tokens/s/user", cost_head, "tokens/s",
                      "utilization"],
-                    [[p.hardware, p.precision, p.tp, p.batch, f"{p.step_ms:.2f}", f"{p.tokens_per_s_per_user:.1f}",
+                    [[p.hardware, p.precision, p.shape, p.batch, f"{p.step_ms:.2f}", f"{p.tokens_per_s_per_user:.1f}",
                       T.usd(p.cost_usd_per_million_tokens) if front.priced
                       else f"{p.chip_hours_per_million_tokens:.4g}",
                       T.num(p.tokens_per_s), T.pct(p.utilization)] for p in (pts[i] for i in _spread(len(pts), rows))])

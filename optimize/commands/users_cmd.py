@@ -40,9 +40,15 @@ def run_users(args: argparse.Namespace) -> int:
         p = ub.point
         if p is None:
             raise AssertionError("internal: a user base without its deployment point")
-        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.tp} x {p.hardware} "
+        print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.chips_per_replica} x {p.hardware} "
+              f"({_shape(p)}) "
               f"at {p.precision}, {p.step_s * 1e3:.2f} ms/token, utilization {T.pct(p.utilization)})")
     if ub.users is None:
         print(f"inferonomics users: infeasible: {ub.reason}", file=sys.stderr)
         return EXIT_INFEASIBLE
     return 0
+
+
+def _shape(p) -> str:
+    return " x ".join([f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"DP {p.attention_dp}"] * (p.attention_dp > 1)
+                      + [f"EP {p.ep}"] * (p.ep > 1))
