@@ -68,19 +68,20 @@ def _essay_calibrated() -> Example:
         "The same model and round rates, with the general closed forms' efficiencies and fixed costs set from the "
         f"{c['calibration_source']}, fitted on {c['calibration_hardware']} on {c['calibration_date']} (its kernel "
         f"terms mapped onto five values at the essay's 8-bit weights, fp8, {c['backend']} engine, by "
-        "inferonomics.optimize.calibrated_forms), as `inferonomics seed --calibrated` prints them. The general "
+        "inferonomics.optimize.calibrated_forms), as the seed command prints them when asked for its calibrated "
+        "numbers. The general "
         "break-even batch is eta_F F b_w / (2 eta_W W); the step adds the fixed costs. The essay's figures, in "
         "parentheses, are the ideal limit: efficiencies 1, fixed costs 0.",
         (
             ("compute efficiency eta_F", "", f"{e['eta_flop']:.4f}"),
             ("weight-stream efficiency eta_W", "", f"{e['eta_bw']:.4f}"),
-            ("KV-stream efficiency eta_KV", "", f"{e['eta_kv']:.4f}"),
+            ("KV-stream efficiency eta_kv", "", f"{e['eta_kv']:.4f}"),
             ("fixed cost per step", "", _g(round(e["overhead_s"] * 1e6, 1), "microseconds")),
             ("fixed cost per layer", "", _g(round(e["layer_overhead_s"] * 1e6, 2), "microseconds")),
             ("break-even batch, calibrated (ideal)", "break_even_batch",
              f"{_g(round(c['break_even_batch'], 1))} ({_g(n['break_even_batch'])})"),
             ("step at batch 1, calibrated (ideal)", "",
-             f"{_g(c['step_ms_at_batch_1'], 'ms')} ({_g(n['memory_ms'], 'ms')})"),
+             f"{_g(c['step_ms_at_batch_1'])} ({_g(n['memory_ms'])}) ms"),
             ("utilization at batch 1, calibrated (ideal)", "utilization",
              f"{c['utilization_at_batch_1']:.2%} ({n['utilization_at_batch_1']:.2%})"),
             ("utilization at batch 100, calibrated (ideal)", "utilization",
