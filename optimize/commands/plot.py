@@ -32,8 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("serving model (catalog model and hardware)")
     g.add_argument("--ideal", action="store_true", help="the ideal model (the essay's limit), also for catalog names")
     g.add_argument("--tp", type=positive_int, default=None, help="tensor-parallel degree (default 1)")
-    g.add_argument("--isl", type=positive_float, default=None, help="input tokens per request (default 1024)")
-    g.add_argument("--osl", type=positive_float, default=None, help="output tokens per request (default 1024)")
+    g.add_argument("--isl", "--prompt-len", dest="isl", type=positive_float, default=None,
+                   help="input tokens per request (default 1024)")
+    g.add_argument("--osl", "--output-len", dest="osl", type=positive_float, default=None,
+                   help="output tokens per request (default 1024)")
     g.add_argument("--context", type=nonnegative_float, default=None,
                    help="decode attention's and KV cache's context (default isl + osl/2)")
     g.add_argument("--backend", choices=("trtllm", "vllm", "sglang"), default="trtllm",
