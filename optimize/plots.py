@@ -163,7 +163,8 @@ def utilization(ax, v: Mapping[str, float], model: ServingCurve | None = None) -
     ax.semilogx(b, util * 100, color="C0", label="ideal model" if model is None else "serving model")
     ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
     ax.set(xlabel="batch B (sequences per step)", ylabel="utilization (% of peak FLOP/s)",
-           title="Utilization against batch: linear until B*, then flat")
+           title="Utilization against batch: linear until B*, then flat" if model is None else
+           "Utilization against batch, up to the batch whose KV cache fits")
     return {"break_even_batch": bstar, **_curve(b, steps)}
 
 
@@ -176,7 +177,8 @@ def cost(ax, v: Mapping[str, float], model: ServingCurve | None = None) -> dict:
     ax.loglog(b, y, color="C2")
     ax.axvline(bstar, color="C3", ls="--", label=f"break-even batch B* = {bstar:.0f}")
     ax.set(xlabel="batch B (sequences per step)", ylabel=label,
-           title="Cost per token falls as 1/B until B*, then stays flat")
+           title="Cost per token falls as 1/B until B*, then stays flat" if model is None else
+           "Cost per token against batch, up to the batch whose KV cache fits")
     return {"break_even_batch": bstar, **_curve(b, steps)}
 
 
