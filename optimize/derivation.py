@@ -97,7 +97,10 @@ def render_all(fig_dir: str = "figures", reuse_dir: Path | None = None) -> dict[
     figs = [Figure(f"{fig_dir}/{kind}.png", caption) for kind, caption in FIGURES]
     from .derivation_balance import engineered_away_section
 
-    sec = (engineered_away_section(),)  # issue 16: the essay's closing question
+    from .derivation_parallel import pipeline_section, speculation_section
+
+    # issue 16: the essay's closing question; issue 14: speculation and pipelining, two ways past its walls
+    sec = (speculation_section(), pipeline_section(), engineered_away_section())
     files: dict[str, bytes] = {TEX_NAME: render_tex(ex, figs, sec).encode(),
                                MD_NAME: render_markdown(ex, figs, sec).encode()}
     files[CALCULATOR] = _calculator_page()

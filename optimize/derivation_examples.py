@@ -1,4 +1,5 @@
-"""The derivation documents' worked examples: the essay's example substituted numerically, one modern dense model
+"""The derivation documents' worked examples: the essay's example substituted numerically and under the H100's
+calibration (the general closed forms at its fitted efficiencies), one modern dense model
 and one MoE model from the catalog (ideal model: datasheet rates). The MoE's exact break-even batch is a root
 found numerically."""
 
@@ -50,6 +51,43 @@ def _essay() -> Example:
             ("critical context, TP 20", "critical_context", _g(r["critical_context"], "tokens")),
             ("batch-1 latency with TP communication", "latency_floor", _g(r["latency_floor_ms_with_comm"], "ms")),
             ("optimal TP degree", "optimal_tp_degree", _g(r["optimal_tp_degree"])),
+        ),
+    )
+
+
+def _essay_calibrated() -> Example:
+    """The essay's example beside its calibrated counterpart: the general closed forms (efficiencies and fixed
+    costs as symbols) at the H100 calibration's values, as `seed --calibrated` prints them."""
+    from inferonomics.optimize.essay_numbers import calibrated_numbers, seed_numbers
+
+    n = seed_numbers(deployment=False)
+    c = calibrated_numbers("h100-sxm")
+    e = c["values"]
+    return Example(
+        "The essay's example under the H100's calibration",
+        "The same model and round rates, with the general closed forms' efficiencies and fixed costs set from the "
+        f"{c['calibration_source']}, fitted on {c['calibration_hardware']} on {c['calibration_date']} (its kernel "
+        f"terms mapped onto five values at the essay's 8-bit weights, fp8, {c['backend']} engine, by "
+        "inferonomics.optimize.calibrated_forms), as the seed command prints them when asked for its calibrated "
+        "numbers. The general "
+        "break-even batch is eta_F F b_w / (2 eta_W W); the step adds the fixed costs. The essay's figures, in "
+        "parentheses, are the ideal limit: efficiencies 1, fixed costs 0.",
+        (
+            ("compute efficiency eta_F", "", f"{e['eta_flop']:.4f}"),
+            ("weight-stream efficiency eta_W", "", f"{e['eta_bw']:.4f}"),
+            ("KV-stream efficiency eta_kv", "", f"{e['eta_kv']:.4f}"),
+            ("fixed cost per step", "", _g(round(e["overhead_s"] * 1e6, 1), "microseconds")),
+            ("fixed cost per layer", "", _g(round(e["layer_overhead_s"] * 1e6, 2), "microseconds")),
+            ("break-even batch, calibrated (ideal)", "break_even_batch",
+             f"{_g(round(c['break_even_batch'], 1))} ({_g(n['break_even_batch'])})"),
+            ("step at batch 1, calibrated (ideal)", "",
+             f"{_g(c['step_ms_at_batch_1'])} ({_g(n['memory_ms'])}) ms"),
+            ("utilization at batch 1, calibrated (ideal)", "utilization",
+             f"{c['utilization_at_batch_1']:.2%} ({n['utilization_at_batch_1']:.2%})"),
+            ("utilization at batch 100, calibrated (ideal)", "utilization",
+             f"{c['utilization_at_batch_100']:.1%} ({n['utilization_at_batch_100']:.1%})"),
+            ("user base at C = B*, calibrated (ideal)", "min_user_base",
+             f"{_g(round(c['min_user_base_at_break_even']))} ({_g(n['min_user_base_at_break_even'])})"),
         ),
     )
 
@@ -133,4 +171,4 @@ def _moe() -> Example:
 
 
 def examples() -> tuple[Example, ...]:
-    return (_essay(), _dense(), _moe())
+    return (_essay(), _essay_calibrated(), _dense(), _moe())

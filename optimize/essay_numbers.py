@@ -85,16 +85,22 @@ def calibrated_numbers(hardware: str = "h100-sxm", backend: str = "trtllm") -> d
     as symbols) with the values the card's calibrated kernel terms give (:mod:`.calibrated_forms`, at the essay's
     8-bit weights: fp8), evaluated on the essay's model and rates. The essay's figures are their ideal limit."""
     from inferonomics.optimize.calibrated_forms import calibrate, calibrated_values
+    from inferonomics.optimize.calibration.calfile import calibration_for
 
     ex = essay_example()
     v = dict(ex.values)
     cal = calibrated_values(hardware, "fp8", backend)
+    fit = calibration_for(hardware)[0]  # the file behind the values: its card and the date it was fitted
     b1, b100 = ex.utilization_batches
     bstar = calibrate(get_formula("break_even_batch"), cal).evaluate(v)
     # the step model with the calibrated efficiencies and fixed costs, as the ideal seed evaluates it
     at1, at100 = (evaluate_step(dict(v, **cal.values, batch=b)) for b in (b1, b100))
     return {
         "calibration": cal.note(),
+        "calibration_source": cal.source,
+        "calibration_hardware": fit.hardware,
+        "calibration_date": fit.date,
+        "backend": backend,
         "values": dict(cal.values),
         "break_even_batch": bstar,
         "step_ms_at_batch_1": at1.step_s * 1e3,

@@ -25,6 +25,7 @@ from .forms_balance import (
     single_user_cost_ratio,
 )
 from .forms_economics import api_price_crossover, api_price_crossover_users, min_user_base
+from .forms_pp import pp_break_even_batch, pp_stages_to_fit, pp_throughput_gain, pp_token_time
 from .forms_roofline import (
     break_even_batch,
     break_even_batch_with_kv,
@@ -49,6 +50,7 @@ _BUILDERS = (
     single_user_cost_ratio,
     spec_decode_tokens_per_step, spec_decode_speedup, spec_decode_break_even_batch,
     disagg_pool_ratio,
+    pp_token_time, pp_throughput_gain, pp_break_even_batch, pp_stages_to_fit,
 )
 
 

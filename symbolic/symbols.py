@@ -216,5 +216,8 @@ acc = _define("workload", "acceptance_rate", r"\alpha_{\mathrm{acc}}", U.one, "p
 gamma = _define("deployment", "draft_tokens", r"\gamma", U.one, "tokens drafted per sequence per verification step (speculative decoding's lookahead, or the number of MTP heads)")
 c_draft = _define("deployment", "draft_cost_ratio", r"c_{\mathrm{d}}", U.one, "time of one draft step over one target step at the same batch (a draft model of N_draft/N parameters, or MTP heads: a layer's share of the model)")
 
+# -- pipeline parallelism (issue 14) -------------------------------------------------------------------------
+pp = _define("deployment", "pp", r"n_{\mathrm{pp}}", U.one, "pipeline-parallel stages: each holds L/n_pp layers on t chips, and the batch crosses them as n_pp micro-batches of B/n_pp sequences")
+
 #: the serving backends the calibration fits, each with its fixed per-step overhead symbol (the one table of them)
 BACKEND_OVERHEADS = {"trtllm": t_o_trt, "vllm": t_o_vllm, "sglang": t_o_sgl}

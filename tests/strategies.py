@@ -24,9 +24,10 @@ RANGES = {
     "minutes_per_day": (1, 600), "peak_to_mean": (1, 5), "mean_to_trough": (1, 10), "concurrency": (1, 1e5),
     "api_price_usd_per_mtok": (0.05, 100), "tokens_per_s_per_user": (1, 2000), "flop_per_byte": (1, 5000),
     "acceptance_rate": (0.05, 0.99), "draft_tokens": (1, 16), "draft_cost_ratio": (1e-3, 1),
+    "pp": (1, 16),
     # results used as unknowns
     "utilization": (1e-4, 1), "time_per_token": (1e-4, 1), "user_base": (1, 1e8), "cost_ratio": (1, 1e4),
-    "tokens_per_step": (1, 17), "spec_speedup": (0.01, 17),
+    "tokens_per_step": (1, 17), "spec_speedup": (0.01, 17), "G_{pp}": (1e-3, 16), r"\tau_{pp}": (1e-4, 1),
 }
 
 

@@ -49,7 +49,7 @@ def test_one_spelling_per_flag():
             if set(opts) & (old | {canonical}):
                 seen += 1
                 assert opts[0] == canonical and old <= set(opts), (name, opts)
-    assert seen == 2 * 5 + 5  # isl/osl in evaluate, optimize, pareto, users, sweep; overlap in those
+    assert seen == 2 * 6 + 5  # isl/osl in evaluate, optimize, pareto, users, sweep, plot; overlap in all but plot
 
 
 @pytest.mark.parametrize("old, new", [("--prompt-len", "--isl"), ("--output-len", "--osl"), ("--policy", "--overlap")])

@@ -47,6 +47,16 @@ GOLDEN = {
                                     r"{1 - \alpha_{\mathrm{acc}}} - c_{\mathrm{d}} \gamma\right)}"
                                     r"{2 W \left(\gamma + 1\right)}",
     # checked by hand: rho = mu_d / mu_p = [B W / (n_out (N b_w + B c k))] / [F / (2 N_a n_in)]
+    # issue 14, pipeline parallelism, checked by hand: tau_pp = max(2 N B/(n_pp t F), N b_w/(t W)) + (n_pp - 1) h with
+    # h = (sqrt(alpha) + sqrt(B d b_a/(2 n_pp beta)))^2; G_pp = tau_1(B)/tau_pp; B*_pp = n_pp B*; ceil(N b_w/(t M))
+    "pp_token_time": r"\tau_{pp} = \left(n_{\mathrm{pp}} - 1\right) \left(\frac{\sqrt{2} \sqrt{B} \sqrt{b_{a}} \sqrt{d}}"
+                     r"{2 \sqrt{\beta} \sqrt{n_{\mathrm{pp}}}} + \sqrt{\alpha}\right)^{2} + "
+                     r"\max\left(\frac{b_{w} N}{W t}, \frac{2 B N}{F n_{\mathrm{pp}} t}\right)",
+    "pp_throughput_gain": r"G_{pp} = \frac{\max\left(\frac{2 B N}{F t}, \frac{b_{w} N}{W t}\right)}{\left(n_{\mathrm{pp}} - 1\right) "
+                          r"\left(\frac{\sqrt{2} \sqrt{B} \sqrt{b_{a}} \sqrt{d}}{2 \sqrt{\beta} \sqrt{n_{\mathrm{pp}}}} + "
+                          r"\sqrt{\alpha}\right)^{2} + \max\left(\frac{b_{w} N}{W t}, \frac{2 B N}{F n_{\mathrm{pp}} t}\right)}",
+    "pp_break_even_batch": r"B^{*}_{pp} = \frac{b_{w} F n_{\mathrm{pp}}}{2 W}",
+    "pp_stages_to_fit": r"n_{pp,M} = \left\lceil{\frac{b_{w} N}{M t}}\right\rceil",
     "disagg_pool_ratio": r"\rho_{p/d} = \frac{2 N_{a} B W n_{\mathrm{in}}}{n_{\mathrm{out}} F \left(B c k + b_{w} N\right)}",
 }
 

@@ -11,7 +11,7 @@ Nodes (every node is a JSON object with exactly one of these shapes):
   than 53 bits adds ``"prec": BITS`` and prints all its digits. Never NaN or infinite.
 - ``{"const": "pi" | "E"}``.
 - ``{"bool": true | false}``.
-- ``{"op": OP, "args": [NODE, ...]}`` with OP one of ``Add Mul Pow Max Min Abs log exp`` (arithmetic),
+- ``{"op": OP, "args": [NODE, ...]}`` with OP one of ``Add Mul Pow Max Min Abs log exp ceiling`` (arithmetic),
   ``Gt Ge Lt Le Eq Ne`` (relations, two args), ``And Or Not`` (logic).
 - ``{"op": "Piecewise", "args": [{"expr": NODE, "cond": NODE}, ...]}``.
 
@@ -39,7 +39,7 @@ from inferonomics.symbolic.export.names import check_identifier
 
 ARITHMETIC: dict[str, type[sp.Basic]] = {
     "Add": sp.Add, "Mul": sp.Mul, "Pow": sp.Pow, "Max": sp.Max, "Min": sp.Min,
-    "Abs": sp.Abs, "log": sp.log, "exp": sp.exp,
+    "Abs": sp.Abs, "log": sp.log, "exp": sp.exp, "ceiling": sp.ceiling,  # ceiling: whole stages or chips
 }
 RELATIONS: dict[str, type[sp.Basic]] = {
     "Gt": sp.StrictGreaterThan, "Ge": sp.GreaterThan, "Lt": sp.StrictLessThan, "Le": sp.LessThan,
@@ -49,7 +49,7 @@ LOGIC: dict[str, type[sp.Basic]] = {"And": sp.And, "Or": sp.Or, "Not": sp.Not}
 #: how many args each op takes: (min, max); None = no upper bound
 ARITY: dict[str, tuple[int, int | None]] = {
     "Add": (2, None), "Mul": (2, None), "Pow": (2, 2), "Max": (2, None), "Min": (2, None),
-    "Abs": (1, 1), "log": (1, 1), "exp": (1, 1), "And": (2, None), "Or": (2, None), "Not": (1, 1),
+    "Abs": (1, 1), "log": (1, 1), "exp": (1, 1), "ceiling": (1, 1), "And": (2, None), "Or": (2, None), "Not": (1, 1),
     **{k: (2, 2) for k in RELATIONS},
 }
 CONSTANTS: dict[str, sp.Basic] = {"pi": sp.pi, "E": sp.E}
