@@ -19,7 +19,7 @@ roofline. Measured kernels differ from that in named ways, each a term here:
   every layer's weights once per step, so serving predictions never use it;
 * **attention parallelism**: decode attention streams the KV cache at a fraction of the bandwidth plus each
   work item's (sequence x KV head x KV block, :func:`xqa_blocks`) walk through its share at a per-item pace
-  :math:`r_a`, over a latency floor per item and query head; each kernel class (KV dtype x GQA/MHA,
+  :math:`r_a`, over a latency floor per item and query head in whole waves of CTAs; each kernel class (KV dtype x GQA/MHA,
   :data:`ATTENTION_KERNELS`) has its own constants;
 * **collectives**: :math:`t_c + (\sqrt{h\alpha} + \sqrt{f\,\mathrm{size}/(\eta_\beta\beta)})^2` with :math:`h`
   hops and the ring factor :math:`f = 2(t-1)/t` (all-reduce) or :math:`(t-1)/t` (all-gather, reduce-scatter,
@@ -31,7 +31,7 @@ card. Arguments are SymPy expressions (shapes are plain numbers or symbols of th
 
 from __future__ import annotations
 
-from sympy import Expr, Integer, Max, Min, Rational, S, sqrt
+from sympy import Expr, Integer, Max, Min, Rational, S, ceiling, sqrt
 
 from inferonomics.symbolic import symbols as s
 
@@ -207,27 +207,43 @@ def attention_items(batch: Expr, kv_heads: Expr, split: bool, blocks: Expr = s.c
     return batch * kv_heads * blocks if split else batch * kv_heads
 
 
-#: TensorRT-LLM's XQA multi-block rule (decoderXQAImplCommon computeMultiBlockCount): a block per this many cached
-#: tokens, at most this many waves of CTAs over the SMs, at most this many sub-sequences in the workspace
-XQA_TOKENS_PER_BLOCK = 512
+#: TensorRT-LLM's split-KV (multi-block) rule (1.x, decoderXQAImplCommon.h computeMultiBlockCount): n blocks of
+#: ``tokens`` cached tokens each (:func:`split_kv_tokens`), at most round(sqrt(8 n)) of them (so that the final reduction
+#: over blocks cannot dominate), at most this many waves of CTAs over the SMs, at most this many sub-sequences per
+#: sequence in the workspace
+XQA_REDUCTION_FACTOR = 8
 XQA_TARGET_WAVES = 8
 XQA_MAX_SUB_SEQ = 6000
+#: cached tokens per KV block: XQA's kMinHistoryTokensPerBlock (128) on Hopper; Blackwell's decode attention runs
+#: TensorRT-LLM's trtllm-gen kernels, whose B200 rows split like blocks of 512 (held-out median / p90 4.5% / 18% at
+#: 512 per block, 4.6% / 22% at XQA's 128: at 64 sequences and 256-512 cached tokens 128 predicts waves the
+#: B200 does not run, +15%); XQA's 128 on the H100 rows: 11.0% against 12.1% at 512
+XQA_TOKENS_PER_BLOCK = {"xqa": 128.0, "trtllm-gen": 512.0}
 
 
-def xqa_blocks(batch, kv_heads, context, n_sm):
-    r"""KV blocks per (sequence, KV head) of a split-KV decode-attention kernel, by TensorRT-LLM's XQA rule: one
-    per :data:`XQA_TOKENS_PER_BLOCK` cached tokens, cut back so that the :math:`B h_{kv} s_b` CTAs make at most
-    :data:`XQA_TARGET_WAVES` waves over the SMs, and to the workspace's :data:`XQA_MAX_SUB_SEQ` sub-sequences; at
-    least 1. NVIDIA's H100 rows step where the rule does: one sequence and KV head takes 11 us at 256 cached tokens,
-    15 us at 512 (one block of 512), 13-16 us from 1024 to 8192 (2-16 blocks in parallel). Plain numbers or NumPy
-    arrays: the kernel's choice, not part of the symbolic step."""
+def split_kv_tokens(fp4_tensor_cores: float) -> float:
+    """Cached tokens per KV block of the card's split-KV decode kernel (:data:`XQA_TOKENS_PER_BLOCK`): trtllm-gen's on
+    a Blackwell card (the cards with FP4 tensor cores), XQA's otherwise."""
+    return XQA_TOKENS_PER_BLOCK["trtllm-gen" if float(fp4_tensor_cores) > 0 else "xqa"]
+
+
+def xqa_blocks(batch, kv_heads, context, n_sm, tokens=XQA_TOKENS_PER_BLOCK["xqa"]):
+    r"""KV blocks per (sequence, KV head) of a split-KV decode-attention kernel, by TensorRT-LLM's rule (1.x): one per
+    ``tokens`` cached tokens (:func:`split_kv_tokens`), :math:`n = \lfloor c/\mathrm{tokens} \rfloor`, capped at
+    :math:`\mathrm{round}(\sqrt{8n})` (XQA: 16 blocks at 4096 tokens, 64 at 65536), cut back so that the
+    :math:`B h_{kv} s_b` CTAs make at most :data:`XQA_TARGET_WAVES` waves over the SMs, and to the workspace's
+    :data:`XQA_MAX_SUB_SEQ` sub-sequences per sequence; at least 1. NVIDIA's H100 rows step where the rule does: 16
+    sequences x 8 KV heads take 10 us at 128 cached tokens (one block: 128 CTAs, one wave over 132 SMs) and 21 us at
+    256 (two blocks: two waves). Plain numbers or NumPy arrays: the kernel's choice, not part of the symbolic step."""
     import numpy as np
 
-    b, h, c = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (batch, kv_heads, context)))
-    blocks = np.maximum(np.floor(c / XQA_TOKENS_PER_BLOCK), 1.0)
+    b, h, c, tok = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (batch, kv_heads, context, tokens)))
+    n = np.floor(c / tok)
+    # std::round rounds half away from zero (np.round: half to even); sqrt(8 n) is never a half-integer anyway
+    blocks = np.maximum(np.minimum(n, np.floor(np.sqrt(n * XQA_REDUCTION_FACTOR) + 0.5)), 1.0)
     waves = b * h * blocks / n_sm / XQA_TARGET_WAVES
     blocks = np.maximum(np.where(waves > 1, np.floor(blocks / np.maximum(waves, 1)), blocks), 1.0)
-    return np.maximum(np.minimum(blocks, np.floor(XQA_MAX_SUB_SEQ / np.maximum(b * h, 1.0))), 1.0)
+    return np.maximum(np.minimum(blocks, np.floor(XQA_MAX_SUB_SEQ / np.maximum(b, 1.0))), 1.0)
 
 
 #: decode-attention kernel classes, by the KV cache's element type and whether query heads share a KV head:
@@ -261,15 +277,17 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
     A serving engine's split-KV kernel (``split=True``, of class ``kernel``: :data:`ATTENTION_KERNELS`):
 
     .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V}{n\,r_a}\big)^2
-              + \big(\tfrac{B (h_{kv} t_i + h d_h t_h)}{n_{SM}}\big)^2\Big)^{1/2},\;
+              + \big(\lceil n / n_{SM} \rceil (t_i + \tfrac{h}{h_{kv}} d_h t_h)\big)^2\Big)^{1/2},\;
               \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b
 
     * the stream: the cache's :math:`V` bytes at the class's fraction of the bandwidth, plus each of the
       :math:`n` work items walking its share :math:`V/n` at its own pace :math:`r_a` (few items: one sequence
       and KV head reads 64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9);
-    * the floor: each (sequence, KV head) work item costs an SM :math:`t_i`, each query head :math:`d_h t_h` more
-      (loading its Q, the softmax, writing its output: per head dimension), whatever the cache length; stream and
-      floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
+    * the floor: each work item (CTA: sequence x KV head x KV block) costs its SM :math:`t_i`, each of its query
+      heads :math:`d_h t_h` more (loading its Q, the softmax, writing its output: per head dimension), whatever the
+      cache length, and the :math:`n` CTAs run in :math:`\lceil n/n_{SM} \rceil` whole waves (one CTA per SM at a
+      time: NVIDIA's H100 rows at 64 sequences and 2 cached tokens take 9.5-10 us with 1-2 KV heads (64-128 CTAs,
+      one wave), 14.5 with 4 (two waves), 23.5 with 8 (four)); stream and floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
       1.4x more per item at head dim 256 than at 64.)
 
     PyTorch's SDPA without KV split (``split=False``) keeps the occupancy form: the stream at
@@ -282,8 +300,8 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
         return s.t_attn + Max(stream, batch * heads * s.t_item_t / s.n_sm, compute)
     eta, t_a, t_i, t_h = ATTENTION_KERNELS[kernel]
     stream = kv_bytes / (eta * s.W) + kv_bytes / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
-    per_seq = kv_heads * t_i + (heads * head_dim * t_h if t_h is not None else 0)
-    floor = batch * per_seq / s.n_sm
+    per_cta = t_i + (heads / kv_heads * head_dim * t_h if t_h is not None else 0)
+    floor = ceiling(attention_items(batch, kv_heads, True, blocks) / s.n_sm) * per_cta
     return t_a + Max(sqrt(stream ** 2 + floor ** 2), compute)
 
 

@@ -145,6 +145,7 @@ t_attn = _define("efficiency", "attn_kernel_s", r"t_{a}", U.second, "fixed time 
 n_sm = _define("efficiency", "sm_count", r"n_{\mathrm{SM}}", U.one, "streaming multiprocessors per chip (whitepaper count; sets attention parallelism)")
 a_sat = _define("efficiency", "attn_items_per_sm", r"a_{s}", U.one, "independent attention work items (sequence x KV head, or KV block) per SM that saturate HBM")
 t_item = _define("efficiency", "attn_item_s", r"t_{i}", U.second, "time one SM spends per (sequence x KV head) work item of the 16-bit-KV GQA decode-attention kernel (latency floor)")
+kv_tok = _define("efficiency", "split_kv_tokens_per_block", r"c_{b}", U.one, "cached tokens per KV block of the card's split-KV decode-attention kernel (set by the kernel: kernels.split_kv_tokens)")
 c_split = _define("efficiency", "attn_blocks_per_seq", r"s_{b}", U.one, "KV blocks per sequence and KV head of a split-KV (multi-block, flash-decoding) attention kernel (set by the kernel's rule, kernels.xqa_blocks)")
 t_exp = _define("efficiency", "expert_overhead_s", r"t_{e}", U.second, "fixed cost per expert when experts run as separate kernels (gather, GEMMs, scatter)")
 eta_link = _define("efficiency", "eta_link", r"\eta_{\beta}", U.one, "achieved fraction of datasheet scale-up link bandwidth in collectives (bus bandwidth)")
