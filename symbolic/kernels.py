@@ -257,6 +257,10 @@ ATTENTION_KERNELS = {
 }
 
 
+#: bytes of one L2 cache line: the least a split-KV kernel's walk loads per K or V row (:func:`decode_attention_time`)
+KV_ROW_BYTES = 128
+
+
 def attention_kernel(b_kv: float, heads, kv_heads) -> tuple[str, str]:
     """The :data:`ATTENTION_KERNELS` class of a decode-attention kernel: KV element bytes (1: fp8, else 16-bit) and
     whether there are more query heads than KV heads."""
@@ -276,19 +280,26 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
 
     A serving engine's split-KV kernel (``split=True``, of class ``kernel``: :data:`ATTENTION_KERNELS`):
 
-    .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V}{n\,r_a}\big)^2
-              + \big(\lceil n / n_{SM} \rceil (t_i + \tfrac{h}{h_{kv}} d_h t_h)\big)^2\Big)^{1/2},\;
-              \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b
+    .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V_r}{n\,r_a}\big)^{p_a}
+              + \big(\lceil n / n_{SM} \rceil (t_i + \tfrac{h}{h_{kv}} d_h t_h)\big)^{p_a}\Big)^{1/p_a},\;
+              \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b,
+              \ V_r = 2 B c h_{kv} \max(d_h b_{kv}, 128)
 
     * the stream: the cache's :math:`V` bytes at the class's fraction of the bandwidth, plus each of the
-      :math:`n` work items walking its share :math:`V/n` at its own pace :math:`r_a` (few items: one sequence
-      and KV head reads 64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9);
+      :math:`n` work items walking its share at its own pace :math:`r_a` (few items: one sequence and KV head reads
+      64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9). The walk goes row by row, a K or V row of
+      a token and KV head at a time, and a row shorter than a 128-byte cache line takes a whole line's turn
+      (:math:`V_r`): fp8 KV at head dim 64 (64-byte rows) was predicted 20-32% fast on the H100 at every group size
+      and context, the 128-byte rows (bf16 at 64, fp8 at 128) were not;
     * the floor: each work item (CTA: sequence x KV head x KV block) costs its SM :math:`t_i`, each of its query
       heads :math:`d_h t_h` more (loading its Q, the softmax, writing its output: per head dimension), whatever the
       cache length, and the :math:`n` CTAs run in :math:`\lceil n/n_{SM} \rceil` whole waves (one CTA per SM at a
       time: NVIDIA's H100 rows at 64 sequences and 2 cached tokens take 9.5-10 us with 1-2 KV heads (64-128 CTAs,
-      one wave), 14.5 with 4 (two waves), 23.5 with 8 (four)); stream and floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
-      1.4x more per item at head dim 256 than at 64.)
+      one wave), 14.5 with 4 (two waves), 23.5 with 8 (four)). (Per head dimension: NVIDIA's H100 fp8-KV GQA rows
+      at short context cost 1.4x more per item at head dim 256 than at 64.)
+
+    Stream and floor overlap as a soft maximum of fitted exponent :math:`p_a` (1: they add; 2: the root of
+    squares; fitted 1.4 on the H100, 2.5 on the B200).
 
     PyTorch's SDPA without KV split (``split=False``) keeps the occupancy form: the stream at
     :math:`\eta_{kv,t} W \min(1, B h_{kv}/(a_{s,t} n_{SM}))`, a floor of :math:`t_{i,t}` per query head.
@@ -299,10 +310,11 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
         stream = kv_bytes / (s.eta_kv_t * s.W * attention_occupancy(attention_items(batch, kv_heads, False), s.a_sat_t))
         return s.t_attn + Max(stream, batch * heads * s.t_item_t / s.n_sm, compute)
     eta, t_a, t_i, t_h = ATTENTION_KERNELS[kernel]
-    stream = kv_bytes / (eta * s.W) + kv_bytes / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
+    walked = kv_bytes / (head_dim * b_kv) * Max(head_dim * b_kv, KV_ROW_BYTES)  # rows padded to a cache line
+    stream = kv_bytes / (eta * s.W) + walked / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
     per_cta = t_i + (heads / kv_heads * head_dim * t_h if t_h is not None else 0)
     floor = ceiling(attention_items(batch, kv_heads, True, blocks) / s.n_sm) * per_cta
-    return t_a + Max(sqrt(stream ** 2 + floor ** 2), compute)
+    return t_a + Max((stream ** s.p_a + floor ** s.p_a) ** (1 / s.p_a), compute)
 
 
 def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:

@@ -173,6 +173,7 @@ c_k = _define("efficiency", "splitk_chunk_bytes", r"c_{k}", U.byte, "deepest k_g
 eta_F4 = _define("efficiency", "eta_flop_fp4", r"\eta_{F,4}", U.one, "achieved fraction of peak FP4 FLOP/s in FP4 matmuls (NVFP4/MXFP4: both operands 4-bit with block scales, on FP4 tensor cores)")
 r_k4 = _define("efficiency", "kloop_rate_fp4_bytes_per_s", r"r_{k,4}", U.byte_per_s, "bytes of one weight row (along k_g) that one CTA of an FP4 GEMM advances per second; FP4 kernels walk all of k_g (no split-K)")
 eta_W_8b = _define("efficiency", "eta_bw_fp8_block", r"\eta_{W,8b}", U.one, "achieved fraction of HBM bandwidth streaming weights in block-scaled fp8 GEMMs (TMA-fed, no split-K)")
+p_a = _define("efficiency", "attn_overlap_exp", r"p_{a}", U.one, "soft-maximum exponent joining a split-KV decode-attention kernel's stream and its per-CTA floor (1: they add, large: the longer one alone)")
 p_ov = _define("efficiency", "gemm_overlap_exp", r"p_{o}", U.one, "soft-maximum exponent joining a GEMM's streaming time and its k-loop latency (1: they add, large: the longer one alone)")
 phi_kv = _define("efficiency", "kv_memory_fraction", r"\phi_{kv}", U.one, "fraction of a serving replica's HBM the engine fills with weights plus KV cache (the rest: activations, CUDA graphs, allocator); fixed at 0.9, not fitted")
 f_pd_sgl = _define("efficiency", "prefill_in_decode_sglang", r"f_{p,\mathrm{sgl}}", U.one, "share of a prompt's prefill work that lands inside SGLang's decode steps (and so in its TPOT); TRT-LLM and vLLM: 1")
