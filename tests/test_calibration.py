@@ -803,7 +803,8 @@ def test_split_attention_floor_counts_whole_waves_by_hand():
     of its group. By hand at 2 cached tokens (the stream ~0), t_a = 5 us, t_i = 4 us, t_h = 1 ns, d_h = 128, group 4:
     per CTA 4 + 0.512 us; 64 sequences x 2 KV heads = 128 CTAs on 132 SMs: one wave (9.512 us); x 4 KV heads = 256: two
     waves (14.024 us); x 8 = 512: four (23.048 us)."""
-    env = {**P.with_precision(_env(), "bf16"), "attn_kernel_s": 5e-6, "attn_item_s": 4e-6, "attn_qhead_s": 1e-9, "sm_count": 132.0,
+    env = {**P.with_precision(_env(), "bf16"), "attn_kernel_s": 5e-6, "attn_item_s": 4e-6, "attn_qhead_s": 1e-9,
+           "sm_count": 132.0,
            "hbm_bandwidth_bytes_per_s": 1e30, "attn_item_rate_bytes_per_s": 1e30, "eta_kv": 1.0}
     f = P.compiled("decode_attention_time", ("batch", "context", "heads", "kv_heads", "head_dim", "b_kv", "blocks"),
                    split=True, kernel=("16", "gqa"))
