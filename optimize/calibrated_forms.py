@@ -41,6 +41,8 @@ from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.formulas import get_formula
 from inferonomics.symbolic.serving import QUANTIZES_FP8_INPUTS, precision_bytes
 
+from inferonomics.optimize.calibration.predict import split_kv_tokens
+
 #: GEMM precisions a closed form can be calibrated at: (kernel precision, bytes per activation in, per weight), as
 #: the serving model runs them (:func:`inferonomics.symbolic.serving.precision_bytes`: bf16 and fp8 weights with
 #: compute at the same precision)
@@ -130,7 +132,7 @@ def _eta_kv(env) -> float:
     xqa_blocks`)."""
     syms, expr = _attention(2.0)
     batch, context, _, kv_heads, head_dim = ATTENTION_SHAPE
-    blocks = float(K.xqa_blocks(batch, kv_heads, context, env["sm_count"]))
+    blocks = float(K.xqa_blocks(batch, kv_heads, context, env["sm_count"], split_kv_tokens(env)))
     shape = dict(zip(syms, (*ATTENTION_SHAPE, blocks)))
     t = _value(expr - _fixed_time(expr, set(syms)), env, shape)
     return 2 * batch * context * kv_heads * head_dim * 2.0 / (env["hbm_bandwidth_bytes_per_s"] * t)

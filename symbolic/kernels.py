@@ -19,8 +19,8 @@ roofline. Measured kernels differ from that in named ways, each a term here:
   every layer's weights once per step, so serving predictions never use it;
 * **attention parallelism**: decode attention streams the KV cache at a fraction of the bandwidth plus each
   work item's (sequence x KV head x KV block, :func:`xqa_blocks`) walk through its share at a per-item pace
-  :math:`r_a`, over a latency floor per item and query head; each kernel class (KV dtype x GQA/MHA,
-  :data:`ATTENTION_KERNELS`) has its own constants;
+  :math:`r_a`, over a latency floor per item and query head in whole waves of CTAs; each kernel class (KV dtype x
+  GQA/MHA, :data:`ATTENTION_KERNELS`) has its own constants;
 * **collectives**: :math:`t_c + (\sqrt{h\alpha} + \sqrt{f\,\mathrm{size}/(\eta_\beta\beta)})^2` with :math:`h`
   hops and the ring factor :math:`f = 2(t-1)/t` (all-reduce) or :math:`(t-1)/t` (all-gather, reduce-scatter,
   all-to-all): a chunked message pipelines along the ring.
@@ -31,9 +31,15 @@ card. Arguments are SymPy expressions (shapes are plain numbers or symbols of th
 
 from __future__ import annotations
 
-from sympy import Expr, Integer, Max, Min, Rational, S, sqrt
+from sympy import Expr, Integer, Max, Min, Rational, S, ceiling, sqrt
 
 from inferonomics.symbolic import symbols as s
+# the kernels' own numeric choices (tiles, KV blocks, L2 residency) live in kernel_rules; re-exported here, where the
+# builders that take them as arguments are
+from inferonomics.symbolic.kernel_rules import (BENCH_COPIES, BLOCKSCALED_SWAP_BELOW, BLOCKSCALED_WIDTHS,  # noqa: F401
+                                                XQA_MAX_SUB_SEQ, XQA_REDUCTION_FACTOR, XQA_TARGET_WAVES,
+                                                XQA_TOKENS_PER_BLOCK, blockscaled_tiles, l2_resident,
+                                                split_kv_tokens, xqa_blocks)
 
 #: ring factor of each collective: the fraction of the message each chip sends over its link
 RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall": 1}
@@ -44,9 +50,16 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     r"""One GEMM ``X[m,k] @ W[k,n]`` on one chip: its own roofline, the latency of its k-loop, and the
     kernel's fixed time.
 
-    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F}, \frac{k n b_w}{\eta_W W}
-              + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
+    .. math:: t = t_k + \Big(\max\!\Big(\frac{2mnk}{\eta_F F} + e\,\frac{m n b_{out}}{\eta_{W,a} W},
+              \frac{k n b_w}{\eta_W W} + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
               + \Big(\frac{\min(k b_w, c_k)}{r_k}\Big)^{p_o}\Big)^{1/p_o}
+
+    The **epilogue** (:math:`e` = 1 for the FP4 kernels, ``split_k=False``; 0 for cuBLAS-style ones, which write
+    one tile's outputs under the next tile's k-loop): a block-scaled kernel writes each output tile after its
+    k-loop, so its output writes add to its arithmetic instead of hiding under it. NVIDIA's B200 nvfp4 rows at
+    2048-16384 tokens were predicted 20-30% fast at k = 128-1024 (where the writes cost as much as the arithmetic)
+    and 10-15% slow at k >= 8192 (the fraction of the FP4 peak bent to fit both); with the term the held-out nvfp4
+    median / p90 fall from 4.6% / 16.7% to 3.4% / 10.3%.
 
     The second term is the **k-loop latency**: a CTA walks its k-slice one pipelined k-tile after another,
     :math:`r_k` bytes of a weight row per second, however few bytes the GEMM reads in all; split-K cuts k
@@ -69,7 +82,9 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     """
     stream_rate = s.eta_W * s.W
     weights = k * n * b_w / (Max(s.r_L2 * s.n_sm, stream_rate) if resident else stream_rate)
-    stream = Max(2 * m * n * k / (eta_flop * peak), (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
+    epilogue = 0 if split_k else m * n * b_out / (s.eta_Wa * s.W)  # FP4: the tile's writes follow its k-loop
+    stream = Max(2 * m * n * k / (eta_flop * peak) + epilogue,
+                 (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w) if split_k else k * b_w / s.r_k4
     return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
 
@@ -80,14 +95,17 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
     r"""A block-scaled fp8 GEMM (1x128 activation and 128x128 weight scales; DeepGEMM's kernel in TensorRT-LLM),
     whose tiles are known (:func:`blockscaled_tiles`).
 
-    .. math:: t = t_{k,8} + \Big(\max\!\Big(\frac{2 v\,n_{SM}\,\alpha\,k}{\eta_{F,8b} F},
+    .. math:: t = t_{k,8} + \Big(\max\!\Big(\frac{2 v\,n_{SM}\,\alpha\,k}{\eta_{F,8b} F}
+              + \frac{m n b_{out}}{\eta_{W,a} W},
               \frac{k n b_w}{\eta_{W,8b} W} + \frac{m k b_{in} + m n b_{out}}{\eta_{W,a} W}\Big)^{p_o}
               + \Big(\frac{v\,k\,\tau\,b_w}{r_{k,8b}}\Big)^{p_o}
               + \Big(\frac{k\,\pi\,b_{in}}{\eta_{W,a} W}\Big)^{p_o}\Big)^{1/p_o}
 
     * **wave-quantized compute**: every SM computes whole tiles of :math:`\alpha` outputs, :math:`v` waves of them,
       so the arithmetic is that of :math:`v\,n_{SM}` tiles, not of the :math:`mn` outputs alone (a few CTAs on a
-      big k, or a last wave nearly empty, run at a fraction of the chip's peak);
+      big k, or a last wave nearly empty, run at a fraction of the chip's peak), and each tile's output writes
+      follow its k-loop (the epilogue, as in :func:`gemm_time`'s FP4 kernels: H100 held-out fp8_block median /
+      p90 7.4% / 30% -> 6.2% / 23%);
     * the **tile chain**: each CTA walks all of k loading :math:`\tau` rows (its activation rows plus its weight
       rows) per k step at its own pace :math:`r_{k,8b}`, and :math:`v` waves of CTAs run one after another; with
       few CTAs (narrow n) this, not HBM, sets the time;
@@ -104,65 +122,11 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
     resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
     """
     w_rate = Max(s.r_L2 * s.n_sm, s.eta_W_8b * s.W) if resident else s.eta_W_8b * s.W
-    compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F)
+    compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F) + m * n * b_out / (s.eta_Wa * s.W)  # + epilogue
     stream = Max(compute, (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + k * n * b_w / w_rate)
     chain = waves * k * tile_rows * b_w / s.r_kb
     padding = k * padded_rows * b_in / (s.eta_Wa * s.W)
     return s.t_kern8 + (stream ** s.p_ov + chain ** s.p_ov + padding ** s.p_ov) ** (1 / s.p_ov)
-
-
-#: DeepGEMM's candidate tile widths (get_best_gemm_config: 16, 24, ..., 128) and the token count below which
-#: TensorRT-LLM swaps the operands (the weight then fills the 128-row side of the tile)
-BLOCKSCALED_WIDTHS = tuple(range(16, 129, 8))
-BLOCKSCALED_SWAP_BELOW = 32
-
-
-def blockscaled_tiles(m, n, n_sm):
-    r"""Tiles of a block-scaled fp8 GEMM ``[m,k] @ [k,n]`` on ``n_sm`` SMs, by the rule DeepGEMM's
-    ``get_best_gemm_config`` applies (TensorRT-LLM 1.x): tile height 64 rows when the tiled side has at most
-    64 rows, else 128; of the widths 16..128 the one with the fewest waves, then the fullest last wave, then
-    the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
-
-    Returns ``(tile_rows, waves, padded_rows, tile_area)`` as arrays: rows one CTA loads per k step, waves of
-    CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x
-    width). Plain numbers or NumPy arrays: tile selection is a property of the kernel, not of the symbolic
-    step."""
-    import numpy as np
-
-    m, n = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(n, dtype=float))
-    swap = m < BLOCKSCALED_SWAP_BELOW
-    rows, cols = np.where(swap, n, m), np.where(swap, m, n)  # the side tiled by height, the side by width
-    height = np.where(rows <= 64, 64.0, 128.0)
-    widths = np.asarray(BLOCKSCALED_WIDTHS, dtype=float)
-    tiles = np.ceil(rows / height)[..., None] * np.ceil(cols[..., None] / widths)
-    waves = np.ceil(tiles / n_sm)
-    last = tiles - (waves - 1) * n_sm
-    # lexicographic (waves, -last, width) as one score: last <= n_sm < 1e6 / 1e3, widths < 1e3
-    pick = np.argmin(waves * 1e9 - last * 1e3 + widths, axis=-1)
-    width = widths[pick]
-    waves = np.take_along_axis(waves, pick[..., None], axis=-1)[..., 0]
-    act_rows = np.where(swap, np.minimum(m, width), np.minimum(m, height))
-    tile_rows = act_rows + np.where(swap, height, width)
-    pad_per_tile = np.where(swap, np.ceil(m / width) * width - m, np.ceil(m / height) * height - m)
-    pad_tiles = np.where(swap, np.ceil(n / height), np.ceil(n / width))
-    return tile_rows, waves, pad_per_tile * pad_tiles, height * width
-
-
-#: weight copies NVIDIA's GEMM collector cycles through at most (aiconfigurator's collect_gemm.py:
-#: min(5, ceil(L2 / weight bytes)) copies, so that repeated calls are meant to miss the cache)
-BENCH_COPIES = 5
-
-
-def l2_resident(weight_bytes, l2_bytes, fraction):
-    r"""Whether a benchmark that cycles :math:`\min(5, \lceil L_2/w \rceil)` copies of ``weight_bytes`` keeps them
-    in L2: the copies fit in the usable part :math:`f_{L2} L_2` of the cache. Only weights under
-    :math:`f_{L2} L_2 / 5` qualify (above that the copies fill the cache by construction). Plain numbers or
-    NumPy arrays (the decision is a property of the measurement, not of the symbolic step)."""
-    import numpy as np
-
-    w = np.asarray(weight_bytes, dtype=float)
-    copies = np.minimum(BENCH_COPIES, np.ceil(l2_bytes / np.maximum(w, 1.0)))
-    return (l2_bytes > 0) & (copies * w <= fraction * l2_bytes)
 
 
 def kloop_time(k: Expr, b_w: Expr) -> Expr:
@@ -207,29 +171,6 @@ def attention_items(batch: Expr, kv_heads: Expr, split: bool, blocks: Expr = s.c
     return batch * kv_heads * blocks if split else batch * kv_heads
 
 
-#: TensorRT-LLM's XQA multi-block rule (decoderXQAImplCommon computeMultiBlockCount): a block per this many cached
-#: tokens, at most this many waves of CTAs over the SMs, at most this many sub-sequences in the workspace
-XQA_TOKENS_PER_BLOCK = 512
-XQA_TARGET_WAVES = 8
-XQA_MAX_SUB_SEQ = 6000
-
-
-def xqa_blocks(batch, kv_heads, context, n_sm):
-    r"""KV blocks per (sequence, KV head) of a split-KV decode-attention kernel, by TensorRT-LLM's XQA rule: one
-    per :data:`XQA_TOKENS_PER_BLOCK` cached tokens, cut back so that the :math:`B h_{kv} s_b` CTAs make at most
-    :data:`XQA_TARGET_WAVES` waves over the SMs, and to the workspace's :data:`XQA_MAX_SUB_SEQ` sub-sequences; at
-    least 1. NVIDIA's H100 rows step where the rule does: one sequence and KV head takes 11 us at 256 cached tokens,
-    15 us at 512 (one block of 512), 13-16 us from 1024 to 8192 (2-16 blocks in parallel). Plain numbers or NumPy
-    arrays: the kernel's choice, not part of the symbolic step."""
-    import numpy as np
-
-    b, h, c = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (batch, kv_heads, context)))
-    blocks = np.maximum(np.floor(c / XQA_TOKENS_PER_BLOCK), 1.0)
-    waves = b * h * blocks / n_sm / XQA_TARGET_WAVES
-    blocks = np.maximum(np.where(waves > 1, np.floor(blocks / np.maximum(waves, 1)), blocks), 1.0)
-    return np.maximum(np.minimum(blocks, np.floor(XQA_MAX_SUB_SEQ / np.maximum(b * h, 1.0))), 1.0)
-
-
 #: decode-attention kernel classes, by the KV cache's element type and whether query heads share a KV head:
 #: (bandwidth fraction, fixed time, time per work item, time per query head; None: MHA, where a query head is a
 #: work item). TensorRT-LLM picks a different XQA kernel for each; on the H100 they differ by up to 3x per item
@@ -239,6 +180,10 @@ ATTENTION_KERNELS = {
     ("8", "gqa"): (s.eta_kv_8, s.t_attn_8, s.t_item_8, s.t_qh_8),
     ("8", "mha"): (s.eta_kv_8m, s.t_attn_8m, s.t_item_8m, None),
 }
+
+
+#: bytes of one L2 cache line: the least a split-KV kernel's walk loads per K or V row (:func:`decode_attention_time`)
+KV_ROW_BYTES = 128
 
 
 def attention_kernel(b_kv: float, heads, kv_heads) -> tuple[str, str]:
@@ -260,17 +205,26 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
 
     A serving engine's split-KV kernel (``split=True``, of class ``kernel``: :data:`ATTENTION_KERNELS`):
 
-    .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V}{n\,r_a}\big)^2
-              + \big(\tfrac{B (h_{kv} t_i + h d_h t_h)}{n_{SM}}\big)^2\Big)^{1/2},\;
-              \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b
+    .. math:: t = t_a + \max\!\Big(\Big(\big(\tfrac{V}{\eta_{kv} W} + \tfrac{V_r}{n\,r_a}\big)^{p_a}
+              + \big(\lceil n / n_{SM} \rceil (t_i + \tfrac{h}{h_{kv}} d_h t_h)\big)^{p_a}\Big)^{1/p_a},\;
+              \frac{4 B c h d_h}{\eta_F F}\Big),\quad V = 2 B c h_{kv} d_h b_{kv},\ n = B h_{kv} s_b,
+              \ V_r = 2 B c h_{kv} \max(d_h b_{kv}, 128)
 
     * the stream: the cache's :math:`V` bytes at the class's fraction of the bandwidth, plus each of the
-      :math:`n` work items walking its share :math:`V/n` at its own pace :math:`r_a` (few items: one sequence
-      and KV head reads 64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9);
-    * the floor: each (sequence, KV head) work item costs an SM :math:`t_i`, each query head :math:`d_h t_h` more
-      (loading its Q, the softmax, writing its output: per head dimension), whatever the cache length; stream and
-      floor overlap as a soft maximum. (Per head dimension: NVIDIA's H100 fp8-KV GQA rows at short context cost
-      1.4x more per item at head dim 256 than at 64.)
+      :math:`n` work items walking its share at its own pace :math:`r_a` (few items: one sequence and KV head reads
+      64k cached tokens at 0.7 of the H100's peak, 64 of them at 0.9). The walk goes row by row, a K or V row of
+      a token and KV head at a time, and a row shorter than a 128-byte cache line takes a whole line's turn
+      (:math:`V_r`): fp8 KV at head dim 64 (64-byte rows) was predicted 20-32% fast on the H100 at every group size
+      and context, the 128-byte rows (bf16 at 64, fp8 at 128) were not;
+    * the floor: each work item (CTA: sequence x KV head x KV block) costs its SM :math:`t_i`, each of its query
+      heads :math:`d_h t_h` more (loading its Q, the softmax, writing its output: per head dimension), whatever the
+      cache length, and the :math:`n` CTAs run in :math:`\lceil n/n_{SM} \rceil` whole waves (one CTA per SM at a
+      time: NVIDIA's H100 rows at 64 sequences and 2 cached tokens take 9.5-10 us with 1-2 KV heads (64-128 CTAs,
+      one wave), 14.5 with 4 (two waves), 23.5 with 8 (four)). (Per head dimension: NVIDIA's H100 fp8-KV GQA rows
+      at short context cost 1.4x more per item at head dim 256 than at 64.)
+
+    Stream and floor overlap as a soft maximum of fitted exponent :math:`p_a` (1: they add; 2: the root of
+    squares; fitted 1.4 on the H100, 2.5 on the B200).
 
     PyTorch's SDPA without KV split (``split=False``) keeps the occupancy form: the stream at
     :math:`\eta_{kv,t} W \min(1, B h_{kv}/(a_{s,t} n_{SM}))`, a floor of :math:`t_{i,t}` per query head.
@@ -281,10 +235,11 @@ def decode_attention_time(batch: Expr, context: Expr, heads: Expr, kv_heads: Exp
         stream = kv_bytes / (s.eta_kv_t * s.W * attention_occupancy(attention_items(batch, kv_heads, False), s.a_sat_t))
         return s.t_attn + Max(stream, batch * heads * s.t_item_t / s.n_sm, compute)
     eta, t_a, t_i, t_h = ATTENTION_KERNELS[kernel]
-    stream = kv_bytes / (eta * s.W) + kv_bytes / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
-    per_seq = kv_heads * t_i + (heads * head_dim * t_h if t_h is not None else 0)
-    floor = batch * per_seq / s.n_sm
-    return t_a + Max(sqrt(stream ** 2 + floor ** 2), compute)
+    walked = kv_bytes / (head_dim * b_kv) * Max(head_dim * b_kv, KV_ROW_BYTES)  # rows padded to a cache line
+    stream = kv_bytes / (eta * s.W) + walked / (attention_items(batch, kv_heads, True, blocks) * s.r_attn)
+    per_cta = t_i + (heads / kv_heads * head_dim * t_h if t_h is not None else 0)
+    floor = ceiling(attention_items(batch, kv_heads, True, blocks) / s.n_sm) * per_cta
+    return t_a + Max((stream ** s.p_a + floor ** s.p_a) ** (1 / s.p_a), compute)
 
 
 def prefill_attention_time(tokens: Expr, heads: Expr, head_dim: Expr, span: Expr) -> Expr:

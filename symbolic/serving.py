@@ -151,7 +151,7 @@ def _attention_gemms(a, tokens, tp, b_in, b_w, prec) -> list[Op]:
             _gemm(part, tokens, a.d_model, a.n_heads * a.head_dim / tp, b_in, b_w, prec, L)]
 
 
-#: KV blocks per (sequence, KV head) of the split-KV decode-attention kernel, ``xqa_blocks(B, h_kv, c, n_SM)``:
+#: KV blocks per (sequence, KV head) of the split-KV decode-attention kernel, ``xqa_blocks(B, h_kv, c, n_SM, c_b)``:
 #: TensorRT-LLM's XQA rule (:func:`.kernels.xqa_blocks`), the kernel's own integer choice, kept as an applied
 #: function that the compiler binds to that NumPy rule (the step stays exact: no rounding of floor boundaries)
 XQA_BLOCKS = Function("xqa_blocks")
@@ -199,7 +199,7 @@ def decode_attention_layer(a, seqs, context, tp, b_kv, split_kv: bool = True) ->
         kernel, replace = (dt, "gqa"), _attention_kernel(dt, gqa)
     ctxs = [context] if not a.window else [context, Min(context, a.window)]
     t = [_kernel(K.decode_attention_time, seqs, c, heads, kvh, hd, b_kv,
-                 XQA_BLOCKS(seqs, kvh, c, s.n_sm) if split_kv else S.One, split=True, kernel=kernel,
+                 XQA_BLOCKS(seqs, kvh, c, s.n_sm, s.kv_tok) if split_kv else S.One, split=True, kernel=kernel,
                  replace={s.F: F16, **replace}) for c in ctxs]
     return (t[0] + t[1]) / 2 if a.window else t[0]
 

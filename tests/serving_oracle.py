@@ -111,7 +111,8 @@ def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split
                   "b_kv": b_kv}, e)
     b, c, h, hkv, hd, bkv = np.broadcast_arrays(*(np.asarray(a, dtype=float)
                                                   for a in (batch, context, heads, kv_heads, head_dim, b_kv)))
-    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"])
+    tokens = env.get("split_kv_tokens_per_block") or K.split_kv_tokens(env.get("fp4_tensor_cores", 0.0))
+    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"], tokens)
     if one_block:  # DELIBERATELY NEW (2026-11-29, night, branch disagg): SGLang's MLA kernel does not split the KV
         blocks = np.ones_like(blocks)
     out = np.full(b.shape, np.nan)

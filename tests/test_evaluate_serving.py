@@ -122,7 +122,7 @@ def test_decode_step_by_hand_from_the_kernel_formulas():
     """Llama-3.1-8B, bf16, one H100, one sequence at context 1000, decode only: per layer four GEMMs (qkv, o,
     gate+up, down) as t_k + (stream^p + chain^p)^(1/p) with stream = max(FLOPs/(eta_F F), activations/
     (eta_Wa W) + weights/(eta_W W)) and chain = min(k b_w, c_k)/r_k, one split-KV decode attention (XQA blocks,
-    its pace per work item and its floor per KV head and query head), no
+    its pace per work item and its floor per CTA in whole waves, joined by the fitted exponent), no
     collective at TP 1; then the LM head GEMM, the engine's fixed step and one sequence's host cost."""
     spec = S.spec_for("llama3.1-8b", "h100-sxm", "bf16")
     e = spec.env
@@ -139,12 +139,16 @@ def test_decode_step_by_hand_from_the_kernel_formulas():
     d, hd, h, kvh = a.d_model, a.head_dim, a.n_heads, a.n_kv_heads
     gemms = (gemm(1, (h + 2 * kvh) * hd, d) + gemm(1, d, h * hd) + gemm(1, 2 * a.ffn_dim, d)
              + gemm(1, d, a.ffn_dim))
-    # split-KV decode attention of class (bf16 KV, GQA): TensorRT-LLM's XQA rule gives one block per 512 cached
-    # tokens (1000 -> 1), far below 8 waves over the SMs and 6000 sub-sequences, so n = 1 x 8 KV heads x 1 work items
-    kv_bytes, items = 2 * 1000 * kvh * hd * 2, 1 * kvh * 1
+    # split-KV decode attention of class (bf16 KV, GQA): TensorRT-LLM's XQA rule (Hopper: a block per 128 cached
+    # tokens, 1000 -> n = 7, at most round(sqrt(56)) = 7) gives 7 blocks, far below 8 waves over the 132 SMs and
+    # 6000 sub-sequences, so 1 x 8 KV heads x 7 = 56 work items in one wave; each walks its share of the KV rows
+    # (256 bytes each: over a 128-byte line), each costs t_i plus d_h t_h per query head of its group of 4
+    kv_bytes, items = 2 * 1000 * kvh * hd * 2, 1 * kvh * 7
     stream = kv_bytes / (e["eta_kv"] * w) + kv_bytes / (items * e["attn_item_rate_bytes_per_s"])
-    floor = (kvh * e["attn_item_s"] + h * hd * e["attn_qhead_s"]) / e["sm_count"]
-    attention = e["attn_kernel_s"] + max(math.hypot(stream, floor), 4 * 1000 * h * hd / (e["eta_flop"] * peak))
+    floor = math.ceil(items / e["sm_count"]) * (e["attn_item_s"] + h / kvh * hd * e["attn_qhead_s"])
+    q = e["attn_overlap_exp"]
+    compute = 4 * 1000 * h * hd / (e["eta_flop"] * peak)
+    attention = e["attn_kernel_s"] + max((stream ** q + floor ** q) ** (1 / q), compute)
     by_hand = (a.n_layers * (gemms + attention) + gemm(1, a.vocab, d) + e["overhead_trtllm_s"]
                + e["overhead_per_seq_s"])
     model = S.tpot(spec, 1, 1.0, 600.0, 800.0, mixed=False, context=1000.0)

@@ -60,6 +60,8 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     **{f"attn_item{c}_s": (1e-6, 0.0, 1e-3) for c in ("", "_mha", "_fp8", "_fp8_mha")},
     "attn_qhead_s": (1e-9, 0.0, 1e-5),
     "attn_qhead_fp8_s": (1e-9, 0.0, 1e-5),
+    # the soft maximum of a split-KV kernel's stream and its per-CTA floor in whole waves (2: the root of squares)
+    "attn_overlap_exp": (2.0, 1.0, 10.0),
 }
 
 #: block-scaled GEMMs' fused activation quantization (issue 15; kernels.fused_quant_time), fitted with the GEMMs
@@ -70,7 +72,7 @@ PARAMETERS.update({n: (0.5, 0.05, 1.0) for n in GEMM_QUANT_PARAMETERS})
 ATTENTION_PARAMETERS = ("attn_item_rate_bytes_per_s", "eta_kv", "eta_kv_mha", "eta_kv_fp8", "eta_kv_fp8_mha",
                         "attn_kernel_s", "attn_kernel_mha_s", "attn_kernel_fp8_s", "attn_kernel_fp8_mha_s",
                         "attn_item_s", "attn_item_mha_s", "attn_item_fp8_s", "attn_item_fp8_mha_s",
-                        "attn_qhead_s", "attn_qhead_fp8_s")
+                        "attn_qhead_s", "attn_qhead_fp8_s", "attn_overlap_exp")
 
 #: terms of the serving model that are set, not fitted (shipped in the calibration file with uncertainty 0):
 #: the engines fill ~90% of HBM with weights + KV cache (vLLM's default gpu_memory_utilization 0.9, TRT-LLM's

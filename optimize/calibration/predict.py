@@ -69,6 +69,7 @@ def hardware_env(name: str, ceilings: dict[str, float] | None = None) -> dict[st
            "peak_fp4": ds.peak_fp4_flop_per_s or ds.peak_fp8_flop_per_s,
            "fp4_tensor_cores": 1.0 if ds.peak_fp4_flop_per_s else 0.0,
            "link_bandwidth_bytes_per_s": ds.link_bandwidth_bytes_per_s, "sm_count": float(ds.sm_count),
+           "split_kv_tokens_per_block": K.split_kv_tokens(1.0 if ds.peak_fp4_flop_per_s else 0.0),
            "hbm_capacity_bytes": hbm_capacity(name), "l2_capacity_bytes": ds.l2_bytes}
     env.update(_domain(name))
     if ceilings:
@@ -152,6 +153,13 @@ def roofline(flops, nbytes, env: dict[str, float], precision: str = "bf16") -> n
     return compiled("roofline_time", ("flops", "nbytes"))({"flops": flops, "nbytes": nbytes}, e)
 
 
+def split_kv_tokens(env: dict[str, float]) -> float:
+    """Cached tokens per KV block of the card's split-KV attention kernel: the environment's value, else the rule's
+    (:func:`~inferonomics.symbolic.kernels.split_kv_tokens`) from whether the card has FP4 tensor cores."""
+    v = env.get("split_kv_tokens_per_block")
+    return float(v) if v is not None else K.split_kv_tokens(env.get("fp4_tensor_cores", 0.0))
+
+
 def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split: bool) -> np.ndarray | float:
     """Decode attention (arrays broadcast). A split-KV engine kernel gets its KV blocks from the kernel's rule
     (:func:`~inferonomics.symbolic.kernels.xqa_blocks`) and its class per row (KV dtype x GQA/MHA,
@@ -164,7 +172,7 @@ def decode_attention(batch, context, heads, kv_heads, head_dim, b_kv, env, split
                   "b_kv": b_kv}, e)
     b, c, h, hkv, hd, bkv = np.broadcast_arrays(*(np.asarray(a, dtype=float)
                                                   for a in (batch, context, heads, kv_heads, head_dim, b_kv)))
-    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"])
+    blocks = K.xqa_blocks(b, hkv, c, env["sm_count"], split_kv_tokens(env))
     out = np.full(b.shape, np.nan)
     fp8, gqa = bkv < 1.5, h > hkv
     for kernel in K.ATTENTION_KERNELS:

@@ -17,7 +17,7 @@ from sympy.core.parameters import evaluate
 
 from inferonomics.symbolic import serving as SM
 from inferonomics.symbolic import symbols as s
-from inferonomics.symbolic.kernels import xqa_blocks
+from inferonomics.symbolic.kernels import split_kv_tokens, xqa_blocks
 from inferonomics.symbolic.symbols import BACKEND_OVERHEADS
 from inferonomics.symbolic.numpy_dag import compile_dag, free_symbols
 
@@ -37,11 +37,13 @@ def env_value(name: str, env) -> float:
         return env["peak_fp8"]
     if name == "scaleup_domain_size":
         return np.inf
+    if name == "split_kv_tokens_per_block":  # the card's split-KV kernel, from its architecture
+        return split_kv_tokens(float(env.get("fp4_tensor_cores", 0.0)))
     raise KeyError(f"calibration environment has no value for {name!r}")
 
 
-def _xqa_blocks(batch, kv_heads, context, n_sm) -> tuple[np.ndarray]:
-    return (xqa_blocks(batch, kv_heads, context, n_sm),)
+def _xqa_blocks(batch, kv_heads, context, n_sm, tokens) -> tuple[np.ndarray]:
+    return (xqa_blocks(batch, kv_heads, context, n_sm, tokens),)
 
 
 #: the applied functions of the serving model and the NumPy rules that compute them

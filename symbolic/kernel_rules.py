@@ -1,0 +1,103 @@
+"""The kernels' own numeric choices, which the time builders of :mod:`inferonomics.symbolic.kernels` take as
+arguments: a block-scaled GEMM's tiles (DeepGEMM's rule), a split-KV decode-attention kernel's KV blocks
+(TensorRT-LLM's rule), and whether a benchmark's repeated weights stay in L2.
+
+Each is a discrete rule of the kernel or the benchmark, applied to plain numbers or NumPy arrays: integer choices
+with floors and thresholds, not part of the symbolic step (the serving model keeps the KV-block rule as an applied
+function bound to :func:`xqa_blocks`).
+"""
+
+from __future__ import annotations
+
+
+#: DeepGEMM's candidate tile widths (get_best_gemm_config: 16, 24, ..., 128) and the token count below which
+#: TensorRT-LLM swaps the operands (the weight then fills the 128-row side of the tile)
+BLOCKSCALED_WIDTHS = tuple(range(16, 129, 8))
+BLOCKSCALED_SWAP_BELOW = 32
+
+
+def blockscaled_tiles(m, n, n_sm):
+    r"""Tiles of a block-scaled fp8 GEMM ``[m,k] @ [k,n]`` on ``n_sm`` SMs, by the rule DeepGEMM's
+    ``get_best_gemm_config`` applies (TensorRT-LLM 1.x): tile height 64 rows when the tiled side has at most
+    64 rows, else 128; of the widths 16..128 the one with the fewest waves, then the fullest last wave, then
+    the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
+
+    Returns ``(tile_rows, waves, padded_rows, tile_area)`` as arrays: rows one CTA loads per k step, waves of
+    CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x
+    width). Plain numbers or NumPy arrays: tile selection is a property of the kernel, not of the symbolic
+    step."""
+    import numpy as np
+
+    m, n = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(n, dtype=float))
+    swap = m < BLOCKSCALED_SWAP_BELOW
+    rows, cols = np.where(swap, n, m), np.where(swap, m, n)  # the side tiled by height, the side by width
+    height = np.where(rows <= 64, 64.0, 128.0)
+    widths = np.asarray(BLOCKSCALED_WIDTHS, dtype=float)
+    tiles = np.ceil(rows / height)[..., None] * np.ceil(cols[..., None] / widths)
+    waves = np.ceil(tiles / n_sm)
+    last = tiles - (waves - 1) * n_sm
+    # lexicographic (waves, -last, width) as one score: last <= n_sm < 1e6 / 1e3, widths < 1e3
+    pick = np.argmin(waves * 1e9 - last * 1e3 + widths, axis=-1)
+    width = widths[pick]
+    waves = np.take_along_axis(waves, pick[..., None], axis=-1)[..., 0]
+    act_rows = np.where(swap, np.minimum(m, width), np.minimum(m, height))
+    tile_rows = act_rows + np.where(swap, height, width)
+    pad_per_tile = np.where(swap, np.ceil(m / width) * width - m, np.ceil(m / height) * height - m)
+    pad_tiles = np.where(swap, np.ceil(n / height), np.ceil(n / width))
+    return tile_rows, waves, pad_per_tile * pad_tiles, height * width
+
+
+#: weight copies NVIDIA's GEMM collector cycles through at most (aiconfigurator's collect_gemm.py:
+#: min(5, ceil(L2 / weight bytes)) copies, so that repeated calls are meant to miss the cache)
+BENCH_COPIES = 5
+
+
+def l2_resident(weight_bytes, l2_bytes, fraction):
+    r"""Whether a benchmark that cycles :math:`\min(5, \lceil L_2/w \rceil)` copies of ``weight_bytes`` keeps them
+    in L2: the copies fit in the usable part :math:`f_{L2} L_2` of the cache. Only weights under
+    :math:`f_{L2} L_2 / 5` qualify (above that the copies fill the cache by construction). Plain numbers or
+    NumPy arrays (the decision is a property of the measurement, not of the symbolic step)."""
+    import numpy as np
+
+    w = np.asarray(weight_bytes, dtype=float)
+    copies = np.minimum(BENCH_COPIES, np.ceil(l2_bytes / np.maximum(w, 1.0)))
+    return (l2_bytes > 0) & (copies * w <= fraction * l2_bytes)
+
+
+#: TensorRT-LLM's split-KV (multi-block) rule (1.x, decoderXQAImplCommon.h computeMultiBlockCount): n blocks of
+#: ``tokens`` cached tokens each (:func:`split_kv_tokens`), at most round(sqrt(8 n)) of them (so that the final
+#: reduction over blocks cannot dominate), at most this many waves of CTAs over the SMs, at most this many
+#: sub-sequences per sequence in the workspace
+XQA_REDUCTION_FACTOR = 8
+XQA_TARGET_WAVES = 8
+XQA_MAX_SUB_SEQ = 6000
+#: cached tokens per KV block: XQA's kMinHistoryTokensPerBlock (128) on Hopper; Blackwell's decode attention runs
+#: TensorRT-LLM's trtllm-gen kernels, whose B200 rows split like blocks of 512 (held-out median / p90 4.5% / 18% at
+#: 512 per block, 4.6% / 22% at XQA's 128: at 64 sequences and 256-512 cached tokens 128 predicts waves the
+#: B200 does not run, +15%); XQA's 128 on the H100 rows: 11.0% against 12.1% at 512
+XQA_TOKENS_PER_BLOCK = {"xqa": 128.0, "trtllm-gen": 512.0}
+
+
+def split_kv_tokens(fp4_tensor_cores: float) -> float:
+    """Cached tokens per KV block of the card's split-KV decode kernel (:data:`XQA_TOKENS_PER_BLOCK`): trtllm-gen's on
+    a Blackwell card (the cards with FP4 tensor cores), XQA's otherwise."""
+    return XQA_TOKENS_PER_BLOCK["trtllm-gen" if float(fp4_tensor_cores) > 0 else "xqa"]
+
+
+def xqa_blocks(batch, kv_heads, context, n_sm, tokens=XQA_TOKENS_PER_BLOCK["xqa"]):
+    r"""KV blocks per (sequence, KV head) of a split-KV decode-attention kernel, by TensorRT-LLM's rule (1.x): one per
+    ``tokens`` cached tokens (:func:`split_kv_tokens`), :math:`n = \lfloor c/\mathrm{tokens} \rfloor`, capped at
+    :math:`\mathrm{round}(\sqrt{8n})` (XQA: 16 blocks at 4096 tokens, 64 at 65536), cut back so that the
+    :math:`B h_{kv} s_b` CTAs make at most :data:`XQA_TARGET_WAVES` waves over the SMs, and to the workspace's
+    :data:`XQA_MAX_SUB_SEQ` sub-sequences per sequence; at least 1. NVIDIA's H100 rows step where the rule does: 16
+    sequences x 8 KV heads take 10 us at 128 cached tokens (one block: 128 CTAs, one wave over 132 SMs) and 21 us at
+    256 (two blocks: two waves). Plain numbers or NumPy arrays: the kernel's choice, not part of the symbolic step."""
+    import numpy as np
+
+    b, h, c, tok = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (batch, kv_heads, context, tokens)))
+    n = np.floor(c / tok)
+    # std::round rounds half away from zero (np.round: half to even); sqrt(8 n) is never a half-integer anyway
+    blocks = np.maximum(np.minimum(n, np.floor(np.sqrt(n * XQA_REDUCTION_FACTOR) + 0.5)), 1.0)
+    waves = b * h * blocks / n_sm / XQA_TARGET_WAVES
+    blocks = np.maximum(np.where(waves > 1, np.floor(blocks / np.maximum(waves, 1)), blocks), 1.0)
+    return np.maximum(np.minimum(blocks, np.floor(XQA_MAX_SUB_SEQ / np.maximum(b, 1.0))), 1.0)
