@@ -101,7 +101,7 @@ def frontier(problem: Problem) -> Frontier:
                              int(a["batch"][i]), float(a["step"][i] * 1e3), float(a["speed"][i]),
                              float(a["cost"][i]) if priced else None, float(a["chip_h"][i]), float(a["tps"][i]),
                              float(a["util"][i]))
-    pts = tuple(point(i) for i in idx)
+    pts = tuple(point(int(i)) for i in idx)
     return Frontier(pts, int(a["cost"].size), time.perf_counter() - t0, priced=priced)
 
 

@@ -637,11 +637,11 @@ def test_pareto_csv_rows_have_as_many_fields_as_the_header(tmp_path, capsys):
                                      "fp8", "--ideal", "--price-usd-per-hour", "2", "-o", str(out)])
     assert code == 0, err
     rows = list(csv.reader(out.open(newline="")))
-    assert len(rows) > 1 and all(len(r) == len(rows[0]) == 10 for r in rows)
+    assert len(rows) > 1 and all(len(r) == len(rows[0]) == 13 for r in rows)
     assert any("," in r[1] for r in rows[1:])  # the comma-holding label, read back as one field
     code, stdout, _ = run(capsys, ["pareto", "--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision",
                                    "fp8", "--ideal", "--price-usd-per-hour", "2", "--csv"])
-    assert all(len(r) == 10 for r in csv.reader(io.StringIO(stdout)))
+    assert all(len(r) == 13 for r in csv.reader(io.StringIO(stdout)))
 
 
 @pytest.mark.parametrize("argv", [

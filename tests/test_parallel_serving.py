@@ -266,7 +266,8 @@ def test_one_request_prompt_lands_on_one_attention_group():
 def test_sglang_mla_decode_attention_reads_each_cache_at_one_ctas_pace():
     """SGLang's MLA decode kernel does not split a sequence's cache (symbolic.serving.UNSPLIT_MLA_DECODE): one
     layer at batch 1, DeepSeek-R1 on 16 ranks, 8704 cached tokens, by hand from the kernel form with one work
-    item (t_a + max(sqrt(stream^2 + floor^2), compute)), against TensorRT-LLM's split kernel on the same shape."""
+    item (t_a + max(smax_p(stream, floor), compute), rows padded to a 128-byte line, the floor in whole waves),
+    against TensorRT-LLM's split kernel on the same shape."""
     import math
 
     from inferonomics.symbolic import serving as SM
@@ -279,14 +280,15 @@ def test_sglang_mla_decode_attention_reads_each_cache_at_one_ctas_pace():
     hd = (a.kv_lora_rank + a.qk_rope_head_dim) / 2  # the latent as one KV head of half its width
     heads = a.n_heads / tp
     V = 2 * 1 * c * 1 * hd * 1.0  # fp8 KV: bytes of one sequence's latent cache
+    V_rows = 2 * 1 * c * 1 * max(hd * 1.0, 128.0)  # each K/V row walked as at least one 128-byte cache line
     eta, t_a, t_i, t_h = (env[x.name] for x in (s.eta_kv_8, s.t_attn_8, s.t_item_8, s.t_qh_8))
-    W, r, n_sm = env[s.W.name], env[s.r_attn.name], env[s.n_sm.name]
+    W, r, n_sm, p_a = env[s.W.name], env[s.r_attn.name], env[s.n_sm.name], env[s.p_a.name]
     compute = 4 * c * heads * hd / (env[s.eta_F.name] * env["peak_bf16"])
-    floor = (1 * t_i + heads * hd * t_h) / n_sm
 
     def by_hand(blocks):
-        stream = V / (eta * W) + V / (blocks * r)
-        return t_a + max(math.hypot(stream, floor), compute)
+        stream = V / (eta * W) + V_rows / (blocks * r)
+        floor = math.ceil(blocks / n_sm) * (t_i + heads * hd * t_h)
+        return t_a + max((stream ** p_a + floor ** p_a) ** (1 / p_a), compute)
 
     parts = {}
     for backend in ("sglang", "trtllm"):
