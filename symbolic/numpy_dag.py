@@ -46,6 +46,10 @@ def _node(e: sp.Basic, c: list[str]) -> str:
     if e.is_Pow:
         if e.exp == sp.S.Half:
             return f"numpy.sqrt({c[0]})"
+        if not e.exp.is_Number:
+            # a fitted exponent (a soft maximum's p): exp(p log x) is x**p for x >= 0 (0 -> exp(-inf) = 0) and
+            # costs NumPy 24 ns per element against power's 35; the model's bases are times, never negative
+            return f"numpy.exp(numpy.log({c[0]})*{c[1]})"
         return f"({c[0]}**{c[1]})"
     if isinstance(e, (sp.Max, sp.Min)):
         fn = "numpy.maximum" if isinstance(e, sp.Max) else "numpy.minimum"
@@ -183,8 +187,10 @@ def compile_dag(exprs: Sequence[sp.Basic], args: Sequence[sp.Symbol],
         return code
 
     outs = [emit(x) for x in exprs]
-    src = "def _f({}):\n{}\n    return ({},)\n".format(", ".join(f"a{i}" for i in range(len(args))),
-                                                     "\n".join(lines), ", ".join(outs))
+    # log(0) = -inf is exact on the way to exp(p log x) = 0 (an ideal limit's zero floor): no warning for it
+    body = "\n".join("    " + line for line in lines)
+    src = "def _f({}):\n    with numpy.errstate(divide='ignore'):\n{}\n        return ({},)\n".format(
+        ", ".join(f"a{i}" for i in range(len(args))), body or "        pass", ", ".join(outs))
     namespace: dict[str, object] = {"numpy": numpy, **{f"_call_{k}": v for k, v in functions.items()}}
     exec(compile(src, "<serving model>", "exec"), namespace)  # noqa: S102 - code printed above from SymPy nodes
     fn = namespace["_f"]
