@@ -10,12 +10,15 @@ exactly on the calibrated serving model as ``validate`` predicts NVIDIA's disagg
   attention-DP group at a time (the engines' default ``prefill_batch_size`` 1); each must hold its weights and a
   request's KV cache.
 * **Balance**: the closed loop of ``C = n_d B`` clients cycles through prefill ``t_p``, KV transfer ``t_kv`` and
-  ``osl`` decode steps; the prefill pool keeps up when its rate ``n_p dp_p / t_p`` is at least ``C / cycle``
-  (:func:`~inferonomics.optimize.calibration.disagg.disagg_ttft_s`'s queue is then 0): ``n_p`` is the smallest
-  such integer, the integer counterpart of the closed form ``disagg_pool_ratio``. A smaller pool would stretch
-  the cycle and idle the decode pool; a larger one only adds chips.
-* **TTFT** = :func:`~inferonomics.optimize.calibration.disagg.disagg_ttft_s` (queue 0 + prefill + KV transfer over
-  the NICs + the engine's request overhead), independent of ``B`` once balanced.
+  ``osl`` decode steps; the prefill pool keeps up when its rate ``n_p dp_p / t_p`` is at least ``C / cycle`` (the
+  closed-loop bound of the wait is then 0): ``n_p`` is the smallest such integer, the integer counterpart of the
+  closed form ``disagg_pool_ratio``. A smaller pool would stretch the cycle and idle the decode pool; a larger
+  one only adds chips.
+* **TTFT** = :func:`~inferonomics.optimize.calibration.disagg.disagg_ttft_s` at that pool, as ``validate`` predicts
+  it: prefill + KV transfer over the NICs + the decode worker's first step + the engine's request overhead + the
+  prompt's wait for the prefill pool (exact mean-value analysis of the closed loop: positive from two clients on
+  even when the pool keeps up). It grows with ``C``, so it is checked per candidate, cheapest first, exactly as
+  the chosen point reports it.
 * **Sizing**: ``n_d`` decode workers cover the demand (one without a demand); chips ``n_d x`` (decode worker) ``+
   n_p x`` (prefill worker). Each objective is taken over every (decode shape, prefill shape, ``B``) exactly.
   Mixed fleets (``--max-chips`` over several cards) stay aggregated.
@@ -157,27 +160,42 @@ def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], lis
             ok &= chips <= limit
         if not ok.any():
             continue
-        flat = int(np.lexsort((np.broadcast_to(tpot, value.shape).ravel(), np.where(ok, value, np.inf).ravel()))[0])
-        j, i = divmod(flat, b.size)
-        key = (float(value[j, i]), float(tpot[i]))
-        if best is None or key < best[0]:
+        masked = np.where(ok, value, np.inf).ravel()
+        # candidates cheapest first; the TTFT (its closed-loop prefill wait grows with the clients) is checked on
+        # the way down, exactly as the point will report it, until one meets the SLO
+        for flat in np.lexsort((np.broadcast_to(tpot, value.shape).ravel(), masked)):
+            j, i = divmod(int(flat), b.size)
+            key = (float(value[j, i]), float(tpot[i]))
+            if not np.isfinite(masked[flat]) or (best is not None and key >= best[0]):
+                break
+            if problem.ttft is not None and not problem.ttft.admits(
+                    _ttft(problem, ev, opts_p[j], float(n_d[i] * b[i]), float(n_p[j, i]), float(tpot[i]))):
+                continue
             best = (key, ev, int(b[i]), int(n_d[i]), opts_p[j], int(n_p[j, i]), int(chips_p[j, 0]))
+            break
     points = [] if best is None else [(_point(problem, *best[1:]), best[1])]
     misses = [] if points else [(float("inf"), "no disaggregated deployment meets the SLOs and limits")]
     return points, misses
 
 
-def _point(problem: Problem, ev: OptionEval, batch: int, n_d: int, po, n_p: int, chips_p: int) -> Point:
-    """The decode pool's point (shape, batch, TPOT, memory) with the prefill pool and the disaggregated TTFT."""
+def _ttft(problem: Problem, ev: OptionEval, po, concurrency: float, n_p: float, tpot: float) -> float:
+    """The disaggregated TTFT of ``concurrency`` clients on ``n_p`` prefill workers of option ``po`` beside a
+    decode pool at ``tpot`` (:func:`~inferonomics.optimize.calibration.disagg.disagg_ttft_s`)."""
     from inferonomics.optimize.calibration import disagg
 
     wl, spec = problem.workload, ev.option.platform.serving
     assert spec is not None  # decode options are the serving model's
+    shape = (po.tp, po.attention_dp, po.ep, po.tp * po.attention_dp / po.ep)
+    return float(disagg.disagg_ttft_s(spec.arch, concurrency, wl.isl, wl.osl, shape, 1.0, n_p, tpot, spec.precision,
+                                      spec.backend, spec.env))
+
+
+def _point(problem: Problem, ev: OptionEval, batch: int, n_d: int, po, n_p: int, chips_p: int) -> Point:
+    """The decode pool's point (shape, batch, TPOT, memory) with the prefill pool and the disaggregated TTFT."""
+    wl = problem.workload
     dec = dataclasses.replace(problem, workload=dataclasses.replace(wl, mixed=False))
     pt = make_point(ev, dec, batch, n_d)
-    shape = (po.tp, po.attention_dp, po.ep, po.tp * po.attention_dp / po.ep)
-    ttft = float(disagg.disagg_ttft_s(spec.arch, float(n_d * batch), wl.isl, wl.osl, shape, 1.0, float(n_p),
-                                      pt.step_s, spec.precision, spec.backend, spec.env))
+    ttft = _ttft(problem, ev, po, float(n_d * batch), float(n_p), pt.step_s)
     form = (("prefill_tp", po.tp), ("prefill_attention_dp", po.attention_dp), ("prefill_ep", po.ep),
             ("prefill_workers", n_p), ("prefill_chips_per_worker", chips_p), ("decode_tp", pt.tp),
             ("decode_pp", pt.pp), ("decode_attention_dp", pt.attention_dp), ("decode_ep", pt.ep),

@@ -259,22 +259,20 @@ def _disagg_ttft(problem, pre, concurrency: float, n_p: int, tpot: float) -> flo
 
 
 def prefill_pool(problem, pre, concurrency: float, tpot: float) -> tuple[int, float]:
-    """The fewest prefill workers whose queue is empty: the TTFT equals the one with no other client at all
-    (bisection over a monotone predicate, counted on the integers), and that TTFT."""
-    floor = _disagg_ttft(problem, pre, 0.0, 1, tpot)
-    no_queue = lambda n: _disagg_ttft(problem, pre, concurrency, n, tpot) == floor  # noqa: E731
-    hi = 1
-    while not no_queue(hi):
-        hi *= 2
-    lo = hi // 2 + 1 if hi > 1 else 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if no_queue(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    assert lo == 1 or not no_queue(lo - 1)
-    return lo, floor
+    """The fewest prefill workers that keep up with the closed loop (``concurrency`` prompts per cycle of prefill +
+    KV transfer + ``osl`` decode steps, at most ``n dp / t_p`` prompts per second: counted up from one), and the
+    TTFT the serving model gives at that pool (its wait for the pool included)."""
+    from inferonomics.optimize.calibration import disagg
+
+    wl, spec = problem.workload, pre.platform.serving
+    shape = (pre.tp, pre.attention_dp, pre.ep, pre.tp * pre.attention_dp / pre.ep)
+    t_p = float(disagg.prefill_time(spec.arch, wl.isl, wl.osl, shape, 1.0, spec.precision, spec.backend, spec.env))
+    kv = float(disagg.kv_transfer_time(spec.arch, wl.isl, spec.precision, pre.tp, spec.env))
+    cycle = t_p + kv + wl.osl * tpot
+    n = 1
+    while concurrency / (n * 1.0 * pre.attention_dp / t_p) - cycle > 0:
+        n += 1
+    return n, _disagg_ttft(problem, pre, concurrency, n, tpot)
 
 
 def disagg_points(problem, r_cap: int = 100_000) -> list[OraclePoint]:

@@ -68,6 +68,8 @@ def prefill_wait(concurrency, t_p, per_step, cycle) -> np.ndarray:
     one queue (demand ``s``) and a delay (the rest of the cycle, ``Z = cycle - s``) for ``n = 1 .. C`` clients:
     ``R(n) = s (1 + Q(n-1))``, ``Q(n) = n R(n) / (R(n) + Z)``; the wait is ``R(C) - s``: 0 for one client,
     ``s^2 / (s + Z)`` for two, tending to the closed-loop bound ``C s - cycle`` past saturation."""
+    if all(np.ndim(x) == 0 for x in (concurrency, t_p, per_step, cycle)):
+        return np.asarray(_prefill_wait_one(float(concurrency), float(t_p) / float(per_step), float(cycle)))
     c, t_p, k, cycle = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (concurrency, t_p, per_step, cycle)))
     c = np.floor(np.where(np.isfinite(c), c, 1.0))
     demand = t_p / k
@@ -78,6 +80,19 @@ def prefill_wait(concurrency, t_p, per_step, cycle) -> np.ndarray:
         live = n <= c
         r = np.where(live, demand * (1 + q), r)
         q = np.where(live, n * r / (r + think), q)
+    return r - demand
+
+
+def _prefill_wait_one(c: float, demand: float, cycle: float) -> float:
+    """:func:`prefill_wait` for one deployment in Python floats (the same IEEE arithmetic, without NumPy's per-call
+    cost: the optimizer checks one candidate at a time)."""
+    import math
+
+    c = math.floor(c) if math.isfinite(c) else 1.0
+    think, q, r = cycle - demand, 0.0, demand
+    for n in range(1, int(max(c, 1.0)) + 1):
+        r = demand * (1 + q)
+        q = n * r / (r + think)
     return r - demand
 
 
