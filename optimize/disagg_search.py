@@ -110,12 +110,14 @@ def _prefill_pool(problem: Problem, evals: list[OptionEval]) -> dict:
 def disagg_points(problem: Problem) -> tuple[list[tuple[Point, OptionEval]], list]:
     """The best disaggregated deployment (a Point with ``mode = "disagg"``, its decode option), and misses."""
     wl = problem.workload
-    options = [o for o in problem.options() if o.platform.serving is not None]
-    if not options:
+    if not any(p.serving is not None for p in problem.space.platforms):
         if problem.mode == "disagg":
             raise InvalidInputError("--mode", "agg or auto here: disaggregated serving needs the calibrated serving "
                                     "model (a catalog model with an architecture, not --ideal)", problem.mode)
         return [], []
+    options = [o for o in problem.options() if o.platform.serving is not None]
+    if not options:  # e.g. an MoE whose experts no allowed TP x attention-DP x EP shape splits
+        return [], [(float("inf"), "no parallel shape of the serving model is allowed for this model")]
     dec_problem = dataclasses.replace(problem, workload=dataclasses.replace(wl, mixed=False), ttft_slo_s=None)
     decode = evaluate_options(dec_problem, options)
     pool = _prefill_pool(problem, decode)  # the same bound options: memory and usable HBM do not depend on mixed

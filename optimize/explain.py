@@ -101,6 +101,8 @@ def infeasible(problem: Problem, misses: list[Miss]) -> DeploymentResult:
     if not misses:
         return DeploymentResult(Status.INFEASIBLE, problem.objective, reason="no option to choose from")
     ratio, why = min(misses, key=lambda m: m[0])
+    if ratio == float("inf"):  # a miss with no measure (no shape allowed, no disaggregated split): its words alone
+        return DeploymentResult(Status.INFEASIBLE, problem.objective, reason=why)
     return DeploymentResult(Status.INFEASIBLE, problem.objective,
                             reason=f"{why} (closest miss of {len(misses)} options: {ratio:.3g}x over)")
 
