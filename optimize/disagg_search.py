@@ -27,7 +27,7 @@ exactly on the calibrated serving model as ``validate`` predicts NVIDIA's disagg
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,25 +41,21 @@ from inferonomics.optimize.problem import Problem
 from inferonomics.optimize.result import Point
 from inferonomics.optimize.sizing import make_point
 
-#: per (spec, prefill shape, isl, osl): (prefill step s, KV transfer s, TTFT with the queue empty s)
-_PREFILL: OrderedDict = OrderedDict()
-
-
 def _prefill_times(spec, o, isl: float, osl: float) -> tuple[float, float, float]:
+    """(prefill step s, KV transfer s, TTFT with the queue empty s) of option ``o``'s shape as a prefill worker."""
+    return _prefill_times_of(spec, o.tp, o.attention_dp, o.ep, float(isl), float(osl))
+
+
+@lru_cache(maxsize=4096)
+def _prefill_times_of(spec, tp: int, dp: int, ep: int, isl: float, osl: float) -> tuple[float, float, float]:
     from inferonomics.optimize.calibration import disagg
 
-    key = (spec, o.tp, o.attention_dp, o.ep, float(isl), float(osl))
-    hit = _PREFILL.get(key)
-    if hit is None:
-        shape = (o.tp, o.attention_dp, o.ep, o.tp * o.attention_dp / o.ep)
-        t_p = float(disagg.prefill_time(spec.arch, isl, osl, shape, 1.0, spec.precision, spec.backend, spec.env))
-        kv = float(disagg.kv_transfer_time(spec.arch, isl, spec.precision, o.tp, spec.env))
-        ttft = float(disagg.disagg_ttft_s(spec.arch, 0.0, isl, osl, shape, 1.0, 1.0, 0.0, spec.precision,
-                                          spec.backend, spec.env))
-        hit = _PREFILL[key] = (t_p, kv, ttft)
-        if len(_PREFILL) > 4096:
-            _PREFILL.popitem(last=False)
-    return hit
+    shape = (tp, dp, ep, tp * dp // ep)  # moe_tp x moe_ep = tp x dp (parallel.check_shape)
+    t_p = float(disagg.prefill_time(spec.arch, isl, osl, shape, 1.0, spec.precision, spec.backend, spec.env))
+    kv = float(disagg.kv_transfer_time(spec.arch, isl, spec.precision, tp, spec.env))
+    ttft = float(disagg.disagg_ttft_s(spec.arch, 0.0, isl, osl, shape, 1.0, 1.0, 0.0, spec.precision, spec.backend,
+                                      spec.env))
+    return t_p, kv, ttft
 
 
 def prefill_workers(concurrency, t_p: float, kv: float, dp_p: float, osl: float, tpot) -> np.ndarray:

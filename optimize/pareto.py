@@ -14,7 +14,7 @@ import numpy as np
 from inferonomics.optimize.batch_limits import evaluate_options
 from inferonomics.optimize.explain import Miss
 from inferonomics.optimize.problem import Problem, check_prices
-from inferonomics.optimize.space import Option
+from inferonomics.optimize.space import Option, shape_words
 from inferonomics.optimize.step_compiled import BATCH, INDEX, closed_form_step
 
 FIELDS = ("hardware", "precision", "tp", "pp", "attention_dp", "ep", "batch", "step_ms", "tokens_per_s_per_user",
@@ -39,9 +39,7 @@ class FrontierPoint:
 
     @property
     def shape(self) -> str:
-        """The parallel shape as the tables print it ("8", "8 x PP 2", "4 x DP 2 x EP 8")."""
-        return " x ".join([str(self.tp)] + [f"PP {self.pp}"] * (self.pp > 1)
-                          + [f"DP {self.attention_dp}"] * (self.attention_dp > 1) + [f"EP {self.ep}"] * (self.ep > 1))
+        return shape_words(self.tp, self.pp, self.attention_dp, self.ep)
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,15 @@ class Option:
 
     @property
     def shape_label(self) -> str:
-        parts = [f"TP {self.tp}"] + [f"PP {self.pp}"] * (self.pp > 1) + \
-            [f"attention DP {self.attention_dp}"] * (self.attention_dp > 1) + [f"EP {self.ep}"] * (self.ep > 1)
-        spec = f" + speculation (G {self.speculation.draft_tokens})" if self.speculation is not None else ""
-        return " x ".join(parts) + spec
+        return shape_words(self.tp, self.pp, self.attention_dp, self.ep, self.speculation)
+
+
+def shape_words(tp: int, pp: int = 1, attention_dp: int = 1, ep: int = 1, speculation=None) -> str:
+    """A replica's parallel shape in words, as every table and message prints it: ``TP 8``, ``TP 8 x PP 2``,
+    ``TP 1 x attention DP 8 x EP 8 + speculation (G 3)``."""
+    parts = [f"TP {tp}"] + [f"PP {pp}"] * (pp > 1) + [f"attention DP {attention_dp}"] * (attention_dp > 1) \
+        + [f"EP {ep}"] * (ep > 1)
+    return " x ".join(parts) + (f" + speculation (G {speculation.draft_tokens})" if speculation is not None else "")
 
 
 @dataclass(frozen=True)

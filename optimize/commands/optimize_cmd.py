@@ -14,6 +14,7 @@ from inferonomics.optimize.commands.deploy_args import (EXIT_INFEASIBLE, demand_
                                                         space_from_args)
 from inferonomics.optimize.commands.deploy_args import overlap_flag as overlap_flag  # evaluate's import
 from inferonomics.optimize.objectives import OBJECTIVES
+from inferonomics.optimize.space import shape_words
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -134,8 +135,5 @@ def _speculation(args):
 
 
 def shape_label(p) -> str:
-    """A replica's parallel shape in words: ``TP 8``, ``TP 8 x PP 2``, ``TP 1 x attention DP 8 x EP 8``."""
-    parts = [f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"attention DP {p.attention_dp}"] * (p.attention_dp > 1) \
-        + [f"EP {p.ep}"] * (p.ep > 1)
-    spec = f" + spec G {p.speculation.draft_tokens}" if p.speculation is not None else ""
-    return " x ".join(parts) + spec
+    """A point's parallel shape in words (:func:`~inferonomics.optimize.space.shape_words`)."""
+    return shape_words(p.tp, p.pp, p.attention_dp, p.ep, p.speculation)

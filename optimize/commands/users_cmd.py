@@ -9,6 +9,7 @@ from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.commands import _table as T
 from inferonomics.optimize.commands._io import fraction_or_percent, positive_float, print_json
+from inferonomics.optimize.space import shape_words
 from inferonomics.optimize.commands.deploy_args import (EXIT_INFEASIBLE, deployment_flags, problem_from_args,
                                                         space_from_args)
 
@@ -41,14 +42,10 @@ def run_users(args: argparse.Namespace) -> int:
         if p is None:
             raise AssertionError("internal: a user base without its deployment point")
         print(f"{ub.users:,.0f} users ({ub.concurrency} concurrent even at the daily trough on {p.chips_per_replica} x {p.hardware} "
-              f"({_shape(p)}) "
+              f"({shape_words(p.tp, p.pp, p.attention_dp, p.ep)}) "
               f"at {p.precision}, {p.step_s * 1e3:.2f} ms/token, utilization {T.pct(p.utilization)})")
     if ub.users is None:
         print(f"inferonomics users: infeasible: {ub.reason}", file=sys.stderr)
         return EXIT_INFEASIBLE
     return 0
 
-
-def _shape(p) -> str:
-    return " x ".join([f"TP {p.tp}"] + [f"PP {p.pp}"] * (p.pp > 1) + [f"DP {p.attention_dp}"] * (p.attention_dp > 1)
-                      + [f"EP {p.ep}"] * (p.ep > 1))
