@@ -176,6 +176,26 @@ def test_prefill_wait_against_a_simulated_closed_loop():
     assert float(prefill_wait(c, s_, 1.0, z + s_)) == pytest.approx(sim, rel=0.05)
 
 
+def test_prefill_wait_scalar_path_equals_array_path():
+    """The optimizer's one-candidate float path and the array path are the same recursion: three clients worked
+    by hand (s = 1, Z = 3: Q(1) = 1/4, R(2) = 5/4, Q(2) = 10/17, wait = s Q(2) = 10/17), then the two paths
+    compared element by element over a grid of clients, demands and cycles (pool of 1-3 prompts per step)."""
+    from fractions import Fraction
+
+    from inferonomics.optimize.calibration.disagg import prefill_wait
+
+    assert float(prefill_wait(3, 1.0, 1.0, 4.0)) == pytest.approx(float(Fraction(10, 17)), rel=1e-15)
+    assert float(prefill_wait(np.array([3.0]), 1.0, 1.0, 4.0)[0]) == pytest.approx(float(Fraction(10, 17)), rel=1e-15)
+    clients = np.array([1.0, 2.0, 3.0, 7.0, 64.0, 500.0, 2.5])
+    t_p, per_step, think = np.meshgrid([0.01, 0.3, 2.0], [1.0, 2.0, 3.0], [0.5, 5.0, 60.0], indexing="ij")
+    cycle = t_p / per_step + think  # a cycle holds the prompt's own pool time
+    for c in clients:
+        array = prefill_wait(np.full(t_p.shape, c), t_p, per_step, cycle)
+        for idx in np.ndindex(t_p.shape):
+            one = float(prefill_wait(float(c), float(t_p[idx]), float(per_step[idx]), float(cycle[idx])))
+            assert one == float(array[idx])  # the same IEEE arithmetic, bit for bit
+
+
 def test_disagg_pool_ratio_by_substitution_and_root():
     f = get_formula("disagg_pool_ratio")
     v = {"active_params": 37e9, "prompt_len": 1024.0, "batch": 64.0, "hbm_bandwidth_bytes_per_s": 3.35e12,
