@@ -272,7 +272,7 @@ def prefill_time(a, isl, osl, shape, prefill_batch, precision: str, backend: str
 
 
 def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefill_workers, tpot, precision: str,
-                  backend: str, env) -> np.ndarray:
+                  backend: str, env, slots=None) -> np.ndarray:
     """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
 
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
@@ -280,8 +280,12 @@ def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefil
     # DELIBERATELY NEW (2026-11-29, night, branch disagg): the decode worker's first step is part of the TTFT, and
     # the prefill queue is the closed loop's mean-value analysis (one queue of demand t_p/k, the rest a delay)
     first = t_p + kv + tpot + request_overhead_s(backend, env)
+    # DELIBERATELY NEW (2026-11-30, branch disagg2): a decode pool of fewer slots than clients makes the surplus
+    # wait for a free slot (Little's law on the saturated pool), which also lengthens every client's cycle
+    slot = 0.0 if slots is None else np.maximum(0.0, np.asarray(concurrency) / slots - 1) * osl * tpot
+    first_out = first + slot
     demand = t_p / (prefill_workers * prefill_batch * prefill_shape[1])
-    think = first + osl * tpot - demand
+    think = first_out + osl * tpot - demand
     c = np.broadcast_to(np.floor(concurrency), np.shape(demand))
     queue = np.zeros(np.shape(demand))
     for i in np.ndindex(queue.shape):
@@ -291,7 +295,7 @@ def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape, prefill_batch, prefil
             r = demand[i] * (1 + q)
             q = n * r / (r + think[i])
         queue[i] = r - demand[i]
-    return queue + first
+    return queue + first_out
 
 
 # ---- serving.py (main, 2026-11-29 evening)
@@ -613,6 +617,10 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
     conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
     batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
     batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
+    # DELIBERATELY NEW (2026-11-30, branch disagg2): NVIDIA's TRT-LLM disaggregated runs offer a decode worker
+    # ceil(1.2 b) clients for a max batch b
+    trt = dis & (r["backend"] == "trtllm")
+    cap = np.where(trt, np.minimum(batch, np.maximum(1.0, np.floor(conc / nd / 1.2 + 1e-9))), batch)
     keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
                        np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
     ok = np.isin(r["mode"], ("agg", "disagg")) & np.isfinite(batch)
@@ -628,7 +636,8 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         pp = np.where(dis, _col(r, "decode_pp_size", 1.0), _col(r, "pp_size", 1.0))[sel]
         isl, osl, b = r["isl"][sel], r["osl"][sel], batch[sel]
         tpot_agg = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=True)
-        tpot_dis = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=False)
+        b_dis = np.minimum(b, cap[sel])
+        tpot_dis = _pipelined(serving_tpot_s, a, b_dis, isl, osl, shape, pp, prec, backend, env, mixed=False)
         d = dis[sel]
         tpot = np.where(d, tpot_dis, tpot_agg)
         if not ttft:
@@ -637,7 +646,9 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         ttft_agg = _pipelined(serving_ttft_s, a, b, isl, osl, shape, pp, prec, backend, env)
         pshape = tuple(x[sel] for x in pre)
         ttft_dis = disagg_ttft_s(a, conc[sel], isl, osl, pshape, _col(r, "prefill_batch_size", 1.0)[sel],
-                                        _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env)
+                                        _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env,
+                                        slots=nd[sel] * resident_batch(a, b_dis, isl, osl, shape[0], shape[1], prec,
+                                                                       env))
         out[sel] = np.where(d, ttft_dis, ttft_agg)
     return out
 

@@ -196,6 +196,46 @@ def test_prefill_wait_scalar_path_equals_array_path():
             assert one == float(array[idx])  # the same IEEE arithmetic, bit for bit
 
 
+def test_decode_slot_wait_by_hand_and_against_a_simulated_closed_loop():
+    """A decode pool of ``B`` slots at ``C > B`` clients: the surplus waits ``(C/B - 1) osl tpot`` (by hand: 5
+    clients on 4 slots of 100 tokens at 10 ms wait 0.25 s; none at C <= B), and that matches an event simulation
+    of C clients cycling through B slots of a fixed service time with FIFO admission."""
+    import heapq
+
+    from inferonomics.optimize.calibration.disagg import decode_slot_wait
+
+    assert float(decode_slot_wait(5.0, 4.0, 100.0, 0.01)) == pytest.approx(0.25)
+    assert float(decode_slot_wait(4.0, 4.0, 100.0, 0.01)) == 0.0
+    assert float(decode_slot_wait(3.0, 4.0, 100.0, 0.01)) == 0.0
+    for c, b in ((6, 3), (9, 6), (30, 24), (77, 64)):
+        service, free, waits, queue = 1.0, [0.0] * b, [], list(range(c))  # slot free times; clients at t = 0
+        heapq.heapify(free)
+        t_arrive = [0.0] * c
+        for _ in range(4000 * c // b):
+            i = queue.pop(0)
+            start = max(heapq.heappop(free), t_arrive[i])
+            waits.append(start - t_arrive[i])
+            heapq.heappush(free, start + service)
+            t_arrive[i] = start + service
+            queue.append(i)
+        sim = float(np.mean(waits[len(waits) // 2:]))
+        assert float(decode_slot_wait(float(c), float(b), 1.0, service)) == pytest.approx(sim, rel=0.02)
+
+
+def test_trtllm_sweep_decode_max_batch_from_its_labels():
+    """NVIDIA's cfg494/503 label 2, 3, 10, 20 and 77 clients per decode worker: max batches 1, 2, 8, 16, 64
+    (the sweep's ceil(1.2 b)); an SGLang row keeps every client; a row's own smaller batch stands."""
+    from inferonomics.optimize.calibration.serving import decode_max_batch
+
+    cw = np.array([2.0, 3.0, 10.0, 20.0, 77.0, 4916.0, 2.0])
+    r = np.zeros(7, dtype=[("mode", "U8"), ("backend", "U8")])
+    r["mode"], r["backend"] = "disagg", "trtllm"
+    r["backend"][-1] = "sglang"
+    got = decode_max_batch(r, cw, cw)
+    assert list(got) == [1.0, 2.0, 8.0, 16.0, 64.0, 4096.0, 2.0]
+    assert float(decode_max_batch(r[:1], np.array([77.0]), np.array([10.0]))[0]) == 10.0
+
+
 def test_disagg_pool_ratio_by_substitution_and_root():
     f = get_formula("disagg_pool_ratio")
     v = {"active_params": 37e9, "prompt_len": 1024.0, "batch": 64.0, "hbm_bandwidth_bytes_per_s": 3.35e12,

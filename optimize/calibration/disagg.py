@@ -14,7 +14,10 @@ measurement data, Apache-2.0).
   decode steps, offering their prompts to a pool that prefills ``k = n_p b_p dp_p`` of them per step of
   ``t_p``; mean-value analysis of that closed loop gives the wait at any load: none for one client, the
   others' prompts ahead at moderate load, and past saturation the cycle stretched to ``C / mu_p`` (``mu_p =
-  k / t_p``), the difference spent waiting for a prefill slot.
+  k / t_p``), the difference spent waiting for a prefill slot. Where the decode pool holds fewer sequences
+  (``slots``: its workers' max batch, or the KV cache's resident batch) than there are clients, a transferred
+  request also waits for a free decode slot (:func:`decode_slot_wait`, the aggregated queue's free-slot term
+  :func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`), which lengthens every client's cycle.
 
 Columns: the concurrency ``C`` is the benchmark's total over the deployment and ``decode_batch_size`` a decode
 worker's batch per attention-DP group (NVIDIA's DeepSeek-V3 ``cfg494``/``cfg503`` rows: ``C = n_d x
@@ -27,12 +30,16 @@ than any batch of the stated pool allows.
 
 from __future__ import annotations
 
-import numpy as np
+from functools import lru_cache
 
+import numpy as np
+import sympy as sp
+
+from inferonomics.symbolic import kernels as K
 from inferonomics.symbolic.architecture import kv_elements_per_token
 
-from inferonomics.optimize.calibration.serving_model import (_precision, request_overhead_s, serving_tpot_s,
-                                                             step_time)
+from inferonomics.optimize.calibration.serving_model import (_precision, compile_expr, request_overhead_s,
+                                                             serving_tpot_s, step_time)
 
 #: a worker's parallel shape (tp, dp, ep, mtp), as in :mod:`.parallel`
 Shape = tuple[int, int, int, int]
@@ -96,11 +103,26 @@ def _prefill_wait_one(c: float, demand: float, cycle: float) -> float:
     return r - demand
 
 
+@lru_cache(maxsize=1)
+def _slot_wait():
+    c, b, n, t = sp.symbols("concurrency slots osl tpot", positive=True)
+    return compile_expr(K.closed_loop_ttft_wait(c, b, sp.S.Zero, n, t), (c, b, n, t))
+
+
+def decode_slot_wait(concurrency, slots, osl, tpot) -> np.ndarray:
+    """Seconds a transferred request waits for a free slot of a decode pool that holds ``slots`` sequences at
+    ``concurrency`` closed-loop clients: ``max(0, C / slots - 1) osl tpot`` (Little's law on the saturated
+    pool: :func:`inferonomics.symbolic.kernels.closed_loop_ttft_wait`'s free-slot term, its prompt term at 0)."""
+    return _slot_wait()((concurrency, slots, osl, tpot), {})
+
+
 def disagg_ttft_s(a, concurrency, isl, osl, prefill_shape: Shape, prefill_batch, prefill_workers, tpot, precision: str,
-                  backend: str, env) -> np.ndarray:
-    """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's."""
+                  backend: str, env, slots=None) -> np.ndarray:
+    """Seconds to the first token (see the module docstring); ``tpot`` is the decode pool's, ``slots`` the
+    sequences the decode pool holds (default: every client's)."""
     t_p = prefill_time(a, isl, osl, prefill_shape, prefill_batch, precision, backend, env)
     kv = kv_transfer_time(a, isl, precision, prefill_shape[0], env)
     first = t_p + kv + tpot + request_overhead_s(backend, env)  # the first token, unqueued
+    slot = 0.0 if slots is None else decode_slot_wait(concurrency, slots, osl, tpot)
     per_step = prefill_workers * prefill_batch * prefill_shape[1]  # prompts the pool prefills per step
-    return prefill_wait(concurrency, t_p, per_step, first + osl * tpot) + first
+    return prefill_wait(concurrency, t_p, per_step, first + slot + osl * tpot) + first + slot

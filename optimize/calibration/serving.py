@@ -71,6 +71,24 @@ def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.nda
     return tp, dp, ep, np.where(np.isfinite(mtp), mtp, tp * dp / ep)
 
 
+#: clients per decode slot in NVIDIA's TRT-LLM disaggregated sweep: its concurrency is ``ceil(1.2 b)`` of the
+#: decode pool's max batch ``b`` (the unlabelled DeepSeek-R1 rows' 77, 154, 308, 615, 1229, 4916 are ceil(1.2 x 2^k),
+#: k = 6..12; cfg494/503's clients per decode worker 2, 3, 10, 20, 77 are ceil(1.2 x {1, 2, 8, 16, 64}))
+TRTLLM_SWEEP_CLIENTS_PER_SLOT = 1.2
+
+
+def decode_max_batch(r: np.ndarray, clients_per_worker, batch) -> np.ndarray:
+    """Sequences a decode worker of each disaggregated row runs at most (``batch`` elsewhere): the rows carry
+    the benchmark's clients, not the engine's max batch. NVIDIA's TRT-LLM disaggregated runs offer each decode
+    worker ``ceil(1.2 b)`` clients for a max batch ``b`` (:data:`TRTLLM_SWEEP_CLIENTS_PER_SLOT`, read off the
+    concurrency column), so ``b = floor(C_w / 1.2)``; the surplus clients wait for a slot
+    (:func:`.disagg.decode_slot_wait`). The other engines' runs ran every client (SGLang's DeepSeek-R1 TTFTs at
+    2 clients show no wait for a slot)."""
+    trt = (r["mode"] == "disagg") & (r["backend"] == "trtllm")
+    b = np.maximum(1.0, np.floor(clients_per_worker / TRTLLM_SWEEP_CLIENTS_PER_SLOT + 1e-9))
+    return np.where(trt, np.minimum(batch, b), batch)
+
+
 def _check_rows(a, r, shapes, mask) -> None:
     seen = set()
     for i in np.flatnonzero(mask):
@@ -98,6 +116,7 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
     conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
     batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
     batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
+    cap = decode_max_batch(r, conc / nd, batch)
     keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
                        np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
     ok = np.isin(r["mode"], ("agg", "disagg")) & np.isfinite(batch)
@@ -113,7 +132,8 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         pp = np.where(dis, _col(r, "decode_pp_size", 1.0), _col(r, "pp_size", 1.0))[sel]
         isl, osl, b = r["isl"][sel], r["osl"][sel], batch[sel]
         tpot_agg = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=True)
-        tpot_dis = _pipelined(serving_tpot_s, a, b, isl, osl, shape, pp, prec, backend, env, mixed=False)
+        b_dis = np.minimum(b, cap[sel])  # a decode worker runs at most its max batch
+        tpot_dis = _pipelined(serving_tpot_s, a, b_dis, isl, osl, shape, pp, prec, backend, env, mixed=False)
         d = dis[sel]
         tpot = np.where(d, tpot_dis, tpot_agg)
         if not ttft:
@@ -122,7 +142,8 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         ttft_agg = _pipelined(serving_ttft_s, a, b, isl, osl, shape, pp, prec, backend, env)
         pshape = tuple(x[sel] for x in pre)
         ttft_dis = disagg.disagg_ttft_s(a, conc[sel], isl, osl, pshape, _col(r, "prefill_batch_size", 1.0)[sel],
-                                        _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env)
+                                        _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env,
+                                        slots=nd[sel] * resident_batch(a, b_dis, isl, osl, shape[0], shape[1], prec, env))
         out[sel] = np.where(d, ttft_dis, ttft_agg)
     return out
 
