@@ -59,8 +59,12 @@ def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.nda
     ``moe_tp x moe_ep = tp x dp``). Where a row leaves ``attention_dp_size`` empty but its concurrency is a
     multiple ``k > 1`` of its per-rank ``batch_size`` (``implied_dp``: TRT-LLM's attention DP over the TP
     ranks, as on NVIDIA's gpt-oss rows), the worker is the ``moe_tp x moe_ep = tp`` chips run as ``k``
-    attention-DP groups of ``tp/k``."""
+    attention-DP groups of ``tp/k``. Where the attention DP is as wide as the TP (``dp == tp > 1``), the DP groups
+    are the TP ranks (SGLang's ``--tp t --dp t``, TensorRT-LLM's attention DP): ``tp`` chips, attention TP 1, and an
+    EP given over ``tp x dp`` chips spans the ``tp`` (NVIDIA's MiniMax-M2.5 DP-4 rows, recorded as EP 16, are runs
+    named ``tp4_ep4`` that repeat its TP-4 EP-4 runs' TPOTs)."""
     tp, dp = _col(r, f"{pool}tp_size", 1.0), _col(r, f"{pool}attention_dp_size", np.nan)
+    over_tp = (dp > 1) & (dp == tp)  # a recorded attention DP as wide as the TP: the DP groups are the TP ranks
     if implied_dp is not None:
         k = np.where(np.isfinite(dp), 1.0, implied_dp)
         tp = np.where(k > 1, tp / k, tp)
@@ -68,6 +72,8 @@ def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.nda
     dp = np.where(np.isfinite(dp) & (dp > 0), dp, 1.0)
     ep = _col(r, f"{pool}moe_ep_size", 1.0)
     mtp = _col(r, f"{pool}moe_tp_size", np.nan)
+    ep = np.where(over_tp & (ep * np.where(np.isfinite(mtp), mtp, 1.0) == tp * dp), ep / dp, ep)
+    tp = np.where(over_tp, 1.0, tp)
     return tp, dp, ep, np.where(np.isfinite(mtp), mtp, tp * dp / ep)
 
 
