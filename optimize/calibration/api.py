@@ -26,6 +26,7 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     if prior is not None:
         kwargs["prior"] = (prior.hardware, prior.values)
         kwargs["prior_intervals"] = prior.intervals
+        kwargs["prior_trends"] = prior.interval_trends
     result = fit(meas, hardware, **kwargs)
     sources = tuple(SourceFile(relative_name(f.path, meas.root), f.sha256, f.rows)
                     for f in _files_of(meas, result.hardware))
@@ -33,7 +34,8 @@ def calibrate(directory: str | Path | Measurements, hardware: str | None = None,
     return Calibration(CALIBRATION_SCHEMA_VERSION, result.hardware, _date_of(meas, date), result.converged,
                        params, sources, result.quality, result.message,
                        "measured" if use_measured_ceilings and meas.ceilings_for(result.hardware) else "datasheet",
-                       dict(result.unconstrained), dict(result.intervals))
+                       dict(result.unconstrained), dict(result.intervals),
+                       dict(result.interval_trends))
 
 
 def _files_of(meas: Measurements, hardware: str) -> list:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from inferonomics.optimize.calibration.intervals import Trend
 from inferonomics.symbolic.errors import SpecError
 from inferonomics.symbolic.readfile import read_text
 from inferonomics.symbolic.symbols import TABLE
@@ -53,6 +54,8 @@ class Calibration:
     unconstrained: dict[str, str] = field(default_factory=dict)
     #: kind -> (lo, hi) bounds of log(measured/predicted) at the intervals' level, from the fit rows
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: kind -> bounds along a covariate of each row (:class:`.intervals.Trend`), where the fit rows trend along it
+    interval_trends: dict[str, Trend] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, float]:
@@ -118,7 +121,8 @@ def dumps(cal: Calibration, attribution: str = "") -> str:
                          {"unconstrained": dict(cal.unconstrained)}))
     if cal.intervals:
         sections.append(("log(measured/predicted) bounds of an 80% prediction interval per kind, from the fit rows",
-                         {"intervals": {kind: {"lo": float(lo), "hi": float(hi)}
+                         {"intervals": {kind: {"lo": float(lo), "hi": float(hi),
+                                               **_trend_table(cal.interval_trends.get(kind))}
                                         for kind, (lo, hi) in cal.intervals.items()}}))
     if cal.sources:
         sections.append(("", {"sources": [{"path": str(src.path), "sha256": src.sha256, "rows": int(src.rows)}
@@ -137,6 +141,29 @@ def dumps(cal: Calibration, attribution: str = "") -> str:
         _no_none(table, "calibration")
         parts.append((f"# {comment}\n" if comment else "") + tomli_w.dumps(table))
     return "\n".join(parts)
+
+
+def _trend_table(trend: Trend | None) -> dict[str, object]:
+    if trend is None:
+        return {}
+    return {"trend": {"by": trend.column, "log2_at": [float(a) for a in trend.at],
+                      "lo": [float(v) for v in trend.lo], "hi": [float(v) for v in trend.hi]}}
+
+
+def _read_trend(where: str, kind: str, b: dict) -> Trend | None:
+    t = b.get("trend")
+    if t is None:
+        return None
+    try:
+        trend = Trend(str(t["by"]), *(tuple(float(v) for v in t[k]) for k in ("log2_at", "lo", "hi")))
+    except (TypeError, ValueError, KeyError):
+        trend = None
+    if trend is None or not (len(trend.at) == len(trend.lo) == len(trend.hi) >= 1) or not all(
+            math.isfinite(lo) and math.isfinite(hi) and lo < hi for lo, hi in zip(trend.lo, trend.hi)) or any(
+            b <= a for a, b in zip(trend.at, trend.at[1:])):
+        raise SpecError(where, f"intervals.{kind}.trend", "{ by = <column>, log2_at = [increasing numbers], "
+                        "lo = [...], hi = [...] } of one length, finite, lo < hi")
+    return trend
 
 
 def write_calibration(cal: Calibration, path: str | Path, attribution: str = "") -> Path:
@@ -205,7 +232,7 @@ def load_calibration(path: str | Path | None = None, *, hardware: str | None = N
     unconstrained = doc.get("unconstrained", {})
     if not isinstance(unconstrained, dict) or any(n not in params for n in unconstrained):
         raise SpecError(where, "unconstrained", "a table of parameter names -> reasons")
-    bounds = {}
+    bounds, trends = {}, {}
     for kind, b in dict(doc.get("intervals", {})).items():
         try:
             lo, hi = float(b["lo"]), float(b["hi"])
@@ -214,10 +241,13 @@ def load_calibration(path: str | Path | None = None, *, hardware: str | None = N
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise SpecError(where, f"intervals.{kind}", f"finite bounds with lo < hi, got [{lo:g}, {hi:g}]")
         bounds[str(kind)] = (lo, hi)
+        trend = _read_trend(where, str(kind), b)
+        if trend is not None:
+            trends[str(kind)] = trend
     return Calibration(str(version), str(doc["hardware"]), str(doc["date"]), bool(doc.get("converged", True)),
                        params, sources, dict(doc.get("quality", {})), str(doc.get("message", "")),
                        str(doc.get("ceilings", "datasheet")), {str(k): str(v) for k, v in unconstrained.items()},
-                       bounds)
+                       bounds, trends)
 
 
 def _canonical(hardware: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import least_squares
 
+from inferonomics.optimize.calibration.intervals import Trend
 from inferonomics.optimize.calibration.parameters import ATTENTION_PARAMETERS, FIXED, GEMM_QUANT_PARAMETERS, PARAMETERS
 from inferonomics.optimize.calibration.predict import hardware_env, predict_table
 from inferonomics.optimize.calibration.readers import Measurements, Table
@@ -78,6 +79,8 @@ class FitResult:
     unconstrained: dict[str, str] = field(default_factory=dict)
     #: kind -> (lo, hi) bounds of log(measured/predicted) at intervals.LEVEL (:mod:`.intervals`)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: kind -> bounds that depend on a covariate of each row (:class:`.intervals.Trend`), where the fit rows trend
+    interval_trends: dict[str, Trend] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,7 +142,8 @@ def _fit_stage(base: dict[str, float], groups: list[_Group], names: tuple[str, .
 
 def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
         use_measured_ceilings: bool = False, prior: tuple[str, dict[str, float]] | None = None,
-        prior_intervals: dict[str, tuple[float, float]] | None = None) -> FitResult:
+        prior_intervals: dict[str, tuple[float, float]] | None = None,
+        prior_trends: dict[str, Trend] | None = None) -> FitResult:
     """Least-squares fit of :data:`PARAMETERS`, stage by stage (:data:`STAGES`), on the fit split of ``meas``.
 
     A stage whose kinds are absent from ``meas`` keeps its initial values (their uncertainty is NaN) and its
@@ -186,20 +190,25 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
     if not converged:
         warnings.warn("calibration fit did not converge: " + "; ".join(messages), RuntimeWarning, stacklevel=2)
     quality = fit_quality(meas, {**base, **values}, base)
-    bounds = {**(prior_intervals or {}), **fit_intervals(meas, {**base, **values}, sigma)}
-    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality, unconstrained, bounds)
+    own, trends = fit_intervals(meas, {**base, **values}, sigma)
+    trends = {**{k: t for k, t in (prior_trends or {}).items() if k not in own}, **trends}
+    bounds = {**(prior_intervals or {}), **own}
+    return FitResult(hw, values, sigma, converged, "; ".join(messages), cost, quality, unconstrained, bounds,
+                     trends)
 
 
 def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, float], every: int = 20
-                  ) -> dict[str, tuple[float, float]]:
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, Trend]]:
     """Per kind: the :data:`~.intervals.LEVEL` quantiles of log(measured/predicted) on the fit split, widened
     by the prediction spread the parameters' 1-sigma uncertainties cause (every ``every``-th row, each
     parameter moved by its sigma alone, summed in quadrature, median over rows); the serving kinds' composed
-    with the GEMMs' (:func:`~.intervals.composed`)."""
+    with the GEMMs' (:func:`~.intervals.composed`). And per kind whose fit rows trend along a covariate
+    (:func:`~.intervals.trend_of`), the bounds along it, widened alike."""
     from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
 
     logs: dict[str, list[np.ndarray]] = {}
     spreads: dict[str, list[np.ndarray]] = {}
+    covs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     movable = {n: v for n, v in sigma.items() if n in PARAMETERS and np.isfinite(v) and v > 0}
     for table in meas.tables:
         pred = predict_table(table, env)
@@ -207,6 +216,9 @@ def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, fl
         if not sel.any():
             continue
         logs.setdefault(table.kind, []).append(np.log(table.rows["latency_s"][sel] / pred[sel]))
+        cov = I.covariates(table.kind, table.rows[sel])
+        if cov is not None:
+            covs.setdefault(table.kind, []).append(cov)
         few = replace(table, rows=table.rows[sel][::every])
         base = np.log(predict_table(few, env))
         var = np.zeros(len(few))
@@ -214,11 +226,13 @@ def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, fl
             moved = predict_table(few, {**env, name: env[name] + sd})
             var += np.nan_to_num(np.log(moved) - base) ** 2
         spreads.setdefault(table.kind, []).append(np.sqrt(var))
-    out = {kind: I.widened(I.quantiles(np.concatenate(v)), float(np.median(np.concatenate(spreads[kind]))))
-           for kind, v in logs.items()}
+    sigma_p = {kind: float(np.median(np.concatenate(spreads[kind]))) for kind in logs}
+    out = {kind: I.widened(I.quantiles(np.concatenate(v)), sigma_p[kind]) for kind, v in logs.items()}
     if I.SERVING_KERNEL in out:  # a serving prediction of an unseen model carries its kernels' errors too
         out.update((k, I.composed(out[k], out[I.SERVING_KERNEL])) for k in I.SERVING_KINDS if k in out)
-    return out
+    trends = {kind: I.trend_of(kind, np.concatenate([x for x, _ in c]), np.concatenate([n for _, n in c]),
+                               np.concatenate(logs[kind]), sigma_p[kind]) for kind, c in covs.items()}
+    return out, {k: t for k, t in trends.items() if t is not None}
 
 
 #: a direction of parameter space along which the residuals change less than this fraction of the stiffest

@@ -121,18 +121,19 @@ def validate(meas: Measurements, calibration: Calibration | None = None, *,
 
 
 def _interval(pred: np.ndarray, table, cal: Calibration, shipped: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The prediction interval of each row: its calibration's bounds for the kind, or where the card borrows
-    another card's fit, the spread measured for that kind of transfer (NaN where neither exists)."""
+    """The prediction interval of each row: its calibration's bounds for the kind (at the row's covariate where
+    they follow one), or where the card borrows another card's fit, the spread measured for that kind of transfer
+    (NaN where neither exists)."""
     from inferonomics.optimize.calibration import intervals as I  # noqa: PLC0415
     from inferonomics.optimize.calibration.shipped import choose  # noqa: PLC0415
 
-    bounds = cal.intervals.get(table.kind)
+    bounds, trend = cal.intervals.get(table.kind), cal.interval_trends.get(table.kind)
     if shipped and choose(table.hardware).transfer != "own card":
-        bounds = I.TRANSFER.get(table.kind, bounds)
+        bounds, trend = I.TRANSFER.get(table.kind, bounds), None
     if bounds is None:
         nan = np.full(len(pred), np.nan)
         return nan, nan
-    return I.apply(pred, bounds)
+    return I.apply_rows(pred, table.rows, bounds, trend)
 
 
 def _coverage(row_parts: list[tuple]) -> dict[str, dict[str, object]]:
