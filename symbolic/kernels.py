@@ -38,8 +38,8 @@ from inferonomics.symbolic import symbols as s
 # builders that take them as arguments are
 from inferonomics.symbolic.kernel_rules import (BENCH_COPIES, BLOCKSCALED_SWAP_BELOW, BLOCKSCALED_WIDTHS,  # noqa: F401
                                                 XQA_MAX_SUB_SEQ, XQA_REDUCTION_FACTOR, XQA_TARGET_WAVES,
-                                                XQA_TOKENS_PER_BLOCK, blockscaled_tiles, l2_resident,
-                                                split_kv_tokens, xqa_blocks)
+                                                XQA_TOKENS_PER_BLOCK, blockscaled_swap_below, blockscaled_tiles,
+                                                l2_resident, split_kv_tokens, xqa_blocks)
 
 #: ring factor of each collective: the fraction of the message each chip sends over its link
 RING_FACTORS = {"all_reduce": 2, "all_gather": 1, "reduce_scatter": 1, "alltoall": 1}
