@@ -18,8 +18,9 @@ BLOCKSCALED_SWAP_BELOW = 32
 #: the weights on the tile's height at every token count (tokens across the width, padded to a multiple of 8 at
 #: most). NVIDIA's B200 fp8_block rows show no step where a 64/128-row token tile would pad: 10.4 us at 64 and 65
 #: tokens (n = k = 4096), 10.8 at 128, 11.3 at 129, where the H100's rows step up by 20-60%. With the Hopper rule
-#: on the B200, held-out fp8_block median / p90 6.9% / 20.5%; with the weights always on the height 5.8% / 16.8%
-#: (swapping below 257 tokens only: 5.8% / 18.4%)
+#: on the B200, held-out fp8_block median / p90 6.9% / 20.5%; with the weights always on the height 5.8% / 16.8% in a
+#: GEMM-only refit (swapping below 257 tokens only: 5.8% / 18.4%), 6.2% / 21.0% in the shipped joint fit (all B200
+#: GEMMs 5.02% / 14.81%; below 257 only: 5.04% / 15.05%)
 BLOCKSCALED_SWAP_BELOW_BY_FAMILY = {"deepgemm": float(BLOCKSCALED_SWAP_BELOW), "trtllm-gen": float("inf")}
 
 
