@@ -14,13 +14,29 @@ from __future__ import annotations
 #: TensorRT-LLM swaps the operands (the weight then fills the 128-row side of the tile)
 BLOCKSCALED_WIDTHS = tuple(range(16, 129, 8))
 BLOCKSCALED_SWAP_BELOW = 32
+#: ... per kernel family: DeepGEMM's Hopper kernel swaps below 32 tokens; Blackwell's block-scaled fp8 kernels keep
+#: the weights on the tile's height at every token count (tokens across the width, padded to a multiple of 8 at
+#: most). NVIDIA's B200 fp8_block rows show no step where a 64/128-row token tile would pad: 10.4 us at 64 and 65
+#: tokens (n = k = 4096), 10.8 at 128, 11.3 at 129, where the H100's rows step up by 20-60%. With the Hopper rule
+#: on the B200, held-out fp8_block median / p90 6.9% / 20.5%; with the weights always on the height 5.8% / 16.8% in a
+#: GEMM-only refit (swapping below 257 tokens only: 5.8% / 18.4%), 6.2% / 21.0% in the shipped joint fit (all B200
+#: GEMMs 5.02% / 14.81%; below 257 only: 5.04% / 15.05%)
+BLOCKSCALED_SWAP_BELOW_BY_FAMILY = {"deepgemm": float(BLOCKSCALED_SWAP_BELOW), "trtllm-gen": float("inf")}
 
 
-def blockscaled_tiles(m, n, n_sm):
+def blockscaled_swap_below(fp4_tensor_cores: float) -> float:
+    """Token count below which the card's block-scaled fp8 kernel swaps its operands
+    (:data:`BLOCKSCALED_SWAP_BELOW_BY_FAMILY`): Blackwell's kernels (the cards with FP4 tensor cores) always, DeepGEMM's
+    Hopper kernel below 32."""
+    return BLOCKSCALED_SWAP_BELOW_BY_FAMILY["trtllm-gen" if float(fp4_tensor_cores) > 0 else "deepgemm"]
+
+
+def blockscaled_tiles(m, n, n_sm, swap_below=BLOCKSCALED_SWAP_BELOW):
     r"""Tiles of a block-scaled fp8 GEMM ``[m,k] @ [k,n]`` on ``n_sm`` SMs, by the rule DeepGEMM's
     ``get_best_gemm_config`` applies (TensorRT-LLM 1.x): tile height 64 rows when the tiled side has at most
     64 rows, else 128; of the widths 16..128 the one with the fewest waves, then the fullest last wave, then
-    the narrowest. Below 32 tokens TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
+    the narrowest. Below ``swap_below`` tokens (32 on Hopper; every count on Blackwell,
+    :func:`blockscaled_swap_below`) TensorRT-LLM swaps the operands (weights tiled 128 rows high, tokens across).
 
     Returns ``(tile_rows, waves, padded_rows, tile_area)`` as arrays: rows one CTA loads per k step, waves of
     CTAs, rows padding the activation tile (times the CTAs that load it), and outputs per tile (height x
@@ -29,7 +45,7 @@ def blockscaled_tiles(m, n, n_sm):
     import numpy as np
 
     m, n = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(n, dtype=float))
-    swap = m < BLOCKSCALED_SWAP_BELOW
+    swap = m < swap_below
     rows, cols = np.where(swap, n, m), np.where(swap, m, n)  # the side tiled by height, the side by width
     height = np.where(rows <= 64, 64.0, 128.0)
     widths = np.asarray(BLOCKSCALED_WIDTHS, dtype=float)

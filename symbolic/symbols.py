@@ -207,6 +207,7 @@ t_item_8m = _define("efficiency", "attn_item_fp8_mha_s", r"t_{i,8m}", U.second, 
 # take 3x what their 4-bit operands stream: the bf16 activations are read and quantized (a scale per 16 elements)
 # on the way in, at a pace of their own
 t_item_t = _define("efficiency", "attn_item_torch_s", r"t_{i,t}", U.second, "time one SM spends per query head of one sequence in PyTorch SDPA decode attention (latency floor; the engines' kernels have their own per class)")
+eta_q8 = _define("efficiency", "eta_quant_fp8", r"\eta_{q,8}", U.one, "achieved fraction of HBM bandwidth of the kernel that quantizes an fp8 GEMM's bf16 activations in front of it (bf16 read, fp8 written), per byte moved")
 eta_q4 = _define("efficiency", "eta_quant_fp4", r"\eta_{q,4}", U.one, "achieved fraction of HBM bandwidth of an FP4 GEMM's fused activation quantization (bf16 read, NVFP4 + scales written), per byte moved")
 
 # -- balance: the arithmetic-to-bandwidth ratio and what serving at batch 1 asks of a system ---------------

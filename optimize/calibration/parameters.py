@@ -64,8 +64,9 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "attn_overlap_exp": (2.0, 1.0, 10.0),
 }
 
-#: block-scaled GEMMs' fused activation quantization (issue 15; kernels.fused_quant_time), fitted with the GEMMs
-GEMM_QUANT_PARAMETERS = ("eta_quant_fp4",)
+#: activation quantization's bandwidth fractions, fitted with the GEMMs: block-scaled GEMMs' fused one (issue 15;
+#: kernels.fused_quant_time) and the kernel of its own in front of a per-tensor fp8 GEMM (kernels.quant_time)
+GEMM_QUANT_PARAMETERS = ("eta_quant_fp4", "eta_quant_fp8")
 PARAMETERS.update({n: (0.5, 0.05, 1.0) for n in GEMM_QUANT_PARAMETERS})
 
 #: the decode-attention stage's parameters (fit.STAGES)

@@ -124,7 +124,8 @@ def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", fam
     """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``; ``resident``: weights re-read from L2."""
     e = with_precision(env, precision, family)
     if precision == "fp8_block":  # its own tile model: the tiles are the kernel's choice, decided numerically
-        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"])
+        swap_below = K.blockscaled_swap_below(env.get("fp4_tensor_cores", 0.0))  # Blackwell's kernels: always
+        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"], swap_below)
         f = compiled("blockscaled_gemm_time",
                      ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows", "tile_area"),
                      resident=resident)
