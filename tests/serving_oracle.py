@@ -585,6 +585,13 @@ def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.nda
     dp = np.where(np.isfinite(dp) & (dp > 0), dp, 1.0)
     ep = _col(r, f"{pool}moe_ep_size", 1.0)
     mtp = _col(r, f"{pool}moe_tp_size", np.nan)
+    # DELIBERATELY NEW (2026-12-08, branch moe): a recorded attention DP as wide as the TP (dp == tp > 1) is run on
+    # the TP ranks: tp chips of attention TP 1, and an EP recorded over all tp x dp chips spans those tp chips
+    recorded = _col(r, f"{pool}attention_dp_size", np.nan)
+    same = (recorded > 1) & (recorded == _col(r, f"{pool}tp_size", 1.0))
+    spans_all = ep * np.where(np.isfinite(mtp), mtp, 1.0) == tp * dp
+    ep = np.where(same & spans_all, ep / dp, ep)
+    tp = np.where(same, 1.0, tp)
     return tp, dp, ep, np.where(np.isfinite(mtp), mtp, tp * dp / ep)
 
 
