@@ -245,15 +245,15 @@ def check_shape(a, tp, dp, ep, mtp, where: str = "parallel shape") -> None:
 
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
-    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
-    precision) from its prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the
-    fitted NCCL fixed time and bandwidth fraction); over the scale-up link where no NIC figure is known."""
-    from inferonomics.symbolic.architecture import kv_elements_per_token  # noqa: PLC0415
-
+    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, at the row's KV precision) from its
+    prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the fitted NCCL fixed time and
+    bandwidth fraction); over the scale-up link where no NIC figure is known."""
     _, _, _, b_kv = _precision(precision, env)
-    nbytes = float(kv_elements_per_token(a)) * isl * b_kv
+    # DELIBERATELY NEW (2026-12-08, branch disagg3): each rank sends the KV it holds (max(1, h_kv/t) heads; MLA's
+    # whole latent on every rank), not 1/t of the unreplicated cache
+    nbytes = _kv_bytes_per_token(a, b_kv, tp_prefill, isl) * isl / tp_prefill
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
-    return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
+    return env["nccl_base_s"] + nbytes / (env["eta_link_nccl"] * bw)
 
 
 def disagg_tpot_s(a, batch_decode, isl, osl, shape, precision: str, backend: str, env) -> np.ndarray:

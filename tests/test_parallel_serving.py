@@ -359,3 +359,25 @@ def test_sglang_mla_decode_attention_reads_each_cache_at_one_ctas_pace():
     assert blocks > 1
     assert parts["trtllm"] == pytest.approx(a.n_layers * by_hand(blocks), rel=1e-9)
     assert "sglang" in SM.UNSPLIT_MLA_DECODE and parts["sglang"] > 3 * parts["trtllm"]
+
+
+def test_kv_transfer_each_rank_sends_what_it_holds_by_hand():
+    """The KV transfer moves each prefill rank's own KV over its own NIC: MLA keeps its whole latent on every
+    rank (DeepSeek-V3: (512 + 64) elements x 61 layers per token, one byte at fp8 KV), so the time does not fall
+    with tp; a GQA model's rank holds max(1, h_kv/t) of its KV heads (Llama-3.1-70B: 8 heads of 128, 80 layers,
+    two per rank at tp 4, one, replicated, at tp 16)."""
+    from inferonomics.optimize.calibration import disagg as D
+
+    env = _env()
+    link = env["eta_link_nccl"] * 50e9  # the H100's 400 Gb/s NIC per chip, at NCCL's fitted fraction
+    base = env["nccl_base_s"]
+    ds = catalog.model("deepseek-v3").architecture
+    whole = 576 * 61 * 8192 * 1.0  # bytes of one 8192-token request's latent cache
+    for tp in (1.0, 8.0, 16.0):
+        assert float(D.kv_transfer_time(ds, 8192.0, "fp8", tp, env)) == pytest.approx(base + whole / link, rel=1e-12)
+    ll = catalog.model("llama3.1-70b").architecture
+    per_head = 2 * 128 * 80 * 4000 * 2.0  # K and V of one KV head, 80 layers, 4000 tokens, bf16
+    assert float(D.kv_transfer_time(ll, 4000.0, "bf16", 4.0, env)) == pytest.approx(base + 2 * per_head / link,
+                                                                                   rel=1e-12)
+    assert float(D.kv_transfer_time(ll, 4000.0, "bf16", 16.0, env)) == pytest.approx(base + per_head / link,
+                                                                                    rel=1e-12)

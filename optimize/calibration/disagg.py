@@ -36,23 +36,25 @@ import numpy as np
 import sympy as sp
 
 from inferonomics.symbolic import kernels as K
-from inferonomics.symbolic.architecture import kv_elements_per_token
 
 from inferonomics.optimize.calibration.serving_model import (_precision, compile_expr, request_overhead_s,
-                                                             serving_tpot_s, step_time)
+                                                             resident_memory, serving_tpot_s, step_time)
 
 #: a worker's parallel shape (tp, dp, ep, mtp), as in :mod:`.parallel`
 Shape = tuple[int, int, int, int]
 
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
-    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
-    precision) from its prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the
-    fitted NCCL fixed time and bandwidth fraction); over the scale-up link where no NIC figure is known."""
-    _, _, _, b_kv = _precision(precision, env)
-    nbytes = float(kv_elements_per_token(a)) * isl * b_kv
+    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, at the row's KV precision) from its
+    prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the fitted NCCL fixed time and
+    bandwidth fraction); over the scale-up link where no NIC figure is known. Each rank sends the KV it holds, the
+    serving model's own per-rank bytes (:func:`.serving_model.resident_memory`: ``max(1, h_kv/t)`` KV heads per
+    rank, a head replicated when ranks outnumber them; MLA's one latent on every rank, so every rank of an MLA
+    group sends the whole latent cache: the decode group's ranks each need all of it)."""
+    _, kv_group = resident_memory(a, isl, isl, tp_prefill, 1.0, precision, env, context=isl)
+    nbytes = kv_group / tp_prefill  # one rank's share of the group's KV, at context isl
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
-    return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
+    return env["nccl_base_s"] + nbytes / (env["eta_link_nccl"] * bw)
 
 
 def disagg_tpot_s(a, batch_decode, isl, osl, shape: Shape, precision: str, backend: str, env) -> np.ndarray:
