@@ -381,3 +381,17 @@ def test_kv_transfer_each_rank_sends_what_it_holds_by_hand():
                                                                                    rel=1e-12)
     assert float(D.kv_transfer_time(ll, 4000.0, "bf16", 16.0, env)) == pytest.approx(base + per_head / link,
                                                                                     rel=1e-12)
+
+
+def test_trtllm_sweep_decode_workers_from_the_concurrency_column():
+    """An unlabelled TRT-LLM disaggregated row gets the fewest decode workers n with C = n ceil(1.2 b), b a power of
+    two, worked by hand: 9 = 3 x ceil(2.4), 30 = 3 x ceil(9.6) (30 itself is no ceil(1.2 2^k)), 1845 = 3 x 615, 77 = ceil(76.8), 4916 = ceil(4915.2),
+    6 = 2 x ceil(2.4); 7 has no decomposition (one worker); a labelled row and an SGLang row keep the column or 1."""
+    from inferonomics.optimize.calibration.serving import sweep_decode_workers
+
+    c = np.array([9.0, 30.0, 1845.0, 77.0, 4916.0, 6.0, 7.0, 6.0, 16.0])
+    r = np.zeros(len(c), dtype=[("mode", "U8"), ("backend", "U8"), ("decode_num_workers", float)])
+    r["mode"], r["backend"], r["decode_num_workers"] = "disagg", "trtllm", np.nan
+    r["decode_num_workers"][7] = 3.0  # cfg494's label
+    r["backend"][8] = "sglang"
+    assert sweep_decode_workers(r, c).tolist() == [3.0, 3.0, 3.0, 1.0, 1.0, 2.0, 1.0, 3.0, 1.0]
