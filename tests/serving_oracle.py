@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import math
+
 import numpy as np
 from sympy import Symbol, lambdify
 
@@ -245,15 +247,15 @@ def check_shape(a, tp, dp, ep, mtp, where: str = "parallel shape") -> None:
 
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
-    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
-    precision) from its prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the
-    fitted NCCL fixed time and bandwidth fraction); over the scale-up link where no NIC figure is known."""
-    from inferonomics.symbolic.architecture import kv_elements_per_token  # noqa: PLC0415
-
+    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, at the row's KV precision) from its
+    prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the fitted NCCL fixed time and
+    bandwidth fraction); over the scale-up link where no NIC figure is known."""
     _, _, _, b_kv = _precision(precision, env)
-    nbytes = float(kv_elements_per_token(a)) * isl * b_kv
+    # DELIBERATELY NEW (2026-12-08, branch disagg3): each rank sends the KV it holds (max(1, h_kv/t) heads; MLA's
+    # whole latent on every rank), not 1/t of the unreplicated cache
+    nbytes = _kv_bytes_per_token(a, b_kv, tp_prefill, isl) * isl / tp_prefill
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
-    return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
+    return env["nccl_base_s"] + nbytes / (env["eta_link_nccl"] * bw)
 
 
 def disagg_tpot_s(a, batch_decode, isl, osl, shape, precision: str, backend: str, env) -> np.ndarray:
@@ -617,10 +619,18 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
     implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
     agg = _shape(r, "", None, implied)
     dec, pre = _shape(r, "decode_", None), _shape(r, "prefill_", None)
-    nd = _col(r, "decode_num_workers", 1.0)
     # a worker decodes batch_size sequences per attention-DP group; a disaggregated row's concurrency C
     # spreads over n_d decode workers
     conc = np.where(np.isfinite(r["silicon_concurrency"]), r["silicon_concurrency"], r["batch_size"] * agg[1])
+    nd = _col(r, "decode_num_workers", 1.0)
+    # DELIBERATELY NEW (2026-12-08, branch disagg3): a TRT-LLM disaggregated row without pool labels has the fewest
+    # decode workers n whose clients C/n are ceil(1.2 b) for a power of two b (the sweep's grid)
+    given = np.isfinite(r["decode_num_workers"]) & (r["decode_num_workers"] > 0)
+    for i in np.flatnonzero(dis & (r["backend"] == "trtllm") & ~given & np.isfinite(conc)):
+        for n in range(1, 65):
+            if any(abs(conc[i] / n - math.ceil(1.2 * 2 ** k - 1e-9)) < 1e-6 for k in range(17)):
+                nd[i] = n
+                break
     conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
     batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
     batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)

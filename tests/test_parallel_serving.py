@@ -405,3 +405,39 @@ def test_minimax_dp4_rows_are_the_four_chip_runs_they_are_named():
         c = float(x["silicon_concurrency"])
         t = S.serving_tpot_s(a, np.array([c]), float(x["isl"]), float(x["osl"]), *shape, "fp8", "vllm", env)[0]
         assert abs(t / (float(x["silicon_tpot_ms"]) * 1e-3) - 1) < 0.5
+
+
+def test_kv_transfer_each_rank_sends_what_it_holds_by_hand():
+    """The KV transfer moves each prefill rank's own KV over its own NIC: MLA keeps its whole latent on every
+    rank (DeepSeek-V3: (512 + 64) elements x 61 layers per token, one byte at fp8 KV), so the time does not fall
+    with tp; a GQA model's rank holds max(1, h_kv/t) of its KV heads (Llama-3.1-70B: 8 heads of 128, 80 layers,
+    two per rank at tp 4, one, replicated, at tp 16)."""
+    from inferonomics.optimize.calibration import disagg as D
+
+    env = _env()
+    link = env["eta_link_nccl"] * 50e9  # the H100's 400 Gb/s NIC per chip, at NCCL's fitted fraction
+    base = env["nccl_base_s"]
+    ds = catalog.model("deepseek-v3").architecture
+    whole = 576 * 61 * 8192 * 1.0  # bytes of one 8192-token request's latent cache
+    for tp in (1.0, 8.0, 16.0):
+        assert float(D.kv_transfer_time(ds, 8192.0, "fp8", tp, env)) == pytest.approx(base + whole / link, rel=1e-12)
+    ll = catalog.model("llama3.1-70b").architecture
+    per_head = 2 * 128 * 80 * 4000 * 2.0  # K and V of one KV head, 80 layers, 4000 tokens, bf16
+    assert float(D.kv_transfer_time(ll, 4000.0, "bf16", 4.0, env)) == pytest.approx(base + 2 * per_head / link,
+                                                                                   rel=1e-12)
+    assert float(D.kv_transfer_time(ll, 4000.0, "bf16", 16.0, env)) == pytest.approx(base + per_head / link,
+                                                                                    rel=1e-12)
+
+
+def test_trtllm_sweep_decode_workers_from_the_concurrency_column():
+    """An unlabelled TRT-LLM disaggregated row gets the fewest decode workers n with C = n ceil(1.2 b), b a power of
+    two, worked by hand: 9 = 3 x ceil(2.4), 30 = 3 x ceil(9.6) (30 itself is no ceil(1.2 2^k)), 1845 = 3 x 615, 77 = ceil(76.8), 4916 = ceil(4915.2),
+    6 = 2 x ceil(2.4); 7 has no decomposition (one worker); a labelled row and an SGLang row keep the column or 1."""
+    from inferonomics.optimize.calibration.serving import sweep_decode_workers
+
+    c = np.array([9.0, 30.0, 1845.0, 77.0, 4916.0, 6.0, 7.0, 6.0, 16.0])
+    r = np.zeros(len(c), dtype=[("mode", "U8"), ("backend", "U8"), ("decode_num_workers", float)])
+    r["mode"], r["backend"], r["decode_num_workers"] = "disagg", "trtllm", np.nan
+    r["decode_num_workers"][7] = 3.0  # cfg494's label
+    r["backend"][8] = "sglang"
+    assert sweep_decode_workers(r, c).tolist() == [3.0, 3.0, 3.0, 1.0, 1.0, 2.0, 1.0, 3.0, 1.0]

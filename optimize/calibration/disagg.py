@@ -22,8 +22,9 @@ measurement data, Apache-2.0).
 Columns: the concurrency ``C`` is the benchmark's total over the deployment and ``decode_batch_size`` a decode
 worker's batch per attention-DP group (NVIDIA's DeepSeek-V3 ``cfg494``/``cfg503`` rows: ``C = n_d x
 decode_batch_size`` exactly, 3 x 2 = 6 ... 2 x 77 = 154). Missing pool fields take the engine defaults: one
-worker, a prefill batch of one request per group, a decode batch of ``C / n_d``; a concurrency that is missing
-is ``n_d x decode_batch_size``. No column records speculative decoding (MTP), which some DeepSeek runs used:
+worker (an unlabelled TRT-LLM sweep row: the fewest decode workers that put its concurrency on the sweep's grid,
+:func:`.serving.sweep_decode_workers`), a prefill batch of one request per group, a decode batch of ``C / n_d``; a
+concurrency that is missing is ``n_d x decode_batch_size``. No column records speculative decoding (MTP), which some DeepSeek runs used:
 the same labelled configuration is measured at 7.7 and 14.0 ms per token at concurrency 6, the first faster
 than any batch of the stated pool allows.
 """
@@ -36,23 +37,25 @@ import numpy as np
 import sympy as sp
 
 from inferonomics.symbolic import kernels as K
-from inferonomics.symbolic.architecture import kv_elements_per_token
 
 from inferonomics.optimize.calibration.serving_model import (_precision, compile_expr, request_overhead_s,
-                                                             serving_tpot_s, step_time)
+                                                             resident_memory, serving_tpot_s, step_time)
 
 #: a worker's parallel shape (tp, dp, ep, mtp), as in :mod:`.parallel`
 Shape = tuple[int, int, int, int]
 
 
 def kv_transfer_time(a, isl, precision: str, tp_prefill, env) -> np.ndarray:
-    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, unreplicated, at the row's KV
-    precision) from its prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the
-    fitted NCCL fixed time and bandwidth fraction); over the scale-up link where no NIC figure is known."""
-    _, _, _, b_kv = _precision(precision, env)
-    nbytes = float(kv_elements_per_token(a)) * isl * b_kv
+    """Seconds to move one request's KV cache of ``isl`` tokens (every layer, at the row's KV precision) from its
+    prefill group's ``tp`` ranks, each over its own NIC (NCCL-class transport: the fitted NCCL fixed time and
+    bandwidth fraction); over the scale-up link where no NIC figure is known. Each rank sends the KV it holds, the
+    serving model's own per-rank bytes (:func:`.serving_model.resident_memory`: ``max(1, h_kv/t)`` KV heads per
+    rank, a head replicated when ranks outnumber them; MLA's one latent on every rank, so every rank of an MLA
+    group sends the whole latent cache: the decode group's ranks each need all of it)."""
+    _, kv_group = resident_memory(a, isl, isl, tp_prefill, 1.0, precision, env, context=isl)
+    nbytes = kv_group / tp_prefill  # one rank's share of the group's KV, at context isl
     bw = env.get("scaleout_bandwidth_bytes_per_s", env["link_bandwidth_bytes_per_s"])
-    return env["nccl_base_s"] + nbytes / (tp_prefill * env["eta_link_nccl"] * bw)
+    return env["nccl_base_s"] + nbytes / (env["eta_link_nccl"] * bw)
 
 
 def disagg_tpot_s(a, batch_decode, isl, osl, shape: Shape, precision: str, backend: str, env) -> np.ndarray:

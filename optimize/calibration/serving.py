@@ -95,6 +95,29 @@ def decode_max_batch(r: np.ndarray, clients_per_worker, batch) -> np.ndarray:
     return np.where(trt, np.minimum(batch, b), batch)
 
 
+#: the max batches of NVIDIA's TRT-LLM disaggregated sweep: powers of two (cfg494/503's 1, 2, 8, 16, 64; the
+#: unlabelled runs' single-worker concurrencies 77 ... 4916 are ceil(1.2 x 2^k))
+SWEEP_MAX_BATCH_LOG2 = 16
+
+
+def sweep_decode_workers(r: np.ndarray, concurrency) -> np.ndarray:
+    """Decode workers of each disaggregated row: the ``decode_num_workers`` column where given, else (TRT-LLM's
+    sweep, whose rows leave the pools unlabelled) the fewest workers ``n`` that put each on the sweep's grid,
+    ``C = n ceil(1.2 b)`` with ``b`` a power of two (derived from the concurrency column: C = 9, 30, 60, 117, 231,
+    462, 924, 1845 are 3 workers, as the labelled cfg494 runs of the same sweep; 77, 154, 308, 615, 1229, 4916 one;
+    C = 6 is 2 x 2 or 3 x 1, the labelled cfg494 run 3 x 1; 154 is 1 x 128 or 2 x 64, cfg503 2 x 64). One worker
+    where no decomposition exists (and for the other engines, whose runs ran every client)."""
+    given = _col(r, "decode_num_workers", np.nan)
+    grid = np.ceil(TRTLLM_SWEEP_CLIENTS_PER_SLOT * 2.0 ** np.arange(SWEEP_MAX_BATCH_LOG2 + 1) - 1e-9)
+    c = np.asarray(concurrency, dtype=float)
+    n = np.arange(1, 65, dtype=float)[:, None]
+    per = c[None, :] / n  # clients per worker for n = 1 .. 64 workers
+    fits = np.isclose(per[..., None], grid).any(axis=-1)
+    fewest = np.where(fits.any(axis=0), n[np.argmax(fits, axis=0), 0], 1.0)
+    sweep = (r["mode"] == "disagg") & (r["backend"] == "trtllm") & np.isfinite(c)
+    return np.where(np.isfinite(given), given, np.where(sweep, fewest, 1.0))
+
+
 def _check_rows(a, r, shapes, mask) -> None:
     seen = set()
     for i in np.flatnonzero(mask):
@@ -115,10 +138,10 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
     implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
     agg = _shape(r, "", None, implied)
     dec, pre = _shape(r, "decode_", None), _shape(r, "prefill_", None)
-    nd = _col(r, "decode_num_workers", 1.0)
     # a worker decodes batch_size sequences per attention-DP group; a disaggregated row's concurrency C
     # spreads over n_d decode workers
     conc = np.where(np.isfinite(r["silicon_concurrency"]), r["silicon_concurrency"], r["batch_size"] * agg[1])
+    nd = sweep_decode_workers(r, conc)
     conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
     batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
     batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
