@@ -1166,6 +1166,27 @@ def test_eighty_percent_intervals_cover_most_held_out_rows(shared_validation):
     assert 0.70 <= cov["h100-sxm"]["serving_tpot"]["coverage"] <= 0.90
 
 
+@needs_shared
+def test_recorded_transfer_spread_is_what_the_shipped_h100_fit_gives_on_the_b200_rows():
+    """intervals.TRANSFER records the 10th/90th percentiles of log(measured/predicted) on the B200's held-out kernel
+    rows predicted with the shipped H100 fit; a refit of either card moves them, so they are recomputed here from
+    the rows with NumPy's own quantile (they had gone stale: decode attention's lower bound was -0.27, the data's
+    -0.59, after the attention kernel changes)."""
+    from inferonomics.optimize.calibration import read_measurements
+    from inferonomics.optimize.calibration.intervals import LEVEL, TRANSFER
+    from inferonomics.optimize.calibration.validate import validate
+
+    carried = validate(read_measurements(SHARED).of_hardware("b200"), load_calibration())
+    logs: dict[str, list[np.ndarray]] = {}
+    for table, pred, _, _, ok, test in carried.rows:
+        sel = test & ok
+        logs.setdefault(table.kind, []).append(np.log(table.rows["latency_s"][sel] / pred[sel]))
+    assert set(logs) == set(TRANSFER)
+    for kind, parts in logs.items():
+        lo, hi = np.quantile(np.concatenate(parts), [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        assert TRANSFER[kind] == pytest.approx((lo, hi), abs=0.01), kind
+
+
 def test_rows_out_writes_every_row_with_its_measurement(tmp_path, capsys):
     import csv
 
