@@ -1027,23 +1027,40 @@ def test_a_set_with_no_fitted_kind_is_refused(tmp_path, capsys):
 
 @needs_shared
 def test_regenerating_the_b200_calibration_from_its_kernel_rows():
-    """The shipped B200 fit is reproduced from the B200 kernel rows and the H100 fit as its prior: the kernel
-    terms within a tenth of their sigma, the serving-level terms it cannot see exactly the H100's, named."""
+    """The shipped B200 fit is reproduced from the B200 kernel rows and the H100 fit as its prior: every row
+    predicted as the shipped file predicts it, the held-out figures the same, the serving-level terms it cannot
+    see exactly the H100's, named.
+
+    Predictions, not parameters: the GEMM stage's optimum moves with the last bits of its start (a 1e-6 relative
+    nudge of the prior moves l2_bandwidth_per_sm by 15 of its stated sigmas while every prediction moves 0.2% at
+    the median, 3.5% at the 99th percentile), so another machine's BLAS or another NumPy lands on a neighbouring
+    point of the same fit; a parameter test at a tenth of a sigma failed on today's packages for that reason."""
+    from inferonomics.optimize.calibration import read_measurements
     from inferonomics.optimize.calibration.api import calibrate
+    from inferonomics.optimize.calibration.validate import validate
 
     shipped = load_calibration(hardware="b200")
     h100 = load_calibration()
     assert shipped.hardware == "b200"
-    fresh = calibrate(SHARED, hardware="b200", date=shipped.date, prior=h100)
+    meas = read_measurements(SHARED)
+    fresh = calibrate(meas, hardware="b200", date=shipped.date, prior=h100)
     assert fresh.converged and fresh.unconstrained == shipped.unconstrained
     for name in ("overhead_trtllm_s", "request_overhead_vllm_s", "layer_overhead_s", "prefill_in_decode_sglang"):
         assert "transferred from the h100-sxm fit" in shipped.unconstrained[name]
         assert fresh.parameters[name].value == h100.parameters[name].value
     for name in ("eta_flop_fp4", "kloop_rate_fp4_bytes_per_s", "eta_kv", "eta_link"):  # B200 rows fix these
         assert name not in shipped.unconstrained
-    for name, p in shipped.parameters.items():
-        if name not in shipped.unconstrained:
-            assert abs(fresh.parameters[name].value - p.value) <= 0.1 * p.uncertainty + 1e-12 * abs(p.value), name
+    b200 = meas.of_hardware("b200")
+    old, new = validate(b200, shipped), validate(b200, fresh)
+    for (table, p_old, *_), (_, p_new, *_) in zip(old.rows, new.rows):
+        ok = np.isfinite(p_old) & np.isfinite(p_new)
+        assert ok.sum() > 0.9 * len(p_old), table.kind
+        d = np.abs(np.log(p_new[ok] / p_old[ok]))
+        assert np.median(d) <= 0.005 and np.quantile(d, 0.99) <= 0.06, (table.kind, np.median(d), np.quantile(d, 0.99))
+    for kind, fig in old.summary["held_out"]["by_card"]["b200"].items():
+        again = new.summary["held_out"]["by_card"]["b200"][kind]
+        for stat in ("median_abs_pct_error", "p90_abs_pct_error"):
+            assert again[stat] == pytest.approx(fig[stat], abs=0.3), (kind, stat)
     assert {str(s.path).split("/")[0] for s in shipped.sources} == {"nvidia-silicon-b200"}
 
 
