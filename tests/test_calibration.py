@@ -1034,7 +1034,7 @@ def test_regenerating_the_b200_calibration_from_its_kernel_rows():
     Predictions, not parameters: the GEMM stage's optimum moves with the last bits of its start (a 1e-6 relative
     nudge of the prior moves l2_bandwidth_per_sm by 15 of its stated sigmas while every prediction moves 0.2% at
     the median, 3.5% at the 99th percentile), so another machine's BLAS or another NumPy lands on a neighbouring
-    point of the same fit; a parameter test at a tenth of a sigma failed on today's packages for that reason."""
+    point of the same fit; a parameter test at a tenth of a sigma failed on a new machine and packages so."""
     from inferonomics.optimize.calibration import read_measurements
     from inferonomics.optimize.calibration.api import calibrate
     from inferonomics.optimize.calibration.validate import validate
