@@ -431,8 +431,9 @@ def test_kv_transfer_each_rank_sends_what_it_holds_by_hand():
 
 def test_trtllm_sweep_decode_workers_from_the_concurrency_column():
     """An unlabelled TRT-LLM disaggregated row gets the fewest decode workers n with C = n ceil(1.2 b), b a power of
-    two, worked by hand: 9 = 3 x ceil(2.4), 30 = 3 x ceil(9.6) (30 itself is no ceil(1.2 2^k)), 1845 = 3 x 615, 77 = ceil(76.8), 4916 = ceil(4915.2),
-    6 = 2 x ceil(2.4); 7 has no decomposition (one worker); a labelled row and an SGLang row keep the column or 1."""
+    two, worked by hand: 9 = 3 x ceil(2.4), 30 = 3 x ceil(9.6) (30 itself is no ceil(1.2 2^k)), 1845 = 3 x 615,
+    77 = ceil(76.8), 4916 = ceil(4915.2), 6 = 2 x ceil(2.4); 7 has no decomposition (one worker);
+    a labelled row and an SGLang row keep the column or 1."""
     from inferonomics.optimize.calibration.serving import sweep_decode_workers
 
     c = np.array([9.0, 30.0, 1845.0, 77.0, 4916.0, 6.0, 7.0, 6.0, 16.0])

@@ -24,9 +24,9 @@ worker's batch per attention-DP group (NVIDIA's DeepSeek-V3 ``cfg494``/``cfg503`
 decode_batch_size`` exactly, 3 x 2 = 6 ... 2 x 77 = 154). Missing pool fields take the engine defaults: one
 worker (an unlabelled TRT-LLM sweep row: the fewest decode workers that put its concurrency on the sweep's grid,
 :func:`.serving.sweep_decode_workers`), a prefill batch of one request per group, a decode batch of ``C / n_d``; a
-concurrency that is missing is ``n_d x decode_batch_size``. No column records speculative decoding (MTP), which some DeepSeek runs used:
-the same labelled configuration is measured at 7.7 and 14.0 ms per token at concurrency 6, the first faster
-than any batch of the stated pool allows.
+concurrency that is missing is ``n_d x decode_batch_size``. No column records speculative decoding (MTP), which
+some DeepSeek runs used: the same labelled configuration is measured at 7.7 and 14.0 ms per token at concurrency
+6, the first faster than any batch of the stated pool allows.
 """
 
 from __future__ import annotations

@@ -83,6 +83,11 @@ def _shape(r: np.ndarray, pool: str, n_experts, implied_dp=None) -> tuple[np.nda
 TRTLLM_SWEEP_CLIENTS_PER_SLOT = 1.2
 
 
+def _trtllm_sweep(r: np.ndarray) -> np.ndarray:
+    """The rows of NVIDIA's TRT-LLM disaggregated sweep (concurrency per :data:`TRTLLM_SWEEP_CLIENTS_PER_SLOT`)."""
+    return (r["mode"] == "disagg") & (r["backend"] == "trtllm")
+
+
 def decode_max_batch(r: np.ndarray, clients_per_worker, batch) -> np.ndarray:
     """Sequences a decode worker of each disaggregated row runs at most (``batch`` elsewhere): the rows carry
     the benchmark's clients, not the engine's max batch. NVIDIA's TRT-LLM disaggregated runs offer each decode
@@ -90,7 +95,7 @@ def decode_max_batch(r: np.ndarray, clients_per_worker, batch) -> np.ndarray:
     concurrency column), so ``b = floor(C_w / 1.2)``; the surplus clients wait for a slot
     (:func:`.disagg.decode_slot_wait`). The other engines' runs ran every client (SGLang's DeepSeek-R1 TTFTs at
     2 clients show no wait for a slot)."""
-    trt = (r["mode"] == "disagg") & (r["backend"] == "trtllm")
+    trt = _trtllm_sweep(r)
     b = np.maximum(1.0, np.floor(clients_per_worker / TRTLLM_SWEEP_CLIENTS_PER_SLOT + 1e-9))
     return np.where(trt, np.minimum(batch, b), batch)
 
@@ -114,7 +119,7 @@ def sweep_decode_workers(r: np.ndarray, concurrency) -> np.ndarray:
     per = c[None, :] / n  # clients per worker for n = 1 .. 64 workers
     fits = np.isclose(per[..., None], grid).any(axis=-1)
     fewest = np.where(fits.any(axis=0), n[np.argmax(fits, axis=0), 0], 1.0)
-    sweep = (r["mode"] == "disagg") & (r["backend"] == "trtllm") & np.isfinite(c)
+    sweep = _trtllm_sweep(r) & np.isfinite(c)
     return np.where(np.isfinite(given), given, np.where(sweep, fewest, 1.0))
 
 
@@ -172,7 +177,8 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         pshape = tuple(x[sel] for x in pre)
         ttft_dis = disagg.disagg_ttft_s(a, conc[sel], isl, osl, pshape, _col(r, "prefill_batch_size", 1.0)[sel],
                                         _col(r, "prefill_num_workers", 1.0)[sel], tpot_dis, prec, backend, env,
-                                        slots=nd[sel] * resident_batch(a, b_dis, isl, osl, shape[0], shape[1], prec, env))
+                                        slots=nd[sel] * resident_batch(a, b_dis, isl, osl, shape[0], shape[1], prec,
+                                                                       env))
         out[sel] = np.where(d, ttft_dis, ttft_agg)
     return out
 
