@@ -28,7 +28,7 @@ leave little room for KV (e.g. Qwen3-32B bf16 on one H100 at isl 1024, osl 512: 
 Conventions (:mod:`.calibration.parallel`'s): a worker has ``tp x dp x pp`` chips (``dp`` attention-DP groups of
 ``tp`` ranks, ``pp`` pipeline stages, :mod:`.calibration.pipeline`); for an MoE the routed experts are split ``ep``
 ways and each expert's FFN ``tp x dp / ep`` ways. Serving precisions: 16-bit weights -> ``bf16``; fp8 weights with fp8
-compute -> ``fp8``
+compute -> ``fp8``, ``fp8_block`` for a checkpoint that block-scales them
 (the serving model then reads the KV cache at 1 byte, as NVIDIA's fp8 rows do); 4-bit weights with 16-bit
 compute -> ``w4a16`` (4.25 bits per weight); NVFP4/MXFP4 weights with FP4 compute -> ``fp4`` (the FP4 kernel class,
 on cards with FP4 tensor cores). Other combinations have no calibrated serving model.
@@ -74,7 +74,7 @@ class ServingSpec:
     """What the calibrated serving model needs for one (model, hardware, precision, backend): hashed by identity."""
 
     arch: object  # catalog Architecture
-    precision: str  # serving precision: bf16 | fp8 | w4a16 | fp4
+    precision: str  # serving precision: bf16 | fp8 | fp8_block (a block-scaled checkpoint's fp8) | w4a16 | fp4
     backend: str
     env: Mapping[str, float]
     hardware: str = ""
@@ -281,9 +281,11 @@ def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEN
     if prec is None:
         raise InvalidInputError("precision", "bf16/fp16, fp8 (fp8 compute) or a 4-bit weight format with 16-bit "
                                 "compute (the calibrated serving model's precisions)", precision)
+    from inferonomics.optimize.calibration.serving_model import checkpoint_precision  # noqa: PLC0415
+
     cal = (_shipped(calibration, hw.name) if calibration is None or isinstance(calibration, str)
            else calibration)
-    return make_spec(m.architecture, hw.name, prec, backend, cal)
+    return make_spec(m.architecture, hw.name, checkpoint_precision(m, prec), backend, cal)
 
 
 def calibrated_tpot_s(model, hardware: str, precision: str, tp, batch, isl: float, osl: float,

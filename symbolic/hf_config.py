@@ -212,13 +212,16 @@ def model_from_hf_config(path: str | Path, name: str | None = None) -> Model:
                  time.strftime("%Y-%m", time.gmtime(p.stat().st_mtime)))
     arch = architecture_from_table(a, p, prefix="", source=src)
     label = name or str(c.data.get("_name_or_path") or (p.parent.name if p.name == "config.json" else p.stem))
-    weight = "bf16"
+    weight, scaling = "bf16", "tensor"
     if isinstance(c.data.get("quantization_config"), dict):
         method = c.data["quantization_config"].get("quant_method")
+        if method == "fp8" and c.data["quantization_config"].get("weight_block_size"):
+            scaling = "block"  # a scale per weight block (DeepSeek's 128x128), not per tensor
         weight = {"fp8": "fp8", "mxfp4": "mxfp4"}.get(str(method), "bf16")
         if method == "compressed-tensors" and _compressed_bits(c.data["quantization_config"]) == 4:
             weight = "int4"
     return Model(name=label, display_name=label, published_total_params=float(total_params(arch)),
                  published_active_params=float(active_params(arch)), weight_precision=weight, kv_precision="bf16",
                  architecture=arch, notes=f"Imported from {p} ({arch_name}); totals are counted, not published.",
-                 sources={"architecture": src}, path=str(p))
+                 sources={"architecture": src, **({"fp8_checkpoint": src} if scaling == "block" else {})},
+                 path=str(p), fp8_scaling=scaling)

@@ -67,7 +67,7 @@ REQUEST_OVERHEAD = {"trtllm": s.t_req_trt, "vllm": s.t_req_vllm, "sglang": s.t_r
 
 #: GEMM precision -> (achieved fraction of peak, datasheet peak, kernel fixed time)
 _RATES = {"bf16": (s.eta_F, PEAKS["bf16"], s.t_kern), "fp8": (s.eta_F8, PEAKS["fp8"], s.t_kern8),
-          "fp4": (s.eta_F4, PEAKS["fp4"], s.t_kern8)}
+          "fp4": (s.eta_F4, PEAKS["fp4"], s.t_kern8), "fp8_block": (s.eta_F8b, PEAKS["fp8"], s.t_kern8)}
 
 
 def precision_bytes(precision: str, fp4_compute: bool) -> tuple[str, Expr, Expr, Expr]:
@@ -75,9 +75,10 @@ def precision_bytes(precision: str, fp4_compute: bool) -> tuple[str, Expr, Expr,
 
     ``w4a16``: 4-bit weights (4 bits + an 8-bit scale per 32) with 16-bit math. ``fp4``: on a card with FP4
     tensor cores both operands in NVFP4 (4 bits + an FP8 scale per 16) on the FP4 kernel class, with the FP8
-    KV cache NVIDIA's FP4 checkpoints ship; elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" rows run."""
+    KV cache NVIDIA's FP4 checkpoints ship; elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" rows run.
+    ``fp8_block``: a block-scaled fp8 checkpoint, its MoE experts on :func:`_grouped`'s block-scaled kernel."""
     one, two = S.One, Integer(2)
-    if precision == "fp8":
+    if precision in ("fp8", "fp8_block"):
         return "fp8", one, one, one
     if precision == "fp4" and fp4_compute:
         return "fp4", Rational(9, 16), Rational(9, 16), one
@@ -128,10 +129,12 @@ def _gemm(part: str, m, n, k, b_in, b_w, prec: str, times=1) -> Op:
 
 
 def _grouped(part: str, flops, weight_bytes, other_bytes, prec: str, times) -> Op:
-    """A grouped kernel (fused MoE experts) of ``flops`` reading ``weight_bytes`` + ``other_bytes``."""
+    """A grouped kernel (fused MoE experts) of ``flops`` reading ``weight_bytes`` + ``other_bytes``; ``fp8_block`` (a
+    block-scaled checkpoint's experts: DeepGEMM's grouped kernel in TensorRT-LLM) at the block-scaled kernels' rates."""
     eta, peak, t_k = _RATES[prec]
-    t = _kernel(K.roofline_time, flops, weight_bytes + other_bytes, eta, peak, replace={s.t_kern: t_k})
-    return Op(part, times * t, times * flops / (eta * peak), times * weight_bytes / (s.eta_W * s.W), "matmul")
+    bw = s.eta_W_8b if prec == "fp8_block" else s.eta_W
+    t = _kernel(K.roofline_time, flops, weight_bytes + other_bytes, eta, peak, replace={s.t_kern: t_k, s.eta_W: bw})
+    return Op(part, times * t, times * flops / (eta * peak), times * weight_bytes / (bw * s.W), "matmul")
 
 
 def _attention_gemms(a, tokens, tp, b_in, b_w, prec) -> list[Op]:
@@ -235,21 +238,21 @@ def _prefill_attention(a, p, p_group, isl, tp) -> Op:
               S.Zero, "attention")
 
 
-def _mlp(a, batch_, p, tokens, tp, b_in, b_w, prec) -> list[Op]:
-    """A dense gated MLP (gate+up, down) or the MoE's grouped GEMMs over the touched experts (gate+up 2/3 of
-    the work, down 1/3), each EP rank an equal share, plus the shared experts' GEMMs."""
+def _mlp(a, batch_, p, tokens, tp, b_in, b_w, prec, moe_prec) -> list[Op]:
+    """A dense gated MLP (gate+up, down) or the MoE's grouped GEMMs (``moe_prec``) over the experts the busiest EP
+    rank touches (gate+up 2/3 of the work, down 1/3; the tokens split evenly), plus the shared experts' GEMMs."""
     L, d = a.n_layers, a.d_model
     if not a.n_experts:
         ff = a.ffn_dim / tp
         return [_gemm("mlp", tokens, 2 * ff, d, b_in, b_w, prec, L), _gemm("mlp", tokens, d, ff, b_in, b_w, prec, L)]
     all_tokens = batch_ + p  # experts see every token of the worker
     routed = all_tokens * a.experts_per_token / ep
-    touched = K.experts_touched(a.n_experts, a.experts_per_token, all_tokens) / ep
+    touched = K.experts_touched_busiest_rank(a.n_experts, a.experts_per_token, all_tokens, ep)
     ffn = a.moe_ffn_dim / mtp
     flops = 2 * routed * 3 * d * ffn
     wbytes, abytes = touched * 3 * d * ffn * b_w, routed * d * (b_in + 2) * 2
-    ops = [_grouped("mlp", flops * Rational(2, 3), wbytes * Rational(2, 3), abytes * Rational(2, 3), prec, L),
-           _grouped("mlp", flops / 3, wbytes / 3, abytes / 3, prec, L)]
+    ops = [_grouped("mlp", flops * Rational(2, 3), wbytes * Rational(2, 3), abytes * Rational(2, 3), moe_prec, L),
+           _grouped("mlp", flops / 3, wbytes / 3, abytes / 3, moe_prec, L)]
     if a.shared_experts:
         sff = a.shared_experts * a.moe_ffn_dim / tp
         ops += [_gemm("mlp", tokens, 2 * sff, d, b_in, b_w, prec, L), _gemm("mlp", tokens, d, sff, b_in, b_w, prec, L)]
@@ -283,7 +286,8 @@ def step_ops(a, precision: str, backend: str, *, fp4_compute: bool = False, scal
     split_kv = not (a.attention == "MLA" and backend in UNSPLIT_MLA_DECODE)
     ops = [*_attention_gemms(a, tokens, tp, b_in, b_w, prec),
            _decode_attention(a, batch_, context, tp, b_kv, split_kv),
-           _prefill_attention(a, p, p_group, isl, tp), *_mlp(a, batch_, p, tokens, tp, b_in, b_w, prec),
+           _prefill_attention(a, p, p_group, isl, tp),
+           *_mlp(a, batch_, p, tokens, tp, b_in, b_w, prec, "fp8_block" if precision == "fp8_block" else prec),
            Op("communication", L * layer_comm(a, tokens, tp, b_in, scaleout))]
     if prec == "fp8" and backend in QUANTIZES_FP8_INPUTS:
         ops.append(Op("quantization", L * _quantization(a, tokens, tp)))

@@ -339,7 +339,7 @@ def _precision(p: str, env) -> tuple[str, float, float, float]:
     for FP4 weights: on a card with FP4 tensor cores both operands in NVFP4 (4 bits + an FP8 scale per 16) on
     the FP4 kernel class, with the FP8 KV cache NVIDIA's FP4 checkpoints ship (kv_cache_quant_algo FP8);
     elsewhere (Hopper) weight-only, as NVIDIA's H100 "fp4" serving rows run."""
-    if p == "fp8":
+    if p in ("fp8", "fp8_block"):  # DELIBERATELY NEW (2026-12-08, branch moe3): fp8_block, a block-scaled checkpoint
         return "fp8", 1.0, 1.0, 1.0
     if p == "fp4" and fp4_compute(env):
         return "fp4", 0.5625, 0.5625, 1.0
@@ -413,10 +413,19 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         all_tokens = batch + p  # experts see every token of the worker
         routed = all_tokens * a.experts_per_token / ep  # uniform routing: every EP rank an equal share
         touched = a.n_experts * (1 - (1 - a.experts_per_token / a.n_experts) ** all_tokens) / ep
+        # DELIBERATELY NEW (2026-12-08, branch moe3): the layer waits for the EP rank that touches the most experts
+        # (an expected maximum, kernel_rules.busiest_experts_touched; the mean for one rank), and a block-scaled
+        # fp8 checkpoint's ("fp8_block") grouped expert kernel runs at the block-scaled rates (eta_bw_fp8_block,
+        # eta_flop_fp8_block, the fp8 kernels' fixed time)
+        touched = K.busiest_experts_touched(a.n_experts, a.experts_per_token, all_tokens, ep)
+        moe_prec, moe_env = prec, env
+        if precision == "fp8_block":
+            moe_prec, moe_env = "fp8_block", {**env, "eta_bw": env["eta_bw_fp8_block"]}
         ffn = a.moe_ffn_dim / mtp
         flops = 2 * routed * 3 * a.d_model * ffn
         nbytes = touched * 3 * a.d_model * ffn * b_w + routed * a.d_model * (b_in + 2) * 2
-        mlp = roofline(flops * 2 / 3, nbytes * 2 / 3, env, prec) + roofline(flops / 3, nbytes / 3, env, prec)
+        mlp = (roofline(flops * 2 / 3, nbytes * 2 / 3, moe_env, moe_prec)
+               + roofline(flops / 3, nbytes / 3, moe_env, moe_prec))
         if a.shared_experts:
             sff = a.shared_experts * a.moe_ffn_dim / tp
             mlp = mlp + gemm(tokens, 2 * sff, a.d_model, b_in, b_w, env, prec) + gemm(
@@ -646,6 +655,10 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         a = architecture(model_path)
         if a is None or backend not in _BACKENDS:
             continue
+        # DELIBERATELY NEW (2026-12-08, branch moe3): the fp8 weights of a checkpoint the catalog says block-scales
+        # them (fp8_scaling "block": DeepSeek-V3/R1, Qwen3-235B-A22B-FP8, MiniMax-M2.5) serve as "fp8_block"
+        if prec == "fp8" and catalog.resolve_model(model_path).model.fp8_scaling == "block":
+            prec = "fp8_block"
         sel = ok & (keys == key)
         _check_rows(a, r, {"": agg}, sel & ~dis)
         _check_rows(a, r, {"decode": dec, "prefill": pre}, sel & dis)

@@ -30,7 +30,8 @@ from inferonomics.optimize.calibration import disagg
 from inferonomics.optimize.calibration.parallel import check_shape
 from inferonomics.optimize.calibration.pipeline import pipelined as _pipelined
 from inferonomics.optimize.calibration.serving_model import (  # noqa: F401 - the serving model's public names
-    BACKENDS as _BACKENDS, QUANTIZES_FP8_INPUTS, STEP_PARTS, _precision, decode_attention_layer, fp4_compute,
+    BACKENDS as _BACKENDS, QUANTIZES_FP8_INPUTS, STEP_PARTS, _precision, checkpoint_precision, decode_attention_layer,
+    fp4_compute,
     request_overhead_s, resident_batch, resident_memory, serving_tpot_s, serving_ttft_s, step_time, ttft_step_s)
 
 
@@ -159,6 +160,7 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
         a = architecture(model_path)
         if a is None or backend not in _BACKENDS:
             continue
+        prec = checkpoint_precision(catalog.resolve_model(model_path).model, prec)
         sel = ok & (keys == key)
         _check_rows(a, r, {"": agg}, sel & ~dis)
         _check_rows(a, r, {"decode": dec, "prefill": pre}, sel & dis)

@@ -9,6 +9,7 @@ costs one vectorised call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -17,7 +18,7 @@ from sympy.core.parameters import evaluate
 
 from inferonomics.symbolic import serving as SM
 from inferonomics.symbolic import symbols as s
-from inferonomics.symbolic.kernels import split_kv_tokens, xqa_blocks
+from inferonomics.symbolic.kernels import busiest_experts_touched, split_kv_tokens, xqa_blocks
 from inferonomics.symbolic.symbols import BACKEND_OVERHEADS
 from inferonomics.symbolic.numpy_dag import compile_dag, free_symbols
 
@@ -46,9 +47,22 @@ def _xqa_blocks(batch, kv_heads, context, n_sm, tokens) -> tuple[np.ndarray]:
     return (xqa_blocks(batch, kv_heads, context, n_sm, tokens),)
 
 
+def _busiest_experts(n_experts, top_k, tokens, ep) -> tuple[np.ndarray]:
+    return (busiest_experts_touched(n_experts, top_k, tokens, ep),)
+
+
 #: the applied functions of the serving model and the NumPy rules that compute them
-#: (:data:`inferonomics.symbolic.serving.XQA_BLOCKS`: the kernel's block choice)
-FUNCTIONS = {"xqa_blocks": _xqa_blocks}
+#: (:data:`inferonomics.symbolic.serving.XQA_BLOCKS`: the kernel's block choice;
+#: :data:`inferonomics.symbolic.kernels.BUSIEST_EXPERTS`: the busiest EP rank's experts)
+FUNCTIONS: dict[str, Callable[..., tuple[np.ndarray]]] = {"xqa_blocks": _xqa_blocks,
+                                                          "busiest_experts_touched": _busiest_experts}
+
+
+def checkpoint_precision(model, precision: str) -> str:
+    """The serving precision of catalog ``model``'s weights at serving precision ``precision``: ``fp8_block`` for the
+    fp8 weights of a checkpoint that block-scales them (``Model.fp8_scaling``, sourced in the catalog), else
+    ``precision``."""
+    return "fp8_block" if precision == "fp8" and getattr(model, "fp8_scaling", "tensor") == "block" else precision
 
 
 class Compiled:

@@ -13,6 +13,7 @@ from typing import Any, Literal, overload
 from ..errors import SpecError, UnknownNameError
 from ..readfile import read_bytes
 from .schema import (
+    FP8_SCALINGS,
     MEMORY_KINDS,
     PEAK_KEYS,
     Architecture,
@@ -176,7 +177,7 @@ def architecture_from_table(t: Mapping[str, Any], path: object, prefix: str = "a
 def model_from_tree(tree: Mapping[str, Any], path: object) -> Model:
     _check_provenance(tree, path)
     check_keys(path, tree, {"name", "display_name", "aliases", "notes", "weight_precision", "kv_precision",
-                            "published_total_params", "published_active_params", "architecture"})
+                            "published_total_params", "published_active_params", "architecture", "fp8_checkpoint"})
     sources: dict[str, Source] = {}
     total, sources["published_total_params"] = get_sourced(path, tree, "published_total_params")
     active = get_sourced(path, tree, "published_active_params", required=False)
@@ -190,13 +191,23 @@ def model_from_tree(tree: Mapping[str, Any], path: object) -> Model:
         src = get_source(path, t, "architecture")
         sources["architecture"] = src
         arch = architecture_from_table(t, path, source=src)
+    scaling = "tensor"
+    if "fp8_checkpoint" in tree:  # [fp8_checkpoint] scaling = "block" | "tensor", with its source
+        t = tree["fp8_checkpoint"]
+        if not isinstance(t, dict):
+            raise SpecError(path, "fp8_checkpoint", "a table { scaling, source, retrieved }")
+        check_keys(path, t, {"scaling", "source", "retrieved"}, "fp8_checkpoint.")
+        scaling = get_str(path, t, "scaling", prefix="fp8_checkpoint.")
+        if scaling not in FP8_SCALINGS:
+            raise SpecError(path, "fp8_checkpoint.scaling", f"one of {', '.join(FP8_SCALINGS)}, got {scaling!r}")
+        sources["fp8_checkpoint"] = get_source(path, t, "fp8_checkpoint")
     return Model(
         name=get_str(path, tree, "name"), display_name=get_str(path, tree, "display_name"),
         published_total_params=total, published_active_params=None if active is None else active[0],
         weight_precision=get_str(path, tree, "weight_precision"),
         kv_precision=get_str(path, tree, "kv_precision"),
         architecture=arch, notes=get_str(path, tree, "notes"), sources=frozen_map(sources),
-        aliases=_aliases(tree, path), path=str(path),
+        aliases=_aliases(tree, path), path=str(path), fp8_scaling=scaling,
     )
 
 

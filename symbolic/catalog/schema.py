@@ -292,6 +292,10 @@ class Architecture:
         return self.n_experts is not None
 
 
+#: how an fp8 checkpoint scales its weights (:attr:`Model.fp8_scaling`)
+FP8_SCALINGS = ("tensor", "block")
+
+
 @dataclass(frozen=True)
 class Model:
     """A model: its architecture (None when unknown) and the published parameter counts with sources."""
@@ -307,3 +311,6 @@ class Model:
     sources: Mapping[str, Source] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     path: str = ""
+    #: how the model's fp8 checkpoint scales its weights: "tensor" (one scale per tensor) or "block" (a scale per
+    #: 128x128 block, the ``weight_block_size`` of its config.json's ``quantization_config``; sourced in ``sources``)
+    fp8_scaling: str = "tensor"
