@@ -134,24 +134,37 @@ def _check_rows(a, r, shapes, mask) -> None:
                 check_shape(a, tp[i], dp[i], ep[i], mtp[i], f"serving row line {int(r['line'][i])} {pool}".strip())
 
 
-def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
-    """Predictions for aggregated and disaggregated rows (:mod:`.disagg`); pipeline parallelism splits the
-    layers over ``pp`` stages that pass ``pp`` micro-batches of ``B/pp`` along: a token's step is the
-    whole stack at ``B/pp`` (:func:`_pipelined`)."""
-    out = np.full(len(r), np.nan)
+def _pools(r: np.ndarray):
+    """(disaggregated?, agg shape, decode shape, prefill shape, concurrency, decode workers, batch, decode max
+    batch) of each row: a worker decodes batch_size sequences per attention-DP group; a disaggregated row's
+    concurrency C spreads over n_d decode workers."""
     dis = r["mode"] == "disagg"
     per_rank = r["silicon_concurrency"] / r["batch_size"]  # sequences per attention-DP rank (agg rows)
     implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
     agg = _shape(r, "", None, implied)
     dec, pre = _shape(r, "decode_", None), _shape(r, "prefill_", None)
-    # a worker decodes batch_size sequences per attention-DP group; a disaggregated row's concurrency C
-    # spreads over n_d decode workers
     conc = np.where(np.isfinite(r["silicon_concurrency"]), r["silicon_concurrency"], r["batch_size"] * agg[1])
     nd = sweep_decode_workers(r, conc)
     conc = np.where(dis & ~np.isfinite(conc), r["decode_batch_size"] * dec[1] * nd, conc)
     batch = np.where(dis, r["decode_batch_size"] * dec[1], r["batch_size"] * agg[1])
     batch = np.where(~np.isfinite(batch), conc / np.where(dis, nd, 1.0), batch)
-    cap = decode_max_batch(r, conc / nd, batch)
+    return dis, agg, dec, pre, conc, nd, batch, decode_max_batch(r, conc / nd, batch)
+
+
+def decode_worker(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(attention TP, attention-DP groups, sequences decoded) of each row's decoding worker, as the predictions read
+    them: the aggregated replica, or one decode worker of a disaggregated row (at most its max batch)."""
+    dis, agg, dec, _, _, _, batch, cap = _pools(r)
+    return (np.where(dis, dec[0], agg[0]), np.where(dis, dec[1], agg[1]),
+            np.where(dis, np.minimum(batch, cap), batch))
+
+
+def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
+    """Predictions for aggregated and disaggregated rows (:mod:`.disagg`); pipeline parallelism splits the
+    layers over ``pp`` stages that pass ``pp`` micro-batches of ``B/pp`` along: a token's step is the
+    whole stack at ``B/pp`` (:func:`_pipelined`)."""
+    out = np.full(len(r), np.nan)
+    dis, agg, dec, pre, conc, nd, batch, cap = _pools(r)
     keys = np.char.add(np.char.add(r["model_path"].astype(str), "|"),
                        np.char.add(np.char.add(r["precision"].astype(str), "|"), r["backend"].astype(str)))
     ok = np.isin(r["mode"], ("agg", "disagg")) & np.isfinite(batch)

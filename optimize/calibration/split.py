@@ -10,6 +10,12 @@ Filters (rows the model is not meant to predict), each a documented rule:
 * TPOT rows that are physically inconsistent: more than 20% faster than the same configuration at a
   smaller concurrency (a step with more sequences cannot be faster; e.g. gpt-oss-120b on vLLM at
   concurrency 512 reports a third of its concurrency-64 TPOT, so those runs did not hold 512 sequences);
+* TPOT rows faster than a decode step of their recorded batch can physically run: below the bytes every such step
+  must stream (the non-routed weights and the batch's KV at one byte per element) at the card's datasheet HBM
+  bandwidth (:func:`.bounds.decode_floor_s`, no fitted parameter). Only vLLM's Qwen3-32B disaggregated run of
+  NVIDIA's H100 gap analysis falls there: 8.7 ms per token for 224 sequences of 4,500 tokens per 4-GPU decode
+  worker, whose floor is 12.3 ms (8.2 GB of weights and 33 GB of FP8 KV per chip at 3.35 TB/s); its rows record
+  the decode worker's max batch, not the clients the benchmark ran;
 * TTFT rows dominated by queueing: measured TTFT more than 3x the smallest TTFT of the same configuration
   (model, backend, precision, TP/DP/EP, isl, osl) at any concurrency.
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from inferonomics.optimize.calibration.bounds import decode_floor_s
 from inferonomics.optimize.calibration.readers import Table
 
 FIT_SERVING = ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B")
@@ -46,6 +53,8 @@ def usable(table: Table, predicted: np.ndarray) -> np.ndarray:
         ok &= ~_queue_dominated(r)
     if table.kind == "serving_tpot":
         ok &= ~_faster_at_higher_concurrency(r)
+        with np.errstate(invalid="ignore"):
+            ok &= ~(r["latency_s"] < decode_floor_s(r, table.hardware))
     return ok
 
 
