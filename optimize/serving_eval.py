@@ -54,7 +54,8 @@ class Memory:
         gb = {k: v / 1e9 for k, v in parts.items()}
         return {"fits_in_memory": self.fits,
                 "memory_per_chip_gb": {**gb, "total": sum(parts.values()) / 1e9, "hbm": self.hbm / 1e9},
-                "kv_capacity_sequences": self.capacity_seqs}
+                # none where the weights alone overflow (the shortfall is in memory_per_chip_gb, not a negative count)
+                "kv_capacity_sequences": max(self.capacity_seqs, 0.0)}
 
 
 def memory_per_chip(spec, tp: float, batch: float, isl: float, osl: float, context: float) -> Memory:

@@ -153,3 +153,24 @@ def test_decode_step_by_hand_from_the_kernel_formulas():
                + e["overhead_per_seq_s"])
     model = S.tpot(spec, 1, 1.0, 600.0, 800.0, mixed=False, context=1000.0)
     assert float(model) == pytest.approx(by_hand, rel=1e-12)
+
+
+@pytest.mark.parametrize("model, precision, serving_precision", [
+    ("deepseek-v3", "fp8", "fp8_block"),  # its config.json: quantization_config.weight_block_size [128, 128]
+    ("llama3.1-70b", "fp8", "fp8"),       # NVIDIA's FP8 Llama checkpoints scale per tensor
+    ("llama3.1-70b", "int4", "w4a16"),    # 4-bit weights, 16-bit math
+])
+def test_precision_is_the_asked_one_and_the_kernel_class_is_named_beside_it(capsys, model, precision,
+                                                                          serving_precision):
+    d = _json(capsys, ["evaluate", "--model", model, "--hardware", "h200", "--precision", precision, "--tp", "8",
+                       "--batch", "16", "--json"])
+    assert (d["precision"], d["serving_precision"]) == (precision, serving_precision)
+
+
+def test_weights_that_overflow_leave_no_kv_room_rather_than_a_negative_count(capsys):
+    """DeepSeek-V3 at fp8 over 8 H100s: 671e9 weights at a byte each are ~84 GB a chip, past 80 GB of HBM."""
+    code, out, err = run_cli(capsys, ["evaluate", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--precision",
+                                      "fp8", "--tp", "8", "--batch", "16", "--json"])
+    d = json.loads(out)
+    assert code != 0 and "do not fit" in err and not d["fits_in_memory"]
+    assert d["memory_per_chip_gb"]["weights"] > 80 and d["kv_capacity_sequences"] == 0.0

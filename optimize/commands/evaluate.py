@@ -176,6 +176,7 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
     from inferonomics.optimize.calibration import intervals as I
     from inferonomics.optimize.serving_eval import evaluate_serving
     from inferonomics.optimize.space import expert_parallel_degree
+    from inferonomics.symbolic import catalog
     from inferonomics.symbolic.evaluate import economics
 
     spec, cal, how = _serving_spec(args)
@@ -192,7 +193,10 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
         if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
             out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
     out.update({"batch": batch, "resident_batch": b, "tp": tp, "ep": ep, "isl": isl, "osl": osl, "context": ctx,
-                "precision": spec.precision, "backend": spec.backend})
+                "precision": catalog.precision(args.precision or catalog_args.model_record(args).weight_precision).name,
+                # the kernel class the serving model ran (bf16, fp8, fp8_block for a block-scaled checkpoint, w4a16,
+                # fp4): several catalog precisions share one, and a checkpoint's fp8 may be block-scaled
+                "serving_precision": spec.precision, "backend": spec.backend})
     out.update(pt.memory.as_json())
     out["calibration"] = f"{how}; intervals: {I.LEVEL:.0%} of the fit's serving rows"
     return out
