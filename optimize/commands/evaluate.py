@@ -170,6 +170,12 @@ def _serving_spec(args: argparse.Namespace):
     return spec, cal, how
 
 
+def _asked_precision(args: argparse.Namespace) -> str:
+    """--precision, else the catalog model's weight precision (what :func:`_serving_spec` resolved)."""
+    model = catalog_args.model_record(args)
+    return args.precision or (model.weight_precision if model is not None else "bf16")
+
+
 def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
     """Every figure from the serving model's step: the step and its parts, TTFT, throughput, utilization,
     cost, energy (at the resident batch), memory, the 80% intervals and the calibration used."""
@@ -193,7 +199,7 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
         if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
             out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
     out.update({"batch": batch, "resident_batch": b, "tp": tp, "ep": ep, "isl": isl, "osl": osl, "context": ctx,
-                "precision": catalog.precision(args.precision or catalog_args.model_record(args).weight_precision).name,
+                "precision": catalog.precision(_asked_precision(args)).name,
                 # the kernel class the serving model ran (bf16, fp8, fp8_block for a block-scaled checkpoint, w4a16,
                 # fp4): several catalog precisions share one, and a checkpoint's fp8 may be block-scaled
                 "serving_precision": spec.precision, "backend": spec.backend})
