@@ -1082,13 +1082,14 @@ def test_the_fp4_kernel_class_walks_all_of_k():
     """NVFP4 GEMMs (no split-K): at few tokens the k-loop term grows linearly in k without the split-K cap,
     and the FP4 rate and fraction are the ones used (hand-computed from the formula with set values)."""
     env = {**P.hardware_env("b200"), **load_calibration(hardware="b200").values}
-    env.update(kernel_overhead_fp8_s=5e-6, kloop_rate_fp4_bytes_per_s=3e8, gemm_overlap_exp=1.0, eta_flop_fp4=0.4,
-               splitk_chunk_bytes=4096.0, kloop_rate_bytes_per_s=1e9)
+    env.update(kernel_overhead_fp8_s=5e-6, kloop_rate_fp4_bytes_per_s=3e8, gemm_overlap_fp4_exp=1.0, eta_flop_fp4=0.4,
+               splitk_chunk_bytes=4096.0, kloop_rate_bytes_per_s=1e9, gemm_overlap_exp=3.0)
     t = [float(P.gemm(1.0, 256.0, k, 0.5625, 0.5625, env, "fp4")) for k in (4096.0, 16384.0)]
     stream = [256 * k * 0.5625 / (env["eta_bw"] * env["hbm_bandwidth_bytes_per_s"])
               + (k * 0.5625 + 256 * 2) / (env["eta_bw_act"] * env["hbm_bandwidth_bytes_per_s"])
               for k in (4096.0, 16384.0)]
-    # p_o = 1: fixed time + stream + k-loop (k b_w / r_k4, no cap at c_k)
+    # p_o,4 = 1 (the FP4 kernels' own exponent; cuBLAS's p_o = 3 does not enter): fixed time + stream + k-loop
+    # (k b_w / r_k4, no cap at c_k)
     assert t[0] == pytest.approx(5e-6 + stream[0] + 4096 * 0.5625 / 3e8, rel=1e-9)
     assert t[1] == pytest.approx(5e-6 + stream[1] + 16384 * 0.5625 / 3e8, rel=1e-9)
     big = float(P.gemm(8192.0, 8192.0, 16384.0, 0.5625, 0.5625, env, "fp4"))
