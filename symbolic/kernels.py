@@ -62,6 +62,11 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     and 10-15% slow at k >= 8192 (the fraction of the FP4 peak bent to fit both); with the term the held-out nvfp4
     median / p90 fall from 4.6% / 16.7% to 3.4% / 10.3%.
 
+    FP4 kernels join their stream and their k-loop walk with an exponent of their own, :math:`p_{o,4}` (their own
+    pipeline; sharing cuBLAS's :math:`p_o` put it where the B200's bf16, fp8 and nvfp4 rows balance, 1.55: apart,
+    the cuBLAS rows take 1.14 and the nvfp4 rows 1.82, and the held-out nvfp4 median / p90 go 3.9% / 12.1% ->
+    3.5% / 10.5%).
+
     The second term is the **k-loop latency**: a CTA walks its k-slice one pipelined k-tile after another,
     :math:`r_k` bytes of a weight row per second, however few bytes the GEMM reads in all; split-K cuts k
     into slices of at most :math:`c_k` bytes (cuBLAS; block-scaled fp8 kernels do not split, ``c_k`` = inf).
@@ -87,12 +92,13 @@ def gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, b_out: Expr = In
     stream = Max(2 * m * n * k / (eta_flop * peak) + epilogue,
                  (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + weights)
     chain = kloop_time(k, b_w) if split_k else k * b_w / s.r_k4
-    return s.t_kern + (stream ** s.p_ov + chain ** s.p_ov) ** (1 / s.p_ov)
+    p = s.p_ov if split_k else s.p_ov4  # the FP4 kernels' pipeline joins its two times its own way
+    return s.t_kern + (stream ** p + chain ** p) ** (1 / p)
 
 
 def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile_rows: Expr, waves: Expr,
                           padded_rows: Expr, tile_area: Expr, b_out: Expr = Integer(2),
-                          resident: bool = False) -> Expr:
+                          resident: bool = False, epilogue: bool = True) -> Expr:
     r"""A block-scaled fp8 GEMM (1x128 activation and 128x128 weight scales; DeepGEMM's kernel in TensorRT-LLM),
     whose tiles are known (:func:`blockscaled_tiles`).
 
@@ -121,9 +127,15 @@ def blockscaled_gemm_time(m: Expr, n: Expr, k: Expr, b_in: Expr, b_w: Expr, tile
     tile_rows, waves, padded_rows, tile_area : :math:`\tau`, :math:`v`, :math:`\pi`, :math:`\alpha` from
         :func:`blockscaled_tiles`
     resident : weights re-read from L2 (a repeated benchmark, see :func:`l2_resident`)
+    epilogue : the tile's output writes follow its k-loop (DeepGEMM's Hopper kernel, whose math warpgroups write
+        them); False on Blackwell, whose kernel keeps two accumulators in tensor memory and writes one tile's outputs
+        from its epilogue warps while the MMA runs the next tile's k-loop (with the writes added, NVIDIA's B200
+        fp8_block rows at many tokens ran 13-19% slow at n >= 8192 with :math:`\eta_{F,8b}` at its bound of 1)
     """
     w_rate = Max(s.r_L2 * s.n_sm, s.eta_W_8b * s.W) if resident else s.eta_W_8b * s.W
-    compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F) + m * n * b_out / (s.eta_Wa * s.W)  # + epilogue
+    compute = 2 * waves * s.n_sm * tile_area * k / (s.eta_F8b * s.F)
+    if epilogue:
+        compute += m * n * b_out / (s.eta_Wa * s.W)
     stream = Max(compute, (m * k * b_in + m * n * b_out) / (s.eta_Wa * s.W) + k * n * b_w / w_rate)
     chain = waves * k * tile_rows * b_w / s.r_kb
     padding = k * padded_rows * b_in / (s.eta_Wa * s.W)

@@ -175,6 +175,7 @@ r_k4 = _define("efficiency", "kloop_rate_fp4_bytes_per_s", r"r_{k,4}", U.byte_pe
 eta_W_8b = _define("efficiency", "eta_bw_fp8_block", r"\eta_{W,8b}", U.one, "achieved fraction of HBM bandwidth streaming weights in block-scaled fp8 GEMMs (TMA-fed, no split-K)")
 p_a = _define("efficiency", "attn_overlap_exp", r"p_{a}", U.one, "soft-maximum exponent joining a split-KV decode-attention kernel's stream and its per-CTA floor (1: they add, large: the longer one alone)")
 p_ov = _define("efficiency", "gemm_overlap_exp", r"p_{o}", U.one, "soft-maximum exponent joining a GEMM's streaming time and its k-loop latency (1: they add, large: the longer one alone)")
+p_ov4 = _define("efficiency", "gemm_overlap_fp4_exp", r"p_{o,4}", U.one, "soft-maximum exponent joining an FP4 GEMM's streaming time and its k-loop walk (the FP4 kernels' own pipeline; cuBLAS-style kernels: p_o)")
 phi_kv = _define("efficiency", "kv_memory_fraction", r"\phi_{kv}", U.one, "fraction of a serving replica's HBM the engine fills with weights plus KV cache (the rest: activations, CUDA graphs, allocator); fixed at 0.9, not fitted")
 f_pd_sgl = _define("efficiency", "prefill_in_decode_sglang", r"f_{p,\mathrm{sgl}}", U.one, "share of a prompt's prefill work that lands inside SGLang's decode steps (and so in its TPOT); TRT-LLM and vLLM: 1")
 L2 = _define("efficiency", "l2_capacity_bytes", r"L_2", U.byte, "on-chip L2 cache of one chip (whitepaper figure; sets which benchmark operands stay cache-resident)")

@@ -833,8 +833,8 @@ def test_regenerating_default_reproduces_parameters():
     shipped = load_calibration()
     fresh = calibrate(SHARED, hardware=shipped.hardware, date=shipped.date)
     assert fresh.converged
-    # no H100 row runs on FP4 tensor cores (Hopper has none): those three terms stay free, and nothing else
-    free = {"eta_flop_fp4", "kloop_rate_fp4_bytes_per_s", "eta_quant_fp4"}
+    # no H100 row runs on FP4 tensor cores (Hopper has none): those four terms stay free, and nothing else
+    free = {"eta_flop_fp4", "kloop_rate_fp4_bytes_per_s", "eta_quant_fp4", "gemm_overlap_fp4_exp"}
     assert set(fresh.unconstrained) == set(shipped.unconstrained) == free
     for name, p in shipped.parameters.items():
         new = fresh.parameters[name].value
@@ -1089,13 +1089,14 @@ def test_the_fp4_kernel_class_walks_all_of_k():
     """NVFP4 GEMMs (no split-K): at few tokens the k-loop term grows linearly in k without the split-K cap,
     and the FP4 rate and fraction are the ones used (hand-computed from the formula with set values)."""
     env = {**P.hardware_env("b200"), **load_calibration(hardware="b200").values}
-    env.update(kernel_overhead_fp8_s=5e-6, kloop_rate_fp4_bytes_per_s=3e8, gemm_overlap_exp=1.0, eta_flop_fp4=0.4,
-               splitk_chunk_bytes=4096.0, kloop_rate_bytes_per_s=1e9)
+    env.update(kernel_overhead_fp8_s=5e-6, kloop_rate_fp4_bytes_per_s=3e8, gemm_overlap_fp4_exp=1.0, eta_flop_fp4=0.4,
+               splitk_chunk_bytes=4096.0, kloop_rate_bytes_per_s=1e9, gemm_overlap_exp=3.0)
     t = [float(P.gemm(1.0, 256.0, k, 0.5625, 0.5625, env, "fp4")) for k in (4096.0, 16384.0)]
     stream = [256 * k * 0.5625 / (env["eta_bw"] * env["hbm_bandwidth_bytes_per_s"])
               + (k * 0.5625 + 256 * 2) / (env["eta_bw_act"] * env["hbm_bandwidth_bytes_per_s"])
               for k in (4096.0, 16384.0)]
-    # p_o = 1: fixed time + stream + k-loop (k b_w / r_k4, no cap at c_k)
+    # p_o,4 = 1 (the FP4 kernels' own exponent; cuBLAS's p_o = 3 does not enter): fixed time + stream + k-loop
+    # (k b_w / r_k4, no cap at c_k)
     assert t[0] == pytest.approx(5e-6 + stream[0] + 4096 * 0.5625 / 3e8, rel=1e-9)
     assert t[1] == pytest.approx(5e-6 + stream[1] + 16384 * 0.5625 / 3e8, rel=1e-9)
     big = float(P.gemm(8192.0, 8192.0, 16384.0, 0.5625, 0.5625, env, "fp4"))
@@ -1246,3 +1247,47 @@ def test_collectives_pipeline_chunks_along_the_ring():
         got = float(P.collective(op, nbytes, gpus, env)) - env["collective_base_s"]
         assert got == pytest.approx(best, rel=2e-3)
         assert got >= hops * a + stream  # never faster than the plain sum of latency and bytes
+
+
+def test_blackwell_blockscaled_tiles_follow_deepgemms_sm100_rule():
+    """DeepGEMM's SM100 kernel (Blackwell, swapped operands): weight tiles 128 rows high, token widths 16..256 in
+    steps of 16 (fewest waves, fullest last wave, narrowest), and CTAs in multicast pairs when the weight tiles are
+    even in number, each loading half the token tile. Worked case: 129 tokens x 4096 on 148 SMs: 32 weight tiles;
+    width 48 gives 3 token columns, 96 CTAs in one wave (32 would need 5 columns, 160 CTAs, two waves; 64 fills as
+    many SMs but is wider); a pair shares the 48-row token tile, so a CTA loads 24 + 128 rows and half of the
+    3 * 48 - 129 = 15 padded rows of each of the 32 weight tiles. At n = 3968 (31 weight tiles) there is no pair."""
+    assert [float(x) for x in K.blockscaled_tiles(129, 4096, 148, float("inf"), True)] == [152.0, 1.0, 15.0 * 16,
+                                                                                            128.0 * 48]
+    assert [float(x) for x in K.blockscaled_tiles(129, 3968, 148, float("inf"), True)] == [176.0, 1.0, 15.0 * 31,
+                                                                                            128.0 * 48]
+    ms = np.array([1, 17, 64, 65, 129, 257, 1000, 4096], dtype=float)
+    ns = np.array([128, 1024, 2560, 7168, 16384], dtype=float)
+    mm, nn = np.meshgrid(ms, ns)
+    rows, waves, padded, area = K.blockscaled_tiles(mm, nn, 148, float("inf"), True)
+    for m, n, r, v, p, a in zip(mm.ravel(), nn.ravel(), rows.ravel(), waves.ravel(), padded.ravel(), area.ravel()):
+        best = None
+        for width in range(16, 257, 16):
+            tiles = -(-int(n) // 128) * -(-int(m) // width)
+            w, last = -(-tiles // 148), tiles % 148 or 148
+            if best is None or w < best[1] or (w == best[1] and last > best[2]):
+                best = (width, w, last)
+        pair = 2 if -(-int(n) // 128) % 2 == 0 else 1
+        assert v == best[1] and a == 128 * best[0], (m, n)
+        assert r == 128 + min(m, best[0]) / pair and p == (-(-m // best[0]) * best[0] - m) * -(-n // 128) / pair
+
+
+def test_blackwell_blockscaled_epilogue_overlaps_the_next_tile():
+    """On Blackwell the block-scaled kernel writes a tile's outputs under the next tile's k-loop (two accumulators in
+    tensor memory): with the arithmetic binding, the time without the epilogue is the arithmetic alone; the Hopper
+    kernel adds the writes, m n b_out / (eta_Wa W). Numbers: 4096 x 4096 x 8192, one wave of 128 x 128 tiles."""
+    from inferonomics.symbolic import symbols as S
+
+    m, n, k = 4096.0, 4096.0, 8192.0
+    vals = {S.r_kb: 1e30, S.W: 8e12, S.eta_W_8b: 1, S.eta_Wa: 1, S.t_kern8: 0, S.eta_F8b: 1, S.F: 4.5e15,
+            S.n_sm: 1024, S.p_ov: 30.0}
+    tiles = dict(tile_rows=256.0, waves=1.0, padded_rows=0.0, tile_area=128.0 * 128)
+    hopper = float(K.blockscaled_gemm_time(m, n, k, 1, 1, **tiles).subs(vals))
+    blackwell = float(K.blockscaled_gemm_time(m, n, k, 1, 1, **tiles, epilogue=False).subs(vals))
+    compute = 2 * 1024 * 128 * 128 * k / 4.5e15
+    assert blackwell == pytest.approx(compute, rel=1e-9)
+    assert hopper == pytest.approx(compute + m * n * 2 / 8e12, rel=1e-9)

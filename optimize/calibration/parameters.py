@@ -24,6 +24,7 @@ PARAMETERS: dict[str, tuple[float, float, float]] = {
     "kloop_rate_fp4_bytes_per_s": (5e8, 1e7, 1e12),
     "splitk_chunk_bytes": (6e3, 128.0, 1e7),
     "gemm_overlap_exp": (1.3, 1.0, 10.0),
+    "gemm_overlap_fp4_exp": (1.3, 1.0, 10.0),
     # per SM: 1.6x the H100's HBM rate over its 132 SMs is ~40 GB/s; the bounds span 1-1000 GB/s
     "l2_bandwidth_per_sm_bytes_per_s": (40e9, 1e9, 1e12),
     "launch_overhead_s": (5e-6, 0.0, 1e-3),

@@ -125,10 +125,13 @@ def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", fam
     e = with_precision(env, precision, family)
     if precision == "fp8_block":  # its own tile model: the tiles are the kernel's choice, decided numerically
         swap_below = K.blockscaled_swap_below(env.get("fp4_tensor_cores", 0.0))  # Blackwell's kernels: always
-        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"], swap_below)
+        # Blackwell (the cards with FP4 tensor cores) runs DeepGEMM's SM100 kernel: its tiles and multicast pairs, its
+        # epilogue under the next tile's k-loop
+        sm100 = env.get("fp4_tensor_cores", 0.0) > 0
+        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"], swap_below, sm100)
         f = compiled("blockscaled_gemm_time",
                      ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows", "tile_area"),
-                     resident=resident)
+                     resident=resident, epilogue=not sm100)
         return f({"m": m, "n": n, "k": k, "b_in": b_in, "b_w": b_w, "tile_rows": tile_rows, "waves": waves,
                   "padded_rows": padded, "tile_area": area}, e)
     f = compiled("gemm_time", ("m", "n", "k", "b_in", "b_w"), resident=resident, split_k=precision != "fp4")
