@@ -171,10 +171,15 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
                 why += f": transferred from the {prior[0]} fit"
             unconstrained.update((n, why) for n in names)
             continue
+        start = {n: values[n] for n in names}
         res, scale = _fit_stage({**base, **values}, groups, names, max_nfev)
         values.update(zip(names, (res.x * scale).tolist()))
         sigma.update(zip(names, _uncertainty(res, scale).tolist()))
         free = unidentified(res.jac, names)
+        # a parameter no row depends on keeps its start: the bounded trust-region step can still move it (the
+        # H100 fit had put eta_flop_fp4, which no H100 row reads, on its bound 0.05), and a card that carries this
+        # fit would read that drift as a measurement
+        values.update((n, start[n]) for n, why in free.items() if why == NO_ROW_DEPENDS)
         if prior is not None:  # the optimizer leaves a free parameter where it started: the prior's value
             free = {n: f"{why}: transferred from the {prior[0]} fit" for n, why in free.items()}
         unconstrained.update(free)
@@ -239,6 +244,8 @@ def fit_intervals(meas: Measurements, env: dict[str, float], sigma: dict[str, fl
 #: a direction of parameter space along which the residuals change less than this fraction of the stiffest
 #: direction's change (singular values of the column-normalized Jacobian) is not determined by the data
 RCOND = 1e-4
+#: :func:`unidentified`'s reason for a parameter whose Jacobian column is zero
+NO_ROW_DEPENDS = "no fitted row depends on it"
 
 
 def unidentified(jac: np.ndarray, names: tuple[str, ...]) -> dict[str, str]:
@@ -249,7 +256,7 @@ def unidentified(jac: np.ndarray, names: tuple[str, ...]) -> dict[str, str]:
     J = np.asarray(jac, dtype=float)
     norms = np.linalg.norm(J, axis=0)
     dead = norms <= 1e-12 * max(float(norms.max(initial=0.0)), 1e-300)
-    out = {names[j]: "no fitted row depends on it" for j in np.flatnonzero(dead)}
+    out = {names[j]: NO_ROW_DEPENDS for j in np.flatnonzero(dead)}
     live = np.flatnonzero(~dead)
     if live.size == 0:
         return out
