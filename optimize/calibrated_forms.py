@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import sympy as sp
 
@@ -95,6 +96,7 @@ def _fixed_time(expr: sp.Expr, shape_symbols: set) -> sp.Expr:
     return sp.Add(*(a for a in sp.Add.make_args(expr) if not (a.free_symbols & shape_symbols)))
 
 
+@lru_cache(maxsize=8)  # pure; the builders' Max/Min constructors compare arguments under assumptions (slow)
 def _gemm(prec: str, b_in: float, b_w: float):
     m, n, k = _x("m"), _x("n"), _x("k")
     return (m, n, k), K.gemm_time(m, n, k, sp.Float(b_in), sp.Float(b_w), split_k=prec != "fp4")
@@ -112,13 +114,20 @@ def _eta_bw(env, prec, b_in, b_w) -> float:
     (roof,) = expr.atoms(sp.Max)  # the GEMM's roofline: max(compute, memory)
     compute, memory = sorted(roof.args, key=lambda a: not a.has(s.F))
     shape = {n: DECODE_SHAPE[0], k: DECODE_SHAPE[1]}
-    crossing = sp.solve(sp.Eq(compute.xreplace(shape), memory.xreplace(shape)), m)
-    (m_star,) = [r for r in crossing if r.is_positive is not False]
-    m_at = _value(m_star, env, {})
+    # both arms are linear in m (FLOPs and activation bytes grow with the tokens), so they cross at
+    # m* = -gap(0) / gap'; sp.solve found the same root through simplify, which alone imports sympy.physics (0.5 s)
+    gap = (compute - memory).xreplace(shape)
+    slope = sp.diff(gap, m)
+    if slope.has(m):
+        raise ValueError("the GEMM roofline's arms are no longer linear in m: solve for their crossing instead")
+    m_at = -_value(gap.xreplace({m: sp.S.Zero}), env, {}) / _value(slope, env, {})
+    if not m_at > 0:
+        raise ValueError(f"the GEMM roofline's arms cross at m = {m_at:g}, not at a positive batch")
     stream = _value(memory, env, {**shape, m: m_at})
     return DECODE_SHAPE[0] * DECODE_SHAPE[1] * b_w / (env["hbm_bandwidth_bytes_per_s"] * stream)
 
 
+@lru_cache(maxsize=4)
 def _attention(b_kv: float):
     syms = batch, context, heads, kv_heads, head_dim, blocks = tuple(
         _x(n) for n in ("batch", "context", "heads", "kv_heads", "head_dim", "blocks"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import model
 from . import symbols as s
@@ -185,10 +186,17 @@ def kernel_terms() -> list[tuple[str, str, object, str]]:
 
 def _kernel_equations() -> list[tuple[str, str, str]]:
     """(title, LaTeX, sentence) of :func:`kernel_terms`, soft maxima written as such (KERNEL_TEXT defines it)."""
+    return list(_kernel_equations_once())
+
+
+@lru_cache(maxsize=1)
+def _kernel_equations_once() -> tuple[tuple[str, str, str], ...]:
+    # built and printed once for both documents: the builders' Max/Min constructors compare their arguments
+    # under assumptions, ~0.25 s a build
     from .latex_print import latex_softmax
 
     names = {**s.latex_names(), **{x.symbol: x.latex for x in KERNEL_LOCALS}}
-    return [(title, f"{lhs} = {latex_softmax(expr, names)}", why) for title, lhs, expr, why in kernel_terms()]
+    return tuple((title, f"{lhs} = {latex_softmax(expr, names)}", why) for title, lhs, expr, why in kernel_terms())
 
 
 KERNEL_TEXT = (

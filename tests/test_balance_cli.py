@@ -233,3 +233,11 @@ def test_speed_on_card_by_hand(capsys):
     assert m["chips_for_speed"] == m["chips_to_hold_model"]  # 1 token/s: holding it is the bound
     code, out, err = run(capsys, "balance", "--hardware", "h100-sxm", "--tokens-per-s-per-user", "5")
     assert code == 2 and out == "" and "--tokens-per-s-per-user" in err
+
+
+@pytest.mark.parametrize("dof", [1, 2, 5, 17, 30, 120, 1000])
+def test_t_quantile_is_scipys(dof):
+    """The trend's 95% band uses mpmath's t quantile (scipy.special costs derive a third of a second to import)."""
+    from inferonomics.optimize.memory_wall import _t95
+
+    assert _t95(dof) == pytest.approx(stats.t.ppf(0.975, dof), rel=1e-13)
