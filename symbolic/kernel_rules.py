@@ -153,6 +153,20 @@ def busiest_experts_touched(n_experts, top_k, tokens, ep):
     e, k, t, r = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (n_experts, top_k, tokens, ep)))
     per = e / r
     q = 1.0 - (1.0 - k / e) ** t
+    out = np.array(per * q, dtype=float)  # one rank: the mean
+    # every rank touches all of its experts once q rounds to 1 (Qwen3-30B-A3B: from ~600 tokens), none at q = 0;
+    # the order statistic costs E_r terms a point, so it runs only between, where there are ranks to take it over
+    out[(r > 1) & (q >= 1.0)] = per[(r > 1) & (q >= 1.0)]
+    wide = (r > 1) & (q > 0.0) & (q < 1.0)
+    if np.any(wide):
+        out[wide] = _busiest_of_ranks(per[wide], q[wide], r[wide])
+    return out
+
+
+def _busiest_of_ranks(per, q, r):
+    """:func:`busiest_experts_touched` for ``r > 1`` ranks of ``per`` experts each, touched with ``q``."""
+    import numpy as np
+
     j = np.arange(int(np.max(per, initial=0.0)) + 1, dtype=float).reshape((-1,) + (1,) * per.ndim)
     inside = j <= per
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -160,7 +174,5 @@ def busiest_experts_touched(n_experts, top_k, tokens, ep):
         steps = np.where((j >= 1) & inside, np.log(np.maximum(per - j + 1, 1.0)) - np.log(np.maximum(j, 1.0)), 0.0)
         log_pmf = np.cumsum(steps, axis=0) + j * np.log(q) + (per - j) * np.log1p(-q)
         pmf = np.exp(np.where(inside & ~np.isnan(log_pmf), log_pmf, -np.inf))
-    pmf = np.where(q >= 1.0, (j == per).astype(float), np.where(q <= 0.0, (j == 0).astype(float), pmf))
     cdf = np.minimum(np.cumsum(pmf, axis=0), 1.0)
-    busiest = np.sum(np.where(j < per, 1.0 - cdf ** r, 0.0), axis=0)
-    return np.where(r > 1, busiest, per * q)
+    return np.sum(np.where(j < per, 1.0 - cdf ** r, 0.0), axis=0)
