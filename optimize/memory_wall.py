@@ -71,12 +71,13 @@ def _t95(dof: int) -> float:
     I_{dof/(dof+t^2)}(dof/2, 1/2)/2 (the regularized incomplete beta), is 2.5%.
 
     mpmath (SymPy's own dependency, already loaded) rather than scipy.special.stdtrit: importing scipy.special
-    cost derive 0.25-0.4 s of its ~3; the two agree to 3.5e-15 relative for dof 1-300 (test_memory_wall)."""
+    cost derive 0.25-0.4 s of its ~3; the two agree to 3.5e-15 relative for dof 1-300 (tests/test_balance_cli.py)."""
     import mpmath
 
     with mpmath.workdps(30):
         def tail(t):
-            return mpmath.betainc(mpmath.mpf(dof) / 2, 0.5, 0, dof / (dof + t * t), regularized=True) / 2 - mpmath.mpf("0.025")
+            upper = mpmath.betainc(mpmath.mpf(dof) / 2, 0.5, 0, dof / (dof + t * t), regularized=True) / 2
+            return upper - mpmath.mpf("0.025")
 
         # bracket: the quantile falls from 12.71 (dof 1) towards the normal's 1.96
         return float(mpmath.findroot(tail, (1.9, 13.0), solver="illinois"))
