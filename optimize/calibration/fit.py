@@ -177,8 +177,9 @@ def fit(meas: Measurements, hardware: str | None = None, *, max_nfev: int = 200,
         sigma.update(zip(names, _uncertainty(res, scale).tolist()))
         free = unidentified(res.jac, names)
         # a parameter no row depends on keeps its start: the bounded trust-region step can still move it (the
-        # H100 fit had put eta_flop_fp4, which no H100 row reads, on its bound 0.05), and a card that carries this
-        # fit would read that drift as a measurement
+        # H100 fit had moved gemm_overlap_fp4_exp, which no H100 row reads, from 1.3 to 7.97; the B200's transferred
+        # eta_bw_torch from the H100's 0.86 to 1.00), and a card that carries this fit would read the drift as a
+        # measurement
         values.update((n, start[n]) for n, why in free.items() if why == NO_ROW_DEPENDS)
         if prior is not None:  # the optimizer leaves a free parameter where it started: the prior's value
             free = {n: f"{why}: transferred from the {prior[0]} fit" for n, why in free.items()}

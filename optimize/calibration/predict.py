@@ -124,11 +124,12 @@ def gemm(m, n, k, b_in, b_w, env: dict[str, float], precision: str = "bf16", fam
     """Time of GEMMs ``[m,k] @ [k,n]`` (arrays broadcast) at ``precision``; ``resident``: weights re-read from L2."""
     e = with_precision(env, precision, family)
     if precision == "fp8_block":  # its own tile model: the tiles are the kernel's choice, decided numerically
-        swap_below = K.blockscaled_swap_below(env.get("fp4_tensor_cores", 0.0))  # Blackwell's kernels: always
-        # Blackwell (the cards with FP4 tensor cores) runs DeepGEMM's SM100 kernel: its tiles and multicast pairs, its
-        # epilogue under the next tile's k-loop
-        sm100 = env.get("fp4_tensor_cores", 0.0) > 0
-        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"], swap_below, sm100)
+        # Blackwell (the cards with FP4 tensor cores) runs DeepGEMM's SM100 kernel: operands always swapped, its
+        # tiles and multicast pairs, its epilogue under the next tile's k-loop
+        fp4_cores = float(env.get("fp4_tensor_cores", 0.0))
+        sm100 = fp4_cores > 0
+        tile_rows, waves, padded, area = K.blockscaled_tiles(m, n, env["sm_count"], K.blockscaled_swap_below(fp4_cores),
+                                                             sm100)
         f = compiled("blockscaled_gemm_time",
                      ("m", "n", "k", "b_in", "b_w", "tile_rows", "waves", "padded_rows", "tile_area"),
                      resident=resident, epilogue=not sm100)
