@@ -201,11 +201,7 @@ def _serving(r: np.ndarray, env, ttft: bool) -> np.ndarray:
 def parallel_rows(r: np.ndarray) -> np.ndarray:
     """Rows whose serving worker (the decode pool of a disaggregated row) runs attention data parallelism
     (given, or implied by a concurrency that is a multiple of the per-rank batch) or expert parallelism."""
-    dis = r["mode"] == "disagg"
-    per_rank = r["silicon_concurrency"] / r["batch_size"]
-    implied = np.where(np.isfinite(per_rank) & (per_rank > 1), np.round(per_rank), 1.0)
-    _, dp_a, ep_a, _ = _shape(r, "", None, implied)
-    _, dp_d, ep_d, _ = _shape(r, "decode_", None)
+    dis, (_, dp_a, ep_a, _), (_, dp_d, ep_d, _), *_ = _pools(r)  # the shapes the predictions read
     return np.where(dis, (dp_d > 1) | (ep_d > 1), (dp_a > 1) | (ep_a > 1))
 
 
