@@ -135,11 +135,12 @@ def xqa_blocks(batch, kv_heads, context, n_sm, tokens=XQA_TOKENS_PER_BLOCK["xqa"
 
 
 
-def busiest_experts_touched(n_experts, top_k, tokens, ep):
+def busiest_experts_touched(n_experts, touched, ep):
     r"""Expected experts touched on the busiest of ``ep`` expert-parallel ranks, each holding :math:`E_r = E/ep` of the
-    :math:`E` experts, when ``tokens`` :math:`T` tokens route to ``top_k`` :math:`k` experts each uniformly: an expert
-    is touched with :math:`q = 1 - (1-k/E)^T`; a rank's count is taken as :math:`\mathrm{Bin}(E_r, q)` and the ranks'
-    counts as independent, so
+    :math:`E` experts, when ``touched`` of them are touched on average (uniform routing:
+    :func:`inferonomics.symbolic.kernels.experts_touched`, :math:`E(1-(1-k/E)^T)`, the one place that formula lives):
+    an expert is touched with :math:`q` = ``touched``:math:`/E`; a rank's count is taken as
+    :math:`\mathrm{Bin}(E_r, q)` and the ranks' counts as independent, so
 
     .. math:: \mathbb{E}[\max] = \sum_{j=0}^{E_r-1} \big(1 - F(j)^{ep}\big),\qquad F \text{ the CDF of }
               \mathrm{Bin}(E_r, q)
@@ -150,9 +151,8 @@ def busiest_experts_touched(n_experts, top_k, tokens, ep):
     statistic without a closed form, which the serving model keeps as an applied function bound to this rule."""
     import numpy as np
 
-    e, k, t, r = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (n_experts, top_k, tokens, ep)))
-    per = e / r
-    q = 1.0 - (1.0 - k / e) ** t
+    e, u, r = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (n_experts, touched, ep)))
+    per, q = e / r, np.minimum(u / e, 1.0)
     out = np.array(per * q, dtype=float)  # one rank: the mean
     # every rank touches all of its experts once q rounds to 1 (Qwen3-30B-A3B: from ~600 tokens), none at q = 0;
     # the order statistic costs E_r terms a point, so it runs only between, where there are ranks to take it over

@@ -298,8 +298,8 @@ def experts_touched(n_experts: Expr, top_k: Expr, tokens: Expr) -> Expr:
     return n_experts * (1 - (1 - top_k / n_experts) ** tokens)
 
 
-#: :func:`busiest_experts_touched` as an applied function of (experts, top-k, tokens, EP ranks), which the compiler
-#: binds to that NumPy rule (an expected maximum: no closed form)
+#: :func:`busiest_experts_touched` as an applied function of (experts, experts touched on average, EP ranks), which
+#: the compiler binds to that NumPy rule (an expected maximum: no closed form)
 BUSIEST_EXPERTS = Function("busiest_experts_touched")
 
 
@@ -308,7 +308,7 @@ def experts_touched_busiest_rank(n_experts: Expr, top_k: Expr, tokens: Expr, ep:
     collective waits for the rank that streams the most expert weights, not for the mean
     :math:`E(1-(1-k/E)^T)/ep`, which it exceeds most at few tokens per expert (Qwen3-235B, 8 ranks of 16 experts:
     6.1 against 3.6 at 4 tokens, 12.9 against 10.3 at 16, the same 16 from 64 on)."""
-    return BUSIEST_EXPERTS(n_experts, top_k, tokens, ep)
+    return BUSIEST_EXPERTS(n_experts, experts_touched(n_experts, top_k, tokens), ep)
 
 
 def step_tokens(batch: Expr = s.B, prompt: Expr = s.isl, output: Expr = s.osl) -> Expr:

@@ -417,7 +417,7 @@ def step_time(a, batch, isl, osl, tp, dp, ep, mtp, precision: str, backend: str,
         # (an expected maximum, kernel_rules.busiest_experts_touched; the mean for one rank), and a block-scaled
         # fp8 checkpoint's ("fp8_block") grouped expert kernel runs at the block-scaled rates (eta_bw_fp8_block,
         # eta_flop_fp8_block, the fp8 kernels' fixed time)
-        touched = K.busiest_experts_touched(a.n_experts, a.experts_per_token, all_tokens, ep)
+        touched = K.busiest_experts_touched(a.n_experts, touched * ep, ep)  # the rule, given the mean over all E
         moe_prec, moe_env = prec, env
         if precision == "fp8_block":
             moe_prec, moe_env = "fp8_block", {**env, "eta_bw": env["eta_bw_fp8_block"]}

@@ -19,6 +19,11 @@ from inferonomics.optimize.calibration.calfile import calibration_for
 from inferonomics.optimize.calibration.serving_model import checkpoint_precision
 
 
+def _busiest(e, k, tokens, ep):
+    """The rule given uniform routing's mean, written out here: E (1 - (1 - k/E)^T) experts touched of E."""
+    return busiest_experts_touched(e, e * (1 - (1 - k / e) ** np.asarray(tokens, dtype=float)), ep)
+
+
 def _busiest_monte_carlo(tokens, e, k, ep, trials, rng):
     """Exact uniform top-k routing (k distinct experts per token), experts split into ``ep`` contiguous ranks."""
     keys = rng.random((trials, tokens, e))
@@ -35,20 +40,20 @@ def test_busiest_rank_matches_monte_carlo(tokens, e, k, ep):
     approximation, not the noise, is what is left)."""
     counts = _busiest_monte_carlo(tokens, e, k, ep, 1500, np.random.default_rng(7))
     se = counts.std(ddof=1) / math.sqrt(len(counts))
-    got = float(busiest_experts_touched(e, k, tokens, ep))
+    got = float(_busiest(e, k, tokens, ep))
     assert abs(counts.mean() - got) < max(5 * se, 0.02 * got), (counts.mean(), got)
 
 
 def test_busiest_rank_limits():
     t = np.array([0.0, 1.0, 4.0, 16.0, 64.0, 1024.0])
     mean = 128 * (1 - (1 - 8 / 128) ** t)
-    assert np.allclose(busiest_experts_touched(128, 8, t, 1.0), mean)  # one rank: the mean
-    busiest = busiest_experts_touched(128, 8, t, 8.0)
+    assert np.allclose(_busiest(128, 8, t, 1.0), mean)  # one rank: the mean
+    busiest = _busiest(128, 8, t, 8.0)
     assert busiest[0] == 0.0 and busiest[-1] == pytest.approx(16.0)  # nothing touched; every expert of the rank
     assert np.all(busiest >= mean / 8 - 1e-12) and np.all(busiest <= 16.0 + 1e-12)
     assert np.all(np.diff(busiest) > -1e-12)
     # more ranks of the same experts: a higher maximum relative to the mean
-    assert busiest_experts_touched(128, 8, 4.0, 8.0) / (mean[2] / 8) > busiest_experts_touched(128, 8, 4.0, 2.0) / (
+    assert _busiest(128, 8, 4.0, 8.0) / (mean[2] / 8) > _busiest(128, 8, 4.0, 2.0) / (
         mean[2] / 2)
 
 

@@ -47,8 +47,8 @@ def _xqa_blocks(batch, kv_heads, context, n_sm, tokens) -> tuple[np.ndarray]:
     return (xqa_blocks(batch, kv_heads, context, n_sm, tokens),)
 
 
-def _busiest_experts(n_experts, top_k, tokens, ep) -> tuple[np.ndarray]:
-    return (busiest_experts_touched(n_experts, top_k, tokens, ep),)
+def _busiest_experts(n_experts, touched, ep) -> tuple[np.ndarray]:
+    return (busiest_experts_touched(n_experts, touched, ep),)
 
 
 #: the applied functions of the serving model and the NumPy rules that compute them
