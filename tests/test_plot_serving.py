@@ -63,6 +63,18 @@ def test_serving_break_even_is_the_calibrated_closed_form(serving_marks):
     assert abs(serving_marks["break_even_batch"] / ideal - 1) > 0.02
 
 
+def test_block_scaled_checkpoint_plots_at_the_per_tensor_fp8_efficiencies(capsys, tmp_path):
+    """DeepSeek-V3's fp8 checkpoint is block-scaled (its experts on the block-scaled kernel, serving precision
+    fp8_block); its dense GEMMs run per-tensor fp8, so the marked B* is the fp8 closed form's, written out by hand.
+    (Once the serving precision became fp8_block, plot refused the model: 'expected bf16 or fp8'.)"""
+    m = _plot(capsys, tmp_path, "utilization", "--model", "deepseek-v3", "--hardware", "h200", "--precision", "fp8",
+              "--tp", "8")
+    eff = calibrated_values("h200", "fp8").values
+    hw = catalog.hardware("h200")
+    by_hand = eff["eta_flop"] * hw.peak_flop_per_s["fp8"] / (2 * eff["eta_bw"] * hw.hbm_bandwidth_bytes_per_s)
+    assert m["step_model"] == "serving" and m["break_even_batch"] == pytest.approx(by_hand, rel=1e-9)
+
+
 def _essay_figures():
     return 1.6e12, 1.6e12, 1.0, 3e15, 3e12, 20.0  # the essay's model, 8-bit weights, 20 H100s at round rates
 

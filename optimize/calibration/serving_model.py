@@ -65,6 +65,12 @@ def checkpoint_precision(model, precision: str) -> str:
     return "fp8_block" if precision == "fp8" and getattr(model, "fp8_scaling", "tensor") == "block" else precision
 
 
+def scaling_free_precision(precision: str) -> str:
+    """:func:`checkpoint_precision` undone: the serving precision of the GEMMs outside a block-scaled checkpoint's
+    experts, which run per-tensor fp8 (``symbolic.serving.precision_bytes``), as the closed forms' efficiencies do."""
+    return "fp8" if precision == "fp8_block" else precision
+
+
 class Compiled:
     """``exprs`` over ``args`` (in that order) and the parameters they read from ``env`` (by name):
     ``f(values, env)`` -> tuple of arrays, or the one array of a single expression."""

@@ -135,7 +135,8 @@ def workload(args: argparse.Namespace, values: dict[str, float], catalog_model: 
 
 
 def _serving_spec(args: argparse.Namespace):
-    """(spec, calibration, which calibration in words) of the serving model, or exit 2 naming why not."""
+    """(spec, calibration, which calibration in words, the precision asked for: --precision or the model's weights)
+    of the serving model, or exit 2 naming why not."""
     from inferonomics.optimize.backends import backends_for, why_not
     from inferonomics.optimize.calibration import calibration_for
     from inferonomics.optimize.serving_step import ServingSpec, spec_for
@@ -167,13 +168,7 @@ def _serving_spec(args: argparse.Namespace):
                                     "eta_bw, overhead_trtllm_s) or add --ideal for the closed form")
     if overrides:  # an explicit --set beats the datasheet and the fit
         spec = ServingSpec(spec.arch, spec.precision, spec.backend, {**spec.env, **overrides}, spec.hardware)
-    return spec, cal, how
-
-
-def _asked_precision(args: argparse.Namespace) -> str:
-    """--precision, else the catalog model's weight precision (what :func:`_serving_spec` resolved)."""
-    model = catalog_args.model_record(args)
-    return args.precision or (model.weight_precision if model is not None else "bf16")
+    return spec, cal, how, catalog.precision(precision).name
 
 
 def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
@@ -182,10 +177,9 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
     from inferonomics.optimize.calibration import intervals as I
     from inferonomics.optimize.serving_eval import evaluate_serving
     from inferonomics.optimize.space import expert_parallel_degree
-    from inferonomics.symbolic import catalog
     from inferonomics.symbolic.evaluate import economics
 
-    spec, cal, how = _serving_spec(args)
+    spec, cal, how, asked = _serving_spec(args)
     tp, batch = int(values.get("tp", 1.0)), values["batch"]
     isl, osl, ctx = values["prompt_len"], values["output_len"], values["context"]
     ep = expert_parallel_degree(tp, int(spec.arch.n_experts or 1))
@@ -199,7 +193,7 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
         if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
             out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
     out.update({"batch": batch, "resident_batch": b, "tp": tp, "ep": ep, "isl": isl, "osl": osl, "context": ctx,
-                "precision": catalog.precision(_asked_precision(args)).name,
+                "precision": asked,
                 # the kernel class the serving model ran (bf16, fp8, fp8_block for a block-scaled checkpoint, w4a16,
                 # fp4): several catalog precisions share one, and a checkpoint's fp8 may be block-scaled
                 "serving_precision": spec.precision, "backend": spec.backend})

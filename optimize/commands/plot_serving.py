@@ -13,6 +13,7 @@ def serving_curve(args: argparse.Namespace, values: dict[str, float]):
     """(:class:`~inferonomics.optimize.plots.ServingCurve`, the values with tp, isl, osl and context filled in)."""
     from inferonomics.optimize import serving_step as S
     from inferonomics.optimize.calibrated_forms import PRECISIONS, calibrated_values
+    from inferonomics.optimize.calibration.serving_model import scaling_free_precision
     from inferonomics.optimize.plots import ServingCurve
     from inferonomics.optimize.serving_eval import DEFAULT_ISL, DEFAULT_OSL, average_context, memory_per_chip
     from inferonomics.optimize.space import expert_parallel_degree
@@ -28,8 +29,9 @@ def serving_curve(args: argparse.Namespace, values: dict[str, float]):
     osl = args.osl or v.get("output_len", DEFAULT_OSL)
     ctx = args.context if args.context is not None else v.get("context", average_context(isl, osl))
     v.update(prompt_len=isl, output_len=osl, context=ctx)
-    spec, cal, how = _serving_spec(args)
-    if spec.precision not in PRECISIONS:
+    spec, cal, how, _ = _serving_spec(args)
+    dense = scaling_free_precision(spec.precision)  # a block-scaled checkpoint's dense GEMMs are per-tensor fp8
+    if dense not in PRECISIONS:
         raise InvalidInputError("--precision", "bf16 or fp8 for the calibrated closed forms' efficiencies "
                                 "(or --ideal)", spec.precision)
     tp = int(v["tp"])
@@ -39,7 +41,7 @@ def serving_curve(args: argparse.Namespace, values: dict[str, float]):
         raise InvalidInputError("--tp", "a degree at which the weights and one sequence's KV cache fit in HBM "
                                 f"(at TP {tp} they do not: {mem.weights / tp / 1e9:.4g} GB of weights per chip)", tp)
     cap = S.resident_cap(spec, tp, isl, osl, ep=ep, context=ctx)
-    eff = calibrated_values(spec.hardware or args.hardware, spec.precision, spec.backend, args.calibration)
+    eff = calibrated_values(spec.hardware or args.hardware, dense, spec.backend, args.calibration)
 
     def step_s(batch):
         return S.tpot(spec, tp, batch, isl, osl, ep=ep, context=ctx)
