@@ -55,13 +55,17 @@ _FOUR = {"int4", "fp4", "mxfp4", "nvfp4", "w4a16", "int4-awq", "int4-gptq"}
 _FP4_COMPUTE = {"fp4", "mxfp4", "nvfp4"}
 
 
-def serving_precision(weights: str, activations: str) -> str | None:
-    """The serving model's precision for catalog (weight, activation) precisions; None when it has none."""
+def serving_precision(weights: str, activations: str, model=None) -> str | None:
+    """The serving model's precision for catalog (weight, activation) precisions; None when it has none. With the
+    catalog ``model``, its checkpoint's: ``fp8_block`` for a block-scaled fp8 checkpoint
+    (:func:`.calibration.serving_model.checkpoint_precision`), so every command serves it alike."""
     w, a = weights.lower(), activations.lower()
     if w in _SIXTEEN and a in _SIXTEEN:
         return "bf16"
     if w.startswith("fp8") and a.startswith("fp8"):
-        return "fp8"
+        from inferonomics.optimize.calibration.serving_model import checkpoint_precision  # noqa: PLC0415
+
+        return checkpoint_precision(model, "fp8")
     if w in _FOUR and a in _SIXTEEN:
         return "w4a16"
     if w in _FP4_COMPUTE and a in _FP4_COMPUTE:
@@ -277,15 +281,13 @@ def spec_for(model, hardware: str, precision: str, backend: str = DEFAULT_BACKEN
     hw = catalog.hardware(hardware)
     if activations is None:
         activations = catalog.default_activation_precision(catalog.precision(precision), hw)
-    prec = serving_precision(catalog.precision(precision).name, activations)
+    prec = serving_precision(catalog.precision(precision).name, activations, m)
     if prec is None:
         raise InvalidInputError("precision", "bf16/fp16, fp8 (fp8 compute) or a 4-bit weight format with 16-bit "
                                 "compute (the calibrated serving model's precisions)", precision)
-    from inferonomics.optimize.calibration.serving_model import checkpoint_precision  # noqa: PLC0415
-
     cal = (_shipped(calibration, hw.name) if calibration is None or isinstance(calibration, str)
            else calibration)
-    return make_spec(m.architecture, hw.name, checkpoint_precision(m, prec), backend, cal)
+    return make_spec(m.architecture, hw.name, prec, backend, cal)
 
 
 def calibrated_tpot_s(model, hardware: str, precision: str, tp, batch, isl: float, osl: float,

@@ -245,13 +245,14 @@ def _apply(cal, values: dict, activation: str, backend: str) -> dict:
             return cal.apply(values)
 
 
-def _serving_spec(cal, arch, hw_name: str, weights: str, activation: str, backend: str):
-    """The calibrated serving model's spec, or (None, why not) where it does not apply."""
+def _serving_spec(cal, model, hw_name: str, weights: str, activation: str, backend: str):
+    """The calibrated serving model's spec for catalog ``model``, or (None, why not) where it does not apply."""
     from inferonomics.optimize.serving_step import make_spec, serving_precision
 
+    arch = model.architecture
     if arch is None:
         return None, "the catalog has no architecture for the model"
-    prec = serving_precision(weights, activation)
+    prec = serving_precision(weights, activation, model)
     if prec is None:
         return None, f"weights {weights} with {activation} compute have no calibrated serving model"
     try:
@@ -330,7 +331,7 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                     cal, used[hw.name] = cal_for(hw.name)
                     values = _apply(cal, values, act, backend)
                     if serving:
-                        spec, why = _serving_spec(cal, arch, hw.name, wp.name, act, backend)
+                        spec, why = _serving_spec(cal, m, hw.name, wp.name, act, backend)
                         if spec is None:
                             closed_form.append(f"{hw.name} at {wp.name}: {why}")
                 if not tps:
