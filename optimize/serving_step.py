@@ -143,7 +143,7 @@ def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp
     :func:`inferonomics.optimize.calibration.serving.serving_tpot_s` through the pipeline composition
     :func:`inferonomics.optimize.calibration.pipeline.pipelined`, as ``validate`` computes them (``context``:
     decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``: the step's named
-    parts, without pipeline stages; ``speculation``: a :class:`~inferonomics.optimize.speculation.Speculation`,
+    parts, the pipeline's stage hand-offs in ``communication`` (one scalar ``pp``); ``speculation``: a :class:`~inferonomics.optimize.speculation.Speculation`,
     TPOT with it, :func:`~inferonomics.optimize.speculation.spec_tpot_s`)."""
     from inferonomics.optimize.calibration import serving  # noqa: PLC0415
 
@@ -155,12 +155,12 @@ def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp
         fn = partial(spec_tpot_s, speculation=speculation)
         return _run(fn, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
     if parts:
-        if np.any(np.asarray(pp) > 1):
-            raise ValueError("tpot(parts=True) has no pipeline stages")
-        t, d, e, m = _shape(tp, dp, ep)
-        return serving.serving_tpot_s(spec.arch, np.asarray(batch, dtype=float), isl, osl, t, d, e, m,
-                                      spec.precision, spec.backend, spec.env, mixed=mixed, context=context,
-                                      parts=True)
+        from inferonomics.optimize.calibration.pipeline import pipelined_parts  # noqa: PLC0415
+
+        if np.ndim(pp):
+            raise ValueError("tpot(parts=True) takes one pipeline degree")
+        return pipelined_parts(spec.arch, np.asarray(batch, dtype=float), isl, osl, _shape(tp, dp, ep), float(pp),
+                               spec.precision, spec.backend, spec.env, mixed=mixed, context=context)
     return _run(serving.serving_tpot_s, spec, tp, ep, dp, pp, batch, isl, osl, mixed=mixed, context=context)
 
 

@@ -130,6 +130,7 @@ def _deep(n: int) -> dict:
 
 RAW = ["--params", "7e10", "--bytes-per-weight", "2", "--peak-flops", "1e15", "--hbm-bandwidth", "3e12"]
 CAT = ["--model", "llama3.1-70b", "--hardware", "h100-sxm"]
+DSV3 = ["--model", "deepseek-v3", "--hardware", "h100-sxm", "--precision", "fp8", "--tp", "2"]
 OPT = ["--model", "llama3.1-8b", "--hardware", "h100-sxm", "--precision", "bf16", "--ideal",
        "--price-usd-per-hour", "2"]
 OPTD = [*OPT, "--tpot-slo-ms", "50", "--demand-tokens-per-s", "1000"]
@@ -214,6 +215,15 @@ CASES += [
     ("evaluate --tp 128", ["evaluate", *CAT, "--tp", "128"], 2, "attention heads"),
     ("evaluate --tp 1e9", ["evaluate", *CAT, "--tp", "1e9"], 2, "attention heads"),
     ("evaluate --tp 16 over the scale-up domain", ["evaluate", *CAT, "--tp", "16"], 2, "scale-up domain (8"),
+    ("evaluate --attention-dp on a dense model", ["evaluate", *CAT, "--attention-dp", "2"], 2, "--attention-dp"),
+    ("evaluate --ep on a dense model", ["evaluate", *CAT, "--ep", "2"], 2, "--ep"),
+    ("evaluate --pp 3 not dividing 80 layers", ["evaluate", *CAT, "--pp", "3"], 2, "80 layers"),
+    ("evaluate --pp 2 not dividing DeepSeek's 61", ["evaluate", *DSV3, "--pp", "2"], 2, "61 layers"),
+    ("evaluate --ep 9 not dividing 256 experts", ["evaluate", *DSV3, "--ep", "9"], 2, "256 experts"),
+    ("evaluate --ep 32 over tp x attention_dp 16", ["evaluate", *DSV3, "--attention-dp", "8", "--ep", "32"], 2,
+     "tp x attention_dp = 16"),
+    ("evaluate --attention-dp 0", ["evaluate", *DSV3, "--attention-dp", "0"], 2, "--attention-dp"),
+    ("evaluate --pp 2 on the closed form", ["evaluate", *CAT, "--ideal", "--pp", "2"], 2, "closed-form"),
     ("evaluate --batch 1e308", ["evaluate", *CAT, "--ideal", "--batch", "1e308"], 2, "--batch 1e+308"),
     ("evaluate --batch 1e308 raw", ["evaluate", *RAW, "--batch", "1e308"], 2, "infinite or NaN"),
     ("evaluate --mixed --prompt-len 1e300", ["evaluate", *CAT, "--mixed", "--prompt-len", "1e300", "--output-len",

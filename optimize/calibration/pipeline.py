@@ -42,6 +42,23 @@ def _one(fn, a, batch, isl, osl, shape, pp: float, prec, backend, env, **kw):
     return fn(a, micro, isl, osl, *shape, prec, backend, env_pp, **kw) + (pp - 1) * pipeline_hop_s(a, micro, env)
 
 
+def pipelined_parts(a, batch, isl, osl, shape, pp: float, prec, backend, env, **kw) -> dict:
+    """The named parts of :func:`pipelined`'s TPOT (:func:`.serving_model.serving_tpot_s` with ``parts``) of one
+    pipeline degree: the stack's parts at the micro-batch, the ``pp - 1`` stage hand-offs counted as
+    communication; they sum to :func:`pipelined`'s TPOT."""
+    from inferonomics.optimize.calibration.serving_model import serving_tpot_s  # noqa: PLC0415
+
+    tp, dp, ep, mtp = shape
+    if pp <= 1:
+        return serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, prec, backend, env, parts=True, **kw)
+    env_pp = stage_env(env, pp)
+    resident = resident_batch(a, batch, isl, osl, tp, dp, prec, env_pp, kw.get("context"))
+    micro = np.maximum(resident / pp, 1.0)
+    out = dict(serving_tpot_s(a, micro, isl, osl, tp, dp, ep, mtp, prec, backend, env_pp, parts=True, **kw))
+    out["communication"] = out["communication"] + (pp - 1) * pipeline_hop_s(a, micro, env)
+    return out
+
+
 def pipelined(fn, a, batch, isl, osl, shape, pp, prec, backend, env, **kw) -> np.ndarray:
     """``fn`` (TPOT or TTFT, :mod:`.serving_model`) of a worker of parallel shape ``shape = (tp, dp, ep, mtp)``
     whose layers are split over ``pp`` pipeline stages (see the module docstring): the whole stack at the

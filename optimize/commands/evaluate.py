@@ -57,6 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "with a catalog model or --isl/--osl, else 0)")
     g.add_argument("--kv-bytes-per-token", type=nonnegative_float, help="KV bytes per token of context")
     g.add_argument("--tp", type=positive_int, help="tensor-parallel degree (positive integer)")
+    g.add_argument("--pp", type=positive_int, help="pipeline stages of the worker, dividing the model's layers "
+                   "(serving model only; default 1)")
+    g.add_argument("--attention-dp", type=positive_int, help="attention data-parallel groups of --tp ranks each, "
+                   "an MoE only: a worker of tp x attention_dp x pp chips, which may span scale-up domains "
+                   "(serving model only; default 1)")
+    g.add_argument("--ep", type=positive_int, help="expert-parallel degree, an MoE only: dividing the experts and "
+                   "tp x attention_dp (serving model only; default the largest power dividing both, as optimize "
+                   "reports)")
     g.add_argument("--isl", "--prompt-len", dest="prompt_len", type=positive_float,
                    help="input (prompt) tokens per request: the serving model's in-flight prefill, the closed form's "
                         "with --mixed (default 1024 with a catalog model)")
@@ -176,23 +184,24 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
     cost, energy (at the resident batch), memory, the 80% intervals and the calibration used."""
     from inferonomics.optimize.calibration import intervals as I
     from inferonomics.optimize.serving_eval import evaluate_serving
-    from inferonomics.optimize.space import expert_parallel_degree
     from inferonomics.symbolic.evaluate import economics
 
     spec, cal, how, asked = _serving_spec(args)
     tp, batch = int(values.get("tp", 1.0)), values["batch"]
     isl, osl, ctx = values["prompt_len"], values["output_len"], values["context"]
-    ep = expert_parallel_degree(tp, int(spec.arch.n_experts or 1))
-    pt = evaluate_serving(spec, tp, ep, batch, isl, osl, ctx)
-    b = pt.resident_batch
+    dp, pp, ep = parallel_shape(args, spec.arch, tp)
+    pt = evaluate_serving(spec, tp, ep, batch, isl, osl, ctx, dp=dp, pp=pp)
+    b, chips = pt.resident_batch, tp * dp * pp
     out = {"step_model": "serving", "step_ms": pt.step_s * 1e3,
            "breakdown_ms": {k: v * 1e3 for k, v in pt.parts_s.items()}, "ttft_ms": pt.ttft_s * 1e3,
            "tokens_per_s": b / pt.step_s, "tokens_per_s_per_user": 1 / pt.step_s}
-    out.update(economics({**values, "batch": b}, pt.step_s, mixed=True))
+    # the worker's chips share one step's price and power, and its arithmetic
+    out.update(economics({**values, "batch": b, "tp": float(chips)}, pt.step_s, mixed=True))
     for key, kind in (("step_ms", "serving_tpot"), ("ttft_ms", "serving_ttft")):
         if kind in cal.intervals:  # the 80% prediction interval of the fit's serving rows
             out[f"{key}_interval"] = [float(x) for x in I.apply(out[key], cal.intervals[kind])]
-    out.update({"batch": batch, "resident_batch": b, "tp": tp, "ep": ep, "isl": isl, "osl": osl, "context": ctx,
+    out.update({"batch": batch, "resident_batch": b, "tp": tp, "attention_dp": dp, "ep": ep, "pp": pp,
+                "chips_per_replica": chips, "isl": isl, "osl": osl, "context": ctx,
                 "precision": asked,
                 # the kernel class the serving model ran (bf16, fp8, fp8_block for a block-scaled checkpoint, w4a16,
                 # fp4): several catalog precisions share one, and a checkpoint's fp8 may be block-scaled
@@ -200,6 +209,33 @@ def serving_figures(args: argparse.Namespace, values: dict[str, float]) -> dict:
     out.update(pt.memory.as_json())
     out["calibration"] = f"{how}; intervals: {I.LEVEL:.0%} of the fit's serving rows"
     return out
+
+
+#: the worker-shape flags only the serving model composes (the closed form spreads bytes and FLOPs over --tp chips)
+SHAPE_FLAGS = ("pp", "attention_dp", "ep")
+
+
+def parallel_shape(args: argparse.Namespace, arch, tp: int) -> tuple[int, int, int]:
+    """(attention DP, PP, EP) of the worker from --attention-dp, --pp and --ep, checked as optimize checks its
+    lists (space.pp_candidates, space.ep_candidates) and as validate checks a row's shape
+    (calibration.parallel.check_shape): one line and exit 2 for a shape the model cannot take."""
+    from inferonomics.optimize.calibration.parallel import check_shape
+    from inferonomics.optimize.space import ep_candidates, expert_parallel_degree, pp_candidates
+
+    n_experts = int(arch.n_experts or 1)
+    dp, pp = args.attention_dp or 1, args.pp or 1
+    pp_candidates(arch.n_layers, [pp])
+    for flag, v in (("--attention-dp", dp), ("--ep", args.ep or 1)):
+        if v > 1 and n_experts <= 1:
+            raise InvalidInputError(flag, "1 for a dense model (attention DP and EP split an MoE's experts)", v)
+    if args.ep is None:
+        ep = expert_parallel_degree(tp * dp, n_experts)
+    else:
+        ep = ep_candidates(n_experts, None, [args.ep])[0] if n_experts > 1 else 1
+        if (tp * dp) % ep:
+            raise InvalidInputError("--ep", f"a divisor of tp x attention_dp = {tp * dp} chips", ep)
+    check_shape(arch, tp, dp, ep, tp * dp // ep, "evaluate")
+    return dp, pp, ep
 
 
 def closed_form_figures(args: argparse.Namespace, values: dict[str, float], calibrated: bool) -> dict:
@@ -282,6 +318,14 @@ def _largest(args: argparse.Namespace) -> str:
 _SPELLING = {"prompt_len": "--isl", "output_len": "--osl"}
 
 
+def _worker(out: dict, values: dict[str, float]) -> str:
+    """The worker's shape in words: TP alone, or TP x attention DP x PP and its chips."""
+    tp = values.get("tp", 1.0)
+    if out.get("chips_per_replica", tp) == tp:
+        return f"TP {tp:g}"
+    return f"TP {tp:g} x attention DP {out['attention_dp']} x PP {out['pp']} ({out['chips_per_replica']} chips)"
+
+
 def run(args: argparse.Namespace) -> int:
     serving = uses_serving(args)
     values, used_catalog = gather_values(args, serving)
@@ -290,6 +334,12 @@ def run(args: argparse.Namespace) -> int:
         if name not in values:
             raise InvalidInputError(flag, "a value (or --model/--hardware/--precision from the catalog)")
     values.setdefault("batch", 1.0)
+    if not serving:
+        for flag in SHAPE_FLAGS:
+            if (getattr(args, flag, None) or 1) > 1:
+                raise InvalidInputError("--" + flag.replace("_", "-"), "1 on the closed-form step model: PP, "
+                                        "attention DP and EP need the calibrated serving model (a catalog model on "
+                                        "catalog hardware, without --ideal)", getattr(args, flag))
     workload(args, values, catalog_model=bool(args.model or args.model_file or args.model_config))
     check_deployment(args, values)
     try:
@@ -315,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
         mem = out["memory_per_chip_gb"]
         reserves = mem.get("activations_and_runtime", mem.get("activations", 0.0) + mem.get("reserve", 0.0))
         print(f"inferonomics evaluate: infeasible: {mem['weights']:.4g} GB of weights, KV cache and reserves "
-              f"({reserves:.4g} GB) per chip do not fit in {mem['hbm']:.4g} GB of HBM at TP {values.get('tp', 1.0):g}",
+              f"({reserves:.4g} GB) per chip do not fit in {mem['hbm']:.4g} GB of HBM at {_worker(out, values)}",
               file=sys.stderr)
         return EXIT_INFEASIBLE
     return 0
