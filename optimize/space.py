@@ -11,7 +11,10 @@ heads split evenly (``tp`` divides the attention heads and divides or is a multi
 are then replicated, as vLLM does). On platforms with the calibrated serving model (the only one that composes
 pipeline stages and attention-DP/EP traffic, as ``validate`` does): PP in {1, 2, 4} (divisors of the layer
 count); for an MoE, attention DP and EP powers of two up to the scale-up domain with ``tp x attention_dp``
-inside it and EP dividing both ``tp x attention_dp`` and the expert count. User lists replace the defaults and
+inside it and EP dividing both ``tp x attention_dp`` and the expert count; an MoE whose weights fit in no domain
+(DeepSeek-V3 at fp8 on H100 nodes: 671 GB, 592 GB usable) gets wide EP, as NVIDIA's DeepSeek-R1 H100 runs do:
+workers up to :data:`WIDE_EP_CHIPS` chips (:func:`needs_wide_ep`; TP inside a domain, the all-to-alls over the
+scale-out NICs). A user list (``--attention-dp 16 --ep 16``) asks for wide workers on any MoE. User lists replace the defaults and
 are checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form
 step model spreads bytes and FLOPs evenly over the replica's chips and has no PP or all-to-all builder: its
 options keep PP 1, attention DP 1 and report ``ep`` as the largest degree dividing both ``tp`` and the expert
@@ -35,6 +38,8 @@ if TYPE_CHECKING:  # a type only: importing serving_step here would load the cal
 DEFAULT_MAX_TP = 64
 #: the pipeline degrees tried when the user gives none (those dividing the layer count)
 DEFAULT_PP = (1, 2, 4)
+#: the widest default worker (tp x attention_dp chips) of an MoE whose weights fit in no scale-up domain (wide EP)
+WIDE_EP_CHIPS = 64
 
 
 @dataclass(frozen=True)
@@ -339,7 +344,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
                                    f"({hw.scaleup_domain_size or 1}) splits the model's heads")
                     continue
                 price = prices.get(hw.name, values.get("price_usd_per_chip_hour"))
-                shapes = _shapes(arch, hw.scaleup_domain_size, pps, dps_user, eps_user) if spec is not None else {}
+                wide = needs_wide_ep(values, hw.scaleup_domain_size)
+                shapes = (_shapes(arch, hw.scaleup_domain_size, pps, dps_user, eps_user, wide) if spec is not None
+                          else {})
                 platforms.append(Platform(hw.name, PrecisionChoice(wp.name, kvp.name, act), dict(values), tps,
                                           price, int(values.get("n_experts", 1)), hw.display_name, spec,
                                           **shapes))
@@ -372,11 +379,22 @@ def _parallel_lists(arch, pp, attention_dp, ep, closed_form: bool):
     return pps, (tuple(sorted(set(int(d) for d in attention_dp))) if attention_dp is not None else None), eps
 
 
-def _shapes(arch, domain: int | None, pps, dps_user, eps_user) -> dict:
-    """The Platform fields of a serving platform's parallel candidates (module docstring)."""
+def needs_wide_ep(values: Mapping[str, float], domain: int | None) -> bool:
+    """Whether a model's weights at its bound precision (``total_params x bytes_per_weight``) exceed one scale-up
+    domain's HBM after optimize's default reserves (:class:`.constraints.MemoryReserve`)."""
+    from inferonomics.optimize.constraints import MemoryReserve  # noqa: PLC0415
+
+    weights = values.get("total_params", 0.0) * values.get("bytes_per_weight", 0.0)
+    return weights > (domain or 1) * MemoryReserve().usable(values.get("hbm_capacity_bytes", math.inf))
+
+
+def _shapes(arch, domain: int | None, pps, dps_user, eps_user, wide: bool = False) -> dict:
+    """The Platform fields of a serving platform's parallel candidates (module docstring); ``wide``: an MoE
+    whose weights fit in no domain, its workers up to :data:`WIDE_EP_CHIPS` chips."""
     n_experts = (arch.n_experts or 1) if arch else 1
     if n_experts <= 1:
         return {"pps": pps}
-    dps = dps_user if dps_user is not None else powers_of_two(domain or 1)
-    eps = eps_user if eps_user is not None else ep_candidates(n_experts, domain)
-    return {"pps": pps, "dps": dps, "eps": eps, "group_cap": None if dps_user is not None else (domain or 1)}
+    cap = max(domain or 1, WIDE_EP_CHIPS) if wide else (domain or 1)
+    dps = dps_user if dps_user is not None else powers_of_two(cap)
+    eps = eps_user if eps_user is not None else ep_candidates(n_experts, cap)
+    return {"pps": pps, "dps": dps, "eps": eps, "group_cap": None if dps_user is not None else cap}

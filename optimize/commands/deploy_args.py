@@ -65,10 +65,11 @@ def deployment_flags(p: argparse.ArgumentParser, *, slo_required: bool = False) 
                         "calibrated serving model only)")
     p.add_argument("--attention-dp", type=int_list, default=None,
                    help="attention data-parallel degrees to try, MoE only (default: powers of two with TP x DP up to "
-                        "the scale-up domain)")
+                        "the scale-up domain, or up to 64 chips across domains for an MoE whose weights fit in no "
+                        "domain: wide EP)")
     p.add_argument("--ep", type=int_list, default=None,
                    help="expert-parallel degrees to try, MoE only (default: powers of two up to the scale-up "
-                        "domain dividing the experts and TP x DP)")
+                        "domain, or to 64 with wide EP, dividing the experts and TP x DP)")
     workload_lengths(p)
     p.add_argument("--tpot-slo-ms", type=positive_float, required=slo_required, help="time per output token SLO, ms")
     p.add_argument("--ttft-slo-ms", type=positive_float, help="time to first token SLO, ms")
