@@ -158,8 +158,11 @@ def busiest_experts_touched(n_experts, touched, ep):
     # the order statistic costs E_r terms a point, so it runs only between, where there are ranks to take it over
     out[(r > 1) & (q >= 1.0)] = per[(r > 1) & (q >= 1.0)]
     wide = (r > 1) & (q > 0.0) & (q < 1.0)
-    if np.any(wide):
-        out[wide] = _busiest_of_ranks(per[wide], q[wide], r[wide])
+    # one call per rank size: a call walks j up to its largest E_r, so 4-expert ranks beside 128-expert ones
+    # (EP 64 and EP 2 in one optimizer sweep) would pay 129 terms each; the same sums, term for term
+    for size in np.unique(per[wide]):
+        sel = wide & (per == size)
+        out[sel] = _busiest_of_ranks(per[sel], q[sel], r[sel])
     return out
 
 
