@@ -143,8 +143,9 @@ def tpot(spec: ServingSpec, tp, batch, isl: float, osl: float, *, ep=1, dp=1, pp
     :func:`inferonomics.optimize.calibration.serving.serving_tpot_s` through the pipeline composition
     :func:`inferonomics.optimize.calibration.pipeline.pipelined`, as ``validate`` computes them (``context``:
     decode attention and resident KV at that context instead of ``isl + osl/2``; ``parts``: the step's named
-    parts, the pipeline's stage hand-offs in ``communication`` (one scalar ``pp``); ``speculation``: a :class:`~inferonomics.optimize.speculation.Speculation`,
-    TPOT with it, :func:`~inferonomics.optimize.speculation.spec_tpot_s`)."""
+    parts, the pipeline's stage hand-offs in ``communication`` (one scalar ``pp``); ``speculation``: a
+    :class:`~inferonomics.optimize.speculation.Speculation`, TPOT with it,
+    :func:`~inferonomics.optimize.speculation.spec_tpot_s`)."""
     from inferonomics.optimize.calibration import serving  # noqa: PLC0415
 
     if speculation is not None:

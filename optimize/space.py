@@ -14,8 +14,8 @@ count); for an MoE, attention DP and EP powers of two up to the scale-up domain 
 inside it and EP dividing both ``tp x attention_dp`` and the expert count; an MoE whose weights fit in no domain
 (DeepSeek-V3 at fp8 on H100 nodes: 671 GB, 592 GB usable) gets wide EP, as NVIDIA's DeepSeek-R1 H100 runs do:
 workers up to :data:`WIDE_EP_CHIPS` chips (:func:`needs_wide_ep`; TP inside a domain, the all-to-alls over the
-scale-out NICs). A user list (``--attention-dp 16 --ep 16``) asks for wide workers on any MoE. User lists replace the defaults and
-are checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form
+scale-out NICs); a user list (``--attention-dp 16 --ep 16``) asks for them on any MoE. User lists replace the
+defaults and are checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form
 step model spreads bytes and FLOPs evenly over the replica's chips and has no PP or all-to-all builder: its
 options keep PP 1, attention DP 1 and report ``ep`` as the largest degree dividing both ``tp`` and the expert
 count.
