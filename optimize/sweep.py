@@ -31,14 +31,15 @@ from inferonomics.symbolic.errors import InvalidInputError
 from inferonomics.symbolic.evaluate import ARGS, bind_values
 
 from inferonomics.optimize.constraints import REL_TOL, MemoryReserve, Workload
-from inferonomics.optimize.space import DecisionSpace
+from inferonomics.optimize.space import DecisionSpace, expert_parallel_degree
 from inferonomics.symbolic.numpy_lambdify import lambdify_numpy
 
 _INDEX = {a.name: i for i, a in enumerate(ARGS)}
 #: elements per chunk (batch rows x contexts): 32 K float64 = 256 KiB, inside L2
 CHUNK_ELEMENTS = 1 << 15
-COLUMNS = ("model", "hardware", "precision", "tp", "batch", "resident_batch", "context", "step_ms", "tokens_per_s",
-           "tokens_per_s_per_chip", "tokens_per_s_per_user", "memory_gb_per_chip", "fits_memory")
+COLUMNS = ("model", "hardware", "precision", "tp", "attention_dp", "ep", "pp", "batch", "resident_batch", "context",
+           "step_ms", "tokens_per_s", "tokens_per_s_per_chip", "tokens_per_s_per_user", "memory_gb_per_chip",
+           "fits_memory")
 
 
 #: values one axis of a sweep may hold (80 MB of float64); the grid is their product, streamed in chunks
@@ -121,6 +122,14 @@ class Tile:
     cap: np.ndarray | None = None
     #: per context, whether the weights and one sequence's KV fit (the serving model's rule); None: by memory
     fit: np.ndarray | None = None
+    #: the rest of the worker's shape: ``tp x attention_dp x pp`` chips, the experts split ``ep`` ways
+    attention_dp: int = 1
+    ep: int = 1
+    pp: int = 1
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.attention_dp * self.pp
 
     @property
     def decoding(self) -> np.ndarray:
@@ -159,11 +168,12 @@ def tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
                 b = np.asarray(batch[start:start + rows], dtype=dtype)[:, None]
                 vec[_INDEX["batch"]] = b
                 step = fn(*vec)
-                yield Tile(p.hardware, p.precision.label, int(t), b, ctx, step, w, ctx * kv, usable)
+                yield Tile(p.hardware, p.precision.label, int(t), b, ctx, step, w, ctx * kv, usable,
+                           ep=expert_parallel_degree(int(t), p.n_experts))
 
 
 def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, context: np.ndarray,
-                  isl: float, osl: float) -> Iterator[Tile]:
+                  isl: float, osl: float, shape: tuple[int, int, int | None] = (1, 1, None)) -> Iterator[Tile]:
     """The serving model's grid, chunk by chunk: mean in-flight step (TPOT) at each (batch, context), at the
     resident batch (:func:`inferonomics.optimize.serving_step.resident_cap` of each context; requests past
     it queue), by the serving model's own functions:
@@ -176,10 +186,13 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
       with weight 1 (decode and mixed steps attend alike).
 
     Memory per chip: the weights and the resident batch's KV (:func:`.serving_eval.memory_per_chip`'s rule),
-    against ``kv_memory_fraction`` of HBM."""
+    against ``kv_memory_fraction`` of HBM. ``shape = (attention_dp, pp, ep)`` (ep None: as optimize reports it)
+    makes each TP a worker of ``tp x attention_dp x pp`` chips: the step's stack runs at the micro-batch
+    ``max(B_res/pp, 1)`` (:mod:`.calibration.pipeline`), decode attention over each group's ``max(micro/dp, 1)``
+    sequences, as :func:`.serving_step.tpot` composes them."""
     from inferonomics.optimize.calibration import serving as SV
+    from inferonomics.optimize.calibration.pipeline import stage_env
     from inferonomics.optimize.serving_step import resident_cap, tpot
-    from inferonomics.optimize.space import expert_parallel_degree
 
     ctx = np.asarray(context, dtype=float)
     batch = np.asarray(batch, dtype=float)
@@ -190,27 +203,35 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
             raise InvalidInputError("platform", "a card and precision the serving model covers", p.hardware)
         a: Any = spec.arch
         env = spec.env
+        dp, pp, ep_given = shape
+        env_pp = stage_env(env, pp)
+
+        def seqs(b):  # the sequences one attention group decodes at a resident batch b (a stage's micro-batch)
+            micro = np.maximum(b / pp, 1.0) if pp > 1 else b
+            return np.maximum(micro / dp, 1.0) if dp > 1 else micro
+
         for t in (tps or p.tps):
-            ep = expert_parallel_degree(t, p.n_experts)
-            cap = np.broadcast_to(resident_cap(spec, t, isl, osl, context=ctx), ctx.shape)
+            ep = ep_given or expert_parallel_degree(t * dp, p.n_experts)
+            chips = t * dp * pp
+            cap = np.broadcast_to(resident_cap(spec, t, isl, osl, dp=dp, pp=pp, context=ctx), ctx.shape)
             cap = np.where(np.isfinite(cap), cap, batch.max())  # a card of unknown capacity: nothing queues
-            weights, kv_seq = SV.resident_memory(a, isl, osl, float(t), 1.0, spec.precision, env, ctx)
+            weights, kv_seq = SV.resident_memory(a, isl, osl, float(t), float(dp), spec.precision, env, ctx)
             ref = int(np.argmax(cap))
             # a batch past the largest cap decodes some column's cap, never itself: not evaluated (0 is a filler)
             below = batch <= cap[ref]
             n = int(below.sum())
-            parts = tpot(spec, t, np.concatenate([batch[below], cap]), isl, osl, ep=ep, context=ctx[ref],
-                         parts=True)
+            parts = tpot(spec, t, np.concatenate([batch[below], cap]), isl, osl, ep=ep, dp=dp, pp=pp,
+                         context=ctx[ref], parts=True)
             rest = sum(v for k, v in parts.items() if k != "decode_attention")
             rest_b, rest_cap = np.zeros(batch.size), rest[n:]
             rest_b[below] = rest[:n]
             usable = env["kv_memory_fraction"] * env.get("hbm_capacity_bytes", math.inf)
             c2 = ctx[None, :]
             # at a batch past a context's cap every row decodes the cap: one value per column
-            att_cap = SV.decode_attention_layer(a, cap, ctx, float(t), spec.precision, env)
+            att_cap = SV.decode_attention_layer(a, seqs(cap), ctx, float(t), spec.precision, env_pp)
             at_cap = (rest_cap + a.n_layers * att_cap)[None, :]
-            kv_chip = (np.broadcast_to(kv_seq, ctx.shape) / t)[None, :]
-            fit = (weights + np.broadcast_to(kv_seq, ctx.shape) <= usable * t * (1 + REL_TOL))[None, :]
+            kv_chip = (np.broadcast_to(kv_seq, ctx.shape) / chips)[None, :]
+            fit = (weights + np.broadcast_to(kv_seq, ctx.shape) <= usable * chips * (1 + REL_TOL))[None, :]
             cap_min = float(cap.min())
             for start in range(0, batch.size, rows):
                 b = batch[start:start + rows, None]
@@ -219,13 +240,13 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
                 else:
                     # the batch's own rows over the whole chunk: the b-only subexpressions of the attention
                     # kernel stay a column, only the context terms are 2-D
-                    step = np.asarray(SV.decode_attention_layer(a, b, c2, float(t), spec.precision, env))
+                    step = np.asarray(SV.decode_attention_layer(a, seqs(b), c2, float(t), spec.precision, env_pp))
                     step *= a.n_layers
                     step += rest_b[start:start + rows, None]
                     if b.max() > cap_min:  # some rows past some column's cap decode that cap
                         step = np.where(b <= cap, step, at_cap)
-                yield Tile(p.hardware, spec.precision, int(t), b, c2, step, weights / t, kv_chip, usable,
-                           cap[None, :], fit)
+                yield Tile(p.hardware, spec.precision, int(t), b, c2, step, weights / chips, kv_chip, usable,
+                           cap[None, :], fit, dp, ep, pp)
 
 
 @dataclass
@@ -245,15 +266,17 @@ def _row(model: str, tile: Tile, i: int, j: int) -> dict:
     r = float(np.broadcast_to(tile.decoding, tile.step_s.shape)[i, j])
     step = float(tile.step_s[i, j])
     mem = float(tile.memory_bytes[i, j])
-    return {"model": model, "hardware": tile.hardware, "precision": tile.precision, "tp": tile.tp, "batch": b,
-            "resident_batch": r, "context": c, "step_ms": step * 1e3, "tokens_per_s": r / step,
-            "tokens_per_s_per_chip": r / step / tile.tp, "tokens_per_s_per_user": 1 / step,
+    return {"model": model, "hardware": tile.hardware, "precision": tile.precision, "tp": tile.tp,
+            "attention_dp": tile.attention_dp, "ep": tile.ep, "pp": tile.pp, "chips_per_replica": tile.chips,
+            "batch": b, "resident_batch": r, "context": c, "step_ms": step * 1e3, "tokens_per_s": r / step,
+            "tokens_per_s_per_chip": r / step / tile.chips, "tokens_per_s_per_user": 1 / step,
             "memory_gb_per_chip": mem / 1e9, "fits_memory": bool(tile.fits[i, j])}
 
 
 def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, context: np.ndarray, *,
           workload: Workload = Workload(mixed=False), reserve: MemoryReserve = MemoryReserve(),
-          sink=None, dtype=np.float64, progress=None, serving: bool = False) -> Summary:
+          sink=None, dtype=np.float64, progress=None, serving: bool = False,
+          shape: tuple[int, int, int | None] = (1, 1, None)) -> Summary:
     """Evaluate the grid (``serving``: the serving model at ``workload``'s isl/osl, :func:`serving_tiles`;
     else the closed form, :func:`tiles`); ``sink(tile)`` receives each chunk (e.g. a CSV writer),
     ``progress(done, total)`` the points evaluated so far. The best and worst rows are by tokens/s per chip
@@ -263,10 +286,10 @@ def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
     total = sum(len(tps or p.tps) for p in space.platforms) * batch.size * np.asarray(context).size
     best: tuple[bool, float, Any, int, int] | None = None  # (fits, value, tile, i, j)
     worst: tuple[bool, float, Any, int, int] | None = None
-    grid = (serving_tiles(space, tps, batch, context, workload.isl, workload.osl) if serving
+    grid = (serving_tiles(space, tps, batch, context, workload.isl, workload.osl, shape) if serving
             else tiles(space, tps, batch, context, workload, reserve, dtype))
     for tile in grid:
-        per_replica = tile.decoding / tile.step_s  # tokens/s; per chip divides the whole tile by its TP
+        per_replica = tile.decoding / tile.step_s  # tokens/s; per chip divides the whole tile by its chips
         fits = tile.fits
         n += per_replica.size
         if sink is not None:
@@ -279,7 +302,7 @@ def sweep(space: DecisionSpace, tps: Sequence[int] | None, batch: np.ndarray, co
         masked_lo = np.where(fits, per_replica, np.inf) if some else per_replica
         i_hi = tuple(map(int, np.unravel_index(int(np.argmax(masked_hi)), per_replica.shape)))
         i_lo = tuple(map(int, np.unravel_index(int(np.argmin(masked_lo)), per_replica.shape)))
-        hi, lo = (any_fit, float(per_replica[i_hi]) / tile.tp), (any_fit, float(per_replica[i_lo]) / tile.tp)
+        hi, lo = (any_fit, float(per_replica[i_hi]) / tile.chips), (any_fit, float(per_replica[i_lo]) / tile.chips)
         if best is None or (hi[0], hi[1]) > (best[0], best[1]):
             best = (*hi, tile, i_hi[0], i_hi[1])
         if worst is None or (lo[0], -lo[1]) > (worst[0], -worst[1]):
@@ -301,8 +324,9 @@ def csv_writer(stream, model: str):
         step = tile.step_s.ravel().astype(np.float64)
         mem = tile.memory_bytes.ravel()
         fits = tile.fits.ravel().astype(int)
-        cols = np.column_stack([np.full(b.size, tile.tp), b, r, c, step * 1e3, r / step, r / step / tile.tp,
-                                1 / step, mem / 1e9, fits])
+        shape = [np.full(b.size, x) for x in (tile.tp, tile.attention_dp, tile.ep, tile.pp)]
+        cols = np.column_stack([*shape, b, r, c, step * 1e3, r / step, r / step / tile.chips, 1 / step, mem / 1e9,
+                                fits])
         prefix = f"{model},{tile.hardware},{tile.precision},"
         lines = [prefix + ",".join(f"{x:.10g}" for x in row) for row in cols]
         stream.write("\n".join(lines) + "\n")

@@ -90,3 +90,55 @@ def test_pipeline_stages_cost_hand_offs_and_hold_more_sequences(capsys):
     assert two["memory_per_chip_gb"]["weights"] == pytest.approx(one["memory_per_chip_gb"]["weights"] / 2, rel=1e-9)
     assert two["kv_capacity_sequences"] > 2 * one["kv_capacity_sequences"]
     assert two["breakdown_ms"]["communication"] > one["breakdown_ms"]["communication"]
+
+
+@pytest.mark.parametrize("model, precision, tp, shape", [
+    ("deepseek-v3", "fp8", 2, (8, 1, 2)),
+    ("deepseek-v3", "fp8", 4, (4, 1, None)),
+    ("llama3.1-405b", "bf16", 8, (1, 2, None)),
+    ("qwen3-235b-a22b", "fp8", 2, (2, 2, 4)),
+], ids=["wide-ep", "wide-default-ep", "pp", "dp-pp-ep"])
+def test_the_sweep_of_a_worker_equals_the_serving_model_point_by_point(model, precision, tp, shape):
+    """Every sampled point of `sweep --attention-dp/--pp/--ep` equals serving_step.tpot of that worker (the function
+    validate scores, pipelined), below and past the resident caps, with evaluate's memory rule per chip."""
+    import numpy as np
+
+    from inferonomics.optimize import serving_step as S
+    from inferonomics.optimize.serving_eval import memory_per_chip
+    from inferonomics.optimize.space import expert_parallel_degree
+    from inferonomics.optimize.sweep import parse_range, serving_tiles
+
+    dp, pp, ep = shape
+    space = build_space(model, ["h100-sxm"], [precision], tp=[tp])
+    plat = space.platforms[0]
+    ep = ep or expert_parallel_degree(tp * dp, plat.n_experts)
+    batch, context = parse_range("1:4000:+13", "b"), parse_range("512:65536:8", "c")
+    rng = np.random.default_rng(7)
+    capped = 0
+    for tile in serving_tiles(space, None, batch, context, 700.0, 300.0, shape):
+        assert (tile.attention_dp, tile.ep, tile.pp, tile.chips) == (dp, ep, pp, tp * dp * pp)
+        for _ in range(4):
+            i, j = rng.integers(tile.step_s.shape[0]), rng.integers(tile.step_s.shape[1])
+            b, c = float(tile.batch[i, 0]), float(tile.context[0, j])
+            want = S.tpot(plat.serving, tp, b, 700.0, 300.0, ep=ep, dp=dp, pp=pp, context=c)
+            assert tile.step_s[i, j] == pytest.approx(float(want), rel=1e-12)
+            mem = memory_per_chip(plat.serving, tp, b, 700.0, 300.0, c, dp=dp, pp=pp)
+            assert tile.decoding[i, j] == pytest.approx(mem.resident, rel=1e-12)
+            assert tile.memory_bytes[i, j] == pytest.approx((mem.weights + mem.resident * mem.kv_per_seq) / mem.chips,
+                                                            rel=1e-12)
+            assert bool(tile.fits[i, j]) == mem.fits
+            capped += mem.resident < b
+    assert capped > 0
+
+
+def test_the_sweeps_best_worker_is_evaluates(capsys):
+    base = ["--model", "deepseek-v3", "--hardware", "h100-sxm", "--precision", "fp8", "--tp", "2",
+            "--attention-dp", "8", "--ep", "2"]
+    s = _json(capsys, ["sweep", *base, "--batch", "1:2048:+37", "--context", "1024,1536,4096", "--json"])
+    best = s["best"]
+    assert best["chips_per_replica"] == 16 and best["tokens_per_s_per_chip"] == pytest.approx(
+        best["tokens_per_s"] / 16, rel=1e-12)
+    e = _json(capsys, ["evaluate", *base, "--batch", str(best["batch"]), "--context", str(best["context"]), "--json"])
+    assert e["step_ms"] == pytest.approx(best["step_ms"], rel=1e-12)
+    assert e["memory_per_chip_gb"]["weights"] + e["memory_per_chip_gb"]["kv_cache"] == pytest.approx(
+        best["memory_gb_per_chip"], rel=1e-9)

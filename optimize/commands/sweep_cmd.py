@@ -10,7 +10,7 @@ from dataclasses import replace
 from inferonomics.symbolic.errors import InvalidInputError
 
 from inferonomics.optimize.commands import _table as T
-from inferonomics.optimize.commands._io import MAX_TOKENS, ensure_writable, print_json, write_atomic
+from inferonomics.optimize.commands._io import MAX_TOKENS, ensure_writable, positive_int, print_json, write_atomic
 from inferonomics.optimize.commands._progress import progress
 from inferonomics.optimize.commands.deploy_args import int_list, names, overlap_flag, space_from_args, workload_lengths
 
@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="KV-cache precisions, --ideal only (default: the model's; the serving model's follows "
                         "--precision)")
     p.add_argument("--tp", type=int_list, default=[1, 2, 4, 8], help="TP degrees, comma-separated (default 1,2,4,8)")
+    p.add_argument("--pp", type=positive_int, help="pipeline stages of every worker (serving model only; default 1)")
+    p.add_argument("--attention-dp", type=positive_int, help="attention data-parallel groups of each TP, an MoE only: "
+                   "workers of tp x attention_dp x pp chips (serving model only; default 1)")
+    p.add_argument("--ep", type=positive_int, help="expert-parallel degree, an MoE only (serving model only; default "
+                   "the largest power of two dividing the experts and tp x attention_dp, as optimize reports)")
     p.add_argument("--batch", default="1:4096", help="sequences (concurrent requests): A:B, A:B:N points, A:B:+S "
                                                      "or a list (default 1:4096)")
     p.add_argument("--context", default="512:32768:64",
@@ -97,12 +102,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     wl = Workload(args.isl, args.osl, mixed=serving, policy=args.policy)
     with progress(args, "sweep") as bar:
         bar.phase("reading the catalog and calibration")
-        space = space_from_args(args, False, serving=serving)
+        # the space checks the shape as optimize checks one-element lists (dense models, --ideal, divisors)
+        lists = {k: [getattr(args, k)] if getattr(args, k) else None for k in ("pp", "attention_dp", "ep")}
+        space = space_from_args(argparse.Namespace(**{**vars(args), **lists}), False, serving=serving)
         if serving:
             space = _serving_only(space)
         if not space.platforms:
             raise InvalidInputError("--hardware", "at least one (hardware, precision) the model can run on ("
                                     + "; ".join(space.skipped) + ")")
+        shape = _worker_shape(args, space, serving)
         bar.phase(f"{space.model} grid")
         buf = None
         if rows:
@@ -110,7 +118,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
             buf = io.StringIO()
         summ = sweep(space, None, batch, context, workload=wl, dtype=dtype, progress=bar.count, serving=serving,
-                     sink=csv_writer(buf, space.model) if buf is not None else None)
+                     sink=csv_writer(buf, space.model) if buf is not None else None, shape=shape)
         if args.output and buf is not None:
             bar.phase(f"writing {args.output}")
             write_atomic(args.output, buf.getvalue(), "-o")
@@ -128,10 +136,25 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0 if math.isfinite(summ.seconds) else 2
 
 
+def _worker_shape(args: argparse.Namespace, space, serving: bool) -> tuple[int, int, int | None]:
+    """(attention DP, PP, EP or None) of every worker, checked at every TP of every platform as `evaluate` checks
+    one (:func:`.evaluate.parallel_shape`: one line and exit 2 for a shape the model cannot take)."""
+    from inferonomics.optimize.commands.evaluate import parallel_shape
+
+    if not serving:  # the space refused a shape above 1 on the closed form
+        return 1, 1, None
+    for p in space.platforms:
+        for t in p.tps:
+            parallel_shape(args, p.serving.arch, t)
+    return args.attention_dp or 1, args.pp or 1, args.ep
+
+
 def _text(summ, space, step_model: str) -> str:
     head = ["", "hardware", "precision", "TP", "batch", "resident", "context", "TPOT ms", "tokens/s/chip", "GB/chip",
             "fits"]
-    rows = [[which, r["hardware"], r["precision"], r["tp"], T.num(r["batch"]), T.num(r["resident_batch"]),
+    shape = lambda r: r["tp"] if r["chips_per_replica"] == r["tp"] else (  # noqa: E731
+        f"{r['tp']} x DP {r['attention_dp']} x EP {r['ep']} x PP {r['pp']}")
+    rows = [[which, r["hardware"], r["precision"], shape(r), T.num(r["batch"]), T.num(r["resident_batch"]),
              T.num(r["context"]), f"{r['step_ms']:.3g}", T.num(r["tokens_per_s_per_chip"]),
              f"{r['memory_gb_per_chip']:.3g}", "yes" if r["fits_memory"] else "no"]
             for which, r in (("best", summ.best), ("worst", summ.worst)) if r is not None]
