@@ -14,11 +14,10 @@ count); for an MoE, attention DP and EP powers of two up to the scale-up domain 
 inside it and EP dividing both ``tp x attention_dp`` and the expert count; an MoE whose weights fit in no domain
 (DeepSeek-V3 at fp8 on H100 nodes: 671 GB, 592 GB usable) gets wide EP, as NVIDIA's DeepSeek-R1 H100 runs do:
 workers up to :data:`WIDE_EP_CHIPS` chips (:func:`needs_wide_ep`; TP inside a domain, the all-to-alls over the
-scale-out NICs); a user list (``--attention-dp 16 --ep 16``) asks for them on any MoE. User lists replace the
-defaults and are checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form
-step model spreads bytes and FLOPs evenly over the replica's chips and has no PP or all-to-all builder: its
-options keep PP 1, attention DP 1 and report ``ep`` as the largest degree dividing both ``tp`` and the expert
-count.
+scale-out NICs). User lists (``--attention-dp 16 --ep 16``: wide workers on any MoE) replace the defaults and are
+checked (a PP not dividing the layers, an EP above or not dividing the experts: refused). The closed-form step
+model spreads bytes and FLOPs evenly over the replica's chips and has no PP or all-to-all builder: its options
+keep PP 1, attention DP 1 and report ``ep`` as the largest degree dividing both ``tp`` and the expert count.
 """
 
 from __future__ import annotations
@@ -303,7 +302,7 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     n_kv = arch.n_kv_heads if arch and arch.attention != "MLA" else None
     if tp is not None:
         check_tp_list(tp, n_heads, n_kv)
-    pps, dps_user, eps_user = _parallel_lists(arch, pp, attention_dp, ep, ideal or not serving)
+    pps, dps_user, eps_user = parallel_lists(arch, pp, attention_dp, ep, ideal or not serving)
     from inferonomics.optimize.serving_step import check_backend
 
     check_backend(backend)
@@ -359,8 +358,9 @@ def build_space(model: str, hardware: Sequence[str], precisions: Sequence[str], 
     return DecisionSpace(m.name, tuple(platforms), tuple(skipped), tuple(notes))
 
 
-def _parallel_lists(arch, pp, attention_dp, ep, closed_form: bool):
-    """The user's PP, attention-DP and EP lists, checked against the model (None where not given)."""
+def parallel_lists(arch, pp, attention_dp, ep, closed_form: bool):
+    """The user's PP, attention-DP and EP lists checked against the model (None where not given; one element each
+    from `evaluate` and `sweep`)."""
     n_layers = arch.n_layers if arch else None
     n_experts = (arch.n_experts or 1) if arch else 1
     given = {"--pp": pp, "--attention-dp": attention_dp, "--ep": ep}

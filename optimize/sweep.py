@@ -191,7 +191,7 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
     ``max(B_res/pp, 1)`` (:mod:`.calibration.pipeline`), decode attention over each group's ``max(micro/dp, 1)``
     sequences, as :func:`.serving_step.tpot` composes them."""
     from inferonomics.optimize.calibration import serving as SV
-    from inferonomics.optimize.calibration.pipeline import stage_env
+    from inferonomics.optimize.calibration.pipeline import stage_env, stage_micro_batch
     from inferonomics.optimize.serving_step import resident_cap, tpot
 
     ctx = np.asarray(context, dtype=float)
@@ -206,8 +206,8 @@ def serving_tiles(space: DecisionSpace, tps: Sequence[int] | None, batch: np.nda
         dp, pp, ep_given = shape
         env_pp = stage_env(env, pp)
 
-        def seqs(b):  # the sequences one attention group decodes at a resident batch b (a stage's micro-batch)
-            micro = np.maximum(b / pp, 1.0) if pp > 1 else b
+        def seqs(b):  # one attention group's sequences at a resident batch b: step_ops' max(micro/dp, 1)
+            micro = stage_micro_batch(b, pp) if pp > 1 else b
             return np.maximum(micro / dp, 1.0) if dp > 1 else micro
 
         for t in (tps or p.tps):

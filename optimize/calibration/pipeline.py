@@ -32,13 +32,21 @@ def pipeline_hop_s(a, micro_batch, env) -> np.ndarray:
     return collective_span("alltoall", np.maximum(micro_batch, 1.0) * a.d_model * 2.0, 2.0, env)
 
 
+def stage_micro_batch(resident, pp: float):
+    """Sequences one micro-batch carries through the stages: ``B_res / pp``, at least one."""
+    return np.maximum(np.asarray(resident, dtype=float) / pp, 1.0)
+
+
+def _stage(a, batch, isl, osl, shape, pp: float, prec, env, context):
+    """(the stage's env, the micro-batch) of a pipelined worker at ``batch`` concurrent requests."""
+    env_pp = stage_env(env, pp)
+    return env_pp, stage_micro_batch(resident_batch(a, batch, isl, osl, shape[0], shape[1], prec, env_pp, context), pp)
+
+
 def _one(fn, a, batch, isl, osl, shape, pp: float, prec, backend, env, **kw):
     if pp <= 1:
         return fn(a, batch, isl, osl, *shape, prec, backend, env, **kw)
-    env_pp = stage_env(env, pp)
-    tp, dp = shape[0], shape[1]
-    resident = resident_batch(a, batch, isl, osl, tp, dp, prec, env_pp, kw.get("context"))
-    micro = np.maximum(resident / pp, 1.0)
+    env_pp, micro = _stage(a, batch, isl, osl, shape, pp, prec, env, kw.get("context"))
     return fn(a, micro, isl, osl, *shape, prec, backend, env_pp, **kw) + (pp - 1) * pipeline_hop_s(a, micro, env)
 
 
@@ -51,9 +59,7 @@ def pipelined_parts(a, batch, isl, osl, shape, pp: float, prec, backend, env, **
     tp, dp, ep, mtp = shape
     if pp <= 1:
         return serving_tpot_s(a, batch, isl, osl, tp, dp, ep, mtp, prec, backend, env, parts=True, **kw)
-    env_pp = stage_env(env, pp)
-    resident = resident_batch(a, batch, isl, osl, tp, dp, prec, env_pp, kw.get("context"))
-    micro = np.maximum(resident / pp, 1.0)
+    env_pp, micro = _stage(a, batch, isl, osl, shape, pp, prec, env, kw.get("context"))
     out = dict(serving_tpot_s(a, micro, isl, osl, tp, dp, ep, mtp, prec, backend, env_pp, parts=True, **kw))
     out["communication"] = out["communication"] + (pp - 1) * pipeline_hop_s(a, micro, env)
     return out

@@ -220,22 +220,24 @@ def parallel_shape(args: argparse.Namespace, arch, tp: int) -> tuple[int, int, i
     lists (space.pp_candidates, space.ep_candidates) and as validate checks a row's shape
     (calibration.parallel.check_shape): one line and exit 2 for a shape the model cannot take."""
     from inferonomics.optimize.calibration.parallel import check_shape
-    from inferonomics.optimize.space import ep_candidates, expert_parallel_degree, pp_candidates
+    from inferonomics.optimize.space import expert_parallel_degree
 
-    n_experts = int(arch.n_experts or 1)
-    dp, pp = args.attention_dp or 1, args.pp or 1
-    pp_candidates(arch.n_layers, [pp])
-    for flag, v in (("--attention-dp", dp), ("--ep", args.ep or 1)):
-        if v > 1 and n_experts <= 1:
-            raise InvalidInputError(flag, "1 for a dense model (attention DP and EP split an MoE's experts)", v)
-    if args.ep is None:
-        ep = expert_parallel_degree(tp * dp, n_experts)
-    else:
-        ep = ep_candidates(n_experts, None, [args.ep])[0] if n_experts > 1 else 1
-        if (tp * dp) % ep:
-            raise InvalidInputError("--ep", f"a divisor of tp x attention_dp = {tp * dp} chips", ep)
+    check_shape_lists(args, arch, closed_form=False)
+    dp, pp, ep = args.attention_dp or 1, args.pp or 1, args.ep
+    if ep is None:
+        ep = expert_parallel_degree(tp * dp, int(arch.n_experts or 1))
+    elif (tp * dp) % ep:
+        raise InvalidInputError("--ep", f"a divisor of tp x attention_dp = {tp * dp} chips", ep)
     check_shape(arch, tp, dp, ep, tp * dp // ep, "evaluate")
     return dp, pp, ep
+
+
+def check_shape_lists(args: argparse.Namespace, arch, closed_form: bool) -> None:
+    """--pp, --attention-dp and --ep as optimize checks its lists (space.parallel_lists, one element each)."""
+    from inferonomics.optimize.space import parallel_lists
+
+    pp, dp, ep = ([getattr(args, f)] if getattr(args, f, None) else None for f in SHAPE_FLAGS)
+    parallel_lists(arch, pp, dp, ep, closed_form)
 
 
 def closed_form_figures(args: argparse.Namespace, values: dict[str, float], calibrated: bool) -> dict:
@@ -335,11 +337,8 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(flag, "a value (or --model/--hardware/--precision from the catalog)")
     values.setdefault("batch", 1.0)
     if not serving:
-        for flag in SHAPE_FLAGS:
-            if (getattr(args, flag, None) or 1) > 1:
-                raise InvalidInputError("--" + flag.replace("_", "-"), "1 on the closed-form step model: PP, "
-                                        "attention DP and EP need the calibrated serving model (a catalog model on "
-                                        "catalog hardware, without --ideal)", getattr(args, flag))
+        model = catalog_args.model_record(args)
+        check_shape_lists(args, model.architecture if model is not None else None, closed_form=True)
     workload(args, values, catalog_model=bool(args.model or args.model_file or args.model_config))
     check_deployment(args, values)
     try:
